@@ -1,0 +1,60 @@
+# The two README commands (`make run`, `make test`) and the pieces they are built from.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+export VENV
+
+# The integration profile: real MariaDB and Redis on this machine (a test_ database is made).
+TEST_DATABASE_URL ?= mysql://root@127.0.0.1:3306/opsproject
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+# pytest exits 5 when a pass selects no test; that is not a failure of the suite.
+PYTEST_OK = rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
+
+.PHONY: run test lint format migrate services system-deps test-integration test-embedded clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.base-installed: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements/base.txt requirements/production.txt requirements/test.txt | $(BIN)/python system-deps
+	$(BIN)/pip install --quiet -r requirements/test.txt
+	touch $@ $(VENV)/.base-installed
+
+migrate: $(VENV)/.base-installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
+
+## make run: web (uvicorn, HTTP + websockets on :8000), a Celery worker and beat until Ctrl-C.
+run: migrate
+	exec $(BIN)/honcho --procfile Procfile start
+
+## make test: lint, then the integration profile (MariaDB + Redis), then the embedded profile.
+test: lint test-integration test-embedded
+
+system-deps:
+	@scripts/test-system-deps.sh
+
+services:
+	@scripts/test-services.sh
+
+test-integration: $(VENV)/.test-installed services
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest -m "not embedded" $(PYTEST_ARGS); $(PYTEST_OK)
+
+test-embedded: $(VENV)/.test-installed
+	DATABASE_URL= REDIS_URL= $(BIN)/pytest -m embedded $(PYTEST_ARGS); $(PYTEST_OK)
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf var/broker var/test_db.sqlite3*

@@ -1,0 +1,1 @@
+"""Backups: streaming encrypted dumps, retention, restore and restore drills."""

@@ -1,0 +1,8 @@
+"""The backups app's configuration."""
+
+from django.apps import AppConfig
+
+
+class BackupsConfig(AppConfig):
+    name = "backups"
+    verbose_name = "Backups"

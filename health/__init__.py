@@ -1,0 +1,1 @@
+"""The health framework: check registry, runner, probe endpoints and the health commands."""

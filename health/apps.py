@@ -1,0 +1,8 @@
+"""The health app's configuration."""
+
+from django.apps import AppConfig
+
+
+class HealthConfig(AppConfig):
+    name = "health"
+    verbose_name = "Health"

@@ -1,0 +1,8 @@
+"""The helpdesk app's configuration."""
+
+from django.apps import AppConfig
+
+
+class HelpdeskConfig(AppConfig):
+    name = "helpdesk"
+    verbose_name = "Helpdesk"

@@ -1,0 +1,1 @@
+"""Mail operations: Mailgun via Anymail, webhooks, suppression list and the send task."""

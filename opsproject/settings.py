@@ -1,0 +1,275 @@
+"""Every setting of opsproject, each read from the environment with a documented default.
+
+docs/PRODUCTION_ENV.md lists every variable. Two profiles come out of the same module:
+
+- embedded (the default, `make run`): SQLite, the filesystem Celery broker, the database cache
+  and the in-memory channel layer, all under var/; nothing to install but Python packages.
+- production (`DJANGO_ENV=production`): strict. Start-up fails with ONE ImproperlyConfigured
+  that names every missing or refused value, so an operator fixes the env file once.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+if DJANGO_ENV not in ("development", "production"):
+    raise ImproperlyConfigured(f"DJANGO_ENV must be 'development' or 'production', not {DJANGO_ENV!r}")
+PRODUCTION = DJANGO_ENV == "production"
+
+# Problems found while reading the environment in production; raised together at the end.
+_missing: list[str] = []
+_refused: list[str] = []
+
+
+def _value(name: str) -> str:
+    """The raw value of a variable; an empty string counts as unset (env files leave `X=`)."""
+    return env.str(name, default="").strip()
+
+
+def _required(name: str, development_default: str) -> str:
+    """A variable production must set; development falls back to a safe local default."""
+    value = _value(name)
+    if value:
+        return value
+    if PRODUCTION:
+        _missing.append(name)
+    return development_default
+
+
+VAR_DIR = Path(_value("VAR_DIR") or BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- core -----------------------------------------------------------------------------------
+
+_DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production-0123456789"  # noqa: S105 - refused in production
+SECRET_KEY = _required("SECRET_KEY", _DEV_SECRET_KEY)
+if PRODUCTION and SECRET_KEY != _DEV_SECRET_KEY and len(SECRET_KEY) < 50:
+    _refused.append("SECRET_KEY is shorter than 50 characters")
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+if PRODUCTION and DEBUG:
+    _refused.append("DEBUG must be off in production")
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"],
+)
+if PRODUCTION and not ALLOWED_HOSTS:
+    _missing.append("ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_TZ = True
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_celery_beat",
+    "django_celery_results",
+    "health",
+    "queueops",
+    "mailops",
+    "realtime",
+    "backups",
+    "helpdesk",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "opsproject.urls"
+WSGI_APPLICATION = "opsproject.wsgi.application"
+ASGI_APPLICATION = "opsproject.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(_value("STATIC_ROOT") or VAR_DIR / "static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+MEDIA_ROOT = Path(_value("MEDIA_ROOT") or VAR_DIR / "media")
+# Without a collected manifest (make run, tests) WhiteNoise serves straight from the apps.
+WHITENOISE_USE_FINDERS = DEBUG
+if not PRODUCTION:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+# --- database -------------------------------------------------------------------------------
+
+DATABASE_URL = _required("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+_db = DATABASES["default"]
+_db.setdefault("OPTIONS", {})
+# Persistent connections, checked before reuse so a restarted database costs one error at most.
+_db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+_db["CONN_HEALTH_CHECKS"] = True
+DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if PRODUCTION and "DATABASE_URL" not in _missing:
+        _refused.append("DATABASE_URL points at SQLite; production needs MySQL/MariaDB or PostgreSQL")
+    # Web, worker and beat share the file: WAL lets readers run beside one writer, and
+    # IMMEDIATE transactions make writers queue on the busy timeout instead of deadlocking.
+    _db["OPTIONS"].update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    # A file, not :memory:, so a Celery worker process started by a test sees the test data.
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+elif _db["ENGINE"] == "django.db.backends.mysql":
+    _db["OPTIONS"].update(
+        {
+            "charset": "utf8mb4",
+            "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+            "read_timeout": env.int("DATABASE_READ_TIMEOUT", default=600),
+            "write_timeout": env.int("DATABASE_WRITE_TIMEOUT", default=600),
+            "isolation_level": "read committed",
+            "init_command": "SET sql_mode='STRICT_TRANS_TABLES', time_zone='+00:00'",
+        }
+    )
+    _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    _db["OPTIONS"].update({"connect_timeout": DATABASE_CONNECT_TIMEOUT})
+
+# --- Redis: broker, cache, channel layer ----------------------------------------------------
+
+REDIS_URL = _required("REDIS_URL", "")
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=5.0)
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "ops",
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "ops-channels"},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+        }
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Celery (read by opsproject/celery.py through the CELERY_ namespace) --------------------
+
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+CELERY_BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Production never gets here: REDIS_URL is required there, so the filesystem broker
+    # is refused by being the missing variable.
+    for _sub in ("queue", "processed", "control"):
+        (CELERY_BROKER_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # One folder both ways: producers and consumers are peers on this machine.
+        "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
+        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # With acks_late, Redis hands an unacknowledged task to another worker once this
+        # many seconds pass. It must be well above the longest retry countdown (ETA tasks
+        # sit unacknowledged in a worker until due) and the longest task run, or a task
+        # still waiting or running is delivered twice. The longest backoff is 60 s; the
+        # longest task (a backup) is bounded well under an hour.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+    }
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=7 * 24 * 3600)
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_TRACK_STARTED = True
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- logging --------------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# --- production hardening -------------------------------------------------------------------
+
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+
+if _missing or _refused:
+    _parts = []
+    if _missing:
+        _parts.append("missing required variables: " + ", ".join(_missing))
+    if _refused:
+        _parts.append("refused: " + "; ".join(_refused))
+    raise ImproperlyConfigured("DJANGO_ENV=production: " + " | ".join(_parts))

@@ -1,0 +1,1 @@
+"""Realtime: Pusher-protocol websockets on Channels, channel auth, presence and broadcasts."""

@@ -1,0 +1,8 @@
+"""The realtime app's configuration."""
+
+from django.apps import AppConfig
+
+
+class RealtimeConfig(AppConfig):
+    name = "realtime"
+    verbose_name = "Realtime"

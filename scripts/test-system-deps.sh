@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test profile needs (as root), only when they are missing.
+set -euo pipefail
+
+need=()
+pkg-config --exists mariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null \
+  || need+=(libmariadb-dev pkg-config)
+command -v mariadb-admin >/dev/null || need+=(mariadb-client)
+command -v redis-cli >/dev/null || need+=(redis-tools)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test-system-deps: need root to apt-get install: ${need[*]}" >&2
+  exit 1
+fi
+echo "test-system-deps: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,17 @@
+"""A task only the foundation tests load into a worker (`--include`), reporting where it ran."""
+
+import os
+
+from celery import shared_task
+from django.db import connection
+
+
+@shared_task(name="tests.where_am_i")
+def where_am_i(x: int, y: int) -> dict:
+    return {
+        "sum": x + y,
+        "pid": os.getpid(),
+        "vendor": connection.vendor,
+        "database": connection.settings_dict["NAME"],
+        "broker": where_am_i.app.connection_for_write().transport_cls,
+    }

@@ -1,0 +1,61 @@
+"""The README's `make run` stack (web + worker + beat under honcho) serves and stops cleanly."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from tests.support.processes import BIN, PYTHON, REPO, free_port, group_members, running
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status
+
+
+def _manage(env: dict, *args: str) -> None:
+    subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=REPO,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.embedded
+def test_web_worker_and_beat_start_serve_and_leave_nothing_on_ctrl_c(tmp_path):
+    port = free_port()
+    env = {
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        "VAR_DIR": str(tmp_path),
+        "PORT": str(port),
+        "VENV": str(BIN.parent),
+    }
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "createcachetable")
+
+    with running([str(BIN / "honcho"), "--procfile", "Procfile", "start"], env=env) as stack:
+        started = time.monotonic()
+        stack.wait_for_line(r"Uvicorn running on", timeout=60)
+        stack.wait_for_line(r"worker@\S+ ready\.", timeout=60)
+        stack.wait_for_line(r"beat: Starting", timeout=60)
+        assert _get(f"http://127.0.0.1:{port}/admin/login/") == 200
+        assert time.monotonic() - started < 60
+
+        children = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", stack.output)]
+        assert len(children) == 3, stack.output
+        stack.signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process group
+        assert stack.proc.wait(30) is not None
+        # honcho runs each child in its own session: every one of those groups must be empty.
+        deadline = time.monotonic() + 10
+        while any(group_members(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        leftovers = {pid: group_members(pid) for pid in children if group_members(pid)}
+        assert not leftovers, f"processes left behind: {leftovers}\n{stack.output}"

@@ -1,0 +1,74 @@
+"""DJANGO_ENV=production is strict: one error naming everything wrong, or a clean start."""
+
+import os
+import subprocess
+
+import pytest
+
+from tests.support.processes import PYTHON, REPO
+
+GOOD = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "k" * 64,
+    "DATABASE_URL": "mysql://ops:pw@db.internal:3306/ops",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "ALLOWED_HOSTS": "helpdesk.example.com",
+    "DEBUG": "0",
+}
+VARIABLES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS")
+
+
+def _start(overrides: dict[str, str | None]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in (*GOOD, "VAR_DIR")}
+    for key, value in {**GOOD, **overrides}.items():
+        if value is not None:
+            env[key] = value
+    return subprocess.run(
+        [PYTHON, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_all_required_variables_set_starts_cleanly():
+    done = _start({})
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+def test_every_missing_variable_is_named_in_one_error():
+    done = _start(dict.fromkeys(VARIABLES))
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    assert len(errors) == 1, done.stderr
+    for name in VARIABLES:
+        assert name in errors[0]
+
+
+def test_empty_value_counts_as_missing():
+    done = _start({"REDIS_URL": "", "SECRET_KEY": "  "})
+    assert "missing required variables: SECRET_KEY, REDIS_URL" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"DATABASE_URL": "sqlite:////tmp/ops.sqlite3"}, "DATABASE_URL points at SQLite"),
+        ({"DEBUG": "1"}, "DEBUG must be off in production"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY is shorter than 50 characters"),
+    ],
+)
+def test_refused_values(overrides, message):
+    done = _start(overrides)
+    assert done.returncode != 0
+    assert message in done.stderr
+
+
+def test_refusals_and_missing_values_come_together():
+    done = _start({"DEBUG": "true", "DATABASE_URL": "sqlite:///x.db", "REDIS_URL": None})
+    errors = [line for line in done.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    assert len(errors) == 1
+    assert "REDIS_URL" in errors[0] and "DEBUG" in errors[0] and "SQLite" in errors[0]
+
+
+def test_secrets_never_appear_in_the_error():
+    done = _start({"SECRET_KEY": "s3cr3t", "REDIS_URL": None})
+    assert "s3cr3t" not in done.stderr
