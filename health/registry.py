@@ -1,0 +1,61 @@
+"""The health check registry: apps declare checks with @health_check, settings pick which run.
+
+Modelled on django.core.checks: a decorator marks a plain function as a check and records its
+metadata; `settings.HEALTH_CHECKS` lists the dotted paths of the checks that run, so an app
+plugs a check in without touching the framework:
+
+    @health_check("queue", timeout=3)
+    def queue_check() -> Result | Iterable[Result]: ...
+
+A check returns one Result or several (one per measurement or per instance). It may raise:
+the runner turns any exception into a `fail` result, so a broken check never breaks a probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from health.results import Result
+
+CheckFunction = Callable[[], Result | Iterable[Result]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: the component it speaks for and how long it may take."""
+
+    component: str
+    function: CheckFunction
+    timeout: float | None = None  # seconds; None means settings.HEALTH_TIMEOUT
+
+    @property
+    def path(self) -> str:
+        return f"{self.function.__module__}.{self.function.__qualname__}"
+
+
+def health_check(component: str, *, timeout: float | None = None) -> Callable[[CheckFunction], CheckFunction]:
+    """Mark `function` as the health check of `component` (the name in URLs and output)."""
+    if not component or not component.replace("_", "").isalnum():
+        raise ValueError(f"component names are letters, digits and underscores, not {component!r}")
+
+    def register(function: CheckFunction) -> CheckFunction:
+        function.health_check = Check(component=component, function=function, timeout=timeout)
+        return function
+
+    return register
+
+
+def configured_checks() -> list[Check]:
+    """The checks named in settings.HEALTH_CHECKS, in that order; a bad path fails loudly."""
+    checks = []
+    for path in settings.HEALTH_CHECKS:
+        function = import_string(path)
+        check = getattr(function, "health_check", None)
+        if check is None:
+            raise TypeError(f"{path} in HEALTH_CHECKS is not decorated with @health_check")
+        checks.append(check)
+    return checks
