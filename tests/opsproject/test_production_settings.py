@@ -28,6 +28,10 @@ def _start(overrides: dict[str, str | None]) -> subprocess.CompletedProcess:
     )
 
 
+def _error_lines(done: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in done.stderr.splitlines() if line.startswith("django.core.exceptions.Improperly")]
+
+
 def test_all_required_variables_set_starts_cleanly():
     done = _start({})
     assert done.returncode == 0, done.stderr
@@ -37,7 +41,7 @@ def test_all_required_variables_set_starts_cleanly():
 def test_every_missing_variable_is_named_in_one_error():
     done = _start(dict.fromkeys(VARIABLES))
     assert done.returncode != 0
-    errors = [line for line in done.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    errors = _error_lines(done)
     assert len(errors) == 1, done.stderr
     for name in VARIABLES:
         assert name in errors[0]
@@ -64,7 +68,7 @@ def test_refused_values(overrides, message):
 
 def test_refusals_and_missing_values_come_together():
     done = _start({"DEBUG": "true", "DATABASE_URL": "sqlite:///x.db", "REDIS_URL": None})
-    errors = [line for line in done.stderr.splitlines() if line.startswith("django.core.exceptions.ImproperlyConfigured")]
+    errors = _error_lines(done)
     assert len(errors) == 1
     assert "REDIS_URL" in errors[0] and "DEBUG" in errors[0] and "SQLite" in errors[0]
 
