@@ -6,3 +6,7 @@ from django.apps import AppConfig
 class HelpdeskConfig(AppConfig):
     name = "helpdesk"
     verbose_name = "Helpdesk"
+
+    def ready(self) -> None:
+        # Modules that define or connect to the helpdesk's signals, one import each.
+        from helpdesk import events  # noqa: F401

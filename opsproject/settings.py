@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "django_celery_results",
+    "rest_framework",
+    "rest_framework.authtoken",
     "health",
     "queueops",
     "mailops",
@@ -242,6 +244,48 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- REST API (Django REST framework) ------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env.int("API_PAGE_SIZE", default=25),
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+# --- helpdesk SLA policy (seconds per priority) ---------------------------------------------
+
+
+def _positive_seconds(name: str, default: int) -> int:
+    value = env.int(name, default=default)
+    if value <= 0:
+        if not PRODUCTION:
+            raise ImproperlyConfigured(f"{name} must be a positive number of seconds, not {value}")
+        _refused.append(f"{name} must be a positive number of seconds")
+    return value
+
+
+_SLA_DEFAULTS = {
+    "first_response": {"urgent": 3600, "high": 4 * 3600, "normal": 8 * 3600, "low": 24 * 3600},
+    "resolution": {"urgent": 4 * 3600, "high": 24 * 3600, "normal": 72 * 3600, "low": 168 * 3600},
+}
+# {"first_response": {"urgent": 3600, ...}, "resolution": {...}}, from HELPDESK_SLA_<KIND>_<PRIORITY>.
+HELPDESK_SLA = {
+    kind: {
+        priority: _positive_seconds(f"HELPDESK_SLA_{kind.upper()}_{priority.upper()}", default)
+        for priority, default in defaults.items()
+    }
+    for kind, defaults in _SLA_DEFAULTS.items()
+}
 
 # --- logging --------------------------------------------------------------------------------
 
