@@ -65,6 +65,11 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.subject}"
 
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and self.sla_first_response_due_at is None:
+            self.apply_sla_policy()
+        super().save(*args, **kwargs)
+
     def apply_sla_policy(self) -> None:
         """Set the due times from the creation time and the current priority's policy."""
         due: dict[str, datetime] = sla.due_times(self.created_at, self.priority)

@@ -1,8 +1,9 @@
 """Top-level URL map: each app mounts its own urls module here."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("helpdesk.urls")),
 ]

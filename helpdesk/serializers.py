@@ -1,0 +1,199 @@
+"""The REST API's payloads: what each kind of user sees of a ticket, and what they may send."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from helpdesk.models import Note, Reply, Ticket
+from helpdesk.permissions import is_agent
+
+BODY_MAX_LENGTH = 20_000
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses keys it does not accept, so a typo or a read-only field is a 400, not ignored."""
+
+    def to_internal_value(self, data):
+        unknown = {}
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = {name: ["This field cannot be set here."] for name in data if name not in writable}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+class UserIdField(serializers.PrimaryKeyRelatedField):
+    """An active user, by id."""
+
+    default_error_messages = {
+        "does_not_exist": "Unknown user {pk_value}.",
+        "incorrect_type": "Expected a user id, got {data_type}.",
+    }
+
+    def get_queryset(self):
+        return get_user_model().objects.filter(is_active=True)
+
+
+class ReplySerializer(serializers.ModelSerializer):
+    author = UserSerializer(read_only=True)
+
+    class Meta:
+        model = Reply
+        fields = ["id", "author", "body", "public", "created_at"]
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    author = UserSerializer(read_only=True)
+
+    class Meta:
+        model = Note
+        fields = ["id", "author", "body", "created_at"]
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """A ticket as lists show it: no thread."""
+
+    requester = UserSerializer(read_only=True)
+    assignee = UserSerializer(read_only=True)
+    collaborators = UserSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "subject",
+            "description",
+            "status",
+            "priority",
+            "requester",
+            "assignee",
+            "collaborators",
+            "created_at",
+            "updated_at",
+            "first_responded_at",
+            "sla_first_response_due_at",
+            "sla_resolution_due_at",
+            "sla_breached_at",
+            "sla_breach_kind",
+        ]
+        read_only_fields = fields
+
+
+class TicketDetailSerializer(TicketSerializer):
+    """A ticket with its thread: public replies for everyone, internal ones and notes for agents."""
+
+    replies = serializers.SerializerMethodField()
+    notes = serializers.SerializerMethodField()
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "replies", "notes"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not self.context["agent"]:
+            del fields["notes"]
+        return fields
+
+    def get_replies(self, ticket) -> list:
+        replies = ticket.replies.select_related("author")
+        if not self.context["agent"]:
+            replies = replies.filter(public=True)
+        return ReplySerializer(replies, many=True).data
+
+    def get_notes(self, ticket) -> list:
+        return NoteSerializer(ticket.notes.select_related("author"), many=True).data
+
+
+class TicketCreateSerializer(StrictSerializer):
+    subject = serializers.CharField(max_length=200)
+    description = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=BODY_MAX_LENGTH
+    )
+    priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
+
+
+class TicketUpdateSerializer(StrictSerializer):
+    subject = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(allow_blank=True, required=False, max_length=BODY_MAX_LENGTH)
+    status = serializers.ChoiceField(choices=Ticket.Status.choices, required=False)
+    priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send at least one of: " + ", ".join(self.fields) + ".")
+        return attrs
+
+
+class AssignSerializer(StrictSerializer):
+    assignee = UserIdField()
+
+    def validate_assignee(self, user):
+        if not is_agent(user):
+            raise serializers.ValidationError(f"User {user.pk} is not an agent.")
+        return user
+
+
+class CollaboratorSerializer(StrictSerializer):
+    user = UserIdField()
+
+    def validate_user(self, user):
+        if user.pk == self.context["ticket"].requester_id:
+            raise serializers.ValidationError("This user is the ticket's requester.")
+        return user
+
+
+class ReplyCreateSerializer(StrictSerializer):
+    body = serializers.CharField(max_length=BODY_MAX_LENGTH)
+    public = serializers.BooleanField(required=False, default=True)
+
+
+class NoteCreateSerializer(StrictSerializer):
+    body = serializers.CharField(max_length=BODY_MAX_LENGTH)
+
+
+class TicketFilterSerializer(StrictSerializer):
+    """The list's query parameters: ?status=open&assignee=<id>|none&breached=true&page=2."""
+
+    status = serializers.ChoiceField(choices=Ticket.Status.choices, required=False)
+    priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
+    assignee = serializers.CharField(required=False)
+    breached = serializers.BooleanField(required=False)
+    page = serializers.CharField(required=False)  # read by the paginator
+
+    def validate_assignee(self, value: str) -> int | None:
+        if value == "none":
+            return None
+        if not re.fullmatch(r"[0-9]+", value):
+            raise serializers.ValidationError('Expected a user id or "none".')
+        return int(value)
+
+    def filter(self, tickets):
+        params = self.validated_data
+        for name in ("status", "priority"):
+            if name in params:
+                tickets = tickets.filter(**{name: params[name]})
+        if "assignee" in params:
+            tickets = tickets.filter(assignee_id=params["assignee"])
+        if "breached" in params:
+            tickets = tickets.filter(sla_breached_at__isnull=not params["breached"])
+        return tickets
