@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 export VENV
+# The web port; honcho hands it to the first Procfile entry as $$PORT.
+PORT ?= 8000
 
 # The integration profile: real MariaDB and Redis on this machine (a test_ database is made).
 TEST_DATABASE_URL ?= mysql://root@127.0.0.1:3306/opsproject
@@ -30,7 +32,7 @@ migrate: $(VENV)/.base-installed
 
 ## make run: web (uvicorn, HTTP + websockets on :8000), a Celery worker and beat until Ctrl-C.
 run: migrate
-	exec $(BIN)/honcho --procfile Procfile start
+	exec $(BIN)/honcho --procfile Procfile start --port $(PORT)
 
 ## make test: lint, then the integration profile (MariaDB + Redis), then the embedded profile.
 test: lint test-integration test-embedded
