@@ -66,7 +66,9 @@ def test_requester_opens_agent_assigns_notes_and_replies(requester, other_reques
     assert event_log.named("ticket_assigned") == [
         {"ticket_id": ticket_id, "assignee_id": agent.pk, "previous_assignee_id": None, "actor_id": agent.pk}
     ]
-    assert event_log.named("note_created") == [{"ticket_id": ticket_id, "note_id": note_id, "author_id": agent.pk}]
+    assert event_log.named("note_created") == [
+        {"ticket_id": ticket_id, "note_id": note_id, "author_id": agent.pk}
+    ]
     assert event_log.named("reply_created") == [
         {"ticket_id": ticket_id, "reply_id": reply_id, "author_id": agent.pk, "public": True}
     ]
