@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from health.results import Result
@@ -31,19 +33,28 @@ class Check:
     component: str
     function: CheckFunction
     timeout: float | None = None  # seconds; None means settings.HEALTH_TIMEOUT
+    # The measurement the runner puts on a result it makes for the check (timed out, raised),
+    # so `database:responseTime` keeps its key when the database hangs.
+    measurement: str = ""
 
     @property
     def path(self) -> str:
         return f"{self.function.__module__}.{self.function.__qualname__}"
 
 
-def health_check(component: str, *, timeout: float | None = None) -> Callable[[CheckFunction], CheckFunction]:
+def health_check(
+    component: str, *, timeout: float | None = None, measurement: str = ""
+) -> Callable[[CheckFunction], CheckFunction]:
     """Mark `function` as the health check of `component` (the name in URLs and output)."""
     if not component or not component.replace("_", "").isalnum():
         raise ValueError(f"component names are letters, digits and underscores, not {component!r}")
+    if timeout is not None and timeout <= 0:
+        raise ValueError(f"a check's timeout is a positive number of seconds, not {timeout!r}")
 
     def register(function: CheckFunction) -> CheckFunction:
-        function.health_check = Check(component=component, function=function, timeout=timeout)
+        function.health_check = Check(
+            component=component, function=function, timeout=timeout, measurement=measurement
+        )
         return function
 
     return register
@@ -51,11 +62,25 @@ def health_check(component: str, *, timeout: float | None = None) -> Callable[[C
 
 def configured_checks() -> list[Check]:
     """The checks named in settings.HEALTH_CHECKS, in that order; a bad path fails loudly."""
+    return list(_import_checks(tuple(settings.HEALTH_CHECKS)))
+
+
+def checks_of(component: str) -> list[Check]:
+    """The configured checks that speak for `component`; empty for an unknown one."""
+    return [check for check in configured_checks() if check.component == component]
+
+
+@lru_cache(maxsize=8)
+def _import_checks(paths: tuple[str, ...]) -> tuple[Check, ...]:
+    # Imported once per distinct list: every probe asks, and import_string is not free.
     checks = []
-    for path in settings.HEALTH_CHECKS:
-        function = import_string(path)
+    for path in paths:
+        try:
+            function = import_string(path)
+        except ImportError as error:
+            raise ImproperlyConfigured(f"{path} in HEALTH_CHECKS does not import: {error}") from error
         check = getattr(function, "health_check", None)
         if check is None:
-            raise TypeError(f"{path} in HEALTH_CHECKS is not decorated with @health_check")
+            raise ImproperlyConfigured(f"{path} in HEALTH_CHECKS is not decorated with @health_check")
         checks.append(check)
-    return checks
+    return tuple(checks)

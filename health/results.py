@@ -6,7 +6,7 @@ of `checks["<component>:<measurement>"]`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,3 +43,31 @@ class Result:
     @property
     def key(self) -> str:
         return f"{self.component}:{self.measurement}" if self.measurement else self.component
+
+    def as_json(self, *, details: bool = True) -> dict[str, Any]:
+        """This result as one entry of health+json `checks`; without details, its status only.
+
+        observedValue, observedUnit, output, componentId and time are details: they may name
+        hosts, aliases or error text, so they are shown to authorised callers only.
+        """
+        if not details:
+            return {"status": self.status}
+        entry: dict[str, Any] = {"componentType": self.component_type, "status": self.status}
+        if self.component_id:
+            entry["componentId"] = self.component_id
+        if self.observed_value is not None:
+            entry["observedValue"] = self.observed_value
+        if self.observed_unit:
+            entry["observedUnit"] = self.observed_unit
+        entry["time"] = self.time.isoformat().replace("+00:00", "Z")
+        if self.output:
+            entry["output"] = self.output
+        return entry
+
+    def to_record(self) -> dict[str, Any]:
+        """Every field as plain JSON, for handing results to another process."""
+        return {**asdict(self), "time": self.time.isoformat()}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Result:
+        return cls(**{**record, "time": datetime.fromisoformat(record["time"])})

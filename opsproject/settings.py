@@ -287,6 +287,46 @@ HELPDESK_SLA = {
     for kind, defaults in _SLA_DEFAULTS.items()
 }
 
+# --- health ---------------------------------------------------------------------------------
+
+
+def _health_list(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list from the environment; unset or empty keeps the default."""
+    value = _value(name)
+    return [item.strip() for item in value.split(",") if item.strip()] if value else default
+
+
+# The checks /health runs (dotted paths to @health_check functions). Each app adds its own
+# line here; HEALTH_CHECKS in the environment replaces the whole list.
+HEALTH_CHECKS = _health_list(
+    "HEALTH_CHECKS",
+    [
+        "health.checks.database",
+        "health.checks.cache",
+        "health.checks.storage",
+        "health.checks.migrations",
+    ],
+)
+# Components whose failure fails /health (503); any other failing component only makes it warn.
+HEALTH_CRITICAL = _health_list(
+    "HEALTH_CRITICAL",
+    [
+        "database",
+        "cache",
+        "storage",
+    ],
+)
+HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
+if HEALTH_TIMEOUT <= 0 or HEALTH_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("HEALTH_TIMEOUT must be above 0 and HEALTH_CACHE_SECONDS at least 0")
+# Bearer token that unlocks details and ?fresh=1 on the health endpoints; unset: staff only.
+HEALTH_TOKEN = _value("HEALTH_TOKEN")
+if PRODUCTION and HEALTH_TOKEN and len(HEALTH_TOKEN) < 24:
+    _refused.append("HEALTH_TOKEN is shorter than 24 characters")
+# Where the processes of one host share check results, so a probe storm runs each check once.
+HEALTH_STATE_DIR = Path(_value("HEALTH_STATE_DIR") or VAR_DIR / "health")
+
 # --- logging --------------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -1,0 +1,85 @@
+"""`manage.py health_gate`: wait after a deploy until a server is healthy, or give up.
+
+Probes `--url` every `--interval` seconds. Exit 0 once `--consecutive` probes in a row pass
+(HTTP 200: pass or warn), 1 when `--timeout` passes first (naming what failed last), 2 on bad
+usage. With a token (`--token`, default HEALTH_TOKEN) each probe asks for fresh results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from health import client
+from health.management.commands.health import EXIT_FAIL, EXIT_OK, EXIT_USAGE, positive_seconds
+
+
+def positive_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1, not {text!r}")
+    return value
+
+
+class Command(BaseCommand):
+    help = (
+        "Probe a server until N consecutive probes pass (exit 0) or the timeout passes (exit 1, "
+        "printing the failing components); exit 2 on bad usage."
+    )
+    requires_system_checks: list = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", required=True, help="the server's root or health URL")
+        parser.add_argument(
+            "--token",
+            default=None,
+            help="bearer token for details and fresh results (default: HEALTH_TOKEN; prefer the "
+            "environment, argv is visible to other users)",
+        )
+        parser.add_argument("--timeout", type=positive_seconds, default=300.0, help="seconds to keep trying")
+        parser.add_argument("--interval", type=positive_seconds, default=5.0, help="seconds between probes")
+        parser.add_argument("--consecutive", type=positive_count, default=3, help="passing probes in a row")
+
+    def handle(self, **options):
+        try:
+            url = client.health_url(options["url"])
+        except client.BadURL as error:
+            raise CommandError(str(error), returncode=EXIT_USAGE) from None
+        token = settings.HEALTH_TOKEN if options["token"] is None else options["token"]
+        needed, interval = options["consecutive"], options["interval"]
+        deadline = time.monotonic() + options["timeout"]
+        streak = probes = 0
+        last = "no probe finished"
+        while True:
+            probes += 1
+            remaining = deadline - time.monotonic()
+            passed, last = self._probe(url, token, timeout=max(0.5, min(10.0, remaining)))
+            streak = streak + 1 if passed else 0
+            self.stdout.write(f"probe {probes}: {last} ({streak}/{needed})")
+            if streak >= needed:
+                self.stdout.write(f"healthy: {needed} consecutive passing probes")
+                sys.exit(EXIT_OK)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(interval, remaining))
+        self.stderr.write(f"gave up after {options['timeout']:g} s; last probe: {last}")
+        sys.exit(EXIT_FAIL)
+
+    def _probe(self, url: str, token: str, timeout: float) -> tuple[bool, str]:
+        try:
+            http_status, document = client.fetch(url, token=token, timeout=timeout, fresh=bool(token))
+        except client.Unreachable as error:
+            return False, f"unreachable: {error}"
+        status = document["status"]
+        if http_status == 200 and status != "fail":
+            return True, status
+        failing = client.failing(document)
+        return False, f"{status} (HTTP {http_status})" + (f": {', '.join(failing)}" if failing else "")

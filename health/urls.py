@@ -1,0 +1,14 @@
+"""The probe URLs, mounted at the site root: /up, /health, /health/ready, /health/live, ..."""
+
+from django.urls import re_path
+
+from health import views
+
+# A trailing slash is accepted too: load balancer configurations differ.
+urlpatterns = [
+    re_path(r"^up/?$", views.up, name="health-up"),
+    re_path(r"^health/?$", views.readiness, name="health"),
+    re_path(r"^health/ready/?$", views.readiness, name="health-ready"),
+    re_path(r"^health/(?:live|app)/?$", views.liveness, name="health-live"),
+    re_path(r"^health/(?P<component>\w+)/?$", views.component, name="health-component"),
+]
