@@ -29,6 +29,7 @@ $(VENV)/.test-installed: requirements/base.txt requirements/production.txt requi
 migrate: $(VENV)/.base-installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py schedule_sync
 
 ## make run: web (uvicorn, HTTP + websockets on :8000), a Celery worker and beat until Ctrl-C.
 run: migrate

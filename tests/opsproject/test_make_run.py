@@ -40,12 +40,15 @@ def test_web_worker_and_beat_start_serve_and_leave_nothing_on_ctrl_c(tmp_path):
     }
     _manage(env, "migrate", "--noinput")
     _manage(env, "createcachetable")
+    _manage(env, "schedule_sync")
 
     with running([str(BIN / "honcho"), "--procfile", "Procfile", "start"], env=env) as stack:
         started = time.monotonic()
         stack.wait_for_line(r"Uvicorn running on", timeout=60)
         stack.wait_for_line(r"worker@\S+ ready\.", timeout=60)
         stack.wait_for_line(r"beat: Starting", timeout=60)
+        # The leader-locked scheduler leads on its own in the embedded profile (no Redis).
+        stack.wait_for_line(r"became the leader", timeout=60)
         assert _get(f"http://127.0.0.1:{port}/admin/login/") == 200
         assert time.monotonic() - started < 60
 

@@ -1,0 +1,56 @@
+"""The run log through real processes: beat sends, a worker runs, every run is recorded."""
+
+import time
+
+import pytest
+
+from queueops.leadership import coordinator
+from queueops.periodic import PeriodicJob, every
+from queueops.runlog import job_statuses
+from queueops.schedule_models import JobRun
+from queueops.schedule_sync import sync_jobs
+from tests.queueops.beat_support import sends, start_beat
+from tests.support.celery_worker import celery_worker
+
+
+def _wait_for(predicate, timeout, message):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(message)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_periodic_run_is_logged_with_its_slot_outcome_and_duration():
+    sync_jobs(
+        [
+            PeriodicJob("t.ok", task="tests.noop", schedule=every(1)),
+            PeriodicJob("t.boom", task="tests.explode", schedule=every(1)),
+        ]
+    )
+    coordinator().client.delete("ops:beat:leader")
+    with celery_worker(include="tests.queueops.scheduler_tasks"):
+        beat = start_beat("beat-log", ttl=3, tick=1)
+        try:
+            _wait_for(
+                lambda: (
+                    JobRun.objects.filter(job="t.ok", outcome="success").count() >= 3
+                    and JobRun.objects.filter(job="t.boom", outcome="failure").exists()
+                ),
+                timeout=40,
+                message=f"runs not logged: {list(JobRun.objects.values('job', 'outcome'))}",
+            )
+        finally:
+            beat.stop()
+        sent_slots = {slot for _, _, slot in sends(beat, job="t.ok")}
+
+    ok_runs = list(JobRun.objects.filter(job="t.ok", outcome="success"))
+    assert all(run.slot in sent_slots for run in ok_runs), "each run names the slot beat sent"
+    assert all(run.finished_at >= run.started_at and run.duration_ms is not None for run in ok_runs)
+    failed = JobRun.objects.filter(job="t.boom", outcome="failure").first()
+    assert "RuntimeError: scheduled job failed on purpose" in failed.error
+    status = {s.name: s for s in job_statuses()}
+    assert status["t.ok"].last_success_at is not None and status["t.ok"].late is False
+    assert status["t.boom"].last_success_at is None
