@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from contextlib import contextmanager
+from email.message import Message
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,9 +45,12 @@ class BlackHole:
         self._thread.start()
 
     def _accept(self) -> None:
+        self._listener.settimeout(0.1)  # closing a socket does not wake a blocked accept()
         while not self._closed.is_set():
             try:
                 conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
             self.accepted += 1
@@ -54,10 +58,10 @@ class BlackHole:
 
     def close(self) -> None:
         self._closed.set()
+        self._thread.join(5)
         self._listener.close()
         for conn in self._held:
             conn.close()
-        self._thread.join(5)
 
     def __enter__(self) -> BlackHole:
         return self
@@ -193,7 +197,7 @@ def _wait_until_serving(base: str, server) -> None:
     raise AssertionError(f"server did not answer /up:\n{server.output[-3000:]}")
 
 
-def get(url: str, token: str = "", timeout: float = 15.0) -> tuple[int, dict[str, str], bytes, float]:
+def get(url: str, token: str = "", timeout: float = 15.0) -> tuple[int, Message, bytes, float]:
     """GET over real HTTP: status, headers, body and seconds it took; errors are answers too."""
     request = urllib.request.Request(url)
     if token:
@@ -201,7 +205,7 @@ def get(url: str, token: str = "", timeout: float = 15.0) -> tuple[int, dict[str
     started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, headers, body = response.status, dict(response.headers), response.read()
+            status, headers, body = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        status, headers, body = error.code, dict(error.headers), error.read()
+        status, headers, body = error.code, error.headers, error.read()
     return status, headers, body, time.monotonic() - started

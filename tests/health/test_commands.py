@@ -1,0 +1,155 @@
+"""`manage.py health` and `manage.py health_gate` as an operator or a deploy script runs them.
+
+Exit codes: 0 pass/warn, 1 fail (the gate: deadline passed), 2 unreachable or bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.health import support
+from tests.health.support import uvicorn
+from tests.support.processes import PYTHON, REPO, ManagedProcess, running
+
+TOKEN = "gate-health-token-0123456789abcdef"
+pytestmark = pytest.mark.django_db(transaction=True)  # servers and commands use the test database
+
+
+def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "DATABASE_URL": support.database_url(),
+            "HEALTH_CHECKS": ",".join(support.INFRA_CHECKS),
+            "HEALTH_TOKEN": "",
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def test_health_in_process_passes_fast_enough_for_a_container_healthcheck():
+    code, output, elapsed = manage("health")
+    assert code == 0, output
+    assert output.rstrip().endswith("status: pass")
+    assert "database:responseTime  default" in output
+    # Start-up (Django, the apps) is most of it; a container healthcheck runs every few seconds.
+    assert elapsed < 5, f"manage.py health took {elapsed:.2f} s"
+
+
+def test_health_fails_with_exit_1_naming_the_component():
+    code, output, _ = manage("health", env={"REDIS_URL": f"redis://127.0.0.1:{support.closed_port()}/4"})
+    assert code == 1, output
+    assert "fail   cache:responseTime  default  ConnectionError" in output
+    assert output.rstrip().endswith("status: fail")
+
+
+def test_health_json_for_named_components():
+    code, output, _ = manage("health", "database", "storage", "--json")
+    assert code == 0, output
+    document = json.loads(output)
+    assert document["status"] == "pass"
+    assert sorted(document["checks"]) == ["database:responseTime", "storage:responseTime"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("health", "no_such_component"),
+        ("health", "--timeout", "0"),
+        ("health", "--timeout", "soon"),
+        ("health", "--no-such-option"),
+        ("health", "--url", "ftp://example.invalid/health"),
+        ("health_gate",),
+        ("health_gate", "--url", "http://127.0.0.1:1", "--interval", "0"),
+        ("health_gate", "--url", "http://127.0.0.1:1", "--consecutive", "0"),
+        ("health_gate", "--url", "not a url"),
+    ],
+)
+def test_bad_usage_exits_2(args):
+    code, output, _ = manage(*args)
+    assert code == 2, output
+    assert "Traceback" not in output
+
+
+def test_health_url_unreachable_exits_2():
+    code, output, _ = manage("health", "--url", f"http://127.0.0.1:{support.closed_port()}")
+    assert code == 2, output
+    assert "unreachable" in output
+
+
+def test_health_url_probes_a_server(tmp_path):
+    broken_redis = {"REDIS_URL": f"redis://127.0.0.1:{support.closed_port()}/4"}
+    with (
+        uvicorn({"DATABASE_URL": support.database_url()}, tmp_path / "ok") as healthy,
+        uvicorn({"DATABASE_URL": support.database_url(), **broken_redis}, tmp_path / "broken") as failing,
+    ):
+        code, output, _ = manage("health", "--url", healthy)
+        assert code == 0 and output.rstrip().endswith("status: pass"), output
+        code, output, _ = manage("health", "database", "--json", "--url", f"{healthy}/health")
+        assert code == 0, output
+        assert list(json.loads(output)["checks"]) == ["database:responseTime"]
+        code, output, _ = manage("health", "no_such_component", "--url", healthy)
+        assert code == 2 and "unknown component" in output, output
+
+        code, output, _ = manage("health", "--url", failing)
+        assert code == 1, output
+        assert "fail   cache:responseTime" in output  # statuses only: the server has no token
+
+
+def test_gate_passes_once_a_dependency_comes_up(tmp_path):
+    redis_port = support.closed_port()
+    env = {
+        "DATABASE_URL": support.database_url(),
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/4",
+        "HEALTH_TOKEN": TOKEN,
+    }
+    with uvicorn(env, tmp_path / "var") as base:
+        gate = ManagedProcess(
+            [PYTHON, "manage.py", "health_gate", "--url", base, "--interval", "0.3", "--timeout", "60"],
+            env={"DATABASE_URL": support.database_url(), "HEALTH_TOKEN": TOKEN},
+        )
+        try:
+            gate.wait_for_line(r"probe 2: fail .*cache:responseTime", timeout=30)
+            # A Redis of this test's own, on the port the server was configured with.
+            redis = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1"]
+            redis += ["--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
+            with running(redis) as server:
+                server.wait_for_line(r"Ready to accept connections", timeout=30)
+                assert gate.proc.wait(60) == 0, gate.output
+        finally:
+            gate.stop()
+    assert "healthy: 3 consecutive passing probes" in gate.output
+    assert "(3/3)" in gate.output and "(0/3)" in gate.output
+
+
+def test_gate_gives_up_at_its_timeout_naming_what_fails(tmp_path):
+    env = {
+        "DATABASE_URL": support.database_url(),
+        "REDIS_URL": f"redis://127.0.0.1:{support.closed_port()}/4",
+    }
+    with uvicorn(env, tmp_path / "var") as base:
+        code, output, elapsed = manage(
+            "health_gate", "--url", base, "--token", "", "--interval", "0.5", "--timeout", "3"
+        )
+    assert code == 1, output
+    assert "gave up after 3 s; last probe: fail (HTTP 503): cache:responseTime" in output
+    assert 3 <= elapsed < 3 + 5  # start-up plus at most one probe past the deadline
+
+
+def test_gate_counts_an_unreachable_server_as_failing():
+    url = f"http://127.0.0.1:{support.closed_port()}"
+    code, output, _ = manage("health_gate", "--url", url, "--interval", "0.2", "--timeout", "1")
+    assert code == 1, output
+    assert "last probe: unreachable" in output

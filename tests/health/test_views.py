@@ -1,0 +1,167 @@
+"""The endpoints in-process: format, status codes, caching headers, who sees details, leaks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import django
+import pytest
+from django.contrib.auth.models import User
+from django.test import AsyncClient, Client
+
+from tests.health import support
+from tests.health.support import calls, use_checks
+
+TOKEN = "test-health-token-0123456789abcdef"  # conftest's HEALTH_TOKEN
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _get(path: str, **headers):
+    return asyncio.run(AsyncClient().get(path, headers=headers))
+
+
+def _body(response) -> dict:
+    assert response["Content-Type"] == "application/health+json"
+    return json.loads(response.content)
+
+
+def test_pass_is_200_in_the_draft_format_with_max_age(settings):
+    use_checks(settings, "slow", critical=("slow",))
+    support.delays["slow"] = 0.01
+    settings.HEALTH_CACHE_SECONDS = 10
+    response = _get("/health", **AUTH)
+    assert response.status_code == 200
+    body = _body(response)
+    assert body["status"] == "pass"
+    [entry] = body["checks"]["slow:sleep"]
+    assert entry["status"] == "pass" and entry["componentType"] == "component"
+    assert entry["observedValue"] == 0.01 and entry["observedUnit"] == "s"
+    assert entry["time"].endswith("Z")
+    assert response["Cache-Control"] == "max-age=9, private"
+    assert _get("/health/ready", **AUTH).content == response.content
+
+
+def test_warn_is_200_and_fail_is_503(settings):
+    use_checks(settings, "warning", critical=("warning",))
+    assert _get("/health").status_code == 200
+    assert _body(_get("/health"))["status"] == "warn"
+    use_checks(settings, "warning", "optional", critical=("optional",))
+    response = _get("/health")
+    assert response.status_code == 503 and _body(response)["status"] == "fail"
+
+
+def test_a_non_critical_failure_warns_the_aggregate_but_fails_its_own_probe(settings):
+    use_checks(settings, "warning", "optional", critical=("warning",))
+    response = _get("/health")
+    assert response.status_code == 200
+    body = _body(response)
+    assert body["status"] == "warn" and body["checks"]["optional"] == [{"status": "fail"}]
+    own = _get("/health/optional")
+    assert own.status_code == 503 and _body(own)["status"] == "fail"
+    assert list(_body(own)["checks"]) == ["optional"]
+
+
+def test_details_are_hidden_without_the_token_and_shown_with_it(settings):
+    use_checks(settings, "warning")
+    anonymous = _body(_get("/health"))
+    assert anonymous == {"status": "warn", "checks": {"warning:level": [{"status": "warn"}]}}
+    for wrong in ("Bearer nope", f"Bearer {TOKEN}x", f"Basic {TOKEN}", TOKEN):
+        assert _body(_get("/health", Authorization=wrong)) == anonymous
+    detailed = _body(_get("/health", **AUTH))
+    [entry] = detailed["checks"]["warning:level"]
+    assert entry["observedValue"] == 91 and entry["output"] == "nearly full"
+
+
+def test_no_token_configured_means_no_bearer_gets_details(settings):
+    use_checks(settings, "warning")
+    settings.HEALTH_TOKEN = ""
+    assert _body(_get("/health", Authorization="Bearer ")) == _body(_get("/health"))
+
+
+@pytest.mark.django_db(transaction=True)  # the view reads the session in a thread of its own
+def test_a_staff_session_sees_details_and_others_do_not(settings):
+    use_checks(settings, "warning")
+    staff = User.objects.create_user("ops", is_staff=True)
+    agent = User.objects.create_user("agent")
+    for user, shown in ((staff, True), (agent, False)):
+        client = Client()
+        client.force_login(user)
+        [entry] = _body(client.get("/health"))["checks"]["warning:level"]
+        assert ("output" in entry) is shown
+
+
+def test_debug_shows_details_to_everyone(settings):
+    use_checks(settings, "warning")
+    settings.DEBUG = True
+    [entry] = _body(_get("/health"))["checks"]["warning:level"]
+    assert entry["output"] == "nearly full"
+
+
+def test_fresh_is_honoured_for_the_token_only(settings):
+    use_checks(settings, "slow")
+    support.delays["slow"] = 0.01
+    settings.HEALTH_CACHE_SECONDS = 60
+    _get("/health")
+    _get("/health?fresh=1")
+    assert calls["slow"] == 1, "an anonymous ?fresh=1 must not bypass the cache"
+    _get("/health?fresh=1", **AUTH)
+    assert calls["slow"] == 2
+
+
+def test_single_flight_under_50_concurrent_requests(settings):
+    use_checks(settings, "slow", "slow_b")
+
+    async def storm():
+        client = AsyncClient()
+        return await asyncio.gather(*(client.get("/health") for _ in range(50)))
+
+    responses = asyncio.run(storm())
+    assert [response.status_code for response in responses] == [200] * 50
+    assert calls == {"slow": 1, "slow_b": 1}
+
+
+def test_unknown_component_is_a_health_json_404(settings):
+    response = _get("/health/nothing_like_it")
+    assert response.status_code == 404
+    assert _body(response) == {"status": "fail", "output": "unknown component"}
+
+
+def test_a_misconfigured_check_list_is_a_503_not_a_500(settings):
+    settings.HEALTH_CHECKS = ["tests.health.support.nothing_here"]
+    for path in ("/health", "/health/database"):
+        response = _get(path, **AUTH)
+        assert response.status_code == 503
+        assert _body(response) == {"status": "fail", "output": "misconfigured"}
+
+
+def test_liveness_and_up_touch_no_dependency(settings):
+    # The hanging check would take 0.3 s, and this test has no database access at all:
+    # touching either would show as a slow or failed response.
+    use_checks(settings, "hanging", critical=("hanging",))
+    for path in ("/health/live", "/health/app", "/health/live/"):
+        response = _get(path)
+        assert response.status_code == 200 and _body(response) == {"status": "pass"}
+        assert response["Cache-Control"] == "no-store"
+    up = _get("/up")
+    assert up.status_code == 200 and up.content == b"ok" and up["Content-Type"].startswith("text/plain")
+    assert calls["hanging"] == 0
+
+
+def test_only_get_and_head(settings):
+    use_checks(settings, "warning")
+    assert asyncio.run(AsyncClient().post("/health")).status_code == 405
+    assert asyncio.run(AsyncClient().head("/health")).status_code == 200
+
+
+def test_nothing_leaks_even_with_details(settings):
+    use_checks(settings, "raising", "warning", critical=("raising",))
+    for headers in ({}, AUTH):
+        response = _get("/health", **headers)
+        text = response.content.decode()
+        assert response.status_code == 503
+        for secret in (settings.SECRET_KEY, "hunter22", TOKEN, "Traceback", django.get_version()):
+            assert secret not in text
+        body = json.loads(text)
+        assert set(body) == {"status", "checks"}  # no version, release, environment or notes
+        assert "Server" not in response and "X-Powered-By" not in response
