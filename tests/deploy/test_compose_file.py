@@ -1,0 +1,121 @@
+"""The production compose file and the workflows: valid against their schemas, and operable."""
+
+import re
+import subprocess
+
+import pytest
+
+from tests.deploy.compose_file import COMPOSE, long_running, seconds, services, workflow
+from tests.support.processes import BIN
+
+SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|_KEY$|ACCESS_KEY)", re.I)
+
+
+def _check_schema(schema: str, path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_compose_file_is_valid_against_the_compose_specification():
+    done = _check_schema("vendor.compose-spec", COMPOSE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+def test_workflows_are_valid_github_workflows(name):
+    done = _check_schema("vendor.github-workflows", workflow(name))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_schema_check_really_rejects_a_broken_file(tmp_path):
+    broken = tmp_path / "compose.yml"
+    broken.write_text(COMPOSE.read_text().replace("    healthcheck:", "    helthcheck:", 1))
+    assert _check_schema("vendor.compose-spec", broken).returncode != 0
+
+
+def test_the_expected_services_exist():
+    assert set(services()) == {"mysql", "redis", "migrate", "web", "realtime", "worker", "beat"}
+
+
+@pytest.mark.parametrize("name", sorted(long_running()))
+def test_every_long_running_service_is_operable(name):
+    spec = long_running()[name]
+    check = spec.get("healthcheck")
+    assert check and check.get("test"), f"{name} has no healthcheck"
+    assert check["test"][0] in ("CMD", "CMD-SHELL")
+    # A healthcheck must cost under 2 s; its timeout is the hard stop when it hangs.
+    assert seconds(check["timeout"]) <= 3
+    assert check["retries"] >= 2 and seconds(check["interval"]) <= 30
+    assert spec["restart"] == "unless-stopped"
+    assert seconds(spec["stop_grace_period"]) >= 20
+    logging = spec["logging"]
+    assert (
+        logging["driver"] == "json-file" and logging["options"]["max-size"] and logging["options"]["max-file"]
+    )
+
+
+@pytest.mark.parametrize("name", ["web", "realtime", "worker", "beat"])
+def test_app_services_wait_for_healthy_dependencies_and_the_migration(name):
+    depends = services()[name]["depends_on"]
+    assert depends["mysql"]["condition"] == "service_healthy"
+    assert depends["redis"]["condition"] == "service_healthy"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_migrate_is_one_shot_and_syncs_the_schedule():
+    migrate = services()["migrate"]
+    assert migrate["restart"] == "no"
+    command = " ".join(migrate["command"])
+    assert "migrate --noinput" in command and "schedule_sync" in command
+
+
+def test_no_secret_in_the_file():
+    for name, spec in services().items():
+        assert spec.get("env_file") or name == "redis", f"{name} takes its settings from env_file"
+        for key in spec.get("environment") or {}:
+            assert not SECRET_NAME.search(key), f"{name} sets {key} inline"
+    assert not re.search(r"(?i)(password|secret|token)\s*[:=]\s*\S+", COMPOSE.read_text())
+
+
+def test_service_specifics():
+    s = services()
+    assert re.match(r"mysql:8\.", s["mysql"]["image"])
+    redis_command = " ".join(s["redis"]["command"])
+    assert "--appendonly yes" in redis_command and "--maxmemory-policy noeviction" in redis_command
+    assert s["beat"]["deploy"]["replicas"] == 2
+    assert "schedule_beat_alive" in s["beat"]["healthcheck"]["test"]
+    assert "queue_worker_alive" in s["worker"]["healthcheck"]["test"]
+    web = " ".join(s["web"]["command"])
+    assert web.startswith("gunicorn") and "uvicorn_worker.UvicornWorker" in web
+    assert "--port=8080" in s["realtime"]["command"] and "8080:8080" in s["realtime"]["ports"]
+    for name in ("web", "realtime"):
+        assert "/health/live" in " ".join(s[name]["healthcheck"]["test"])
+    # Celery warm shutdown needs time to finish running tasks.
+    assert seconds(s["worker"]["stop_grace_period"]) >= 120
+
+
+def test_deploy_is_gated_on_health_and_rolls_back():
+    import yaml
+
+    deploy = yaml.safe_load(workflow("deploy.yml").read_text())
+    steps = deploy["jobs"]["deploy"]["steps"]
+    gate = next(step for step in steps if "health_gate" in step.get("run", ""))
+    assert "--timeout 300" in gate["run"] and "--consecutive 3" in gate["run"]
+    assert "--token" in gate["run"] and "$APP_URL/health" in gate["run"]
+    names = [step.get("name", "") for step in steps]
+    rollback = steps[next(i for i, n in enumerate(names) if "Roll back" in n)]
+    assert names.index(rollback["name"]) > steps.index(gate)
+    assert "failure()" in rollback["if"] and "exit 1" in rollback["run"]
+
+
+def test_ci_workflow_runs_make_test_on_mariadb_and_redis():
+    import yaml
+
+    ci = yaml.safe_load(workflow("ci.yml").read_text())
+    job = ci["jobs"]["test"]
+    assert {"mariadb", "redis"} <= set(job["services"])
+    assert any("make test" in step.get("run", "") for step in job["steps"])
