@@ -1,0 +1,136 @@
+"""Admin for failed jobs (filters, search, payload and traceback, retry and forget) and alerts."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from queueops.alerts import duration_text
+from queueops.failed import retry_many
+from queueops.models import Alert, FailedJob
+
+
+@admin.register(FailedJob)
+class FailedJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "failed_at", "queue", "task", "attempts", "exception_name", "short_message"]
+    list_filter = ["queue", "task", "exception", "failed_at"]
+    search_fields = ["task_id", "task", "exception", "message", "traceback"]
+    date_hierarchy = "failed_at"
+    actions = ["retry", "forget"]
+    fields = [
+        "task",
+        "task_id",
+        "queue",
+        "exchange",
+        "routing_key",
+        "priority",
+        "connection",
+        "worker",
+        "attempts",
+        "failed_at",
+        "exception",
+        "message",
+        "payload",
+        "traceback_text",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a record of what happened; retry or forget it instead
+
+    @admin.display(description="exception", ordering="exception")
+    def exception_name(self, job):
+        return job.exception.rpartition(".")[2]
+
+    @admin.display(description="message")
+    def short_message(self, job):
+        text = " ".join(job.message.split())
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    @admin.display(description="payload (args, kwargs)")
+    def payload(self, job):
+        return format_html("<pre>{}</pre>", json.dumps({"args": job.args, "kwargs": job.kwargs}, indent=2))
+
+    @admin.display(description="traceback")
+    def traceback_text(self, job):
+        return format_html("<pre>{}</pre>", job.traceback)
+
+    @admin.action(description="Retry the selected failed jobs", permissions=["delete"])
+    def retry(self, request, queryset):
+        done, failed = retry_many(list(queryset))
+        if done:
+            self.message_user(request, f"Sent {len(done)} failed job(s) again.", messages.SUCCESS)
+        for job, exc in failed:
+            self.message_user(
+                request, f"Could not retry #{job.pk} ({job.task}): {type(exc).__name__}: {exc}", messages.ERROR
+            )
+
+    @admin.action(description="Forget the selected failed jobs", permissions=["delete"])
+    def forget(self, request, queryset):
+        deleted = queryset.delete()[0]
+        self.message_user(request, f"Forgot {deleted} failed job(s).", messages.SUCCESS)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # `forget` says what it means
+        return actions
+
+
+class AlertStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open", "open"), ("resolved", "resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["key", "severity", "status", "summary", "opened_at", "resolved_at", "lasted", "reminders"]
+    list_filter = [AlertStatusFilter, "severity", "source"]
+    search_fields = ["key", "summary", "detail"]
+    date_hierarchy = "opened_at"
+    readonly_fields = [
+        "key",
+        "source",
+        "severity",
+        "summary",
+        "detail",
+        "opened_at",
+        "last_seen_at",
+        "last_notified_at",
+        "reminders",
+        "resolved_at",
+        "lasted",
+    ]
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="status")
+    def status(self, alert):
+        return "open" if alert.is_open else "resolved"
+
+    @admin.display(description="duration")
+    def lasted(self, alert):
+        return duration_text(alert.duration)
+
+
+# The scheduler's pages (jobs declared in code, the run log) live in their own module.
+from queueops import schedule_admin  # noqa: E402, F401

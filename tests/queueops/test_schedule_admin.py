@@ -1,0 +1,23 @@
+"""The scheduler's admin pages render for staff and stay read-only."""
+
+import pytest
+from django.utils import timezone
+
+from queueops.periodic import PeriodicJob, every
+from queueops.schedule_models import JobRun
+from queueops.schedule_sync import sync_jobs
+
+pytestmark = pytest.mark.django_db
+
+
+def test_job_and_run_pages(admin_client):
+    sync_jobs([PeriodicJob("t.page", task="t", schedule=every(60))])
+    JobRun.objects.create(
+        job="t.page", task_id="abc", started_at=timezone.now(), outcome="failure", error="Boom"
+    )
+    jobs = admin_client.get("/admin/queueops/managedjob/")
+    assert jobs.status_code == 200 and b"t.page" in jobs.content
+    runs = admin_client.get("/admin/queueops/jobrun/?q=Boom")
+    assert runs.status_code == 200 and b"t.page" in runs.content
+    assert admin_client.get("/admin/queueops/jobrun/add/").status_code == 403
+    assert admin_client.get("/admin/queueops/managedjob/add/").status_code == 403
