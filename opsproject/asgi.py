@@ -11,14 +11,19 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-# The realtime app contributes its routes here; until then every websocket is refused.
-websocket_urlpatterns: list = []
+from health.asgi import HealthProbes  # noqa: E402
+from realtime.origins import LoggingOriginValidator  # noqa: E402
+from realtime.routing import websocket_urlpatterns as realtime_routes  # noqa: E402
+
+# Pusher-protocol websockets at /app/<key>; anything else is refused.
+websocket_urlpatterns = [*realtime_routes]
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Health probes are answered before Django's middleware (health/asgi.py).
+        "http": HealthProbes(django_asgi_app),
+        # Origins are checked against ALLOWED_HOSTS and REALTIME_ALLOWED_ORIGINS, refusals logged.
+        "websocket": LoggingOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -287,6 +287,48 @@ HELPDESK_SLA = {
     for kind, defaults in _SLA_DEFAULTS.items()
 }
 
+# --- realtime -------------------------------------------------------------------------------
+
+# One Pusher "app": browsers connect to /app/<key>; the secret signs channel authorizations.
+REALTIME_APP_ID = _value("REALTIME_APP_ID") or "opsproject"
+REALTIME_APP_KEY = _required("REALTIME_APP_KEY", "opsproject-development-key")
+REALTIME_APP_SECRET = _required("REALTIME_APP_SECRET", "opsproject-development-secret")
+# Whether subscribers may send `client-` events to the others on private and presence channels.
+REALTIME_CLIENT_EVENTS = env.bool("REALTIME_CLIENT_EVENTS", default=False)
+# Origins (https://app.example.com) or host patterns accepted besides ALLOWED_HOSTS.
+REALTIME_ALLOWED_ORIGINS = env.list("REALTIME_ALLOWED_ORIGINS", default=[])
+# How long broadcasts stay available to GET /broadcasting/history.
+REALTIME_HISTORY_SECONDS = env.int("REALTIME_HISTORY_SECONDS", default=300)
+# Seconds of silence before a ping (told to clients in the handshake), then seconds to answer it.
+REALTIME_ACTIVITY_TIMEOUT = env.float("REALTIME_ACTIVITY_TIMEOUT", default=120)
+REALTIME_PONG_TIMEOUT = env.float("REALTIME_PONG_TIMEOUT", default=30)
+# How often each websocket process checks the channel layer, refreshes its presence entries
+# and reports its connection count.
+REALTIME_LAYER_CHECK_INTERVAL = env.float("REALTIME_LAYER_CHECK_INTERVAL", default=5)
+# Frames queued for one slow client before further broadcasts to it are dropped (and counted).
+REALTIME_SEND_QUEUE = env.int("REALTIME_SEND_QUEUE", default=200)
+REALTIME_DROP_LOG_INTERVAL = env.float("REALTIME_DROP_LOG_INTERVAL", default=60)
+# On SIGTERM: how long clients get to close after the 4200 before the server stops anyway.
+REALTIME_SHUTDOWN_GRACE = env.float("REALTIME_SHUTDOWN_GRACE", default=2)
+if REDIS_URL:
+    # channels_redis waits up to 5 s in each blocking pop; redis-py's default 5 s socket timeout
+    # would cut every idle wait short with a TimeoutError, so the layer's reads get longer.
+    CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
+        {
+            "address": REDIS_URL,
+            "socket_timeout": 5 + REDIS_SOCKET_TIMEOUT,
+            "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        }
+    ]
+# Channel layer limits: messages waiting per channel, and seconds before an unread one expires.
+CHANNEL_LAYERS["default"].setdefault("CONFIG", {}).update(
+    {
+        "capacity": env.int("REALTIME_CHANNEL_CAPACITY", default=1000),
+        "expiry": env.int("REALTIME_CHANNEL_EXPIRY", default=30),
+        "group_expiry": env.int("REALTIME_GROUP_EXPIRY", default=86400),
+    }
+)
+
 # --- health ---------------------------------------------------------------------------------
 
 
@@ -305,6 +347,7 @@ HEALTH_CHECKS = _health_list(
         "health.checks.cache",
         "health.checks.storage",
         "health.checks.migrations",
+        "realtime.health_checks.realtime",
     ],
 )
 # Components whose failure fails /health (503); any other failing component only makes it warn.

@@ -7,4 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("health.urls")),
     path("api/", include("helpdesk.urls")),
+    path("broadcasting/", include("realtime.urls")),
 ]

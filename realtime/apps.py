@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class RealtimeConfig(AppConfig):
     name = "realtime"
     verbose_name = "Realtime"
+
+    def ready(self) -> None:
+        from realtime import drops
+
+        drops.install()

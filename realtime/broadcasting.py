@@ -1,0 +1,72 @@
+"""The broadcast API: send an event to a channel's subscribers in every websocket process.
+
+    from realtime import broadcast
+    broadcast("private-ticket.42", "ticket.assigned", {"ticket_id": 42, "assignee_id": 7})
+
+Works wherever Django runs (web requests, Celery workers, commands) through the channel layer.
+Each event gets the channel's next `event_id` and is kept for `REALTIME_HISTORY_SECONDS`, so a
+client back from a disconnect reads what it missed from GET /broadcasting/history.
+"""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+
+from realtime import protocol
+from realtime.store import get_store
+
+
+class BroadcastError(Exception):
+    """The event could not be handed to the channel layer (Redis down, say); nothing was sent."""
+
+
+async def abroadcast(channel: str, event: str, data: object, exclude_socket_id: str | None = None) -> int:
+    """Send `event` with `data` (anything JSON-serialisable) on `channel`; returns its event_id."""
+    if not protocol.valid_channel_name(channel):
+        raise ValueError(f"invalid channel name {channel!r}")
+    if not isinstance(event, str) or not event or event.startswith(("pusher:", "pusher_internal:")):
+        raise ValueError(f"invalid event name {event!r}")
+    if exclude_socket_id is not None and not protocol.valid_socket_id(exclude_socket_id):
+        raise ValueError(f"invalid socket id {exclude_socket_id!r}")
+    prefix = protocol.event_frame_prefix(event, channel, json.dumps(data, cls=DjangoJSONEncoder))
+    try:
+        event_id = await get_store().record(channel, prefix)
+        message = {
+            "type": "realtime.frame",
+            "channel": channel,
+            "frame": protocol.event_frame(prefix, event_id),
+            "exclude": exclude_socket_id,
+        }
+        await get_channel_layer().group_send(protocol.group_name(channel), message)
+    except Exception as exc:
+        raise BroadcastError(f"broadcasting {event!r} on {channel!r} failed: {exc!r}") from exc
+    return event_id
+
+
+def broadcast(channel: str, event: str, data: object, exclude_socket_id: str | None = None) -> int:
+    """Synchronous `abroadcast`, for views, signal receivers and Celery tasks."""
+    return async_to_sync(abroadcast)(channel, event, data, exclude_socket_id)
+
+
+async def ahistory(channel: str, after: int, limit: int = 1000) -> list[dict]:
+    """Events on `channel` with event_id > `after` still kept, oldest first, decoded."""
+    events = []
+    for text in await get_store().history(channel, after, limit):
+        message = json.loads(text)
+        events.append(
+            {
+                "event_id": message["event_id"],
+                "event": message["event"],
+                "channel": message["channel"],
+                "data": json.loads(message["data"]),
+            }
+        )
+    return events
+
+
+def history(channel: str, after: int, limit: int = 1000) -> list[dict]:
+    return async_to_sync(ahistory)(channel, after, limit)

@@ -1,0 +1,155 @@
+"""The Pusher protocol consumer: one websocket at /app/<key>, as pusher-js and Laravel Echo speak it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from realtime import protocol
+from realtime.hub import get_hub
+from realtime.store import Member
+
+logger = logging.getLogger("realtime")
+
+
+class PusherConsumer(AsyncWebsocketConsumer):
+    # No channel layer per consumer: the process's hub holds the one layer channel and fans out.
+    channel_layer_alias = None
+
+    connection = None
+    hub = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        key = self.scope["url_route"]["kwargs"]["app_key"]
+        if key != settings.REALTIME_APP_KEY:
+            logger.warning("realtime: refused a connection for unknown app key %r", key[:64])
+            await self._refuse(protocol.UNKNOWN_APP_KEY, "Application does not exist")
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
+        version = (query.get("protocol") or ["7"])[0]
+        if not version.isdigit() or int(version) not in protocol.SUPPORTED_PROTOCOLS:
+            await self._refuse(protocol.UNSUPPORTED_PROTOCOL, f"Unsupported protocol version {version[:16]}")
+            return
+        self.hub = await get_hub()
+        if self.hub.shutting_down:
+            await self._refuse(protocol.PLEASE_RECONNECT, "Server is restarting: please reconnect")
+            return
+        self.connection = self.hub.open(self)
+        activity_timeout = max(1, round(settings.REALTIME_ACTIVITY_TIMEOUT))
+        data = {"socket_id": self.connection.socket_id, "activity_timeout": activity_timeout}
+        self.connection.send(protocol.frame("pusher:connection_established", data))
+
+    async def _refuse(self, code: int, message: str) -> None:
+        await self.send(text_data=protocol.error_frame(code, message))
+        await self.close(code=code)
+
+    async def disconnect(self, code) -> None:
+        if self.connection is not None:
+            await self.hub.close(self.connection)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.connection is None or self.connection.closing:
+            return
+        self.connection.touch()
+        try:
+            message = json.loads(text_data or "")
+            event = message["event"]
+            data = message.get("data") or {}
+            if isinstance(data, str) and event.startswith("pusher:"):
+                data = json.loads(data)
+            if not isinstance(event, str):
+                raise TypeError(event)
+        except (ValueError, KeyError, TypeError):
+            self._error(None, "Invalid message format")
+            return
+        try:
+            await self._handle(event, data, message)
+        except Exception:
+            logger.exception("realtime: handling %r from %s failed", event, self.connection.socket_id)
+            self._error(None, f"Could not handle {event[:64]}")
+
+    async def _handle(self, event: str, data, message: dict) -> None:
+        if event == "pusher:ping":
+            self.connection.send(protocol.frame("pusher:pong"))
+        elif event == "pusher:pong":
+            pass  # touch() above already counted it
+        elif event == "pusher:subscribe" and isinstance(data, dict):
+            await self._subscribe(data)
+        elif event == "pusher:unsubscribe" and isinstance(data, dict):
+            await self.hub.unsubscribe(self.connection, str(data.get("channel")))
+        elif event.startswith("client-"):
+            await self._client_event(event, message)
+        else:
+            self._error(None, f"Unsupported event {event[:64]}")
+
+    def _error(self, code: int | None, text: str) -> None:
+        self.connection.send(protocol.error_frame(code, text))
+
+    def _subscription_failed(self, channel: str, reason: str) -> None:
+        logger.warning(
+            "realtime: subscription of %s to %r refused: %s", self.connection.socket_id, channel[:200], reason
+        )
+        # The connection-level 4009 of the protocol, and the channel-level event pusher-js and
+        # Echo's .error() callbacks listen for.
+        self._error(protocol.UNAUTHORIZED, f"Subscription to {channel[:200]} refused: {reason}")
+        error = {"type": "AuthError", "error": reason, "status": 403}
+        self.connection.send(protocol.frame("pusher:subscription_error", error, channel))
+
+    async def _subscribe(self, data: dict) -> None:
+        channel = data.get("channel")
+        if not protocol.valid_channel_name(channel):
+            self._subscription_failed(str(channel), "invalid channel name")
+            return
+        kind = protocol.channel_kind(channel)
+        member = None
+        if kind != protocol.PUBLIC:
+            channel_data = data.get("channel_data") if kind == protocol.PRESENCE else None
+            if kind == protocol.PRESENCE and not isinstance(channel_data, str):
+                self._subscription_failed(channel, "presence channels need channel_data")
+                return
+            if not protocol.verify_auth(data.get("auth"), self.connection.socket_id, channel, channel_data):
+                self._subscription_failed(channel, "invalid signature")
+                return
+            if kind == protocol.PRESENCE:
+                member = self._member(channel_data)
+                if member is None:
+                    self._subscription_failed(channel, "channel_data has no user_id")
+                    return
+        members = await self.hub.subscribe(self.connection, channel, member)
+        if member is None:
+            succeeded = {}
+        else:
+            members = members or {member.user_id: member.user_info}
+            succeeded = {"presence": {"ids": list(members), "hash": members, "count": len(members)}}
+        self.connection.send(protocol.frame("pusher_internal:subscription_succeeded", succeeded, channel))
+
+    @staticmethod
+    def _member(channel_data: str) -> Member | None:
+        try:
+            parsed = json.loads(channel_data)
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict) or parsed.get("user_id") in (None, ""):
+            return None
+        return Member(str(parsed["user_id"]), parsed.get("user_info"))
+
+    async def _client_event(self, event: str, message: dict) -> None:
+        channel = message.get("channel")
+        if not settings.REALTIME_CLIENT_EVENTS:
+            self._error(protocol.CLIENT_EVENTS_DISABLED, "Client events are not enabled")
+            return
+        if not isinstance(channel, str) or protocol.channel_kind(channel) == protocol.PUBLIC:
+            self._error(protocol.UNAUTHORIZED, "Client events go to private or presence channels only")
+            return
+        if channel not in self.connection.channels:
+            self._error(protocol.UNAUTHORIZED, f"Not subscribed to {channel[:200]}")
+            return
+        member = self.connection.channels[channel]
+        extra = {"user_id": member.user_id} if member is not None else {}
+        text = protocol.frame(event, message.get("data"), channel, **extra)
+        await self.hub.publish(channel, text, exclude=self.connection.socket_id)

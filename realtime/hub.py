@@ -1,0 +1,375 @@
+"""The websocket process's hub: its connections, their subscriptions and its one layer channel.
+
+Each websocket process joins a Channels group per Pusher channel once, with one channel of its
+own, and fans each broadcast out to its local subscribers; consumers never talk to the layer.
+That keeps one place to:
+
+- survive the layer: when Redis fails the hub retries with back-off, and once Redis answers
+  again (or answers with a new run id: restarted, groups lost) it re-joins every group and puts
+  its presence entries back, without a restart and without dropping the websockets;
+- keep connections alive: ping after `REALTIME_ACTIVITY_TIMEOUT` of silence, close with 4201
+  when the pong does not come within `REALTIME_PONG_TIMEOUT`;
+- let go cleanly: on SIGTERM (or SIGINT) every client is told 4200 before the server stops, so
+  it reconnects at once to a healthy instance;
+- bound memory: a client that does not read loses broadcasts past `REALTIME_SEND_QUEUE`, counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import time
+import uuid
+from collections import deque
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from realtime import drops, protocol
+from realtime.store import Member, get_store
+
+logger = logging.getLogger("realtime")
+
+
+class Connection:
+    """One websocket as the hub sees it; frames leave in order through one writer task."""
+
+    def __init__(self, consumer, socket_id: str):
+        self.consumer = consumer
+        self.socket_id = socket_id
+        self.channels: dict[str, Member | None] = {}  # subscribed channel -> presence member
+        self.last_seen = time.monotonic()
+        self.ping_sent_at: float | None = None
+        self.closing = False
+        self._frames: deque[str | int] = deque()
+        self._wake = asyncio.Event()
+        self._writer = asyncio.ensure_future(self._write())
+
+    def touch(self) -> None:
+        self.last_seen = time.monotonic()
+        self.ping_sent_at = None
+
+    def send(self, text: str, droppable: bool = False) -> None:
+        if self.closing:
+            return
+        if droppable and len(self._frames) >= settings.REALTIME_SEND_QUEUE:
+            drops.note(drops.SLOW_CLIENT)
+            return
+        self._frames.append(text)
+        self._wake.set()
+
+    def close(self, code: int, message: str | None = None) -> None:
+        """Send `pusher:error` with the code (when a message is given), then close with it."""
+        if self.closing:
+            return
+        if message is not None:
+            self.send(protocol.error_frame(code, message))
+        self.closing = True
+        self._frames.append(code)
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._writer.cancel()
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._frames:
+                    item = self._frames.popleft()
+                    if isinstance(item, int):
+                        await self.consumer.close(code=item)
+                        return
+                    await self.consumer.send(text_data=item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the client went away mid-send: its disconnect cleans up
+            logger.debug("realtime: writer of %s stopped: %r", self.socket_id, exc)
+
+
+class Hub:
+    def __init__(self):
+        self.loop = asyncio.get_running_loop()
+        self.layer = get_channel_layer()
+        self.store = get_store()
+        self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.connections: dict[str, Connection] = {}
+        self.subscribers: dict[str, set[Connection]] = {}
+        self.layer_channel = ""
+        self.layer_ok = asyncio.Event()
+        self.layer_ok.set()
+        self._trouble = asyncio.Event()
+        self._trouble_reason: BaseException | None = None
+        self._run_id: str | None = None
+        self._groups_refreshed = time.monotonic()
+        self._tasks: list[asyncio.Task] = []
+        self.started: asyncio.Future | None = None
+        self.shutting_down = False
+
+    async def start(self) -> None:
+        self.layer_channel = await self.layer.new_channel("realtime")
+        self._tasks = [
+            asyncio.ensure_future(self._receive_loop()),
+            asyncio.ensure_future(self._layer_loop()),
+            asyncio.ensure_future(self._activity_loop()),
+        ]
+        self._install_signal_handlers()
+
+    # connections and subscriptions
+
+    def open(self, consumer) -> Connection:
+        socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
+        while socket_id in self.connections:
+            socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
+        connection = Connection(consumer, socket_id)
+        self.connections[socket_id] = connection
+        return connection
+
+    async def close(self, connection: Connection) -> None:
+        self.connections.pop(connection.socket_id, None)
+        connection.stop()
+        for channel in list(connection.channels):
+            try:
+                await self.unsubscribe(connection, channel)
+            except Exception as exc:
+                logger.warning("realtime: leaving %s for %s failed: %r", channel, connection.socket_id, exc)
+
+    async def subscribe(self, connection: Connection, channel: str, member: Member | None = None):
+        """Deliver `channel` to `connection`; for presence, join and return the members."""
+        local = self.subscribers.setdefault(channel, set())
+        first = not local
+        local.add(connection)
+        connection.channels[channel] = member
+        # Registered locally first: should the layer fail now, the resync after it recovers
+        # joins the group and restores the presence entry.
+        try:
+            if first:
+                await self.layer.group_add(protocol.group_name(channel), self.layer_channel)
+            if member is None:
+                return None
+            result = await self.store.presence_join(channel, connection.socket_id, member)
+        except Exception as exc:
+            self.layer_failed(exc)
+            return {member.user_id: member.user_info} if member else None
+        if result.added:
+            added = protocol.frame("pusher_internal:member_added", result.added.as_dict(), channel)
+            await self.publish(channel, added, exclude=connection.socket_id)
+        await self._announce_departures(channel, result.removed)
+        return result.members
+
+    async def unsubscribe(self, connection: Connection, channel: str) -> None:
+        if channel not in connection.channels:
+            return
+        member = connection.channels.pop(channel)
+        local = self.subscribers.get(channel, set())
+        local.discard(connection)
+        if not local:
+            self.subscribers.pop(channel, None)
+            await self.layer.group_discard(protocol.group_name(channel), self.layer_channel)
+        if member is not None:
+            result = await self.store.presence_leave(channel, connection.socket_id)
+            await self._announce_departures(channel, result.removed)
+
+    async def _announce_departures(self, channel: str, members: list[Member]) -> None:
+        for member in members:
+            text = protocol.frame("pusher_internal:member_removed", {"user_id": member.user_id}, channel)
+            await self.publish(channel, text)
+
+    async def publish(self, channel: str, text: str, exclude: str | None = None) -> None:
+        """Send a ready frame to every subscriber of `channel` in every process."""
+        message = {"type": "realtime.frame", "channel": channel, "frame": text, "exclude": exclude}
+        await self.layer.group_send(protocol.group_name(channel), message)
+
+    def deliver(self, message: dict) -> None:
+        exclude = message.get("exclude")
+        for connection in tuple(self.subscribers.get(message.get("channel"), ())):
+            if connection.socket_id != exclude:
+                connection.send(message["frame"], droppable=True)
+
+    # the channel layer: receive, watch, recover
+
+    async def _receive_loop(self) -> None:
+        while True:
+            await self.layer_ok.wait()
+            try:
+                message = await self.layer.receive(self.layer_channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.layer_failed(exc)
+                continue
+            if message.get("type") == "realtime.frame":
+                self.deliver(message)
+
+    def layer_failed(self, exc: BaseException) -> None:
+        """Note a failed layer call; the layer loop recovers, receiving waits until it has."""
+        if self.layer_ok.is_set():
+            self._trouble_reason = exc
+            self.layer_ok.clear()
+            self._trouble.set()
+
+    async def _layer_loop(self) -> None:
+        interval = settings.REALTIME_LAYER_CHECK_INTERVAL
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._trouble.wait(), interval)
+            try:
+                if self._trouble.is_set():
+                    raise self._trouble_reason or ConnectionError("channel layer failed")
+                await asyncio.wait_for(self._check(), interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._recover(exc)
+
+    async def _check(self) -> None:
+        run_id = await self.store.server_run_id()
+        if self._run_id is not None and run_id != self._run_id:
+            logger.warning(
+                "realtime: the channel layer's Redis restarted; re-joining %d channel(s)",
+                len(self.subscribers),
+            )
+            await self._resync()
+        self._run_id = run_id
+        await self.store.presence_refresh(self._presence_entries())
+        await self.store.report_connections(self.process_id, len(self.connections))
+        # Group memberships expire (group_expiry); renew well before they do.
+        if time.monotonic() - self._groups_refreshed > self.layer_group_expiry() / 2:
+            await self._join_groups()
+
+    def layer_group_expiry(self) -> float:
+        return float(getattr(self.layer, "group_expiry", 86400))
+
+    async def _join_groups(self) -> None:
+        for channel in list(self.subscribers):
+            await self.layer.group_add(protocol.group_name(channel), self.layer_channel)
+        self._groups_refreshed = time.monotonic()
+
+    async def _resync(self) -> None:
+        await self._join_groups()
+        await self.store.presence_refresh(self._presence_entries())
+        await self.store.report_connections(self.process_id, len(self.connections))
+        self._run_id = await self.store.server_run_id()
+
+    async def _recover(self, exc: BaseException) -> None:
+        self.layer_ok.clear()
+        started = time.monotonic()
+        logger.error(
+            "realtime: channel layer unavailable (%r); %d client(s) stay connected, retrying",
+            exc,
+            len(self.connections),
+        )
+        delay = 0.1
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await asyncio.wait_for(self._resync(), max(settings.REALTIME_LAYER_CHECK_INTERVAL, 1))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                delay = min(delay * 2, 5.0)
+                continue
+            break
+        self._trouble.clear()
+        self._trouble_reason = None
+        self.layer_ok.set()
+        logger.warning(
+            "realtime: channel layer back after %.1f s; %d channel(s) re-joined",
+            time.monotonic() - started,
+            len(self.subscribers),
+        )
+
+    def _presence_entries(self) -> list[tuple[str, str, Member]]:
+        return [
+            (channel, connection.socket_id, member)
+            for connection in self.connections.values()
+            for channel, member in connection.channels.items()
+            if member is not None
+        ]
+
+    # liveness of clients
+
+    async def _activity_loop(self) -> None:
+        activity, pong = settings.REALTIME_ACTIVITY_TIMEOUT, settings.REALTIME_PONG_TIMEOUT
+        tick = min(max(min(activity, pong) / 4, 0.05), 1.0)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for connection in tuple(self.connections.values()):
+                if connection.closing:
+                    continue
+                if connection.ping_sent_at is not None:
+                    if now - connection.ping_sent_at >= pong:
+                        logger.info("realtime: %s did not answer a ping; closing 4201", connection.socket_id)
+                        connection.close(protocol.PONG_TIMEOUT, "Pong reply not received in time")
+                elif now - connection.last_seen >= activity:
+                    connection.send(protocol.frame("pusher:ping"))
+                    connection.ping_sent_at = now
+            drops.flush()
+
+    # shutdown
+
+    def _install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(signum)
+
+            def handler(received, frame, previous=previous):
+                if self.shutting_down:  # a second signal: do what the server would have done
+                    self._pass_on(received, frame, previous)
+                    return
+                self.shutting_down = True
+                self.loop.call_soon_threadsafe(
+                    lambda: asyncio.ensure_future(self._drain(received, frame, previous))
+                )
+
+            try:
+                signal.signal(signum, handler)
+            except ValueError:  # not the main thread (an embedded test loop): nothing to drain
+                return
+
+    async def _drain(self, signum, frame, previous) -> None:
+        connections = list(self.connections.values())
+        logger.info(
+            "realtime: %s received; telling %d client(s) to reconnect (4200)",
+            signal.Signals(signum).name,
+            len(connections),
+        )
+        for connection in connections:
+            connection.close(protocol.PLEASE_RECONNECT, "Server is restarting: please reconnect")
+        deadline = time.monotonic() + settings.REALTIME_SHUTDOWN_GRACE
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.store.forget_process(self.process_id), 1)
+        self._pass_on(signum, frame, previous)
+
+    @staticmethod
+    def _pass_on(signum, frame, previous) -> None:
+        signal.signal(signum, previous)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signum)
+
+
+_hub: Hub | None = None
+
+
+async def get_hub() -> Hub:
+    """This process's hub, started on first use in the server's event loop."""
+    global _hub
+    if _hub is None or _hub.loop is not asyncio.get_running_loop():
+        _hub = Hub()  # set before any await, so connections arriving together share it
+        _hub.started = asyncio.ensure_future(_hub.start())
+    await asyncio.shield(_hub.started)
+    return _hub
+
+
+def current_hub() -> Hub | None:
+    """The running hub, if this process serves websockets (for the health check)."""
+    return _hub

@@ -1,0 +1,38 @@
+"""The websocket origin check: ALLOWED_HOSTS plus REALTIME_ALLOWED_ORIGINS, refusals logged.
+
+Channels' own validator refuses silently; an operator chasing "the websocket does not connect"
+needs the origin that was turned away. A request without an Origin header is let through: every
+browser sends one on a websocket handshake, and the check exists to stop other sites' pages from
+riding a user's cookies; a non-browser client (pusher-js in Node, a server) has none to ride,
+and private channels are guarded by signed authorizations, not by the connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlparse
+
+from channels.security.websocket import OriginValidator, WebsocketDenier
+from django.conf import settings
+
+logger = logging.getLogger("realtime")
+
+
+class LoggingOriginValidator(OriginValidator):
+    def __init__(self, application, allowed_origins=None):
+        if allowed_origins is None:
+            allowed_origins = [*settings.ALLOWED_HOSTS, *settings.REALTIME_ALLOWED_ORIGINS]
+        super().__init__(application, allowed_origins)
+
+    async def __call__(self, scope, receive, send):
+        origin = dict(scope.get("headers", [])).get(b"origin")
+        if origin is None or self.validate_origin(urlparse(origin.decode("latin1"))):
+            return await self.application(scope, receive, send)
+        logger.warning(
+            "realtime: refused websocket %s from %s: origin %r is not in ALLOWED_HOSTS or "
+            "REALTIME_ALLOWED_ORIGINS",
+            scope.get("path", "?"),
+            (scope.get("client") or ("?",))[0],
+            origin.decode("latin1")[:200],
+        )
+        return await WebsocketDenier()(scope, receive, send)

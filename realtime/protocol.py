@@ -1,0 +1,96 @@
+"""The Pusher Channels protocol (version 7): names, frames, error codes and auth signatures.
+
+Pure functions only: the consumer, the hub and the HTTP views share them. Reference:
+https://pusher.com/docs/channels/library_auth_reference/pusher-websockets-protocol
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+
+from django.conf import settings
+
+# Close codes (and `pusher:error` codes). 4000-4099: do not reconnect; 4100-4199: reconnect after
+# a back-off; 4200-4299: reconnect at once.
+UNKNOWN_APP_KEY = 4001
+UNSUPPORTED_PROTOCOL = 4007
+UNAUTHORIZED = 4009
+PLEASE_RECONNECT = 4200
+PONG_TIMEOUT = 4201
+CLIENT_EVENTS_DISABLED = 4301
+
+SUPPORTED_PROTOCOLS = range(5, 8)
+
+_CHANNEL_NAME = re.compile(r"[A-Za-z0-9_\-=@,.;]{1,164}")
+_SOCKET_ID = re.compile(r"\d{1,20}\.\d{1,20}")
+_GROUP_SAFE = re.compile(r"[A-Za-z0-9_\-.]{1,80}")
+
+PUBLIC, PRIVATE, PRESENCE = "public", "private", "presence"
+
+
+def valid_channel_name(name: object) -> bool:
+    return isinstance(name, str) and _CHANNEL_NAME.fullmatch(name) is not None
+
+
+def valid_socket_id(socket_id: object) -> bool:
+    return isinstance(socket_id, str) and _SOCKET_ID.fullmatch(socket_id) is not None
+
+
+def channel_kind(name: str) -> str:
+    if name.startswith("presence-"):
+        return PRESENCE
+    if name.startswith("private-"):
+        return PRIVATE
+    return PUBLIC
+
+
+def group_name(channel: str) -> str:
+    """The Channels group of a Pusher channel (group names allow fewer characters)."""
+    if _GROUP_SAFE.fullmatch(channel):
+        return f"rt.{channel}"
+    return "rt.h." + hashlib.sha256(channel.encode()).hexdigest()
+
+
+def frame(event: str, data: object = None, channel: str | None = None, **extra: object) -> str:
+    """One message on the wire. `data` travels JSON-encoded inside the JSON, as pusher-js expects."""
+    message: dict[str, object] = {"event": event}
+    if channel is not None:
+        message["channel"] = channel
+    message["data"] = data if isinstance(data, str) else json.dumps({} if data is None else data)
+    message.update(extra)
+    return json.dumps(message, separators=(",", ":"))
+
+
+def error_frame(code: int | None, message: str) -> str:
+    return frame("pusher:error", {"code": code, "message": message})
+
+
+def event_frame_prefix(event: str, channel: str, data_json: str) -> str:
+    """A broadcast frame without its closing `,"event_id":N}`, which the history store appends."""
+    dumps = json.dumps
+    return f'{{"event":{dumps(event)},"channel":{dumps(channel)},"data":{dumps(data_json)}'
+
+
+def event_frame(prefix: str, event_id: int) -> str:
+    return f'{prefix},"event_id":{int(event_id)}}}'
+
+
+def signature(socket_id: str, channel: str, channel_data: str | None = None) -> str:
+    message = f"{socket_id}:{channel}" if channel_data is None else f"{socket_id}:{channel}:{channel_data}"
+    secret = settings.REALTIME_APP_SECRET.encode()
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+
+def auth_token(socket_id: str, channel: str, channel_data: str | None = None) -> str:
+    """The `auth` value of a subscription: `<app key>:<HMAC-SHA256 hex>`."""
+    return f"{settings.REALTIME_APP_KEY}:{signature(socket_id, channel, channel_data)}"
+
+
+def verify_auth(auth: object, socket_id: str, channel: str, channel_data: str | None = None) -> bool:
+    if not isinstance(auth, str):
+        return False
+    expected = auth_token(socket_id, channel, channel_data)
+    return hmac.compare_digest(auth.encode(), expected.encode())

@@ -1,0 +1,9 @@
+"""Websocket routes of the realtime app, mounted by opsproject/asgi.py."""
+
+from django.urls import re_path
+
+from realtime.consumers import PusherConsumer
+
+websocket_urlpatterns = [
+    re_path(r"^app/(?P<app_key>[^/]+)$", PusherConsumer.as_asgi()),
+]

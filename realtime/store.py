@@ -1,0 +1,285 @@
+"""Shared realtime state: event ids and history, presence members, open-connection counts.
+
+It lives beside the channel layer: in the layer's Redis (through the layer's own per-event-loop
+connections) when the layer is channels_redis, in this process when it is the in-memory layer
+(which reaches no other process anyway).
+
+Event ids are per channel and increasing, and stay so across a Redis that lost its data: an id
+is max(last id + 1, now in milliseconds), so ids issued after an outage are above every id a
+client saw before it, and `GET /broadcasting/history?after=` still finds the new events.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+# Presence entries of a process that died without saying goodbye vanish after this many
+# layer-check intervals without a refresh.
+PRESENCE_STALE_INTERVALS = 6
+CONNECTION_REPORT_INTERVALS = 3
+
+
+@dataclass(frozen=True)
+class Member:
+    """One presence entry: a user on a channel, as the signed channel_data gave it."""
+
+    user_id: str
+    user_info: object = None
+
+    def as_dict(self) -> dict:
+        return {"user_id": self.user_id, "user_info": self.user_info}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _stale_after() -> float:
+    return max(PRESENCE_STALE_INTERVALS * settings.REALTIME_LAYER_CHECK_INTERVAL, 10.0)
+
+
+class PresenceResult:
+    """What a join or leave changed: members now, and users who arrived or left because of it."""
+
+    def __init__(self, members: dict[str, object], added: Member | None, removed: list[Member]):
+        self.members = members  # user_id -> user_info, the channel's members afterwards
+        self.added = added
+        self.removed = removed
+
+
+def _presence_view(
+    entries: dict[str, dict], now: float, joining: str | None = None
+) -> tuple[dict[str, object], list[str], set[str]]:
+    """From raw entries: fresh members, stale socket ids, users that had another fresh socket."""
+    members: dict[str, object] = {}
+    stale: list[str] = []
+    others: set[str] = set()
+    for socket_id, entry in entries.items():
+        if now - entry["seen"] > _stale_after():
+            stale.append(socket_id)
+            continue
+        members[entry["user_id"]] = entry.get("user_info")
+        if socket_id != joining:
+            others.add(entry["user_id"])
+    return members, stale, others
+
+
+def _departed(entries: dict[str, dict], gone: list[str], members: dict[str, object]) -> list[Member]:
+    """Members among the removed sockets `gone` whose user has no fresh socket left."""
+    departed: dict[str, Member] = {}
+    for socket_id in gone:
+        entry = entries.get(socket_id)
+        if entry and entry["user_id"] not in members:
+            departed[entry["user_id"]] = Member(entry["user_id"], entry.get("user_info"))
+    return list(departed.values())
+
+
+class RedisStore:
+    # KEYS: seq, history. ARGV: now ms, oldest id kept, ttl seconds, frame prefix.
+    RECORD = """
+        local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+        local id = math.max(last + 1, tonumber(ARGV[1]))
+        local text = string.format('%d', id)
+        redis.call('SET', KEYS[1], text, 'EX', ARGV[3])
+        redis.call('ZADD', KEYS[2], text, ARGV[4] .. ',"event_id":' .. text .. '}')
+        redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
+        redis.call('EXPIRE', KEYS[2], ARGV[3])
+        return text
+    """
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.prefix = f"{layer.prefix}:rt:"
+
+    def _redis(self, key: str):
+        return self.layer.connection(self.layer.consistent_hash(key))
+
+    def _ttl(self) -> int:
+        return settings.REALTIME_HISTORY_SECONDS + 60
+
+    async def record(self, channel: str, prefix: str) -> int:
+        seq, history = f"{self.prefix}seq:{channel}", f"{self.prefix}history:{channel}"
+        now = _now_ms()
+        oldest = now - settings.REALTIME_HISTORY_SECONDS * 1000
+        redis = self._redis(history)
+        return int(await redis.eval(self.RECORD, 2, seq, history, now, oldest, self._ttl(), prefix))
+
+    async def history(self, channel: str, after: int, limit: int) -> list[str]:
+        key = f"{self.prefix}history:{channel}"
+        oldest = _now_ms() - settings.REALTIME_HISTORY_SECONDS * 1000
+        frames = await self._redis(key).zrangebyscore(key, f"({max(after, oldest - 1)}", "+inf", 0, limit)
+        return [f.decode() for f in frames]
+
+    # presence: one hash per channel, socket id -> {"user_id", "user_info", "seen"}
+
+    def _presence_key(self, channel: str) -> str:
+        return f"{self.prefix}presence:{channel}"
+
+    @staticmethod
+    def _entries(raw: dict) -> dict[str, dict]:
+        return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+    async def presence_join(self, channel: str, socket_id: str, member: Member) -> PresenceResult:
+        key = self._presence_key(channel)
+        now = time.time()
+        entry = json.dumps({**member.as_dict(), "seen": now})
+        redis = self._redis(key)
+        async with redis.pipeline(transaction=True) as pipe:
+            _, raw = await pipe.hset(key, socket_id, entry).hgetall(key).execute()
+        entries = self._entries(raw)
+        members, stale, others = _presence_view(entries, now, joining=socket_id)
+        if stale:
+            await redis.hdel(key, *stale)
+        added = None if member.user_id in others else member
+        return PresenceResult(members, added, _departed(entries, stale, members))
+
+    async def presence_leave(self, channel: str, socket_id: str) -> PresenceResult:
+        key = self._presence_key(channel)
+        redis = self._redis(key)
+        async with redis.pipeline(transaction=True) as pipe:
+            raw, _ = await pipe.hgetall(key).hdel(key, socket_id).execute()
+        entries = self._entries(raw)
+        now = time.time()
+        left = {k: v for k, v in entries.items() if k != socket_id}
+        members, stale, _ = _presence_view(left, now)
+        if stale:
+            await redis.hdel(key, *stale)
+        return PresenceResult(members, None, _departed(entries, [socket_id, *stale], members))
+
+    async def presence_refresh(self, entries: list[tuple[str, str, Member]]) -> None:
+        """Mark this process's entries as alive; puts them back after Redis lost them."""
+        now = time.time()
+        for channel, socket_id, member in entries:
+            key = self._presence_key(channel)
+            redis = self._redis(key)
+            await redis.hset(key, socket_id, json.dumps({**member.as_dict(), "seen": now}))
+            await redis.expire(key, int(_stale_after() * 2) + 60)
+
+    # open connections: one hash field per websocket process, "<count> <unix time>"
+
+    async def report_connections(self, process_id: str, count: int) -> None:
+        key = f"{self.prefix}connections"
+        await self._redis(key).hset(key, process_id, f"{count} {time.time()}")
+
+    async def forget_process(self, process_id: str) -> None:
+        key = f"{self.prefix}connections"
+        await self._redis(key).hdel(key, process_id)
+
+    async def connection_count(self) -> int:
+        key = f"{self.prefix}connections"
+        redis = self._redis(key)
+        fresh_after = time.time() - CONNECTION_REPORT_INTERVALS * settings.REALTIME_LAYER_CHECK_INTERVAL
+        total, dead = 0, []
+        for process_id, value in (await redis.hgetall(key)).items():
+            count, at = value.decode().split()
+            if float(at) < fresh_after:
+                dead.append(process_id)
+            else:
+                total += int(count)
+        if dead:
+            await redis.hdel(key, *dead)
+        return total
+
+    async def server_run_id(self) -> str:
+        """Which Redis run answers (changes when it restarted, with or without its data)."""
+        ids = []
+        for index in range(self.layer.ring_size):
+            info = await self.layer.connection(index).info("server")
+            ids.append(str(info.get("run_id")))
+        return ",".join(ids)
+
+
+class MemoryStore:
+    """The same operations for the in-memory layer, shared by the threads of this process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._last_id: dict[str, int] = {}
+        self._history: dict[str, list[tuple[int, str]]] = {}
+        self._presence: dict[str, dict[str, dict]] = {}
+        self.connections: dict[str, int] = {}
+
+    async def record(self, channel: str, prefix: str) -> int:
+        now = _now_ms()
+        oldest = now - settings.REALTIME_HISTORY_SECONDS * 1000
+        with self._lock:
+            event_id = max(self._last_id.get(channel, 0) + 1, now)
+            self._last_id[channel] = event_id
+            kept = [item for item in self._history.get(channel, []) if item[0] >= oldest]
+            kept.append((event_id, f'{prefix},"event_id":{event_id}}}'))
+            self._history[channel] = kept
+        return event_id
+
+    async def history(self, channel: str, after: int, limit: int) -> list[str]:
+        oldest = _now_ms() - settings.REALTIME_HISTORY_SECONDS * 1000
+        with self._lock:
+            items = self._history.get(channel, [])
+            return [text for event_id, text in items if event_id > after and event_id >= oldest][:limit]
+
+    async def presence_join(self, channel: str, socket_id: str, member: Member) -> PresenceResult:
+        now = time.time()
+        with self._lock:
+            entries = self._presence.setdefault(channel, {})
+            entries[socket_id] = {**member.as_dict(), "seen": now}
+            snapshot = dict(entries)
+            members, stale, others = _presence_view(snapshot, now, joining=socket_id)
+            for gone in stale:
+                entries.pop(gone, None)
+        added = None if member.user_id in others else member
+        return PresenceResult(members, added, _departed(snapshot, stale, members))
+
+    async def presence_leave(self, channel: str, socket_id: str) -> PresenceResult:
+        now = time.time()
+        with self._lock:
+            entries = self._presence.get(channel, {})
+            snapshot = dict(entries)
+            entries.pop(socket_id, None)
+            members, stale, _ = _presence_view(entries, now)
+            for gone in stale:
+                entries.pop(gone, None)
+            if not entries:
+                self._presence.pop(channel, None)
+        return PresenceResult(members, None, _departed(snapshot, [socket_id, *stale], members))
+
+    async def presence_refresh(self, entries: list[tuple[str, str, Member]]) -> None:
+        now = time.time()
+        with self._lock:
+            for channel, socket_id, member in entries:
+                self._presence.setdefault(channel, {})[socket_id] = {**member.as_dict(), "seen": now}
+
+    async def report_connections(self, process_id: str, count: int) -> None:
+        with self._lock:
+            self.connections[process_id] = count
+
+    async def forget_process(self, process_id: str) -> None:
+        with self._lock:
+            self.connections.pop(process_id, None)
+
+    async def connection_count(self) -> int:
+        with self._lock:
+            return sum(self.connections.values())
+
+    async def server_run_id(self) -> str:
+        return "memory"
+
+
+_stores: dict[int, object] = {}
+_stores_lock = threading.Lock()
+
+
+def get_store():
+    """The store beside the default channel layer (one per layer instance)."""
+    layer = get_channel_layer()
+    with _stores_lock:
+        store = _stores.get(id(layer))
+        if store is None or store.layer is not layer:
+            store = RedisStore(layer) if hasattr(layer, "consistent_hash") else MemoryStore()
+            store.layer = layer
+            _stores[id(layer)] = store
+        return store
