@@ -1,0 +1,1 @@
+"""Operations views over every concern: readiness report, admin dashboard, ops API, metrics."""
