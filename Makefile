@@ -61,3 +61,9 @@ format: $(VENV)/.test-installed
 
 clean:
 	rm -rf var/broker var/test_db.sqlite3*
+
+## make bench: the benchmarks under bench/ against this machine's MariaDB and Redis.
+.PHONY: bench
+bench: $(VENV)/.test-installed services
+	$(BIN)/pip install --quiet -r requirements/bench.txt
+	$(BIN)/python bench/health.py

@@ -1,9 +1,16 @@
 """The probe endpoints: readiness (`/health`, `/health/<component>`), liveness and `/up`.
 
-The views are async: under ASGI they await the runner while checks run in its threads, so a
-hung dependency holds no event-loop time and no request thread. Liveness touches nothing.
-Details (values, outputs, ids, times) go to holders of `HEALTH_TOKEN` and to staff sessions;
-everyone else gets statuses, and nobody gets versions, settings or tracebacks.
+Each endpoint is an `Answer` built by one async function, served two ways:
+
+- as Django views (health/urls.py), which also recognise staff sessions;
+- by `health.asgi.HealthProbes` in front of Django, for every probe that carries no session
+  cookie: load balancers and orchestrators get their answer without Django's middleware, and
+  whatever Host header they send.
+
+The answers await the runner while checks run in its threads, so a hung dependency holds no
+event-loop time and no request thread. Liveness and /up touch nothing. Details (values,
+outputs, ids, times) go to holders of `HEALTH_TOKEN` and to staff sessions; everyone else
+gets statuses, and nobody gets versions, settings or tracebacks.
 """
 
 from __future__ import annotations
@@ -12,13 +19,13 @@ import asyncio
 import hmac
 import json
 import logging
+from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from health import runner
@@ -29,20 +36,87 @@ CONTENT_TYPE = "application/health+json"
 logger = logging.getLogger("health")
 
 
-def _response(document: dict, status: int, cache_control: str) -> HttpResponse:
-    response = HttpResponse(
-        json.dumps(document, separators=(",", ":")), content_type=CONTENT_TYPE, status=status
-    )
-    response["Cache-Control"] = cache_control
-    return response
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = CONTENT_TYPE
+    cache_control: str = "no-store"
+    vary_authorization: bool = False
+
+    @classmethod
+    def of(cls, document: dict, status: int, cache_control: str = "no-store", **kwargs) -> Answer:
+        body = json.dumps(document, separators=(",", ":")).encode()
+        return cls(status, body, cache_control=cache_control, **kwargs)
+
+    def headers(self) -> list[tuple[str, str]]:
+        headers = [
+            ("Content-Type", self.content_type),
+            ("Cache-Control", self.cache_control),
+            ("X-Content-Type-Options", "nosniff"),
+        ]
+        if self.vary_authorization:
+            headers.append(("Vary", "Authorization"))
+        return headers
+
+    def response(self) -> HttpResponse:
+        response = HttpResponse(self.body, status=self.status)
+        for name, value in self.headers():
+            response[name] = value
+        return response
 
 
-def _has_token(request: HttpRequest) -> bool:
+def token_matches(authorization: str) -> bool:
+    """`Authorization: Bearer <HEALTH_TOKEN>`, compared in constant time; never without a token."""
     expected = settings.HEALTH_TOKEN
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, token = authorization.partition(" ")
     if not expected or scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+def wants_fresh(value: str | None) -> bool:
+    return value in ("1", "true", "yes")
+
+
+# --- the answers ------------------------------------------------------------------------------
+
+
+async def _probe_answer(checks, *, authorised: bool, fresh: bool) -> Answer:
+    try:
+        report = await runner.arun(checks, fresh=authorised and fresh)
+    except ImproperlyConfigured:
+        logger.exception("HEALTH_CHECKS is misconfigured")
+        return Answer.of({"status": FAIL, "output": "misconfigured"}, 503)
+    return Answer.of(
+        report.as_json(details=authorised),
+        503 if report.status == FAIL else 200,
+        f"max-age={report.max_age}" + (", private" if authorised else ""),
+        vary_authorization=True,
+    )
+
+
+async def readiness_answer(*, authorised: bool, fresh: bool) -> Answer:
+    """Every configured check; `HEALTH_CRITICAL` components decide between fail and warn."""
+    return await _probe_answer(None, authorised=authorised, fresh=fresh)
+
+
+async def component_answer(component: str, *, authorised: bool, fresh: bool) -> Answer:
+    """The checks of one component; its own failure is a 503 whether critical or not."""
+    try:
+        checks = checks_of(component)
+    except ImproperlyConfigured:
+        return await readiness_answer(authorised=authorised, fresh=fresh)  # says misconfigured
+    if not checks:
+        return Answer.of({"status": FAIL, "output": "unknown component"}, 404)
+    return await _probe_answer(checks, authorised=authorised, fresh=fresh)
+
+
+LIVE = Answer.of({"status": PASS}, 200)
+UP = Answer(200, b"ok", content_type="text/plain; charset=utf-8")
+
+
+# --- Django views -----------------------------------------------------------------------------
 
 
 def _is_staff(request: HttpRequest) -> bool:
@@ -54,7 +128,7 @@ def _is_staff(request: HttpRequest) -> bool:
 
 async def _authorised(request: HttpRequest) -> bool:
     """Token holders and staff sessions; in DEBUG (development only) everyone."""
-    if settings.DEBUG or _has_token(request):
+    if settings.DEBUG or token_matches(request.headers.get("Authorization", "")):
         return True
     if settings.SESSION_COOKIE_NAME not in request.COOKIES or not hasattr(request, "user"):
         return False
@@ -67,47 +141,26 @@ async def _authorised(request: HttpRequest) -> bool:
         return False
 
 
-async def _probe(request: HttpRequest, checks) -> HttpResponse:
-    authorised = await _authorised(request)
-    fresh = authorised and request.GET.get("fresh") in ("1", "true", "yes")
-    try:
-        report = await runner.arun(checks, fresh=fresh)
-    except ImproperlyConfigured:
-        logger.exception("HEALTH_CHECKS is misconfigured")
-        return _response({"status": FAIL, "output": "misconfigured"}, 503, "no-store")
-    response = _response(
-        report.as_json(details=authorised),
-        503 if report.status == FAIL else 200,
-        f"max-age={report.max_age}" + (", private" if authorised else ""),
-    )
-    patch_vary_headers(response, ["Authorization"])
-    return response
-
-
 @require_safe
 async def readiness(request: HttpRequest) -> HttpResponse:
-    """Every configured check; `HEALTH_CRITICAL` components decide between fail and warn."""
-    return await _probe(request, None)
+    authorised = await _authorised(request)
+    answer = await readiness_answer(authorised=authorised, fresh=wants_fresh(request.GET.get("fresh")))
+    return answer.response()
 
 
 @require_safe
 async def component(request: HttpRequest, component: str) -> HttpResponse:
-    """The checks of one component; its own failure is a 503 whether critical or not."""
-    try:
-        checks = checks_of(component)
-    except ImproperlyConfigured:
-        return await _probe(request, None)  # answers the misconfiguration
-    if not checks:
-        return _response({"status": FAIL, "output": "unknown component"}, 404, "no-store")
-    return await _probe(request, checks)
+    authorised = await _authorised(request)
+    fresh = wants_fresh(request.GET.get("fresh"))
+    return (await component_answer(component, authorised=authorised, fresh=fresh)).response()
 
 
 @require_safe
 async def liveness(request: HttpRequest) -> HttpResponse:
     """The process answers: no dependency is asked."""
-    return _response({"status": PASS}, 200, "no-store")
+    return LIVE.response()
 
 
 @require_safe
 async def up(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-store"})
+    return UP.response()

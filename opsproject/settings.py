@@ -348,6 +348,7 @@ HEALTH_CHECKS = _health_list(
         "health.checks.storage",
         "health.checks.migrations",
         "realtime.health_checks.realtime",
+        "queueops.scheduler_health.scheduler",
     ],
 )
 # Components whose failure fails /health (503); any other failing component only makes it warn.

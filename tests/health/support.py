@@ -197,9 +197,11 @@ def _wait_until_serving(base: str, server) -> None:
     raise AssertionError(f"server did not answer /up:\n{server.output[-3000:]}")
 
 
-def get(url: str, token: str = "", timeout: float = 15.0) -> tuple[int, Message, bytes, float]:
+def get(
+    url: str, token: str = "", timeout: float = 15.0, headers: dict[str, str] | None = None
+) -> tuple[int, Message, bytes, float]:
     """GET over real HTTP: status, headers, body and seconds it took; errors are answers too."""
-    request = urllib.request.Request(url)
+    request = urllib.request.Request(url, headers=headers or {})
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     started = time.monotonic()

@@ -117,3 +117,26 @@ def test_50_concurrent_probes_split_between_two_server_processes_run_each_check_
         statuses = _storm([f"{first}/health", f"{second}/health"] * 25)
     assert statuses == [200] * 50
     assert runs.read_text() == "x", f"{len(runs.read_text())} runs for 50 probes over 2 processes"
+
+
+def test_probes_answer_any_host_and_staff_sessions_get_details(tmp_path):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    staff, agent = User.objects.create_user("ops", is_staff=True), User.objects.create_user("agent")
+    cookies = {}
+    for user in (staff, agent):
+        client = Client()
+        client.force_login(user)
+        cookies[user.username] = client.cookies["sessionid"].value
+    env = {"DATABASE_URL": support.database_url()}
+    with uvicorn(env, tmp_path) as base:
+        # Orchestrators probe by IP: the Host header is not one of ALLOWED_HOSTS.
+        assert get(f"{base}/health", headers={"Host": "10.1.2.3:8000"})[0] == 200
+        assert get(f"{base}/admin/login/", headers={"Host": "10.1.2.3:8000"})[0] == 400
+
+        _, _, body, _ = get(f"{base}/health", headers={"Cookie": f"sessionid={cookies['ops']}"})
+        [database] = json.loads(body)["checks"]["database:responseTime"]
+        assert database["observedUnit"] == "ms"
+        _, _, body, _ = get(f"{base}/health", headers={"Cookie": f"sessionid={cookies['agent']}"})
+        assert json.loads(body)["checks"]["database:responseTime"] == [{"status": "pass"}]

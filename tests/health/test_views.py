@@ -165,3 +165,84 @@ def test_nothing_leaks_even_with_details(settings):
         body = json.loads(text)
         assert set(body) == {"status", "checks"}  # no version, release, environment or notes
         assert "Server" not in response and "X-Powered-By" not in response
+
+
+# --- the ASGI front (health/asgi.py) ------------------------------------------------------------
+
+
+class _Django:
+    """Stands in for Django's handler behind HealthProbes: records what reached it."""
+
+    def __init__(self):
+        self.paths: list[str] = []
+
+    async def __call__(self, scope, receive, send):
+        self.paths.append(scope["path"])
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"django"})
+
+
+def _asgi(path: str, *, method: str = "GET", headers: dict[str, str] | None = None, query: str = ""):
+    from health.asgi import HealthProbes
+
+    django_app = _Django()
+    sent: list[dict] = []
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "root_path": "",
+        "query_string": query.encode(),
+        "headers": [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()],
+    }
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(HealthProbes(django_app)(scope, receive, send))
+    start, body = sent
+    response_headers = {name.decode(): value.decode() for name, value in start["headers"]}
+    return start["status"], response_headers, body["body"], django_app.paths
+
+
+def test_the_asgi_front_answers_probes_without_django(settings):
+    use_checks(settings, "warning")
+    status, headers, body, reached = _asgi("/health")
+    assert (status, reached) == (200, [])
+    assert headers["content-type"] == "application/health+json"
+    assert headers["content-length"] == str(len(body))
+    assert json.loads(body) == {"status": "warn", "checks": {"warning:level": [{"status": "warn"}]}}
+    status, _, body, _ = _asgi("/health", headers=AUTH)
+    assert json.loads(body)["checks"]["warning:level"][0]["output"] == "nearly full"
+    assert _asgi("/health/warning")[0] == 200
+    assert _asgi("/health/nothing_like_it")[0] == 404
+    assert _asgi("/health/live")[2] == b'{"status":"pass"}'
+    assert _asgi("/up")[2] == b"ok"
+    status, headers, body, _ = _asgi("/health", method="HEAD")
+    assert status == 200 and body == b"" and int(headers["content-length"]) > 0
+
+
+def test_the_asgi_front_honours_fresh_for_the_token_only(settings):
+    use_checks(settings, "slow")
+    support.delays["slow"] = 0.01
+    settings.HEALTH_CACHE_SECONDS = 60
+    _asgi("/health")
+    _asgi("/health", query="fresh=1")
+    assert calls["slow"] == 1
+    _asgi("/health", query="fresh=1", headers=AUTH)
+    assert calls["slow"] == 2
+
+
+def test_the_asgi_front_leaves_everything_else_and_sessions_to_django(settings):
+    use_checks(settings, "warning")
+    for path in ("/admin/", "/healthz", "/health/a/b", "/upload", "/"):
+        status, _, body, reached = _asgi(path)
+        assert (status, body, reached) == (299, b"django", [path])
+    assert _asgi("/health", method="POST")[3] == ["/health"]
+    # A session might be staff: Django's view decides. With the token, no need to ask.
+    cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}=abc"}
+    assert _asgi("/health", headers=cookie)[3] == ["/health"]
+    assert _asgi("/health", headers={**cookie, **AUTH})[3] == []

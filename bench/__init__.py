@@ -1,0 +1,1 @@
+"""Benchmarks: each script serves this project beside a baseline and prints their ratio."""
