@@ -1,0 +1,464 @@
+"""The operations readiness report: the old report's sections, judged from the live system.
+
+Each item is judged from evidence, never asserted: the health checks run now, the workers' and
+beats' heartbeats, the schedule and run log, the mail and backup records, and the repository's
+own deploy files (compose, workflows). An item is ✅ (1 point), ⚠️ (half a point) or ❌ (none).
+
+Scoring rule: score = 10 x (points / items), rounded down to one decimal. So 10/10 needs every
+item ✅, and every ⚠️ or ❌ lowers the score and names its cause in the item's evidence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+from django.utils import timezone
+
+from health.registry import configured_checks
+from health.results import FAIL, PASS, WARN, Result, worst
+
+OK, PARTIAL, MISSING = "ok", "partial", "missing"
+MARK = {OK: "✅", PARTIAL: "⚠️", MISSING: "❌"}
+POINTS = {OK: 1.0, PARTIAL: 0.5, MISSING: 0.0}
+FROM_HEALTH = {PASS: OK, WARN: PARTIAL, FAIL: MISSING}
+
+REPO = Path(settings.BASE_DIR)
+COMPOSE = REPO / "compose" / "docker-compose.production.yml"
+WORKFLOWS = REPO / ".github" / "workflows"
+EXPECTED_COMPONENTS = (
+    "database",
+    "cache",
+    "storage",
+    "migrations",
+    "queue",
+    "scheduler",
+    "mail",
+    "realtime",
+    "backups",
+)
+WEBHOOK_QUIET_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Item:
+    section: str
+    name: str
+    status: str
+    evidence: str
+
+    def as_dict(self) -> dict:
+        return {"section": self.section, "item": self.name, "status": self.status, "evidence": self.evidence}
+
+
+@dataclass
+class ReadinessReport:
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        if not self.items:
+            return 0.0
+        points = sum(POINTS[item.status] for item in self.items)
+        return math.floor(100 * points / len(self.items)) / 10
+
+    def gaps(self) -> list[Item]:
+        return [item for item in self.items if item.status != OK]
+
+    def as_dict(self) -> dict:
+        return {
+            "score": self.score,
+            "out_of": 10,
+            "rule": "10 x (points / items); ok = 1, partial = 0.5, missing = 0",
+            "generated_at": timezone.now().isoformat(),
+            "items": [item.as_dict() for item in self.items],
+            "gaps": [f"{item.section}: {item.name}: {item.evidence}" for item in self.gaps()],
+        }
+
+    def as_markdown(self) -> str:
+        lines = [
+            "# Production Operations Report",
+            "",
+            f"**Generated:** {timezone.now():%Y-%m-%d %H:%M UTC}",
+            "",
+        ]
+        section = None
+        for item in self.items:
+            if item.section != section:
+                section = item.section
+                lines += [
+                    "",
+                    f"## {section}",
+                    "",
+                    "| Item | Status | Evidence |",
+                    "|------|--------|----------|",
+                ]
+            evidence = item.evidence.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {item.name} | {MARK[item.status]} | {evidence} |")
+        lines += ["", f"## Operations readiness score: **{self.score:g} / 10**", ""]
+        lines.append("Scoring rule: 10 x (points / items), where ✅ = 1, ⚠️ = 0.5, ❌ = 0.")
+        gaps = self.gaps()
+        if gaps:
+            lines += ["", "Gaps:", *[f"- {i.section} / {i.name}: {i.evidence}" for i in gaps]]
+        return "\n".join(lines) + "\n"
+
+
+class Evidence:
+    """What the report looks at, gathered lazily and once."""
+
+    @cached_property
+    def health(self) -> dict[str, list[Result]]:
+        from health.runner import run
+
+        by_component: dict[str, list[Result]] = {}
+        for result in run(fresh=True).results:
+            by_component.setdefault(result.component, []).append(result)
+        return by_component
+
+    @cached_property
+    def overall(self) -> str:
+        from health.runner import overall
+
+        results = [r for results in self.health.values() for r in results]
+        return overall(results, settings.HEALTH_CRITICAL)
+
+    def measurement(self, component: str, measurement: str) -> Result | None:
+        return next((r for r in self.health.get(component, []) if r.measurement == measurement), None)
+
+    @cached_property
+    def compose(self) -> dict:
+        try:
+            return yaml.safe_load(COMPOSE.read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return {}
+
+    def workflow(self, name: str) -> dict:
+        try:
+            return yaml.safe_load((WORKFLOWS / name).read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            return {}
+
+    @cached_property
+    def jobs(self) -> dict:
+        from queueops.runlog import job_statuses
+
+        return {status.name: status for status in job_statuses()}
+
+
+def _component(evidence: Evidence, component: str) -> tuple[str, str]:
+    results = evidence.health.get(component)
+    if not results:
+        return MISSING, f"no `{component}` health check configured"
+    status = FROM_HEALTH[worst(r.status for r in results)]
+    failing = [f"{r.key}: {r.output or r.status}" for r in results if r.status != PASS]
+    return status, "; ".join(failing) or f"`{component}` check passes"
+
+
+def _absent(evidence: Evidence, component: str) -> tuple[str, str]:
+    """The item's measurement is missing: the check is not configured, or it broke."""
+    results = evidence.health.get(component)
+    if not results:
+        return MISSING, f"no `{component}` health check configured"
+    return MISSING, "; ".join(f"{r.key}: {r.output or r.status}" for r in results)
+
+
+def _job(evidence: Evidence, name: str) -> tuple[str, str]:
+    status = evidence.jobs.get(name)
+    if status is None:
+        return MISSING, f"job `{name}` not in the schedule (run schedule_sync)"
+    if not status.enabled:
+        return MISSING, f"job `{name}` is disabled"
+    if status.late:
+        return MISSING, f"job `{name}` is late by {status.late_by_seconds} s"
+    return OK, f"`{name}` {status.schedule}, last outcome {status.last_outcome or 'not run yet'}"
+
+
+def _service(evidence: Evidence, name: str, needs: str) -> tuple[str, str]:
+    spec = evidence.compose.get("services", {}).get(name)
+    if spec is None:
+        return MISSING, f"no `{name}` service in {COMPOSE.relative_to(REPO)}"
+    test = " ".join(spec.get("healthcheck", {}).get("test", []))
+    if needs not in test:
+        return MISSING, f"`{name}` has no `{needs}` healthcheck"
+    if spec.get("restart") != "unless-stopped":
+        return PARTIAL, f"`{name}` has a healthcheck but no restart policy"
+    return OK, f"`{name}` service: healthcheck `{needs}`, restart unless-stopped"
+
+
+# --- the items, section by section ----------------------------------------------------------
+
+ItemCheck = Callable[[Evidence], tuple[str, str]]
+
+
+def _live_workers(evidence: Evidence) -> tuple[str, str]:
+    from queueops import heartbeat
+
+    try:
+        alive = [w for w in heartbeat.workers() if w.alive]
+    except Exception as exc:  # an unreachable store is itself the finding
+        return MISSING, f"worker heartbeats unreadable ({type(exc).__name__})"
+    if not alive:
+        return MISSING, "no live worker: worker down (no fresh heartbeat)"
+    return OK, f"{len(alive)} live worker(s): " + ", ".join(sorted(w.hostname for w in alive))
+
+
+def _retry_policy(evidence: Evidence) -> tuple[str, str]:
+    backoff = ",".join(f"{b:g}" for b in settings.QUEUE_BACKOFF)
+    if settings.QUEUE_TRIES < 2:
+        return PARTIAL, f"QUEUE_TRIES={settings.QUEUE_TRIES}: failures are not retried"
+    return OK, f"{settings.QUEUE_TRIES} tries, backoff {backoff} s; PermanentError skips retries"
+
+
+def _failed_jobs(evidence: Evidence) -> tuple[str, str]:
+    from queueops.models import FailedJob
+
+    recent = FailedJob.objects.filter(failed_at__gte=timezone.now() - timedelta(hours=24)).count()
+    total = FailedJob.objects.count()
+    if recent:
+        return PARTIAL, f"{recent} job(s) failed in the last 24 h ({total} kept): `manage.py queue_failed`"
+    return OK, f"failed-jobs table in place, {total} kept, none in the last 24 h"
+
+
+def _backlog_alerts(evidence: Evidence) -> tuple[str, str]:
+    if not settings.QUEUE_ALERTS:
+        return MISSING, "QUEUE_ALERTS is off: no backlog alert"
+    if not (settings.ADMINS or settings.ALERT_WEBHOOK_URL):
+        return PARTIAL, "thresholds set but nobody to tell: set ADMINS or ALERT_WEBHOOK_URL"
+    status, text = _job(evidence, "queueops.check_backlog")
+    if status != OK:
+        return status, text
+    limits = ", ".join(f"{q} > {n} msgs or > {a:g} s" for q, (n, a) in settings.QUEUE_ALERTS.items())
+    return OK, f"alert on {limits}, every minute, with reminders and recovery notices"
+
+
+def _standbys(evidence: Evidence) -> tuple[str, str]:
+    result = evidence.measurement("scheduler", "standbys")
+    if result is None:
+        return _absent(evidence, "scheduler")
+    if not result.observed_value:
+        return MISSING, "one beat only: the scheduler is a single point of failure"
+    return OK, f"{result.observed_value} standby beat(s) behind the leader"
+
+
+def _leader(evidence: Evidence) -> tuple[str, str]:
+    result = evidence.measurement("scheduler", "leader")
+    if result is None:
+        return _absent(evidence, "scheduler")
+    if result.status != PASS:
+        return MISSING, result.output or "no leading beat"
+    return OK, f"leader {result.component_id}, heartbeat {result.observed_value} s ago"
+
+
+def _late_jobs(evidence: Evidence) -> tuple[str, str]:
+    result = evidence.measurement("scheduler", "lateJobs")
+    if result is None:
+        return _absent(evidence, "scheduler")
+    if result.status == PASS:
+        return OK, f"{len(evidence.jobs)} periodic jobs, none late"
+    return FROM_HEALTH[result.status], result.output
+
+
+def _mail_backend(evidence: Evidence) -> tuple[str, str]:
+    if "anymail" not in settings.EMAIL_BACKEND.lower():
+        return MISSING, f"mail goes to {settings.EMAIL_BACKEND.rsplit('.', 1)[-1]}, not Mailgun"
+    return OK, f"Anymail Mailgun backend, sender domain {settings.MAILGUN_SENDER_DOMAIN}"
+
+
+def _signing_key(evidence: Evidence) -> tuple[str, str]:
+    if not settings.MAILGUN_WEBHOOK_SIGNING_KEY:
+        return MISSING, "missing webhook signing key: bounce webhooks cannot be verified"
+    return OK, "webhook signing key set; signatures and replays checked"
+
+
+def _bounces_seen(evidence: Evidence) -> tuple[str, str]:
+    from mailops.models import MailEvent, Suppression
+
+    since = timezone.now() - timedelta(days=WEBHOOK_QUIET_DAYS)
+    events = MailEvent.objects.filter(received_at__gte=since).exclude(event_type="suppressed")
+    count = events.count()
+    suppressed = Suppression.objects.count()
+    if not count:
+        return (
+            PARTIAL,
+            f"no webhook event received in {WEBHOOK_QUIET_DAYS} days: is the Mailgun webhook set up?",
+        )
+    return OK, f"{count} webhook event(s) in {WEBHOOK_QUIET_DAYS} days, {suppressed} address(es) suppressed"
+
+
+def _drill(evidence: Evidence) -> tuple[str, str]:
+    result = evidence.measurement("backups", "drillAge")
+    if result is None:
+        return _absent(evidence, "backups")
+    if result.status == PASS:
+        return OK, f"newest passing restore drill {_hours(result.observed_value)} ago"
+    return MISSING, result.output or "no passing restore drill"
+
+
+def _recent_backup(evidence: Evidence) -> tuple[str, str]:
+    result = evidence.measurement("backups", "age")
+    if result is None:
+        return _absent(evidence, "backups")
+    if result.status == PASS:
+        return OK, f"newest good backup {_hours(result.observed_value)} ago"
+    return MISSING, f"no recent backup: {result.output}"
+
+
+def _offsite(evidence: Evidence) -> tuple[str, str]:
+    if not settings.BACKUP_AGE_RECIPIENTS:
+        return MISSING, "no BACKUP_AGE_RECIPIENTS: archives would not be encrypted to an off-host key"
+    if not settings.BACKUP_S3_BUCKET:
+        return PARTIAL, "archives are encrypted but kept on this host (set BACKUP_S3_BUCKET)"
+    return (
+        OK,
+        f"age-encrypted to {len(settings.BACKUP_AGE_RECIPIENTS)} key(s), bucket {settings.BACKUP_S3_BUCKET}",
+    )
+
+
+def _backup_jobs(evidence: Evidence) -> tuple[str, str]:
+    names = sorted(name for name in evidence.jobs if name.startswith("backups."))
+    if not names:
+        return MISSING, "no backup job in the schedule"
+    for name in names:
+        status, text = _job(evidence, name)
+        if status != OK:
+            return status, text
+    return OK, "scheduled: " + ", ".join(f"`{n}` {evidence.jobs[n].schedule}" for n in names)
+
+
+def _aggregate(evidence: Evidence) -> tuple[str, str]:
+    failing = [r.key for results in evidence.health.values() for r in results if r.status == FAIL]
+    text = f"/health is {evidence.overall}" + (f"; failing: {', '.join(failing)}" if failing else "")
+    return FROM_HEALTH[evidence.overall], text
+
+
+def _components(evidence: Evidence) -> tuple[str, str]:
+    configured = {check.component for check in configured_checks()}
+    missing = [c for c in EXPECTED_COMPONENTS if c not in configured]
+    if missing:
+        return MISSING, "no probe for: " + ", ".join(missing)
+    return OK, "/health/<component> for " + ", ".join(EXPECTED_COMPONENTS)
+
+
+def _details_protected(evidence: Evidence) -> tuple[str, str]:
+    if not settings.HEALTH_TOKEN:
+        return PARTIAL, "no HEALTH_TOKEN: details only for staff sessions; the deploy gate sees statuses only"
+    return OK, "details and ?fresh=1 only with the bearer HEALTH_TOKEN or a staff session"
+
+
+def _ci(evidence: Evidence) -> tuple[str, str]:
+    ci = evidence.workflow("ci.yml")
+    steps = [step.get("run", "") for job in ci.get("jobs", {}).values() for step in job.get("steps", [])]
+    if not any("make test" in run for run in steps):
+        return MISSING, "no CI workflow running `make test`"
+    return OK, "`.github/workflows/ci.yml` runs `make test` on MariaDB and Redis"
+
+
+def _deploy_gate(evidence: Evidence) -> tuple[str, str]:
+    deploy = evidence.workflow("deploy.yml")
+    runs = [step.get("run", "") for job in deploy.get("jobs", {}).values() for step in job.get("steps", [])]
+    if not any("health_gate" in run for run in runs):
+        return MISSING, "deploy has no post-deploy health gate"
+    if not any(
+        "Roll back" in step.get("name", "") for job in deploy["jobs"].values() for step in job["steps"]
+    ):
+        return PARTIAL, "health gate without rollback"
+    return OK, "`deploy.yml`: health_gate (3 passing probes in 300 s), rollback to the previous tag"
+
+
+def _healthchecks_everywhere(evidence: Evidence) -> tuple[str, str]:
+    services = evidence.compose.get("services", {})
+    long_running = {n: s for n, s in services.items() if s.get("restart", "unless-stopped") != "no"}
+    bare = sorted(n for n, s in long_running.items() if not s.get("healthcheck"))
+    if not long_running or bare:
+        return MISSING, "no healthcheck on: " + (", ".join(bare) or "(no compose file)")
+    return OK, f"healthchecks on all {len(long_running)} long-running services"
+
+
+def _hours(seconds) -> str:
+    seconds = int(seconds or 0)
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min" if seconds >= 3600 else f"{seconds // 60} min"
+
+
+SECTIONS: list[tuple[str, list[tuple[str, ItemCheck]]]] = [
+    (
+        "Queue workers",
+        [
+            ("Worker service with healthcheck", lambda e: _service(e, "worker", "queue_worker_alive")),
+            ("Broker and queues", lambda e: _component(e, "queue")),
+            ("Live workers", _live_workers),
+            ("Retry policy", _retry_policy),
+            ("Failed jobs", _failed_jobs),
+            ("Backlog alert", _backlog_alerts),
+        ],
+    ),
+    (
+        "Scheduler",
+        [
+            ("Leading beat", _leader),
+            ("HA / redundancy", _standbys),
+            ("Beat service with healthcheck", lambda e: _service(e, "beat", "schedule_beat_alive")),
+            ("SLA job", lambda e: _job(e, "helpdesk.check_sla")),
+            ("Jobs on time", _late_jobs),
+        ],
+    ),
+    (
+        "Mail (Mailgun)",
+        [
+            ("Mailgun backend", _mail_backend),
+            ("Webhook signing key", _signing_key),
+            ("Bounce handling verified", _bounces_seen),
+            ("Mail health", lambda e: _component(e, "mail")),
+        ],
+    ),
+    (
+        "Realtime",
+        [
+            ("Realtime service with healthcheck", lambda e: _service(e, "realtime", "/health/live")),
+            ("Channel layer round trip", lambda e: _component(e, "realtime")),
+        ],
+    ),
+    (
+        "Backups",
+        [
+            ("Recent backup", _recent_backup),
+            ("Restore drill", _drill),
+            ("Encrypted off-site storage", _offsite),
+            ("Backups automated", _backup_jobs),
+        ],
+    ),
+    (
+        "Health endpoints",
+        [
+            ("Aggregate /health", _aggregate),
+            ("Component probes", _components),
+            ("Details protected", _details_protected),
+        ],
+    ),
+    (
+        "Deployment CI",
+        [
+            ("CI workflow", _ci),
+            ("Post-deploy health gate", _deploy_gate),
+            ("Healthchecks on every service", _healthchecks_everywhere),
+        ],
+    ),
+]
+
+
+def build_report() -> ReadinessReport:
+    evidence = Evidence()
+    report = ReadinessReport()
+    for section, checks in SECTIONS:
+        for name, check in checks:
+            try:
+                status, text = check(evidence)
+            except Exception as exc:  # one unreadable item must not hide the rest
+                status, text = MISSING, f"could not be judged: {type(exc).__name__}: {exc}"[:300]
+            report.items.append(Item(section, name, status, text))
+    return report
