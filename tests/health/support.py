@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 import urllib.error
@@ -22,7 +23,7 @@ from django.db import connection
 
 from health.registry import health_check
 from health.results import FAIL, WARN, Result
-from tests.support.processes import BIN, free_port, running
+from tests.support.processes import BIN, PYTHON, REPO, free_port, running
 
 INFRA_CHECKS = [f"health.checks.{name}" for name in ("database", "cache", "storage", "migrations")]
 
@@ -195,6 +196,26 @@ def _wait_until_serving(base: str, server) -> None:
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
     raise AssertionError(f"server did not answer /up:\n{server.output[-3000:]}")
+
+
+def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, float]:
+    """`manage.py ...` as a child process on the test database: exit code, output, seconds."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [PYTHON, "manage.py", *args],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "HEALTH_CHECKS": ",".join(INFRA_CHECKS),
+            "HEALTH_TOKEN": "",
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
 
 def get(

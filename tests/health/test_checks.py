@@ -8,8 +8,6 @@ whose DATABASE_URL points elsewhere, so those run `manage.py health` as a child 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import threading
 import time
 
@@ -20,7 +18,7 @@ from health import checks, runner
 from health.registry import checks_of
 from health.results import FAIL, PASS, WARN
 from tests.health import support
-from tests.support.processes import PYTHON, REPO
+from tests.health.support import manage
 
 
 def _redis_cache(url: str) -> dict:
@@ -36,20 +34,6 @@ def _redis_cache(url: str) -> dict:
 
 def _probe(component: str, timeout: float | None = None):
     return runner.run(checks_of(component), timeout=timeout)
-
-
-def manage_health(*args: str, env: dict[str, str], timeout: float = 60) -> tuple[int, str, float]:
-    """`manage.py health ...` as a child process: exit code, output, seconds it took."""
-    started = time.monotonic()
-    done = subprocess.run(
-        [PYTHON, "manage.py", "health", *args],
-        cwd=REPO,
-        env={**os.environ, "HEALTH_CHECKS": ",".join(support.INFRA_CHECKS), **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
 
 # --- database ---------------------------------------------------------------------------------
@@ -74,8 +58,8 @@ def test_database_check_uses_a_new_connection_with_the_deadline_as_client_timeou
 
 def test_database_fails_on_a_port_nothing_listens_on():
     port = support.closed_port()
-    code, output, _ = manage_health(
-        "database", "--json", env={"DATABASE_URL": f"mysql://root@127.0.0.1:{port}/ops_health"}
+    code, output, _ = manage(
+        "health", "database", "--json", env={"DATABASE_URL": f"mysql://root@127.0.0.1:{port}/ops_health"}
     )
     assert code == 1, output
     [entry] = json.loads(output)["checks"]["database:responseTime"]
@@ -84,7 +68,8 @@ def test_database_fails_on_a_port_nothing_listens_on():
 
 
 def test_database_black_hole_fails_at_the_deadline(black_hole):
-    code, output, elapsed = manage_health(
+    code, output, elapsed = manage(
+        "health",
         "database",
         "migrations",
         "--json",

@@ -6,37 +6,15 @@ Exit codes: 0 pass/warn, 1 fail (the gate: deadline passed), 2 unreachable or ba
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 
 import pytest
 
 from tests.health import support
-from tests.health.support import uvicorn
-from tests.support.processes import PYTHON, REPO, ManagedProcess, running
+from tests.health.support import manage, uvicorn
+from tests.support.processes import PYTHON, ManagedProcess, running
 
 TOKEN = "gate-health-token-0123456789abcdef"
 pytestmark = pytest.mark.django_db(transaction=True)  # servers and commands use the test database
-
-
-def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, float]:
-    started = time.monotonic()
-    done = subprocess.run(
-        [PYTHON, "manage.py", *args],
-        cwd=REPO,
-        env={
-            **os.environ,
-            "DATABASE_URL": support.database_url(),
-            "HEALTH_CHECKS": ",".join(support.INFRA_CHECKS),
-            "HEALTH_TOKEN": "",
-            **(env or {}),
-        },
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
 
 def test_health_in_process_passes_fast_enough_for_a_container_healthcheck():
