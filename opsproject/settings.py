@@ -8,6 +8,7 @@ docs/PRODUCTION_ENV.md lists every variable. Two profiles come out of the same m
   that names every missing or refused value, so an operator fixes the env file once.
 """
 
+from email.utils import getaddresses
 from pathlib import Path
 
 import environ
@@ -81,17 +82,23 @@ INSTALLED_APPS = [
     "django_celery_results",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "health",
     "queueops",
     "mailops",
     "realtime",
     "backups",
     "helpdesk",
+    # Depends on every app above (reads them all), nothing depends on it.
+    "operations",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # 503 + Retry-After while a restore replaces the live database (health and admin exempt).
+    "backups.middleware.MaintenanceMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -128,9 +135,11 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_ROOT = Path(_value("MEDIA_ROOT") or VAR_DIR / "media")
-# Without a collected manifest (make run, tests) WhiteNoise serves straight from the apps.
-WHITENOISE_USE_FINDERS = DEBUG
-if not PRODUCTION:
+# Hashed, compressed static files need a collected manifest: the image builds one (collectstatic
+# with STATIC_MANIFEST=1). Without it (make run, tests) WhiteNoise serves straight from the apps.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=PRODUCTION)
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if not STATIC_MANIFEST:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # --- database -------------------------------------------------------------------------------
@@ -243,7 +252,6 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- REST API (Django REST framework) ------------------------------------------------------
 
@@ -348,7 +356,10 @@ HEALTH_CHECKS = _health_list(
         "health.checks.storage",
         "health.checks.migrations",
         "realtime.health_checks.realtime",
+        "queueops.health_checks.queue",
         "queueops.scheduler_health.scheduler",
+        "mailops.health_checks.mail",
+        "backups.health_checks.backups",
     ],
 )
 # Components whose failure fails /health (503); any other failing component only makes it warn.
@@ -370,6 +381,210 @@ if PRODUCTION and HEALTH_TOKEN and len(HEALTH_TOKEN) < 24:
     _refused.append("HEALTH_TOKEN is shorter than 24 characters")
 # Where the processes of one host share check results, so a probe storm runs each check once.
 HEALTH_STATE_DIR = Path(_value("HEALTH_STATE_DIR") or VAR_DIR / "health")
+
+# --- queue operations -----------------------------------------------------------------------
+
+
+def _seconds_list(name: str, default: str) -> tuple[float, ...]:
+    """`10,30,60` -> (10.0, 30.0, 60.0): comma-separated non-negative seconds."""
+    raw = _value(name) or default
+    try:
+        values = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be comma-separated seconds, like {default}") from None
+    if any(value < 0 for value in values):
+        raise ImproperlyConfigured(f"{name} must not hold negative seconds")
+    return values
+
+
+def _queue_alerts(name: str, default: str) -> dict[str, tuple[int, float]]:
+    """`celery:1000:300,mail:500:600` -> {queue: (max waiting messages, max oldest wait in s)}."""
+    raw = _value(name) or default
+    alerts = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        queue, _, limits = item.partition(":")
+        size, _, age = limits.partition(":")
+        try:
+            alerts[queue] = (int(size), float(age))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} entries are QUEUE:MAX_SIZE:MAX_AGE_SECONDS, not {item!r}") from None
+    return alerts
+
+
+# The retry policy of tasks declared with queueops.policy: the TOTAL number of attempts, and the
+# wait after attempt n, backoff[min(n - 1, last)] (so 10 s, then 30 s with the defaults).
+QUEUE_TRIES = env.int("QUEUE_TRIES", default=3)
+if QUEUE_TRIES < 1:
+    raise ImproperlyConfigured("QUEUE_TRIES is the total number of attempts: at least 1")
+QUEUE_BACKOFF = _seconds_list("QUEUE_BACKOFF", "10,30,60")
+# Backlog alert thresholds per queue; `none` turns backlog alerts off.
+QUEUE_ALERTS = {} if _value("QUEUE_ALERTS").lower() == "none" else _queue_alerts("QUEUE_ALERTS", "celery:1000:300")
+# While a backlog (or any other alert) lasts, at most one reminder per this many seconds.
+QUEUE_ALERT_REPEAT = env.int("QUEUE_ALERT_REPEAT", default=3600)
+# The `queue` health check: warn / fail when a queue's oldest message has waited this long.
+QUEUE_WAIT_WARN = env.float("QUEUE_WAIT_WARN", default=60)
+QUEUE_WAIT_FAIL = env.float("QUEUE_WAIT_FAIL", default=300)
+# Workers publish a heartbeat this often; one older than QUEUE_HEARTBEAT_MAX_AGE is not alive.
+QUEUE_HEARTBEAT_INTERVAL = env.float("QUEUE_HEARTBEAT_INTERVAL", default=5)
+QUEUE_HEARTBEAT_MAX_AGE = env.float("QUEUE_HEARTBEAT_MAX_AGE", default=3 * QUEUE_HEARTBEAT_INTERVAL)
+if QUEUE_HEARTBEAT_INTERVAL <= 0 or QUEUE_HEARTBEAT_MAX_AGE <= QUEUE_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured("QUEUE_HEARTBEAT_MAX_AGE must exceed QUEUE_HEARTBEAT_INTERVAL (> 0)")
+# Alerts (queueops.alerts) go by mail to ADMINS and, when set, as a Slack-compatible JSON POST.
+ALERT_WEBHOOK_URL = _value("ALERT_WEBHOOK_URL")
+ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=5)
+# `Ops Team <ops@example.com>, oncall@example.com`
+ADMINS = [(name or address, address) for name, address in getaddresses([_value("ADMINS")]) if address]
+
+# --- scheduler (leader-locked celery beat) --------------------------------------------------
+
+CELERY_BEAT_SCHEDULER = "queueops.beat:LeaderScheduler"
+# The leader lock's time to live: a killed leader is replaced within this plus one tick.
+BEAT_LOCK_TTL = env.float("BEAT_LOCK_TTL", default=30)
+# How often beat wakes at most (seconds); the scheduler also renews the lock 3 times per TTL.
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.float("BEAT_MAX_INTERVAL", default=5)
+# This beat's name on the heartbeat board; default the host name (a container's own name).
+BEAT_NAME = _value("BEAT_NAME")
+# A beat whose last heartbeat is older than this is not alive (schedule_beat_alive, health).
+BEAT_HEARTBEAT_MAX_AGE = env.float("BEAT_HEARTBEAT_MAX_AGE", default=BEAT_LOCK_TTL)
+# A job is late when it has had no success for its interval plus this grace.
+SCHEDULE_LATE_GRACE = env.int("SCHEDULE_LATE_GRACE", default=120)
+# The daily cleanup keeps this many days of failed jobs and of run-log rows.
+QUEUE_FAILED_RETENTION_DAYS = env.int("QUEUE_FAILED_RETENTION_DAYS", default=30)
+SCHEDULE_RUNLOG_RETENTION_DAYS = env.int("SCHEDULE_RUNLOG_RETENTION_DAYS", default=30)
+if BEAT_LOCK_TTL < 3 or CELERY_BEAT_MAX_LOOP_INTERVAL <= 0:
+    raise ImproperlyConfigured("BEAT_LOCK_TTL must be at least 3 s and BEAT_MAX_INTERVAL above 0")
+
+# --- backups --------------------------------------------------------------------------------
+
+# age X25519 public keys (age1...), comma-separated; every archive is readable by each. The
+# backup host needs no private key. Development without it uses a key pair under VAR_DIR.
+BACKUP_AGE_RECIPIENTS = [r.strip() for r in _required("BACKUP_AGE_RECIPIENTS", "").split(",") if r.strip()]
+# File holding age identities (AGE-SECRET-KEY-...) for restore and drills; needed only there.
+BACKUP_AGE_IDENTITY_FILE = _value("BACKUP_AGE_IDENTITY_FILE")
+# Where archives go: a local folder, or an S3-compatible bucket when BACKUP_S3_BUCKET is set.
+BACKUP_DIR = Path(_value("BACKUP_DIR") or VAR_DIR / "backups")
+BACKUP_S3_BUCKET = _value("BACKUP_S3_BUCKET")
+if BACKUP_S3_BUCKET:
+    STORAGES["backups"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BACKUP_S3_BUCKET,
+            "endpoint_url": _value("BACKUP_S3_ENDPOINT_URL") or None,
+            "region_name": _value("BACKUP_S3_REGION") or None,
+            "access_key": _value("BACKUP_S3_ACCESS_KEY_ID") or None,
+            "secret_key": _value("BACKUP_S3_SECRET_ACCESS_KEY") or None,
+            "location": _value("BACKUP_S3_PREFIX").strip("/"),
+            "default_acl": None,
+            "file_overwrite": True,
+        },
+    }
+else:
+    STORAGES["backups"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(BACKUP_DIR), "file_permissions_mode": 0o600},
+    }
+# Multipart part size: the upload buffer, so it bounds the memory a backup uses (S3 minimum 5).
+BACKUP_S3_PART_SIZE_MB = env.int("BACKUP_S3_PART_SIZE_MB", default=16)
+BACKUP_ZSTD_LEVEL = env.int("BACKUP_ZSTD_LEVEL", default=3)
+# Daily backup time (HH:MM in TIME_ZONE); the prune runs an hour after, the drill weekly after it.
+BACKUP_SCHEDULE = env.str("BACKUP_SCHEDULE", default="02:00")
+BACKUP_DRILL_WEEKDAY = env.str("BACKUP_DRILL_WEEKDAY", default="sunday")
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=30)
+BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", default=12)
+# Health: newest good backup older than this fails; newest passing drill older than that warns.
+BACKUP_MAX_AGE = env.int("BACKUP_MAX_AGE", default=26 * 3600)
+BACKUP_DRILL_MAX_AGE = env.int("BACKUP_DRILL_MAX_AGE", default=8 * 24 * 3600)
+# Total stored size above which the backups check warns; 0 turns the limit off.
+BACKUP_MAX_STORAGE_MB = env.int("BACKUP_MAX_STORAGE_MB", default=0)
+# Live restore: how long workers get to finish running tasks, and the Retry-After web sends.
+BACKUP_RESTORE_DRAIN_TIMEOUT = env.int("BACKUP_RESTORE_DRAIN_TIMEOUT", default=300)
+BACKUP_MAINTENANCE_RETRY_AFTER = env.int("BACKUP_MAINTENANCE_RETRY_AFTER", default=300)
+if BACKUP_KEEP_DAILY < 1 or BACKUP_KEEP_MONTHLY < 0 or BACKUP_S3_PART_SIZE_MB < 5:
+    raise ImproperlyConfigured(
+        "BACKUP_KEEP_DAILY must be at least 1, BACKUP_KEEP_MONTHLY at least 0, "
+        "BACKUP_S3_PART_SIZE_MB at least 5"
+    )
+
+# --- mail -----------------------------------------------------------------------------------
+
+# Mailgun through Anymail when MAILGUN_API_KEY is set; the console backend otherwise, which
+# production refuses by requiring the key. Secrets go into ANYMAIL only, never into messages.
+MAILGUN_API_KEY = _required("MAILGUN_API_KEY", "")
+MAILGUN_SENDER_DOMAIN = _required("MAILGUN_SENDER_DOMAIN", "localhost")
+# The API's base, without /v3 (https://api.eu.mailgun.net for the EU region).
+MAILGUN_API_URL = (_value("MAILGUN_API_URL") or "https://api.mailgun.net").rstrip("/").removesuffix("/v3")
+MAILGUN_WEBHOOK_SIGNING_KEY = _required("MAILGUN_WEBHOOK_SIGNING_KEY", "")
+# Optional `user:password` basic auth the webhook URL must also carry (Anymail's WEBHOOK_SECRET).
+WEBHOOK_SECRET = _value("WEBHOOK_SECRET")
+DEFAULT_FROM_EMAIL = _required("DEFAULT_FROM_EMAIL", f"helpdesk@{MAILGUN_SENDER_DOMAIN}")
+SERVER_EMAIL = _value("SERVER_EMAIL") or DEFAULT_FROM_EMAIL
+EMAIL_BACKEND = (
+    "anymail.backends.mailgun.EmailBackend"
+    if MAILGUN_API_KEY
+    else "django.core.mail.backends.console.EmailBackend"
+)
+ANYMAIL = {
+    "MAILGUN_API_KEY": MAILGUN_API_KEY,
+    "MAILGUN_SENDER_DOMAIN": MAILGUN_SENDER_DOMAIN,
+    "MAILGUN_API_URL": f"{MAILGUN_API_URL}/v3",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY,
+    "WEBHOOK_SECRET": WEBHOOK_SECRET or None,
+    "REQUESTS_TIMEOUT": env.float("MAIL_API_TIMEOUT", default=10),
+}
+# Temporary failures that put an address on the suppression list: this many within the window.
+MAIL_SOFT_BOUNCE_LIMIT = env.int("MAIL_SOFT_BOUNCE_LIMIT", default=3)
+MAIL_SOFT_BOUNCE_WINDOW = env.int("MAIL_SOFT_BOUNCE_WINDOW", default=3 * 24 * 3600)
+# Signed webhooks older than this are refused: past Mailgun's 8 h of retries, so a replay.
+MAIL_WEBHOOK_MAX_AGE = env.int("MAIL_WEBHOOK_MAX_AGE", default=24 * 3600)
+# How long the health check trusts the last answer of Mailgun's domain API (an hourly job
+# refreshes it anyway).
+MAIL_CREDENTIAL_TTL = env.int("MAIL_CREDENTIAL_TTL", default=300)
+# Permanent failures per message sent over 24 h, in percent, above which `mail` warns.
+MAIL_BOUNCE_RATE_WARN = env.float("MAIL_BOUNCE_RATE_WARN", default=5.0)
+if MAIL_SOFT_BOUNCE_LIMIT < 1 or MAIL_SOFT_BOUNCE_WINDOW < 1 or MAIL_WEBHOOK_MAX_AGE < 60:
+    raise ImproperlyConfigured(
+        "MAIL_SOFT_BOUNCE_LIMIT and MAIL_SOFT_BOUNCE_WINDOW must be at least 1, "
+        "MAIL_WEBHOOK_MAX_AGE at least 60 s"
+    )
+
+# --- operations -----------------------------------------------------------------------------
+
+# /metrics answers a request bearing `Authorization: Bearer <METRICS_TOKEN>`, or one from an
+# address in METRICS_ALLOWED_IPS (addresses or networks, `10.0.0.0/8`); nothing else.
+METRICS_TOKEN = _value("METRICS_TOKEN")
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 24:
+    _refused.append("METRICS_TOKEN is shorter than 24 characters")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[] if PRODUCTION else ["127.0.0.1", "::1"])
+# Queue history for the dashboard's chart: sampled every OPS_HISTORY_SAMPLE_SECONDS, kept at
+# that resolution for OPS_HISTORY_RAW_SECONDS, then folded into OPS_HISTORY_BUCKET_SECONDS
+# buckets (largest size and wait) and deleted after OPS_HISTORY_RETENTION seconds.
+OPS_HISTORY_SAMPLE_SECONDS = env.int("OPS_HISTORY_SAMPLE_SECONDS", default=60)
+OPS_HISTORY_RAW_SECONDS = env.int("OPS_HISTORY_RAW_SECONDS", default=3 * 3600)
+OPS_HISTORY_BUCKET_SECONDS = env.int("OPS_HISTORY_BUCKET_SECONDS", default=600)
+OPS_HISTORY_RETENTION = env.int("OPS_HISTORY_RETENTION", default=24 * 3600)
+# How often the open dashboard fetches fresh panel data, in seconds.
+OPS_DASHBOARD_REFRESH = env.int("OPS_DASHBOARD_REFRESH", default=5)
+if min(OPS_HISTORY_SAMPLE_SECONDS, OPS_HISTORY_BUCKET_SECONDS, OPS_DASHBOARD_REFRESH) < 1 or not (
+    OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION
+):
+    raise ImproperlyConfigured(
+        "OPS_HISTORY_SAMPLE_SECONDS, OPS_HISTORY_BUCKET_SECONDS and OPS_DASHBOARD_REFRESH must be at "
+        "least 1, and OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION"
+    )
+# The OpenAPI schema (/api/schema/) and its docs page (/api/docs/), served without a CDN.
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "opsproject API",
+    "DESCRIPTION": "The helpdesk API and the ops API (/api/ops/): failed jobs, queues, schedules, "
+    "alerts, backups, mail.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["operations.schema.api_only"],
+}
 
 # --- logging --------------------------------------------------------------------------------
 

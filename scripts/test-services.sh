@@ -26,3 +26,12 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
 fi
+
+# The backup tests restore into PostgreSQL too (trust auth on localhost, user postgres).
+if command -v pg_ctlcluster >/dev/null && ! pg_isready -h 127.0.0.1 -q 2>/dev/null; then
+  echo "test-services: starting PostgreSQL"
+  for cluster in $(pg_lsclusters -h 2>/dev/null | awk '{print $1 "/" $2}'); do
+    pg_ctlcluster "${cluster%/*}" "${cluster#*/}" start || true
+  done
+  wait_for PostgreSQL pg_isready -h 127.0.0.1 -q
+fi

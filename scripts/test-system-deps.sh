@@ -7,6 +7,13 @@ pkg-config --exists mariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/de
   || need+=(libmariadb-dev pkg-config)
 command -v mariadb-admin >/dev/null || need+=(mariadb-client)
 command -v redis-cli >/dev/null || need+=(redis-tools)
+# Backups: the stock tools an archive must restore with, and the PostgreSQL client tools.
+command -v age >/dev/null || need+=(age)
+command -v zstd >/dev/null || need+=(zstd)
+command -v pg_dump >/dev/null && command -v psql >/dev/null || need+=(postgresql-client)
+# Operations dashboard browser test: Debian's chromium and its matching chromedriver.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,30 @@
+"""Admin views of backup records and drills (read-only: storage is the source of truth)."""
+
+from django.contrib import admin
+
+from backups.models import BackupDrill, BackupRecord
+
+
+@admin.register(BackupRecord)
+class BackupRecordAdmin(admin.ModelAdmin):
+    list_display = ["backup_id", "status", "database_alias", "vendor", "started_at", "stored_size", "note"]
+    list_filter = ["status", "vendor", "database_alias"]
+    search_fields = ["backup_id", "note"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BackupDrill)
+class BackupDrillAdmin(admin.ModelAdmin):
+    list_display = ["backup_id", "status", "finished_at", "rto_seconds", "rpo_seconds"]
+    list_filter = ["status"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

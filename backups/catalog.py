@@ -1,0 +1,83 @@
+"""The list of backups: manifests read from storage, mirrored into BackupRecord rows.
+
+Storage is the source of truth; `refresh()` makes the table agree with it (new manifests
+added, records of deleted archives removed, interrupted runs that did finish marked ok).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from backups.errors import BackupError, UsageError
+from backups.manifest import Manifest
+from backups.models import BackupRecord
+from backups.storage import MANIFEST_SUFFIX, BackupStorage
+
+log = logging.getLogger(__name__)
+
+
+def manifests(store: BackupStorage | None = None) -> list[Manifest]:
+    """Every valid manifest in storage, newest first; unreadable ones are logged and skipped."""
+    store = store or BackupStorage()
+    found = []
+    for name in store.manifest_names():
+        try:
+            found.append(Manifest.from_dict(store.read_json(name)))
+        except (BackupError, ValueError) as error:
+            log.warning("backups: skipping manifest %s: %s", name, error)
+    return sorted(found, key=lambda m: m.started_at, reverse=True)
+
+
+def record_fields(manifest: Manifest) -> dict:
+    return {
+        "status": BackupRecord.OK,
+        "database_alias": manifest.alias,
+        "vendor": manifest.vendor,
+        "archive_name": manifest.archive,
+        "started_at": manifest.started_at,
+        "finished_at": manifest.finished_at,
+        "raw_size": manifest.raw_size,
+        "stored_size": manifest.stored_size,
+        "sha256": manifest.sha256,
+        "note": manifest.note[:500],
+        "error": "",
+        "manifest": manifest.to_dict(),
+    }
+
+
+def refresh(store: BackupStorage | None = None) -> dict[str, int]:
+    """Rebuild BackupRecord rows from storage; returns counts of what changed."""
+    found = {m.id: m for m in manifests(store)}
+    added = updated = removed = 0
+    with transaction.atomic():
+        existing = {r.backup_id: r for r in BackupRecord.objects.select_for_update()}
+        for backup_id, manifest in found.items():
+            fields = record_fields(manifest)
+            record = existing.get(backup_id)
+            if record is None:
+                BackupRecord.objects.create(backup_id=backup_id, **fields)
+                added += 1
+            elif record.status != BackupRecord.OK or record.sha256 != manifest.sha256:
+                BackupRecord.objects.filter(pk=record.pk).update(**fields)
+                updated += 1
+        gone = [r.pk for bid, r in existing.items() if r.status == BackupRecord.OK and bid not in found]
+        removed = BackupRecord.objects.filter(pk__in=gone).delete()[0]
+    return {"added": added, "updated": updated, "removed": removed, "total": len(found)}
+
+
+def resolve(reference: str, store: BackupStorage | None = None, alias: str | None = None) -> Manifest:
+    """The manifest named by an id or `latest` (newest, of `alias` when given)."""
+    store = store or BackupStorage()
+    if reference == "latest":
+        for manifest in manifests(store):
+            if alias is None or manifest.alias == alias:
+                return manifest
+        raise UsageError("there is no backup in storage" + (f" of database {alias!r}" if alias else ""))
+    if not reference or "/" in reference or reference.startswith("."):
+        raise UsageError(f"{reference!r} is not a backup id")
+    name = f"{reference}{MANIFEST_SUFFIX}"
+    if not store.exists(name):
+        raise UsageError(f"no backup {reference!r} in storage (see backup_list)")
+    return Manifest.from_dict(store.read_json(name))

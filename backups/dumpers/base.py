@@ -1,0 +1,183 @@
+"""What every database vendor's dumper provides: a dump stream, its metadata, and a loader.
+
+A dumper speaks for one Django database alias. Backing up: `dump()` yields a readable pipe of
+the raw dump (SQL text or a database file) plus the per-table row counts and migration state
+taken from the same snapshot. Restoring: `prepare_target`, `load`, `drop_target`, and the
+read-back helpers the drill and the restore verification use.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections
+
+from backups.errors import BackupError
+
+
+@dataclass
+class DumpInfo:
+    """What the manifest records about one dump, filled in while it runs."""
+
+    vendor: str
+    server_version: str = ""
+    database: str = ""
+    tool: str = ""
+    tool_version: str = ""
+    flags: list[str] = field(default_factory=list)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    migrations: dict[str, str] = field(default_factory=dict)
+    position: dict[str, Any] | None = None
+
+
+class StderrCollector:
+    """Drains a child's stderr in a thread (so it never blocks on a full pipe), keeps the tail."""
+
+    def __init__(self, stream, limit: int = 4000):
+        self.stream = stream
+        self.limit = limit
+        self.text = b""
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        for chunk in iter(lambda: self.stream.read(4096), b""):
+            self.text = (self.text + chunk)[-self.limit :]
+
+    def tail(self) -> str:
+        self.thread.join(5)
+        lines = self.text.decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
+
+
+def run_tool(argv: list[str], env: dict[str, str] | None = None) -> str:
+    """Run a short helper command (a version query) and return its stdout."""
+    try:
+        done = subprocess.run(  # noqa: S603 - fixed tool names, no shell
+            argv, env=env, capture_output=True, text=True, timeout=30, check=False
+        )
+    except FileNotFoundError:
+        raise BackupError(f"{argv[0]} is not installed") from None
+    if done.returncode != 0:
+        raise BackupError(f"{argv[0]} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return done.stdout.strip()
+
+
+@contextmanager
+def loader_process(argv: list[str], env: dict[str, str] | None = None) -> Iterator[Any]:
+    """Run a client that reads SQL on stdin; yield its stdin; raise BackupError if it fails.
+
+    If the client dies mid-load our writes hit a broken pipe: the client's own error (its
+    last stderr line) is the useful message then, not the pipe's.
+    """
+    try:
+        process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
+            argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise BackupError(f"{argv[0]} is not installed") from None
+    errors = StderrCollector(process.stderr)
+    tool = argv[0].rsplit("/", 1)[-1]
+    try:
+        yield process.stdin
+    except BrokenPipeError:
+        pass
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        with suppress(BrokenPipeError):
+            process.stdin.close()
+    code = process.wait()
+    if code != 0:
+        raise BackupError(f"{tool} exited with {code}: {errors.tail()}")
+
+
+def latest_migrations(rows) -> dict[str, str]:
+    """{app: name of the latest applied migration} from (app, name) rows in applied order."""
+    latest: dict[str, str] = {}
+    for app, name in rows:
+        latest[app] = name
+    return dict(sorted(latest.items()))
+
+
+class Dumper:
+    vendor = ""
+    extension = "sql"
+
+    def __init__(self, alias: str):
+        self.alias = alias
+        self.settings_dict = connections[alias].settings_dict
+
+    @property
+    def database_name(self) -> str:
+        return str(self.settings_dict["NAME"])
+
+    # -- backing up --------------------------------------------------------------------------
+
+    @contextmanager
+    def dump(self) -> Iterator[tuple[Any, DumpInfo]]:
+        """Yield (readable raw stream, info); raises BackupError if the dump itself fails."""
+        raise NotImplementedError
+
+    def position_from_head(self, head: bytes) -> dict[str, Any] | None:
+        return None
+
+    # -- restoring ---------------------------------------------------------------------------
+
+    def connection_to(self, name: str):
+        """A new Django connection of this alias's kind to database `name` (caller closes it)."""
+        base = connections[self.alias]
+        settings_dict = copy.deepcopy(base.settings_dict)
+        settings_dict["NAME"] = name
+        return type(base)(settings_dict, f"{self.alias}-backups")
+
+    def target_exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def prepare_target(self, name: str) -> None:
+        """Create `name` if needed and empty it, ready for a load."""
+        raise NotImplementedError
+
+    @contextmanager
+    def load(self, name: str) -> Iterator[Any]:
+        """Yield a writable stream that loads into `name`; raises BackupError if the load fails."""
+        raise NotImplementedError
+
+    def drop_target(self, name: str) -> None:
+        raise NotImplementedError
+
+    def scratch_name(self, suffix: str) -> str:
+        return f"{self.database_name}_drill_{suffix}"[:63]
+
+    def table_names(self, connection) -> list[str]:
+        with connection.cursor() as cursor:
+            return sorted(connection.introspection.table_names(cursor, include_views=False))
+
+    def read_state(self, name: str) -> tuple[dict[str, int], dict[str, str]]:
+        """Per-table row counts and latest migration per app of database `name`."""
+        connection = self.connection_to(name)
+        try:
+            return self.state_of(connection)
+        finally:
+            connection.close()
+
+    def state_of(self, connection) -> tuple[dict[str, int], dict[str, str]]:
+        counts = {}
+        tables = self.table_names(connection)
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608 - introspected name, quoted
+                counts[table] = cursor.fetchone()[0]
+            migrations: dict[str, str] = {}
+            if "django_migrations" in tables:
+                cursor.execute("SELECT app, name FROM django_migrations ORDER BY id")
+                migrations = latest_migrations(cursor.fetchall())
+        return counts, migrations

@@ -1,0 +1,44 @@
+"""Periodic jobs of backups: daily backup at BACKUP_SCHEDULE, prune an hour later, weekly drill.
+
+Times are UTC HH:MM from settings; the drill runs two hours after the backup on
+BACKUP_DRILL_WEEKDAY, so it drills that day's backup.
+"""
+
+from django.conf import settings
+
+from queueops.periodic import PeriodicJob, cron, every
+
+
+def _at(offset_hours: int, day_of_week: str = "*") -> str:
+    hour, minute = (int(part) for part in settings.BACKUP_SCHEDULE.split(":"))
+    return f"{minute} {(hour + offset_hours) % 24} * * {day_of_week}"
+
+
+JOBS = [
+    PeriodicJob(
+        "backups.daily",
+        task="backups.run_backup",
+        schedule=cron(_at(0)),
+        description="Dump, compress, encrypt and store the default database.",
+        critical=True,
+        grace_seconds=3 * 3600,
+    ),
+    PeriodicJob(
+        "backups.prune",
+        task="backups.prune",
+        schedule=cron(_at(1)),
+        description="Keep BACKUP_KEEP_DAILY daily and BACKUP_KEEP_MONTHLY monthly backups; delete the rest.",
+    ),
+    PeriodicJob(
+        "backups.drill",
+        task="backups.drill",
+        schedule=cron(_at(2, settings.BACKUP_DRILL_WEEKDAY[:3].lower())),
+        description="Restore the latest backup into a scratch database and compare it with its manifest.",
+    ),
+    PeriodicJob(
+        "backups.check",
+        task="backups.check",
+        schedule=every(3600),
+        description="Alert when the newest good backup is too old or storage is above its limit.",
+    ),
+]

@@ -1,0 +1,41 @@
+"""What every backup_* command shares: exit codes, one-line errors, JSON output, the TTY."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand
+
+from backups.errors import BackupError, UsageError
+
+
+class BackupCommand(BaseCommand):
+    """Exit 0 on success, 1 when the operation failed, 2 on bad usage; never a traceback."""
+
+    def add_json_argument(self, parser) -> None:
+        parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except UsageError as error:
+            self._fail(str(error), 2)
+        except BackupError as error:
+            self._fail(str(error), 1)
+        except KeyboardInterrupt:
+            self._fail("interrupted", 1)
+
+    def _fail(self, message: str, code: int) -> None:
+        self.stderr.write(f"{self._name()}: error: {message}")
+        sys.exit(code)
+
+    def _name(self) -> str:
+        return self.__module__.rsplit(".", 1)[-1]
+
+    def tty(self):
+        """stderr when it is a terminal (progress bars), else None."""
+        return sys.stderr if sys.stderr.isatty() else None
+
+    def emit_json(self, data) -> None:
+        self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))

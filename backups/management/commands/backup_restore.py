@@ -1,0 +1,70 @@
+"""backup_restore: verify an archive end to end, then restore it into a database."""
+
+import sys
+
+from backups import catalog, restore
+from backups.dumpers import dumper_for
+from backups.errors import UsageError
+from backups.management.base import BackupCommand
+
+
+class Command(BackupCommand):
+    help = (
+        "Restore a backup. The whole archive is verified first (sha256, age authentication, zstd "
+        "checksum, size); a damaged or wrongly keyed archive is refused with the target untouched. "
+        "With --target-database NAME it loads into that database (created if missing, emptied if "
+        "not). Without it, it restores over the LIVE database: maintenance on (web 503), workers "
+        "paused, restore, migrate, clear caches, resume, verify health and row counts. "
+        "Exit 0 restored, 1 failed, 2 bad usage."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("backup", help="backup id (see backup_list) or 'latest'")
+        parser.add_argument("--database", default="default", help="Django database alias (default: default)")
+        parser.add_argument(
+            "--target-database", default="", help="restore into this database instead of the live one"
+        )
+        parser.add_argument(
+            "--yes", action="store_true", help="do not ask before replacing an existing database"
+        )
+        parser.add_argument(
+            "--flush-queues", action="store_true", help="live restore: also purge the broker queues"
+        )
+        self.add_json_argument(parser)
+
+    def handle(self, *args, **options):
+        alias = options["database"]
+        dumper = dumper_for(alias)
+        manifest = catalog.resolve(options["backup"], alias=alias if options["backup"] == "latest" else None)
+        target = options["target_database"]
+        live = not target or target == dumper.database_name
+        if live:
+            self._confirm(
+                options, f"replace the LIVE database {dumper.database_name!r} with backup {manifest.id}"
+            )
+            report = restore.restore_live(
+                manifest, alias, flush_queues=options["flush_queues"], tty=self.tty()
+            )
+        else:
+            if dumper.target_exists(target):
+                self._confirm(
+                    options, f"replace the contents of database {target!r} with backup {manifest.id}"
+                )
+            report = restore.restore_to(manifest, alias, target, tty=self.tty())
+        if options["json"]:
+            self.emit_json(report.__dict__)
+        else:
+            self.stdout.write(
+                f"restored {manifest.id} into {report.target}" + (f"; health {report.health}" if live else "")
+            )
+        if not report.ok:
+            self._fail(f"restored {manifest.id}, but health is {report.health} afterwards", 1)
+
+    def _confirm(self, options, what: str) -> None:
+        if options["yes"]:
+            return
+        if not sys.stdin.isatty():
+            raise UsageError(f"refusing to {what} without --yes")
+        answer = input(f"About to {what}. Type 'yes' to go on: ")
+        if answer.strip() != "yes":
+            raise UsageError("not confirmed; nothing was changed")

@@ -1,0 +1,85 @@
+"""The manifest stored beside each archive: what it holds and how to check and restore it.
+
+Manifests are the source of truth: `BackupRecord` rows mirror them and can be rebuilt from
+them. A manifest is written only after its archive is complete, so an archive without one is
+unfinished (or abandoned) and is neither listed nor restored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from backups.errors import BackupError
+from backups.storage import ARCHIVE_SUFFIX, MANIFEST_SUFFIX
+
+FORMAT = 1
+
+
+def manifest_name(backup_id: str) -> str:
+    return f"{backup_id}{MANIFEST_SUFFIX}"
+
+
+def archive_name(backup_id: str, extension: str) -> str:
+    return f"{backup_id}.{extension}{ARCHIVE_SUFFIX}"
+
+
+def _time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"time without a zone: {value}")
+    return parsed.astimezone(UTC)
+
+
+@dataclass
+class Manifest:
+    id: str
+    archive: str
+    started_at: datetime
+    finished_at: datetime
+    database: dict[str, str]  # alias, vendor, version, name
+    dump: dict[str, Any]  # tool, version, flags
+    raw_size: int
+    stored_size: int
+    sha256: str
+    recipients: list[str]
+    compression: dict[str, Any] = field(default_factory=lambda: {"format": "zstd"})
+    migrations: dict[str, str] = field(default_factory=dict)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    position: dict[str, Any] | None = None
+    note: str = ""
+    format: int = FORMAT
+
+    @property
+    def vendor(self) -> str:
+        return self.database["vendor"]
+
+    @property
+    def alias(self) -> str:
+        return self.database["alias"]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        try:
+            if data.get("format") != FORMAT:
+                raise ValueError(f"unknown manifest format {data.get('format')!r}")
+            values = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+            values["started_at"] = _time(data["started_at"])
+            values["finished_at"] = _time(data["finished_at"])
+            manifest = cls(**values)
+            for key in ("alias", "vendor", "name"):
+                if not manifest.database.get(key):
+                    raise ValueError(f"database.{key} is missing")
+            if len(manifest.sha256) != 64 or not manifest.archive:
+                raise ValueError("sha256 or archive is missing")
+        except (KeyError, TypeError, ValueError) as error:
+            name = data.get("id", "?") if isinstance(data, dict) else "?"
+            raise BackupError(f"manifest {name} is not valid: {error}") from None
+        return manifest

@@ -1,0 +1,31 @@
+"""MaintenanceMiddleware: 503 + Retry-After for every request while the maintenance flag is on.
+
+Health probes (/health..., /up) and the admin stay reachable: load balancers must see the real
+state, and operators need the admin while the site is down.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+
+from backups import maintenance
+
+EXEMPT_PREFIXES = ("/health", "/up", "/admin/")
+
+
+class MaintenanceMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(EXEMPT_PREFIXES) or not maintenance.active():
+            return self.get_response(request)
+        message = "Down for maintenance (database restore); try again shortly."
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": message}, status=503)
+        else:
+            response = HttpResponse(message + "\n", status=503, content_type="text/plain")
+        response["Retry-After"] = str(settings.BACKUP_MAINTENANCE_RETRY_AFTER)
+        response["Cache-Control"] = "no-store"
+        return response

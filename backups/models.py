@@ -1,0 +1,58 @@
+"""BackupRecord and BackupDrill: database mirrors of the manifests in storage, and drill results.
+
+Storage stays the source of truth for backups (`backup_list --refresh` rebuilds the records
+from the manifests); drills exist only here.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class BackupRecord(models.Model):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    STATUSES = [(RUNNING, "running"), (OK, "ok"), (FAILED, "failed")]
+
+    backup_id = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=10, choices=STATUSES, default=RUNNING, db_index=True)
+    database_alias = models.CharField(max_length=100)
+    vendor = models.CharField(max_length=20)
+    archive_name = models.CharField(max_length=300)
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    raw_size = models.BigIntegerField(null=True, blank=True)
+    stored_size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    manifest = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.backup_id} ({self.status})"
+
+
+class BackupDrill(models.Model):
+    PASSED = "passed"
+    FAILED = "failed"
+    STATUSES = [(PASSED, "passed"), (FAILED, "failed")]
+
+    backup_id = models.CharField(max_length=100, db_index=True)
+    status = models.CharField(max_length=10, choices=STATUSES, db_index=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(db_index=True)
+    # Measured recovery time (verify + restore + compare) and the backup's age at drill time.
+    rto_seconds = models.FloatField()
+    rpo_seconds = models.FloatField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+    mismatches = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-finished_at"]
+
+    def __str__(self) -> str:
+        return f"drill of {self.backup_id}: {self.status}"

@@ -1,0 +1,35 @@
+"""Backup notifications through queueops' alerts (mail to ADMINS, ALERT_WEBHOOK_URL).
+
+One alert key per condition, so a failure notifies once and its recovery closes it. Sending an
+alert must never turn a finished backup into a failed one, so errors here are only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("backups")
+
+BACKUP_FAILED = "backups.backup_failed"
+PRUNE_FAILED = "backups.prune_failed"
+DRILL_FAILED = "backups.drill_failed"
+TOO_OLD = "backups.too_old"
+TOO_LARGE = "backups.too_large"
+
+
+def alert(key: str, summary: str, detail: str = "") -> None:
+    try:
+        from queueops.alerts import raise_alert
+
+        raise_alert(key, summary, detail=detail, source="backups")
+    except Exception as error:
+        log.error("backups: could not raise alert %s (%s): %s", key, summary, error)
+
+
+def resolve(key: str) -> None:
+    try:
+        from queueops.alerts import resolve_alert
+
+        resolve_alert(key)
+    except Exception as error:
+        log.error("backups: could not resolve alert %s: %s", key, error)

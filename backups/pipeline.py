@@ -1,0 +1,188 @@
+"""The streaming pass: raw dump -> zstd -> age -> sink, and its reverse with every check.
+
+Everything moves in small chunks through file-like adapters, so memory stays flat whatever the
+database size: pyrage pulls from the zstd reader, which pulls from the dump's pipe; on the way
+back pyrage pulls the stored bytes (hashed as they pass) and pushes plaintext into a zstd
+decompressor that pushes into the target. zstd frames carry a content checksum, and age
+authenticates every 64 KiB chunk and the end of the stream, so a flipped byte, a truncation or
+a wrong key all surface as errors before anything trusts the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pyrage
+import zstandard
+
+from backups.errors import IntegrityError
+from backups.progress import NullProgress, Progress
+
+CHUNK = 128 * 1024
+HEAD_BYTES = 64 * 1024  # kept from the raw dump: the binlog position comment lives there
+
+
+@dataclass
+class StreamStats:
+    raw_bytes: int
+    stored_bytes: int
+    sha256: str
+    head: bytes = b""
+
+
+class _CountingReader:
+    """Reads the raw dump, counting bytes and keeping its first HEAD_BYTES."""
+
+    def __init__(self, source, progress: Progress):
+        self.source = source
+        self.progress = progress
+        self.count = 0
+        self.head = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size if size and size > 0 else CHUNK)
+        self.count += len(data)
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        self.progress.update(len(data))
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+class _HashingWriter:
+    def __init__(self, sink):
+        self.sink = sink
+        self.hash = hashlib.sha256()
+        self.count = 0
+
+    def write(self, data) -> int:
+        self.hash.update(data)
+        self.count += len(data)
+        self.sink.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+
+class _HashingReader:
+    def __init__(self, source, progress: Progress):
+        self.source = source
+        self.progress = progress
+        self.hash = hashlib.sha256()
+        self.count = 0
+        self.error: BaseException | None = None  # a storage read error, not the archive's fault
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data = self.source.read(size if size and size > 0 else CHUNK)
+        except BaseException as error:
+            self.error = error
+            raise
+        self.hash.update(data)
+        self.count += len(data)
+        self.progress.update(len(data))
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+
+class _Decompressor:
+    """A writer that decompresses one zstd frame into `sink` and knows whether it ended."""
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.decompressor = zstandard.ZstdDecompressor().decompressobj()
+        self.count = 0
+        self.trailing = 0
+        # pyrage turns an exception raised in a write into a bare OSError; keep the original.
+        self.error: BaseException | None = None
+
+    def write(self, data) -> int:
+        try:
+            return self._write(data)
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def _write(self, data) -> int:
+        if self.decompressor.eof:
+            self.trailing += len(data)
+            return len(data)
+        try:
+            out = self.decompressor.decompress(bytes(data))
+        except zstandard.ZstdError as error:
+            raise IntegrityError(f"zstd stream is corrupt: {error}") from None
+        if self.decompressor.eof:
+            self.trailing += len(self.decompressor.unused_data)
+        if out:
+            self.count += len(out)
+            self.sink.write(out)
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def finish(self) -> None:
+        if not self.decompressor.eof:
+            raise IntegrityError("zstd stream ends before its frame does (truncated archive)")
+        if self.trailing:
+            raise IntegrityError(f"{self.trailing} unexpected bytes after the zstd frame")
+
+
+class DiscardSink:
+    def write(self, data) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def encrypt_stream(
+    source, sink, recipients, *, level: int = 3, progress: Progress | None = None
+) -> StreamStats:
+    """Compress and encrypt everything `source` yields into `sink` in one pass."""
+    progress = progress or NullProgress()
+    counting = _CountingReader(source, progress)
+    compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+    compressed = compressor.stream_reader(counting, read_size=CHUNK, closefd=False)
+    hashing = _HashingWriter(sink)
+    pyrage.encrypt_io(compressed, hashing, recipients)
+    progress.close()
+    return StreamStats(counting.count, hashing.count, hashing.hash.hexdigest(), bytes(counting.head))
+
+
+def decrypt_stream(source, sink, identities, *, progress: Progress | None = None) -> StreamStats:
+    """Decrypt and decompress `source` into `sink`; raises IntegrityError on any damage.
+
+    `sink` receives plaintext before the end of the archive is authenticated: verify into a
+    DiscardSink first when the sink is something that must not see a damaged stream.
+    """
+    progress = progress or NullProgress()
+    hashing = _HashingReader(source, progress)
+    decompressor = _Decompressor(sink)
+    try:
+        pyrage.decrypt_io(hashing, decompressor, identities)
+    except (pyrage.DecryptError, OSError) as error:
+        for side in (hashing, decompressor):
+            if side.error is not None:
+                raise side.error from None
+        raise IntegrityError(f"age decryption failed (corrupt, truncated or wrong key): {error}") from None
+    decompressor.finish()
+    progress.close()
+    return StreamStats(decompressor.count, hashing.count, hashing.hash.hexdigest())

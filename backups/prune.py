@@ -1,0 +1,79 @@
+"""Applying the retention policy to storage: delete what `retention.decide` does not keep.
+
+Per database alias, over the manifests in storage (the source of truth). A backup still being
+written has no manifest yet, so it is never a candidate; the newest backup is always kept. The
+manifest goes first, so a deletion that stops halfway leaves an unlisted archive (removed by a
+later prune once a day old) rather than a listed backup with no archive.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from backups import catalog, retention
+from backups.manifest import manifest_name
+from backups.models import BackupRecord
+from backups.storage import ARCHIVE_SUFFIX, PARTIAL_SUFFIX, BackupStorage
+
+log = logging.getLogger("backups")
+
+ORPHAN_AGE = timedelta(days=1)
+
+
+def prune(*, dry_run: bool = False, store: BackupStorage | None = None) -> dict:
+    store = store or BackupStorage()
+    manifests = catalog.manifests(store)
+    by_alias: dict[str, list] = {}
+    for manifest in manifests:
+        by_alias.setdefault(manifest.alias, []).append(manifest)
+    kept: dict[str, str] = {}
+    doomed = []
+    for items in by_alias.values():
+        decision = retention.decide(
+            [retention.Candidate(m.id, m.started_at) for m in items],
+            settings.BACKUP_KEEP_DAILY,
+            settings.BACKUP_KEEP_MONTHLY,
+        )
+        kept.update(decision.keep)
+        doomed += [m for m in items if m.id in set(decision.delete)]
+    orphans = _orphans(store, {m.archive for m in manifests})
+    deleted = []
+    if not dry_run:
+        for manifest in doomed:
+            store.delete(manifest_name(manifest.id))
+            store.delete(manifest.archive)
+            BackupRecord.objects.filter(backup_id=manifest.id).delete()
+            deleted.append(manifest.id)
+            log.info("prune: deleted %s", manifest.id)
+        for name in orphans:
+            store.delete(name)
+            log.info("prune: deleted unfinished archive %s", name)
+    return {
+        "dry_run": dry_run,
+        "kept": dict(sorted(kept.items())),
+        "deleted": [m.id for m in doomed] if dry_run else deleted,
+        "orphans": orphans,
+    }
+
+
+def _orphans(store: BackupStorage, listed: set[str]) -> list[str]:
+    """Archives without a manifest a day after they were last written (failed or killed runs)."""
+    running = set(
+        BackupRecord.objects.filter(status=BackupRecord.RUNNING).values_list("archive_name", flat=True)
+    )
+    cutoff = timezone.now() - ORPHAN_AGE
+    found = []
+    for name in store.all_names():
+        base = name.removesuffix(PARTIAL_SUFFIX)
+        if not base.endswith(ARCHIVE_SUFFIX) or name in listed or base in running:
+            continue
+        try:
+            if store.storage.get_modified_time(name) < cutoff:
+                found.append(name)
+        except (OSError, NotImplementedError):
+            continue
+    return found

@@ -1,0 +1,174 @@
+"""Where archives and manifests live: STORAGES["backups"], written as they stream.
+
+A local folder writes to `<name>.partial` and renames on success; an S3-compatible bucket gets a
+multipart upload whose parts go out as the stream fills them, aborted on failure. Either way a
+failed backup leaves nothing under the archive's name, and memory holds one part at most.
+Reads stream too (never the S3File download-to-temp-file path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, Storage, storages
+
+from backups.errors import BackupError
+
+ARCHIVE_SUFFIX = ".zst.age"
+MANIFEST_SUFFIX = ".manifest.json"
+PARTIAL_SUFFIX = ".partial"
+
+
+class ArchiveWriter:
+    """A binary sink that becomes a stored object only on commit()."""
+
+    def write(self, data: bytes) -> int:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    # pyrage's encrypt_io calls these on its writer.
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+
+class _LocalWriter(ArchiveWriter):
+    def __init__(self, path: Path):
+        self.path = path
+        self.partial = path.with_name(path.name + PARTIAL_SUFFIX)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.file = os.fdopen(fd, "wb", buffering=1024 * 1024)
+
+    def write(self, data) -> int:
+        return self.file.write(data)
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.partial, self.path)
+
+    def abort(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+        self.partial.unlink(missing_ok=True)
+
+
+class _S3Writer(ArchiveWriter):
+    def __init__(self, storage, key: str, part_size: int):
+        self.client = storage.connection.meta.client
+        self.bucket = storage.bucket_name
+        self.key = key
+        self.part_size = part_size
+        self.buffer = bytearray()
+        self.parts: list[dict] = []
+        self.upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+
+    def write(self, data) -> int:
+        self.buffer += data
+        if len(self.buffer) >= self.part_size:
+            self._upload_part()
+        return len(data)
+
+    def _upload_part(self) -> None:
+        number = len(self.parts) + 1
+        answer = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=bytes(self.buffer),
+        )
+        self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
+        self.buffer.clear()
+
+    def commit(self) -> None:
+        if self.buffer or not self.parts:
+            self._upload_part()  # the last part may be smaller than the minimum
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
+
+    def abort(self) -> None:
+        self.buffer.clear()
+        self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+
+
+class BackupStorage:
+    """The backups storage, with the streaming operations Django's Storage API lacks."""
+
+    def __init__(self, storage: Storage | None = None):
+        self.storage = storage if storage is not None else storages["backups"]
+
+    @property
+    def is_s3(self) -> bool:
+        return hasattr(self.storage, "bucket_name") and hasattr(self.storage, "connection")
+
+    @property
+    def description(self) -> str:
+        if self.is_s3:
+            return f"s3 bucket {self.storage.bucket_name}"
+        return f"folder {getattr(self.storage, 'location', '?')}"
+
+    def _key(self, name: str) -> str:
+        # django-storages' own name mapping (location prefix, no escaping the prefix).
+        from storages.utils import clean_name
+
+        return self.storage._normalize_name(clean_name(name))
+
+    def writer(self, name: str) -> ArchiveWriter:
+        if self.is_s3:
+            return _S3Writer(self.storage, self._key(name), settings.BACKUP_S3_PART_SIZE_MB * 1024 * 1024)
+        if isinstance(self.storage, FileSystemStorage):
+            return _LocalWriter(Path(self.storage.path(name)))
+        raise BackupError(f"STORAGES['backups'] backend {type(self.storage).__name__} cannot stream writes")
+
+    def open(self, name: str) -> BinaryIO:
+        """A streaming reader of a stored object."""
+        if self.is_s3:
+            return self.storage.bucket.Object(self._key(name)).get()["Body"]
+        return self.storage.open(name, "rb")
+
+    def write_json(self, name: str, data: dict) -> None:
+        payload = json.dumps(data, indent=2, sort_keys=True).encode()
+        if isinstance(self.storage, FileSystemStorage):
+            writer = _LocalWriter(Path(self.storage.path(name)))
+            writer.write(payload)
+            writer.commit()
+            return
+        self.storage.save(name, ContentFile(payload))
+
+    def read_json(self, name: str) -> dict:
+        with self.open(name) as file:
+            return json.loads(file.read())
+
+    def manifest_names(self) -> list[str]:
+        return [name for name in self.all_names() if name.endswith(MANIFEST_SUFFIX)]
+
+    def all_names(self) -> list[str]:
+        try:
+            return sorted(self.storage.listdir("")[1])
+        except FileNotFoundError:  # a local folder nothing was written to yet
+            return []
+
+    def size(self, name: str) -> int:
+        return self.storage.size(name)
+
+    def exists(self, name: str) -> bool:
+        return self.storage.exists(name)
+
+    def delete(self, name: str) -> None:
+        self.storage.delete(name)

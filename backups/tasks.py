@@ -1,0 +1,70 @@
+"""Celery tasks for the scheduler: daily backup, prune, weekly drill, and the state monitor.
+
+Each failure raises an alert (mail to ADMINS, ALERT_WEBHOOK_URL) and each success resolves it,
+so operators get one notice per episode.
+"""
+
+from __future__ import annotations
+
+from backups import notify
+from backups.errors import BackupError, UsageError
+from queueops.policy import policy_task
+
+
+@policy_task(name="backups.run_backup", tries=2, backoff=(300,), permanent_errors=(UsageError,))
+def run_backup(alias: str = "default", note: str = "scheduled") -> str:
+    from backups.runner import run_backup as run
+
+    try:
+        manifest = run(alias, note)
+    except BackupError as error:
+        notify.alert(notify.BACKUP_FAILED, f"Backup of database {alias!r} failed", str(error))
+        raise
+    notify.resolve(notify.BACKUP_FAILED)
+    return manifest.id
+
+
+@policy_task(name="backups.prune", tries=2, backoff=(300,))
+def prune() -> dict:
+    from backups.prune import prune as run
+
+    try:
+        result = run()
+    except Exception as error:
+        notify.alert(notify.PRUNE_FAILED, "Backup prune failed", f"{type(error).__name__}: {error}")
+        raise
+    notify.resolve(notify.PRUNE_FAILED)
+    return {"deleted": result["deleted"], "kept": len(result["kept"])}
+
+
+@policy_task(name="backups.drill", tries=1)
+def drill(reference: str = "latest", alias: str = "default") -> dict:
+    from backups.drill import run_drill
+
+    try:
+        result = run_drill(reference, alias)
+    except BackupError as error:
+        notify.alert(notify.DRILL_FAILED, "Restore drill could not run", str(error))
+        raise
+    if result.status != result.PASSED:
+        notify.alert(notify.DRILL_FAILED, f"Restore drill of {result.backup_id} failed", result.detail)
+    else:
+        notify.resolve(notify.DRILL_FAILED)
+    return {"backup": result.backup_id, "status": result.status, "rto": result.rto_seconds}
+
+
+@policy_task(name="backups.check", tries=1)
+def check() -> dict:
+    """Alert on an unhealthy state the daily jobs would not notice: too old, too large."""
+    from backups.health_checks import newest_age_result, size_result
+
+    age, size = newest_age_result(), size_result()
+    if age.status == "fail":
+        notify.alert(notify.TOO_OLD, "No recent good backup", age.output)
+    else:
+        notify.resolve(notify.TOO_OLD)
+    if size.status != "pass":
+        notify.alert(notify.TOO_LARGE, "Backup storage above its limit", size.output)
+    else:
+        notify.resolve(notify.TOO_LARGE)
+    return {"age": age.status, "size": size.status}

@@ -1,0 +1,188 @@
+"""Maintenance flag, worker pause, health check, alerts and command usage errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.test import override_settings
+from django.utils import timezone
+
+from backups import maintenance, workers
+from backups.dumpers.mysql import MySQLDumper
+from backups.health_checks import backups as backups_check
+from backups.models import BackupDrill, BackupRecord
+
+
+@pytest.fixture
+def maintenance_off():
+    maintenance.disable()
+    yield
+    maintenance.disable()
+
+
+@pytest.mark.django_db
+def test_maintenance_answers_503_with_retry_after_except_health_and_admin(client, maintenance_off):
+    normal = client.get("/api/tickets/")
+    assert normal.status_code != 503
+    maintenance.enable("test restore")
+    with override_settings(BACKUP_MAINTENANCE_RETRY_AFTER=120):
+        api = client.get("/api/tickets/")
+        page = client.get("/anything")
+        admin = client.get("/admin/login/")
+        health = client.get("/health")
+    assert api.status_code == 503 and api["Retry-After"] == "120" and "maintenance" in api.json()["detail"]
+    assert page.status_code == 503 and page["Retry-After"] == "120"
+    assert admin.status_code == 200
+    assert not health.has_header("Retry-After")
+    maintenance.disable()
+    assert client.get("/api/tickets/").status_code == normal.status_code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paused_workers_take_no_task_until_resumed(maintenance_off):
+    from tests.opsproject.tasks import where_am_i
+    from tests.support.celery_worker import celery_worker
+
+    with celery_worker(include="tests.opsproject.tasks") as worker:
+        paused = workers.pause(timeout=30)
+        assert list(paused.values()) == [["celery"]]
+        result = where_am_i.delay(1, 2)
+        time.sleep(3)
+        assert result.state == "PENDING"  # waiting in the broker, not taken
+        workers.resume(paused)
+        assert result.get(timeout=30)["sum"] == 3
+        worker.wait_for_line(r"Canceling queue celery", timeout=5)
+
+
+@pytest.mark.django_db
+def test_health_check_fails_warns_and_passes(local_backups):
+    def by_key():
+        return {r.measurement: r for r in backups_check()}
+
+    BackupRecord.objects.all().delete()  # committed by other modules' tests
+    BackupDrill.objects.all().delete()
+
+    results = by_key()
+    assert results["age"].status == "fail" and results["drillAge"].status == "warn"
+    assert results["storage"].status == "pass"
+    now = timezone.now()
+    BackupRecord.objects.create(
+        backup_id="old", status="ok", database_alias="default", vendor="mysql", archive_name="old",
+        started_at=now - timedelta(hours=30), stored_size=300 * 1024 * 1024,
+    )  # fmt: skip
+    assert by_key()["age"].status == "fail"
+    BackupRecord.objects.create(
+        backup_id="new", status="ok", database_alias="default", vendor="mysql", archive_name="new",
+        started_at=now - timedelta(hours=1), stored_size=300 * 1024 * 1024,
+    )  # fmt: skip
+    BackupDrill.objects.create(
+        backup_id="new", status="passed", started_at=now, finished_at=now, rto_seconds=3, rpo_seconds=3600
+    )
+    with override_settings(BACKUP_MAX_STORAGE_MB=500):
+        results = by_key()
+    assert results["age"].status == "pass" and results["drillAge"].status == "pass"
+    assert results["storedSize"].status == "warn" and results["storedSize"].observed_value == 600.0
+    with override_settings(
+        STORAGES={"backups": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+            "bucket_name": "nope", "endpoint_url": "http://127.0.0.1:9",
+            "access_key": "k", "secret_key": "s3cr3t-x",
+        }}, "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"}}
+    ):  # fmt: skip
+        storage = by_key()["storage"]
+    assert storage.status == "fail" and "s3cr3t-x" not in storage.output
+
+
+@pytest.mark.django_db
+@override_settings(ADMINS=[("Ops", "ops@example.com")], ALERT_WEBHOOK_URL="")
+def test_failed_backup_task_mails_admins_and_the_next_success_resolves(
+    local_backups, monkeypatch, django_capture_on_commit_callbacks
+):
+    from backups import tasks
+    from backups.errors import BackupError
+    from queueops.models import Alert
+
+    def broken_dumper(alias):
+        raise BackupError("mariadb-dump exited with 2: disk full")
+
+    monkeypatch.setattr("backups.runner.dumper_for", broken_dumper)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(BackupError, match="disk full"):
+        tasks.run_backup.run("default", "test")
+    alert = Alert.objects.get(key="backups.backup_failed")
+    assert alert.open_key == "backups.backup_failed" and "disk full" in alert.detail
+    assert len(mail.outbox) == 1 and "Backup of database 'default' failed" in mail.outbox[0].subject
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.run_backup.run("default", "test")
+    alert.refresh_from_db()
+    assert alert.open_key is None and len(mail.outbox) == 2
+
+
+@pytest.mark.django_db
+def test_bad_usage_exits_2_with_one_line(local_backups, capsys):
+    cases = [
+        ["backup_run", "--database", "nope"],
+        ["backup_restore", "does-not-exist", "--target-database", "x"],
+        ["backup_restore", "../etc/passwd", "--target-database", "x"],
+        ["backup_drill", "latest"],  # nothing in storage yet
+    ]
+    for argv in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            call_command(*argv)
+        assert exit_info.value.code == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and ": error: " in err and "Traceback" not in err, err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drill_fails_when_the_restore_does_not_match_the_manifest(local_backups, capsys):
+    call_command("backup_run", "--json")
+    manifest = json.loads(capsys.readouterr().out)
+    # Same archive, but the manifest promises one migration row more than the dump holds.
+    lying = {**manifest, "id": manifest["id"] + "-lie"}
+    lying["row_counts"] = {
+        **manifest["row_counts"],
+        "django_migrations": manifest["row_counts"]["django_migrations"] + 1,
+    }
+    (local_backups / f"{lying['id']}.manifest.json").write_text(json.dumps(lying))
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("backup_drill", lying["id"], "--json")
+    failed = json.loads(capsys.readouterr().out)
+    assert exit_info.value.code == 1 and failed["status"] == "failed"
+    count = manifest["row_counts"]["django_migrations"]
+    assert failed["mismatches"] == [{"table": "django_migrations", "expected": count + 1, "restored": count}]
+    assert BackupDrill.objects.get(backup_id=lying["id"]).status == "failed"
+
+
+@pytest.mark.django_db
+def test_live_restore_needs_yes_without_a_tty_and_a_key_to_restore(local_backups, capsys):
+    call_command("backup_run", "--json")
+    backup_id = json.loads(capsys.readouterr().out)["id"]
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("backup_restore", backup_id)
+    assert exit_info.value.code == 2 and "without --yes" in capsys.readouterr().err
+    with (
+        override_settings(BACKUP_AGE_IDENTITY_FILE="/nonexistent/key.txt"),
+        pytest.raises(SystemExit) as exit_info,
+    ):
+        call_command("backup_restore", backup_id, "--target-database", "ops_bk_never", "--yes")
+    assert exit_info.value.code == 2 and "BACKUP_AGE_IDENTITY_FILE" in capsys.readouterr().err
+
+
+def test_binlog_position_is_read_from_the_dump_header():
+    head = (
+        b"-- MariaDB dump 10.19\n--\n-- Position to start replication or point-in-time recovery from\n--\n\n"
+        b"-- CHANGE MASTER TO MASTER_LOG_FILE='mariadb-bin.000042', MASTER_LOG_POS=1337;\n\n"
+        b"-- SET GLOBAL gtid_slave_pos='0-1-99';\n"
+    )
+    dumper = MySQLDumper.__new__(MySQLDumper)
+    assert dumper.position_from_head(head) == {
+        "file": "mariadb-bin.000042",
+        "position": 1337,
+        "gtid": "0-1-99",
+    }
+    assert dumper.position_from_head(b"-- MariaDB dump\nCREATE TABLE x (id int);\n") is None
