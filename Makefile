@@ -41,14 +41,20 @@ test: lint test-integration test-embedded
 system-deps:
 	@scripts/test-system-deps.sh
 
+# The websocket tests drive the helpdesk's own client (Laravel Echo over pusher-js) in Node.
+JS_TEST_DIR := tests/realtime/js
+$(JS_TEST_DIR)/node_modules/.installed: $(JS_TEST_DIR)/package-lock.json | system-deps
+	npm ci --prefix $(JS_TEST_DIR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 services:
 	@scripts/test-services.sh
 
-test-integration: $(VENV)/.test-installed services
+test-integration: $(VENV)/.test-installed $(JS_TEST_DIR)/node_modules/.installed services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest -m "not embedded" $(PYTEST_ARGS); $(PYTEST_OK)
 
-test-embedded: $(VENV)/.test-installed
+test-embedded: $(VENV)/.test-installed $(JS_TEST_DIR)/node_modules/.installed
 	DATABASE_URL= REDIS_URL= $(BIN)/pytest -m embedded $(PYTEST_ARGS); $(PYTEST_OK)
 
 lint: $(VENV)/.test-installed

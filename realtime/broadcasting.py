@@ -4,7 +4,8 @@
     broadcast("private-ticket.42", "ticket.assigned", {"ticket_id": 42, "assignee_id": 7})
 
 Works wherever Django runs (web requests, Celery workers, commands) through the channel layer.
-Each event gets the channel's next `event_id` and is kept for `REALTIME_HISTORY_SECONDS`, so a
+Each event gets the channel's next `event_id` (in the frame, and in the payload when that is an
+object, where Echo listeners see it) and is kept for `REALTIME_HISTORY_SECONDS`, so a
 client back from a disconnect reads what it missed from GET /broadcasting/history.
 """
 
@@ -32,13 +33,13 @@ async def abroadcast(channel: str, event: str, data: object, exclude_socket_id: 
         raise ValueError(f"invalid event name {event!r}")
     if exclude_socket_id is not None and not protocol.valid_socket_id(exclude_socket_id):
         raise ValueError(f"invalid socket id {exclude_socket_id!r}")
-    prefix = protocol.event_frame_prefix(event, channel, json.dumps(data, cls=DjangoJSONEncoder))
+    template = protocol.event_frame_template(event, channel, data, DjangoJSONEncoder)
     try:
-        event_id = await get_store().record(channel, prefix)
+        event_id, frame = await get_store().record(channel, template)
         message = {
             "type": "realtime.frame",
             "channel": channel,
-            "frame": protocol.event_frame(prefix, event_id),
+            "frame": frame,
             "exclude": exclude_socket_id,
         }
         await get_channel_layer().group_send(protocol.group_name(channel), message)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 
 from django.conf import settings
 
@@ -68,14 +69,20 @@ def error_frame(code: int | None, message: str) -> str:
     return frame("pusher:error", {"code": code, "message": message})
 
 
-def event_frame_prefix(event: str, channel: str, data_json: str) -> str:
-    """A broadcast frame without its closing `,"event_id":N}`, which the history store appends."""
-    dumps = json.dumps
-    return f'{{"event":{dumps(event)},"channel":{dumps(channel)},"data":{dumps(data_json)}'
+def event_frame_template(event: str, channel: str, data: object, encoder=None) -> list[str]:
+    """A broadcast frame cut where its event_id goes, for the history store to fill in.
+
+    The id is a field of the frame and, when the payload is an object, of the payload too:
+    pusher-js hands listeners the payload only, so that is where Echo code can read it.
+    """
+    marker = secrets.randbits(96) | (1 << 96)  # a number no payload will hold by chance
+    payload = {**data, "event_id": marker} if isinstance(data, dict) else data
+    text = frame(event, json.dumps(payload, cls=encoder), channel, event_id=marker)
+    return text.split(str(marker))
 
 
-def event_frame(prefix: str, event_id: int) -> str:
-    return f'{prefix},"event_id":{int(event_id)}}}'
+def fill_event_id(template: list[str], event_id: int) -> str:
+    return str(int(event_id)).join(template)
 
 
 def signature(socket_id: str, channel: str, channel_data: str | None = None) -> str:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from realtime.protocol import fill_event_id
+
 # Presence entries of a process that died without saying goodbye vanish after this many
 # layer-check intervals without a refresh.
 PRESENCE_STALE_INTERVALS = 6
@@ -81,16 +83,20 @@ def _departed(entries: dict[str, dict], gone: list[str], members: dict[str, obje
 
 
 class RedisStore:
-    # KEYS: seq, history. ARGV: now ms, oldest id kept, ttl seconds, frame prefix.
+    # KEYS: seq, history. ARGV: now ms, oldest id kept, ttl seconds, then the frame's pieces
+    # to join with the id.
     RECORD = """
         local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-        local id = math.max(last + 1, tonumber(ARGV[1]))
-        local text = string.format('%d', id)
-        redis.call('SET', KEYS[1], text, 'EX', ARGV[3])
-        redis.call('ZADD', KEYS[2], text, ARGV[4] .. ',"event_id":' .. text .. '}')
+        local id = string.format('%d', math.max(last + 1, tonumber(ARGV[1])))
+        local frame = ARGV[4]
+        for i = 5, #ARGV do
+            frame = frame .. id .. ARGV[i]
+        end
+        redis.call('SET', KEYS[1], id, 'EX', ARGV[3])
+        redis.call('ZADD', KEYS[2], id, frame)
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[2])
         redis.call('EXPIRE', KEYS[2], ARGV[3])
-        return text
+        return id
     """
 
     def __init__(self, layer):
@@ -103,12 +109,14 @@ class RedisStore:
     def _ttl(self) -> int:
         return settings.REALTIME_HISTORY_SECONDS + 60
 
-    async def record(self, channel: str, prefix: str) -> int:
+    async def record(self, channel: str, template: list[str]) -> tuple[int, str]:
+        """Give the next event of `channel` its id and keep it; the id and the finished frame."""
         seq, history = f"{self.prefix}seq:{channel}", f"{self.prefix}history:{channel}"
         now = _now_ms()
         oldest = now - settings.REALTIME_HISTORY_SECONDS * 1000
         redis = self._redis(history)
-        return int(await redis.eval(self.RECORD, 2, seq, history, now, oldest, self._ttl(), prefix))
+        event_id = int(await redis.eval(self.RECORD, 2, seq, history, now, oldest, self._ttl(), *template))
+        return event_id, fill_event_id(template, event_id)
 
     async def history(self, channel: str, after: int, limit: int) -> list[str]:
         key = f"{self.prefix}history:{channel}"
@@ -205,16 +213,17 @@ class MemoryStore:
         self._presence: dict[str, dict[str, dict]] = {}
         self.connections: dict[str, int] = {}
 
-    async def record(self, channel: str, prefix: str) -> int:
+    async def record(self, channel: str, template: list[str]) -> tuple[int, str]:
         now = _now_ms()
         oldest = now - settings.REALTIME_HISTORY_SECONDS * 1000
         with self._lock:
             event_id = max(self._last_id.get(channel, 0) + 1, now)
             self._last_id[channel] = event_id
             kept = [item for item in self._history.get(channel, []) if item[0] >= oldest]
-            kept.append((event_id, f'{prefix},"event_id":{event_id}}}'))
+            frame = fill_event_id(template, event_id)
+            kept.append((event_id, frame))
             self._history[channel] = kept
-        return event_id
+        return event_id, frame
 
     async def history(self, channel: str, after: int, limit: int) -> list[str]:
         oldest = _now_ms() - settings.REALTIME_HISTORY_SECONDS * 1000

@@ -7,6 +7,9 @@ pkg-config --exists mariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/de
   || need+=(libmariadb-dev pkg-config)
 command -v mariadb-admin >/dev/null || need+=(mariadb-client)
 command -v redis-cli >/dev/null || need+=(redis-tools)
+# Realtime: the outage tests run a redis-server of their own; Node runs pusher-js.
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v node >/dev/null && command -v npm >/dev/null || need+=(nodejs npm)
 # Backups: the stock tools an archive must restore with, and the PostgreSQL client tools.
 command -v age >/dev/null || need+=(age)
 command -v zstd >/dev/null || need+=(zstd)

@@ -165,7 +165,12 @@ def test_history_is_authorized_like_subscribing(people):
     agent.force_authenticate(people["agent"])
     body = agent.get("/broadcasting/history", {"channel": channel, "after": first}).json()
     assert body["events"] == [
-        {"event_id": second, "event": "ticket.note_created", "channel": channel, "data": {"n": 2}}
+        {
+            "event_id": second,
+            "event": "ticket.note_created",
+            "channel": channel,
+            "data": {"n": 2, "event_id": second},
+        }
     ]
     everything = agent.get("/broadcasting/history", {"channel": channel}).json()["events"]
     assert [e["event_id"] for e in everything][-2:] == [first, second]

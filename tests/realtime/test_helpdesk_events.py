@@ -82,6 +82,7 @@ def test_each_api_call_reaches_the_channels_it_belongs_to(server):
             "assignee_id": agent.pk,
             "previous_assignee_id": None,
             "actor_id": agent.pk,
+            "event_id": assigned["event_id"],
         }
         assert isinstance(assigned["event_id"], int)
         await desk.expect("ticket.assigned", agents_channel)
@@ -94,7 +95,12 @@ def test_each_api_call_reaches_the_channels_it_belongs_to(server):
 
         await api(server, agent_token, f"{t}/collaborators/", {"user": helper.pk})
         added = await watcher.expect("ticket.collaborator_added", ticket_channel)
-        assert added["data"] == {"ticket_id": t, "user_id": helper.pk, "actor_id": agent.pk}
+        assert added["data"] == {
+            "ticket_id": t,
+            "user_id": helper.pk,
+            "actor_id": agent.pk,
+            "event_id": added["event_id"],
+        }
         await desk.expect("ticket.collaborator_added", agents_channel)
 
         reply = await api(server, agent_token, f"{t}/replies/", {"body": "Try reconnecting"})
@@ -104,7 +110,12 @@ def test_each_api_call_reaches_the_channels_it_belongs_to(server):
 
         note = await api(server, agent_token, f"{t}/notes/", {"body": "Their VPN key expired"})
         noted = await desk.expect("ticket.note_created", agents_channel)
-        assert noted["data"] == {"ticket_id": t, "note_id": note["id"], "author_id": agent.pk}
+        assert noted["data"] == {
+            "ticket_id": t,
+            "note_id": note["id"],
+            "author_id": agent.pk,
+            "event_id": noted["event_id"],
+        }
 
         await api(server, agent_token, f"{t}/replies/", {"body": "internal", "public": False})
         await desk.expect("ticket.reply_created", agents_channel)
