@@ -28,7 +28,8 @@ class HealthProbes:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
-            path = scope["path"][len(scope.get("root_path", "")) :] or "/"
+            path, root = scope["path"], scope.get("root_path", "")
+            path = path[len(root) :] if root and path.startswith(root) else path
             if path.startswith(_PREFIXES) and (answer := await self._answer(path, scope)) is not None:
                 await _send(answer, scope, send)
                 return

@@ -9,6 +9,10 @@ plugs a check in without touching the framework:
 
 A check returns one Result or several (one per measurement or per instance). It may raise:
 the runner turns any exception into a `fail` result, so a broken check never breaks a probe.
+The same happens past the check's deadline (`timeout`, default HEALTH_TIMEOUT): the result is
+`fail` with `timed out after N s`, keyed `<component>:<measurement>` when `measurement=` is
+given. A check that talks to a server should give its client that deadline as its own
+timeout, from `health.runner.current_timeout()`, so a hung server frees the thread soon.
 """
 
 from __future__ import annotations

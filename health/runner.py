@@ -277,10 +277,6 @@ class Report:
             checks.setdefault(result.key, []).append(result.as_json(details=details))
         return {"status": self.status, "checks": checks}
 
-    def failing(self) -> list[str]:
-        """Keys of the failing entries, in order, each once."""
-        return list(dict.fromkeys(result.key for result in self.results if result.status == FAIL))
-
 
 def overall(results: Iterable[Result], critical: Iterable[str] | None = None) -> str:
     """The worst status, where a failing component that is not critical only warns.

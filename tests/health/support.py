@@ -79,7 +79,7 @@ def closed_port() -> int:
 # --- checks for the runner's own tests -------------------------------------------------------
 
 calls: Counter = Counter()
-delays = {"slow": 0.3}
+delays = {"slow": 0.4}
 release = threading.Event()  # set to let `hanging` return
 
 
@@ -97,7 +97,7 @@ def slow_b() -> Result:
     return Result("slow_b")
 
 
-@health_check("hanging", timeout=0.3, measurement="wait")
+@health_check("hanging", timeout=1, measurement="wait")
 def hanging() -> Result:
     calls["hanging"] += 1
     release.wait(30)
@@ -147,7 +147,7 @@ def use_checks(settings, *names: str, critical: tuple[str, ...] = ()) -> None:
 def reset_checks() -> None:
     release.set()
     calls.clear()
-    delays["slow"] = 0.3
+    delays["slow"] = 0.4
     release.clear()
 
 
@@ -216,6 +216,13 @@ def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) 
         timeout=timeout,
     )
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def startup_seconds() -> float:
+    """Wall time of a `manage.py` that only starts (Django and every app): the floor of any."""
+    code, output, elapsed = manage("help", "health")
+    assert code == 0, output
+    return elapsed
 
 
 def get(

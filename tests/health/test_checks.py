@@ -68,6 +68,7 @@ def test_database_fails_on_a_port_nothing_listens_on():
 
 
 def test_database_black_hole_fails_at_the_deadline(black_hole):
+    startup = support.startup_seconds()
     code, output, elapsed = manage(
         "health",
         "database",
@@ -82,8 +83,8 @@ def test_database_black_hole_fails_at_the_deadline(black_hole):
     assert document["checks"]["database:responseTime"][0]["output"] == "timed out after 1 s"
     assert document["checks"]["migrations:unapplied"][0]["output"] == "timed out after 1 s"
     assert black_hole.accepted >= 1, "the check never reached the black hole"
-    # Python and Django start-up plus the 1 s deadline; the 5 s connect timeout is not waited.
-    assert elapsed < 4.5, f"manage.py health took {elapsed:.1f} s"
+    # Start-up plus the 1 s deadline: the application's 5 s connect timeout is not waited for.
+    assert elapsed - startup < 1 + 1.5, f"manage.py health took {elapsed:.1f} s, start-up {startup:.1f} s"
 
 
 # --- cache ------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def test_cache_black_hole_fails_at_the_deadline_and_frees_its_thread(settings, b
     settings.HEALTH_CACHE_SECONDS = 0
     started = time.monotonic()
     report = _probe("cache", timeout=0.5)
-    assert time.monotonic() - started < 0.5 + 0.2
+    assert time.monotonic() - started < 0.5 + 0.5
     [result] = report.results
     assert result.status == FAIL and result.output == "timed out after 0.5 s"
 

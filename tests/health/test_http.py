@@ -54,12 +54,12 @@ def test_black_holed_database_and_redis_answer_503_within_the_deadline(tmp_path)
             assert document["checks"]["cache:responseTime"] == [{"status": "fail"}]
             assert document["checks"]["storage:responseTime"] == [{"status": "pass"}]
             for other_status, _, _, other_elapsed in others:
-                assert other_status == 200 and other_elapsed < 0.5
+                assert other_status == 200 and other_elapsed < 1.0  # not the 2 s the checks hang
             assert database.accepted >= 1 and redis.accepted >= 1
 
             # The hung runs are not started again: the next probes answer at once.
             status, _, body, elapsed = get(f"{base}/health", token=TOKEN)
-            assert status == 503 and elapsed < 0.5
+            assert status == 503 and elapsed < 1.0
             checks = json.loads(body)["checks"]
             assert checks["database:responseTime"][0]["output"] == "timed out after 2 s"
             assert checks["cache:responseTime"][0]["output"] == "timed out after 2 s"

@@ -26,7 +26,7 @@ def test_checks_run_concurrently(settings):
     report = runner.run()
     elapsed = time.monotonic() - started
     assert report.status == PASS
-    assert elapsed < 0.55, f"two 0.3 s checks took {elapsed:.2f} s: not concurrent"
+    assert elapsed < 0.7, f"two 0.4 s checks took {elapsed:.2f} s: not concurrent"
 
 
 def test_a_check_past_its_deadline_fails_and_is_not_started_again(settings):
@@ -37,22 +37,22 @@ def test_a_check_past_its_deadline_fails_and_is_not_started_again(settings):
     elapsed = time.monotonic() - started
     assert report.status == FAIL
     [hung] = _entries(report, "hanging:wait")
-    assert hung.status == FAIL and hung.output == "timed out after 0.3 s"
-    assert elapsed < 0.3 + 0.2, f"the probe waited {elapsed:.2f} s for a 0.3 s deadline"
+    assert hung.status == FAIL and hung.output == "timed out after 1 s"
+    assert 1 <= elapsed < 1 + 0.5, f"the probe waited {elapsed:.2f} s for a 1 s deadline"
     assert _entries(report, "slow:sleep")[0].status == PASS
 
     # Still hung: later probes report it at once and do not start a second run.
     for _ in range(3):
         started = time.monotonic()
-        again = runner.run(fresh=True)
-        assert time.monotonic() - started < 0.45  # only `slow` (0.3 s) is waited for
-        assert _entries(again, "hanging:wait")[0].output == "timed out after 0.3 s"
+        again = runner.run(checks_of("hanging"), fresh=True)
+        assert time.monotonic() - started < 0.5, "waited again for a run already past its deadline"
+        assert _entries(again, "hanging:wait")[0].output == "timed out after 1 s"
     assert calls["hanging"] == 1
 
     support.release.set()
-    time.sleep(0.05)
+    time.sleep(0.1)
     support.release.clear()
-    runner.run(fresh=True)
+    runner.run(checks_of("hanging"), fresh=True)
     assert calls["hanging"] == 2, "once the hung run ended, the next probe runs the check again"
 
 
@@ -118,7 +118,7 @@ def test_single_flight_across_async_tasks(settings):
 
     started = time.monotonic()
     reports = asyncio.run(storm())
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.5
     assert {report.status for report in reports} == {PASS}
     assert calls == {"slow": 1, "slow_b": 1}
 
@@ -142,9 +142,9 @@ def test_async_probe_answers_at_the_deadline_while_the_check_hangs(settings):
 
     started = time.monotonic()
     report, ticks = asyncio.run(probe_and_tick())
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.5
     assert report.status == FAIL
-    assert ticks >= 15, "the event loop was blocked while the check hung"
+    assert ticks >= 40, "the event loop was blocked while the check hung"
 
 
 def test_only_critical_components_fail_the_aggregate(settings):
@@ -168,7 +168,7 @@ def test_a_timeout_override_applies_to_every_check(settings):
     support.delays["slow"] = 1.0
     started = time.monotonic()
     report = runner.run(timeout=0.2)
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 0.7
     assert report.results[0].output == "timed out after 0.2 s"
 
 
@@ -215,8 +215,8 @@ def test_a_process_gives_up_on_another_process_hung_run_at_the_deadline(settings
     try:
         started = time.monotonic()
         report = runner.run(fresh=True)
-        assert time.monotonic() - started < 0.5
-        assert report.results[0].output == "timed out after 0.3 s"
+        assert time.monotonic() - started < 1.5
+        assert report.results[0].output == "timed out after 1 s"
         assert calls["hanging"] == 0
     finally:
         _store().unlock(lock)

@@ -136,7 +136,7 @@ def test_a_misconfigured_check_list_is_a_503_not_a_500(settings):
 
 
 def test_liveness_and_up_touch_no_dependency(settings):
-    # The hanging check would take 0.3 s, and this test has no database access at all:
+    # The hanging check would take 1 s, and this test has no database access at all:
     # touching either would show as a slow or failed response.
     use_checks(settings, "hanging", critical=("hanging",))
     for path in ("/health/live", "/health/app", "/health/live/"):
