@@ -72,4 +72,4 @@ clean:
 .PHONY: bench
 bench: $(VENV)/.test-installed services
 	$(BIN)/pip install --quiet -r requirements/bench.txt
-	$(BIN)/python bench/health.py
+	$(BIN)/python -m bench.health

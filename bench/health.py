@@ -1,6 +1,6 @@
 """Benchmark: this project's /health against django-health-check 4.x, on one uvicorn server.
 
-    make bench            # or: .venv/bin/python bench/health.py [--seconds 10] [--connections 16]
+    make bench            # or: .venv/bin/python -m bench.health [--seconds 8] [--connections 16]
 
 One uvicorn process (the production server kind, no access log) serves both: opsproject's
 /health and django-health-check's view at /dhc/, each configured with the same database,
@@ -10,6 +10,8 @@ second server whose database and Redis are black holes (they accept and never an
 one request on each endpoint: the time to an answer is the black-hole latency.
 
 Prints a table and the ratios; exits 1 if the throughput ratio is under --target (2.0).
+Run it as a module from the checkout: bench/ holds modules named like the standard library's
+(queue), which the script's own folder on sys.path would shadow.
 """
 
 from __future__ import annotations
@@ -27,12 +29,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.health_settings")
-
-from tests.health.support import BlackHole  # noqa: E402
-from tests.support.processes import BIN, free_port, running  # noqa: E402
+from tests.health.support import BlackHole
+from tests.support.processes import BIN, free_port, running
 
 TARGETS = {"opsproject": "/health", "django-health-check": "/dhc/"}
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "mysql://root@127.0.0.1:3306/ops_bench")
