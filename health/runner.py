@@ -360,10 +360,16 @@ async def arun(checks: Sequence[Check] | None = None, *, fresh: bool = False) ->
     return probe.report(settings.HEALTH_CRITICAL if checks is None else None)
 
 
-def reset() -> None:
-    """Forget every cached result and derived setting (tests; settings changed)."""
+def reset(*, shared: bool = True) -> None:
+    """Forget every cached result and derived setting (tests; settings changed).
+
+    With `shared`, also the results this configuration left for other processes, so the
+    next probe runs every check.
+    """
     with _flights_lock:
         _flights.clear()
+    if shared and _store.cache_info().currsize and (store := _store()) is not None:
+        store.clear()
     _store.cache_clear()
     redact.forget()
 

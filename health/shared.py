@@ -97,6 +97,11 @@ class SharedResults:
             return None
         return fd
 
+    def clear(self) -> None:
+        """Delete this namespace's results (not the locks: a run may hold one)."""
+        for path in self.directory.glob(f"{self.namespace}-*.json"):
+            path.unlink(missing_ok=True)
+
     @staticmethod
     def unlock(fd: int) -> None:
         if fd >= 0:

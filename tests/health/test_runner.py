@@ -177,12 +177,15 @@ def test_results_are_shared_by_processes_through_the_state_folder(settings):
     support.delays["slow"] = 0.01
     runner.run()
     assert calls["slow"] == 1
-    runner.reset()  # a new process: nothing in memory, the same state folder
+    runner.reset(shared=False)  # a new process: nothing in memory, the same state folder
     runner.run()
     assert calls["slow"] == 1, "a fresh result in the state folder is reused"
-    runner.reset()
+    runner.reset(shared=False)
     runner.run(fresh=True)
     assert calls["slow"] == 2
+    runner.reset()  # as when settings change: the shared results go too
+    runner.run()
+    assert calls["slow"] == 3
 
 
 def test_a_process_waits_for_the_run_another_process_holds(settings):
