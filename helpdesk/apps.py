@@ -9,4 +9,4 @@ class HelpdeskConfig(AppConfig):
 
     def ready(self) -> None:
         # Modules that define or connect to the helpdesk's signals, one import each.
-        from helpdesk import broadcasting, events  # noqa: F401
+        from helpdesk import broadcasting, events, notifications  # noqa: F401

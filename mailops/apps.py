@@ -6,3 +6,7 @@ from django.apps import AppConfig
 class MailopsConfig(AppConfig):
     name = "mailops"
     verbose_name = "Mail operations"
+
+    def ready(self) -> None:
+        # Connects the tracking-signal receivers that store Mailgun's events.
+        from mailops import receivers  # noqa: F401

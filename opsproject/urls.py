@@ -7,5 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("health.urls")),
     path("api/", include("helpdesk.urls")),
+    path("anymail/", include("mailops.urls")),
     path("broadcasting/", include("realtime.urls")),
 ]

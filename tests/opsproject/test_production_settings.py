@@ -14,6 +14,10 @@ GOOD = {
     "REDIS_URL": "redis://cache.internal:6379/0",
     "ALLOWED_HOSTS": "helpdesk.example.com",
     "DEBUG": "0",
+    "MAILGUN_API_KEY": "key-production-test",
+    "MAILGUN_SENDER_DOMAIN": "mg.example.com",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": "signing-production-test",
+    "DEFAULT_FROM_EMAIL": "Helpdesk <helpdesk@mg.example.com>",
 }
 VARIABLES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS")
 

@@ -1,0 +1,239 @@
+"""Benchmark: signed Mailgun tracking webhooks through the full path vs a bare Anymail receiver.
+
+    .venv/bin/python bench/webhook.py [--requests 3000] [--concurrency 8] [--rounds 2]
+
+One uvicorn process (the `make run` server kind) serves both endpoints from this module:
+
+- full:  /anymail/mailgun/tracking/  (mailops: signature, age and shape checks, MailEvent
+         stored once per event id, outbound link, suppression rules, one transaction)
+- bare:  /bench/bare/  Anymail's MailgunTrackingWebhookView, signature checked, a receiver
+         that stores nothing.
+
+Each round posts the same mix of distinct signed events (delivered, opened, temporary and
+permanent failures, complaints) to each endpoint over keep-alive connections, alternating
+bare/full so both see the same machine state. Prints requests per second and p50/p99 per
+endpoint and the ratios full/bare (throughput; inverse p99), target >= 0.7.
+
+The database is DATABASE_URL (default: MariaDB `ops_bench_mail` on 127.0.0.1, created and
+migrated here), the production kind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# Run as a script, Python puts bench/ first on the path, where sibling benchmarks (queue.py)
+# would shadow the standard library; the repository root is what imports resolve against.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsproject.settings")
+
+SIGNING_KEY = "bench-signing-key-0123456789abcdef"
+BARE_PATH = "/bench/bare/"
+FULL_PATH = "/anymail/mailgun/tracking/"
+
+if __name__ != "__main__":
+    # Imported by uvicorn: the ASGI application serving both endpoints.
+    import django
+    from django.conf import settings
+
+    django.setup()
+    from anymail.webhooks.mailgun import MailgunTrackingWebhookView
+    from django.core.asgi import get_asgi_application
+    from django.dispatch import Signal
+    from django.urls import include, path
+
+    bare_tracking = Signal()
+
+    def _discard(sender, event, esp_name, **kwargs) -> None:
+        pass  # the bare baseline: Anymail parsed and verified it; nothing is stored
+
+    bare_tracking.connect(_discard, weak=False)
+
+    urlpatterns = [
+        path(BARE_PATH.strip("/") + "/", MailgunTrackingWebhookView.as_view(signal=bare_tracking)),
+        path("", include("opsproject.urls")),
+    ]
+    settings.ROOT_URLCONF = __name__
+    application = get_asgi_application()
+
+
+def _main() -> int:
+    import argparse
+    import http.client
+    import json
+    import random
+    import secrets
+    import statistics
+    import subprocess
+    import tempfile
+    import threading
+    import time
+    from urllib.parse import urlsplit
+
+    from tests.mailops.signing import payload
+    from tests.support.processes import BIN, free_port, running
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000, help="posts per endpoint per round")
+    parser.add_argument("--concurrency", type=int, default=8, help="client connections")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating bare/full rounds")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or "mysql://root@127.0.0.1:3306/ops_bench_mail",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9", help="cache (as in production)")
+    options = parser.parse_args()
+
+    database_url = options.database_url
+    if database_url.startswith("mysql://"):
+        import MySQLdb
+
+        parts = urlsplit(database_url)
+        connection = MySQLdb.connect(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            passwd=parts.password or "",
+        )
+        connection.cursor().execute(
+            f"CREATE DATABASE IF NOT EXISTS `{parts.path.lstrip('/')}` CHARACTER SET utf8mb4"
+        )
+        connection.close()
+    var_dir = tempfile.mkdtemp(prefix="bench_webhook_")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": options.redis_url,
+        "VAR_DIR": var_dir,
+        "DEBUG": "0",
+        "LOG_LEVEL": "ERROR",
+        "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+        "MAILGUN_API_KEY": "key-bench-not-used",
+        "MAILGUN_SENDER_DOMAIN": "mg.example.com",
+    }
+    subprocess.run(
+        [str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True
+    )
+    subprocess.run([str(BIN / "python"), "manage.py", "createcachetable"], cwd=REPO, env=env, check=True)
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "VAR_DIR")})
+    import django
+
+    django.setup()
+    from mailops.models import MailEvent, OutboundMessage, Suppression
+
+    MailEvent.objects.all().delete()
+    Suppression.objects.all().delete()
+    OutboundMessage.objects.all().delete()
+    # Events are about messages we sent: each names its OutboundMessage, as the send task's do.
+    sent = OutboundMessage.objects.bulk_create(
+        OutboundMessage(
+            from_email="helpdesk@mg.example.com", to=[f"user{n}@example.com"], subject="s", status="sent"
+        )
+        for n in range(2000)
+    )
+    outbound_ids = [message.pk for message in sent]
+
+    kinds = ["delivered"] * 50 + ["opened"] * 30 + ["temporary_failure"] * 10 + ["permanent_failure"] * 5
+    kinds += ["complained"] * 5
+    rng = random.Random(7)
+
+    def bodies(count: int) -> list[bytes]:
+        posts = []
+        for _ in range(count):
+            n = rng.randrange(len(outbound_ids))
+            event = payload(
+                rng.choice(kinds),
+                f"user{n}@example.com",
+                key=SIGNING_KEY,
+                token=secrets.token_hex(25),
+                variables={"outbound_id": str(outbound_ids[n])},
+            )
+            posts.append(json.dumps(event).encode())
+        return posts
+
+    def blast(port: int, route: str, items: list[bytes]) -> tuple[float, list[float], int]:
+        latencies: list[float] = []
+        failures = [0]
+        lock = threading.Lock()
+        chunks = [items[i :: options.concurrency] for i in range(options.concurrency)]
+
+        def worker(chunk: list[bytes]) -> None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            mine, bad = [], 0
+            for body in chunk:
+                started = time.perf_counter()
+                conn.request("POST", route, body=body, headers={"Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+                mine.append(time.perf_counter() - started)
+                bad += response.status != 200
+            conn.close()
+            with lock:
+                latencies.extend(mine)
+                failures[0] += bad
+
+        threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.perf_counter() - started, latencies, failures[0]
+
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), "bench.webhook:application", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+    results: dict[str, list[tuple[float, list[float], int]]] = {"bare": [], "full": []}
+    with running(argv, env=env) as server:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("HEAD", BARE_PATH)
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.proc.poll() is not None:
+                    print(server.output, file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+        for route in (BARE_PATH, FULL_PATH):  # warm-up: imports, connections, caches
+            blast(port, route, bodies(200))
+        for _ in range(options.rounds):
+            for name, route in (("bare", BARE_PATH), ("full", FULL_PATH)):
+                results[name].append(blast(port, route, bodies(options.requests)))
+
+    stored = MailEvent.objects.count()
+    linked = MailEvent.objects.filter(outbound__isnull=False).count()
+    expected = 200 + options.rounds * options.requests
+    rows = []
+    summary = {}
+    for name in ("bare", "full"):
+        elapsed = sum(r[0] for r in results[name])
+        latencies = sorted(x for r in results[name] for x in r[1])
+        failures = sum(r[2] for r in results[name])
+        rps = len(latencies) / elapsed
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1000
+        summary[name] = (rps, p50, p99)
+        rows.append(f"{name:5} {len(latencies):9d} {rps:10.0f} {p50:9.2f} {p99:9.2f} {failures:9d}")
+    throughput_ratio = summary["full"][0] / summary["bare"][0]
+    p99_ratio = summary["bare"][2] / summary["full"][2]
+    setup = f"uvicorn, concurrency {options.concurrency}, {options.rounds} round(s)"
+    print(f"signed Mailgun tracking webhooks, {setup}")
+    print(f"{'path':5} {'requests':>9} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-200':>9}")
+    print("\n".join(rows))
+    print(f"ratio full/bare throughput: {throughput_ratio:.2f}   (target >= 0.70)")
+    print(f"ratio bare/full p99:        {p99_ratio:.2f}")
+    print(f"events stored by the full path: {stored} of {expected} posted (bare stored none)")
+    print(f"events linked to their OutboundMessage: {linked}; suppressions: {Suppression.objects.count()}")
+    ok = throughput_ratio >= 0.7 and stored == expected == linked
+    print("PASS" if ok else "BELOW TARGET")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

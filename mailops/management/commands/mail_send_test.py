@@ -1,0 +1,83 @@
+"""`manage.py mail_send_test --to ADDRESS`: send a test message through the queue, wait for the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from mailops.models import OutboundMessage
+from mailops.sending import InvalidRecipient, send_mail
+from mailops.suppression import is_suppressed
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+DONE = {OutboundMessage.Status.SENT, OutboundMessage.Status.FAILED, OutboundMessage.Status.SUPPRESSED}
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds (0 or more), not {text!r}")
+    return value
+
+
+class Command(BaseCommand):
+    help = (
+        "Send a test message to ADDRESS through the send API (a Celery worker sends it) and wait "
+        "for Mailgun's answer. Exit 0 sent (or queued with --wait 0), 1 failed, suppressed or "
+        "not sent in time, 2 bad usage."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--to", required=True, metavar="ADDRESS", help="the recipient")
+        parser.add_argument("--subject", default="opsproject mail test", help="the subject line")
+        parser.add_argument(
+            "--wait",
+            type=seconds,
+            default=30.0,
+            help="seconds to wait for the worker's outcome (0: do not wait)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    def handle(self, *args, **options):
+        address = options["to"]
+        body = f"A test message sent by `manage.py mail_send_test` at {timezone.now():%Y-%m-%d %H:%M:%S} UTC."
+        try:
+            message = send_mail([address], options["subject"], body, kind="mail_send_test")
+        except InvalidRecipient as error:
+            raise CommandError(str(error), returncode=EXIT_USAGE) from None
+        if is_suppressed(address) and not options["json"]:
+            self.stderr.write(f"note: {address} is on the suppression list; the worker will not send to it")
+        deadline = time.monotonic() + options["wait"]
+        while options["wait"] and message.status not in DONE and time.monotonic() < deadline:
+            time.sleep(0.25)
+            message.refresh_from_db()
+        outcome = {
+            "id": message.pk,
+            "to": address,
+            "status": message.status,
+            "message_id": message.message_id,
+            "error": message.error,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(outcome))
+        else:
+            line = f"mail #{message.pk} to {address}: {message.status}"
+            if message.message_id:
+                line += f" ({message.message_id})"
+            if message.error:
+                line += f": {message.error.splitlines()[0]}"
+            if options["wait"] and message.status not in DONE:
+                line += f"; no outcome within {options['wait']:g} s: is a worker running?"
+            self.stdout.write(line)
+        ok = message.status == OutboundMessage.Status.SENT or (
+            not options["wait"] and message.status == OutboundMessage.Status.QUEUED
+        )
+        sys.exit(EXIT_OK if ok else EXIT_FAIL)

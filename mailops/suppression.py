@@ -1,0 +1,113 @@
+"""The suppression list's rules: who goes on it for which event, and who is on it.
+
+Permanent failures, complaints and unsubscribes suppress at once; temporary failures only
+once MAIL_SOFT_BOUNCE_LIMIT of them for the same address fall within MAIL_SOFT_BOUNCE_WINDOW.
+Addresses are compared in `address_key` form (case-folded), so `Bob@X` and `bob@x` are one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from mailops.models import MAX_ADDRESS, MailEvent, Suppression, address_key
+
+# The event type that suppresses at once -> the reason recorded.
+IMMEDIATE = {
+    MailEvent.Type.BOUNCED: Suppression.Reason.BOUNCED,
+    MailEvent.Type.COMPLAINED: Suppression.Reason.COMPLAINED,
+    MailEvent.Type.UNSUBSCRIBED: Suppression.Reason.UNSUBSCRIBED,
+}
+# Every event type that may put an address on the list.
+CONSIDERED = frozenset({*IMMEDIATE, MailEvent.Type.DEFERRED})
+
+
+def suppress(
+    address: str,
+    reason: str,
+    source: str,
+    *,
+    detail: str = "",
+    event: MailEvent | None = None,
+    created_at=None,
+) -> tuple[Suppression, bool]:
+    """Put `address` on the list (once); returns the row and whether it is new."""
+    key = address_key(address)
+    if len(key) > MAX_ADDRESS:
+        raise ValueError(f"an address is at most {MAX_ADDRESS} characters")
+    existing = Suppression.objects.filter(address_key=key).first()
+    if existing is not None:
+        return existing, False
+    fields = {
+        "address": address.strip(),
+        "reason": reason,
+        "source": source,
+        "detail": detail[:2000],
+        "event": event,
+    }
+    if created_at is not None:
+        fields["created_at"] = created_at
+    try:
+        # A savepoint: a concurrent insert of the same address must not break the caller's transaction.
+        with transaction.atomic():
+            return Suppression.objects.create(**fields), True
+    except IntegrityError:
+        return Suppression.objects.get(address_key=key), False
+
+
+def unsuppress(address: str) -> bool:
+    """Take `address` off the list; False when it was not on it."""
+    deleted, _ = Suppression.objects.filter(address_key=address_key(address)).delete()
+    return bool(deleted)
+
+
+def suppressed_keys(addresses: Iterable[str]) -> set[str]:
+    """The `address_key`s among `addresses` that are on the list."""
+    keys = {address_key(address) for address in addresses}
+    if not keys:
+        return set()
+    return set(Suppression.objects.filter(address_key__in=keys).values_list("address_key", flat=True))
+
+
+def is_suppressed(address: str) -> bool:
+    return bool(suppressed_keys([address]))
+
+
+def apply(event: MailEvent) -> bool:
+    """Suppress the event's recipient if the event calls for it; True when it did (or was)."""
+    if not event.recipient or len(event.recipient) > MAX_ADDRESS:
+        return False  # no (deliverable) address: nothing to suppress
+    reason = IMMEDIATE.get(event.event_type)
+    detail = event.description or event.mta_response or ""
+    if reason is None and event.event_type == MailEvent.Type.DEFERRED and _soft_bounces_reached(event):
+        reason = Suppression.Reason.SOFT_BOUNCED
+        limit, window = settings.MAIL_SOFT_BOUNCE_LIMIT, settings.MAIL_SOFT_BOUNCE_WINDOW
+        detail = f"{limit} temporary failures within {window} s"
+    if reason is None:
+        return False
+    row = Suppression(
+        address=event.recipient.strip(),
+        address_key=address_key(event.recipient),
+        reason=reason,
+        source=Suppression.Source.WEBHOOK,
+        detail=detail[:2000],
+        event=event,
+    )
+    # One INSERT that leaves an existing row alone: no read first and no savepoint, because the
+    # webhook's transaction is on Mailgun's busiest path (bench/webhook.py).
+    Suppression.objects.bulk_create([row], ignore_conflicts=True)
+    return True
+
+
+def _soft_bounces_reached(event: MailEvent) -> bool:
+    since = event.occurred_at - timedelta(seconds=settings.MAIL_SOFT_BOUNCE_WINDOW)
+    count = MailEvent.objects.filter(
+        recipient_key=address_key(event.recipient),
+        event_type=MailEvent.Type.DEFERRED,
+        occurred_at__gt=since,
+        occurred_at__lte=event.occurred_at,
+    ).count()
+    return count >= settings.MAIL_SOFT_BOUNCE_LIMIT

@@ -1,0 +1,35 @@
+"""Celery tasks of mailops: sending one message, and keeping the credential check warm."""
+
+from __future__ import annotations
+
+import logging
+
+from mailops import credentials, delivery
+from queueops.policy import PolicyTask, policy_task
+
+log = logging.getLogger(__name__)
+
+
+class MailTask(PolicyTask):
+    """The retry policy, plus: when the last attempt fails, the OutboundMessage says so."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # Celery calls this once the task has failed for good (never for a retry), including a
+        # delivery the policy refuses because its worker was lost on the last attempt.
+        outbound_id = args[0] if args else kwargs.get("outbound_id")
+        if outbound_id is not None:
+            delivery.mark_failed(outbound_id, exc)
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+
+
+@policy_task(name="mailops.send_message", base=MailTask, bind=True)
+def send_message(self, outbound_id: int) -> str | None:
+    message = delivery.deliver(outbound_id, attempt=getattr(self.request, "attempt", 1) or 1)
+    return message.status if message else None
+
+
+@policy_task(name="mailops.refresh_credentials", tries=1)
+def refresh_credentials() -> str:
+    """Ask Mailgun about the sender domain now, cache the answer, alert on a failing one."""
+    verdict = credentials.refresh_and_alert()
+    return verdict.status

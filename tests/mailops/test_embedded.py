@@ -1,0 +1,22 @@
+"""The webhook in the embedded profile (SQLite, no Redis), as `make run` serves it."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailops.models import MailEvent, Suppression
+from tests.mailops.signing import payload, post
+
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
+
+
+def test_events_are_stored_once_and_suppress_on_sqlite(webhook_url):
+    bounce = payload("permanent_failure", "Rita@Example.com", variables={"outbound_id": "424242"})
+
+    answers = [post(webhook_url, bounce)[0], post(webhook_url, bounce)[0]]
+    answers.append(post(webhook_url, payload("delivered", "sam@example.com"))[0])
+
+    assert answers == [200, 200, 200]
+    assert MailEvent.objects.count() == 2
+    assert MailEvent.objects.get(event_type="bounced").outbound is None, "unknown message: kept, unlinked"
+    assert list(Suppression.objects.values_list("address_key", "reason")) == [("rita@example.com", "bounced")]

@@ -1,0 +1,177 @@
+"""The tracking webhook over real HTTP (Django's live server) with Mailgun-signed posts."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from mailops import suppression
+from mailops.models import MailEvent, OutboundMessage, Suppression
+from tests.mailops.signing import payload, post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize(
+    ("kind", "stored_type", "reason"),
+    [
+        ("delivered", "delivered", None),
+        ("opened", "opened", None),
+        ("permanent_failure", "bounced", "bounced"),
+        ("complained", "complained", "complained"),
+        ("unsubscribed", "unsubscribed", "unsubscribed"),
+        ("temporary_failure", "deferred", None),
+    ],
+)
+def test_each_kind_is_stored_and_suppresses_only_when_it_should(webhook_url, kind, stored_type, reason):
+    status, _ = post(webhook_url, payload(kind, "Rita@Example.COM"))
+
+    assert status == 200
+    event = MailEvent.objects.get()
+    assert (event.event_type, event.recipient_key) == (stored_type, "rita@example.com")
+    assert event.payload["recipient"] == "Rita@Example.COM"
+    if reason:
+        row = Suppression.objects.get()
+        assert (row.reason, row.source, row.event_id) == (reason, "webhook", event.pk)
+        assert suppression.is_suppressed("rita@example.com"), "compared case-insensitively"
+    else:
+        assert not Suppression.objects.exists()
+
+
+def test_temporary_failures_suppress_once_the_limit_falls_within_the_window(webhook_url, settings):
+    settings.MAIL_SOFT_BOUNCE_LIMIT = 3
+    settings.MAIL_SOFT_BOUNCE_WINDOW = 3600
+    now = time.time()
+    # One old failure outside the window does not count towards the limit.
+    for occurred in (now - 7200, now - 60, now - 30):
+        assert (
+            post(webhook_url, payload("temporary_failure", "sam@example.com", occurred_at=occurred))[0] == 200
+        )
+    assert not Suppression.objects.exists()
+
+    assert post(webhook_url, payload("temporary_failure", "SAM@example.com", occurred_at=now))[0] == 200
+
+    row = Suppression.objects.get()
+    assert (row.address_key, row.reason) == ("sam@example.com", "soft_bounced")
+    assert MailEvent.objects.filter(event_type="deferred").count() == 4
+
+
+def test_a_replayed_event_is_answered_200_and_stored_once(webhook_url):
+    body = payload("permanent_failure", "rita@example.com")
+
+    answers = [post(webhook_url, body)[0] for _ in range(3)]
+
+    assert answers == [200, 200, 200]
+    assert MailEvent.objects.count() == 1
+    assert Suppression.objects.count() == 1
+
+
+def test_an_event_is_linked_to_the_message_it_is_about(webhook_url):
+    by_variable = OutboundMessage.objects.create(
+        from_email="a@mg.example.com", to=["x@example.com"], subject="1"
+    )
+    by_id = OutboundMessage.objects.create(
+        from_email="a@mg.example.com", to=["y@example.com"], subject="2", message_id="<77.abc@mg.example.com>"
+    )
+
+    post(webhook_url, payload("delivered", "x@example.com", variables={"outbound_id": str(by_variable.pk)}))
+    post(webhook_url, payload("opened", "y@example.com", message_id="77.abc@mg.example.com"))
+
+    assert MailEvent.objects.get(recipient="x@example.com").outbound == by_variable
+    assert MailEvent.objects.get(recipient="y@example.com").outbound == by_id
+
+    # A message deleted since (or an id that never was): the event is kept, unlinked.
+    status, _ = post(
+        webhook_url, payload("permanent_failure", "z@example.com", variables={"outbound_id": "999999"})
+    )
+    assert status == 200
+    assert MailEvent.objects.get(recipient="z@example.com").outbound is None
+    assert Suppression.objects.filter(address_key="z@example.com").exists()
+
+
+def _bad_posts():
+    good = payload("permanent_failure", "rita@example.com")
+    forged = json.loads(json.dumps(good))
+    forged["signature"]["signature"] = "0" * 64
+    wrong_key = payload("permanent_failure", "rita@example.com", key="not-the-signing-key")
+    expired = payload("permanent_failure", "rita@example.com", signed_at=time.time() - 25 * 3600)
+    future = payload("permanent_failure", "rita@example.com", signed_at=time.time() + 3600)
+    no_event = json.loads(json.dumps(good))
+    del no_event["event-data"]["event"]
+    no_recipient = json.loads(json.dumps(good))
+    del no_recipient["event-data"]["recipient"]
+    no_data = {"signature": good["signature"]}
+    no_signature = {"event-data": good["event-data"]}
+    return [
+        ("forged signature", forged, "application/json"),
+        ("signed with another key", wrong_key, "application/json"),
+        ("expired", expired, "application/json"),
+        ("from the future", future, "application/json"),
+        ("no event field", no_event, "application/json"),
+        ("no recipient", no_recipient, "application/json"),
+        ("no event-data", no_data, "application/json"),
+        ("no signature", no_signature, "application/json"),
+        ("not JSON", b"{not json", "application/json"),
+        ("a JSON list", [1, 2], "application/json"),
+        ("signature of the wrong shape", {"signature": ["x"], "event-data": {}}, "application/json"),
+        ("plain text", b"hello", "text/plain"),
+        ("form without signature", b"event=bounced&recipient=a%40b.c", "application/x-www-form-urlencoded"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("why", "body", "content_type"), _bad_posts(), ids=[case[0] for case in _bad_posts()]
+)
+def test_bad_posts_get_a_one_line_400_and_nothing_is_stored(webhook_url, why, body, content_type):
+    status, text = post(webhook_url, body, content_type=content_type)
+
+    assert status == 400, (why, text)
+    assert text.count("\n") == 1 and "Traceback" not in text
+    assert not MailEvent.objects.exists()
+    assert not Suppression.objects.exists()
+
+
+def test_a_crash_in_the_receiver_gives_5xx_and_the_retry_is_processed_once(webhook_url, monkeypatch):
+    real_apply = suppression.apply
+    crashes = []
+
+    def crash_once(event):
+        if not crashes:
+            crashes.append(event.event_id)
+            raise RuntimeError("database went away mid-event")
+        return real_apply(event)
+
+    monkeypatch.setattr(suppression, "apply", crash_once)
+    body = payload("complained", "rita@example.com")
+
+    first, _ = post(webhook_url, body)
+    assert first == 500
+    assert not MailEvent.objects.exists(), "the half-stored event was rolled back"
+
+    second, _ = post(webhook_url, body)
+    third, _ = post(webhook_url, body)
+    assert (second, third) == (200, 200)
+    assert MailEvent.objects.count() == 1
+    assert Suppression.objects.get().reason == "complained"
+
+
+def test_basic_auth_is_required_when_webhook_secret_is_set(webhook_url, settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "mailgun:hook-pass-123"}
+    body = payload("delivered", "rita@example.com")
+
+    refused, _ = post(webhook_url, body)
+    accepted, _ = post(webhook_url, body, headers={"Authorization": "Basic bWFpbGd1bjpob29rLXBhc3MtMTIz"})
+
+    assert (refused, accepted) == (400, 200)
+    assert MailEvent.objects.count() == 1
+
+
+def test_without_a_signing_key_the_webhook_answers_503(webhook_url, settings):
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": None, "MAILGUN_API_KEY": None}
+
+    status, text = post(webhook_url, payload("delivered", "rita@example.com"))
+
+    assert status == 503 and "MAILGUN_WEBHOOK_SIGNING_KEY" in text
+    assert not MailEvent.objects.exists()
