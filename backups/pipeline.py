@@ -11,6 +11,8 @@ a wrong key all surface as errors before anything trusts the output.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from dataclasses import dataclass
 
 import pyrage
@@ -29,6 +31,66 @@ class StreamStats:
     stored_bytes: int
     sha256: str
     head: bytes = b""
+
+
+PREFETCH_CHUNK = 1024 * 1024
+PREFETCH_DEPTH = 8  # chunks read ahead: bounds the memory the read-ahead can take (8 MiB)
+
+
+class _Prefetcher:
+    """Reads the dump pipe in a thread, up to PREFETCH_DEPTH chunks ahead of the compressor.
+
+    Without it the dump stalls on its 64 KiB pipe whenever we compress and encrypt, and the
+    two alternate instead of overlapping; reading releases the GIL, so the thread costs little.
+    """
+
+    def __init__(self, source):
+        self.source = source
+        self.chunks: queue.Queue = queue.Queue(PREFETCH_DEPTH)
+        self.current = memoryview(b"")
+        self.error: BaseException | None = None
+        self.stopped = threading.Event()
+        self.finished = False
+        self.thread = threading.Thread(target=self._pump, name="backup-prefetch", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        try:
+            while not self.stopped.is_set():
+                data = self.source.read(PREFETCH_CHUNK)
+                self._put(data)
+                if not data:
+                    return
+        except BaseException as error:
+            self.error = error
+            self._put(b"")
+
+    def _put(self, data: bytes) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.chunks.put(data, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.current:
+            if self.finished:
+                return b""
+            data = self.chunks.get()
+            if not data:
+                self.finished = True
+                if self.error is not None:
+                    raise self.error
+                return b""
+            self.current = memoryview(data)
+        size = len(self.current) if size is None or size < 0 else size
+        piece, self.current = self.current[:size], self.current[size:]
+        return bytes(piece)
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join(5)
 
 
 class _CountingReader:
@@ -154,15 +216,19 @@ class DiscardSink:
 
 
 def encrypt_stream(
-    source, sink, recipients, *, level: int = 3, progress: Progress | None = None
+    source, sink, recipients, *, level: int = 1, progress: Progress | None = None
 ) -> StreamStats:
     """Compress and encrypt everything `source` yields into `sink` in one pass."""
     progress = progress or NullProgress()
-    counting = _CountingReader(source, progress)
-    compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
-    compressed = compressor.stream_reader(counting, read_size=CHUNK, closefd=False)
-    hashing = _HashingWriter(sink)
-    pyrage.encrypt_io(compressed, hashing, recipients)
+    prefetch = _Prefetcher(source)
+    try:
+        counting = _CountingReader(prefetch, progress)
+        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+        compressed = compressor.stream_reader(counting, read_size=CHUNK, closefd=False)
+        hashing = _HashingWriter(sink)
+        pyrage.encrypt_io(compressed, hashing, recipients)
+    finally:
+        prefetch.close()
     progress.close()
     return StreamStats(counting.count, hashing.count, hashing.hash.hexdigest(), bytes(counting.head))
 

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -76,11 +77,11 @@ class MySQLDumper(Dumper):
         cursor.execute("SELECT @@log_bin")
         return bool(int(cursor.fetchone()[0] or 0))
 
-    @contextmanager
-    def dump(self) -> Iterator[tuple[Any, DumpInfo]]:
-        tool = _first_tool("mariadb-dump", "mysqldump")
-        info = DumpInfo(vendor=self.vendor, database=self.database_name, tool=os.path.basename(tool))
-        info.tool_version = run_tool([tool, "--version"])
+    def _snapshot(self, info: DumpInfo, ready: threading.Event, outcome: dict) -> None:
+        """Thread body: open the snapshot, say so, then count rows in it beside the dump.
+
+        Its own connection, made in this thread (Django connections belong to one thread).
+        """
         snapshot = self.connection_to(self.database_name)
         try:
             with snapshot.cursor() as cursor:
@@ -95,26 +96,46 @@ class MySQLDumper(Dumper):
                 info.flags = flags
                 cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            with self._option_file() as option_file:
-                argv = [tool, f"--defaults-extra-file={option_file}", *flags, "--", self.database_name]
-                process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-                )
-                errors = StderrCollector(process.stderr)
-                try:
-                    # The dump waits on its full pipe meanwhile; counting is quick next to it.
-                    info.row_counts, info.migrations = self.state_of(snapshot)
-                    yield process.stdout, info
-                except BaseException:
-                    process.kill()
-                    raise
-                finally:
-                    process.stdout.close()
-                    code = process.wait()
-                if code != 0:
-                    raise BackupError(f"{info.tool} exited with {code}: {errors.tail()}")
+            ready.set()
+            info.row_counts, info.migrations = self.state_of(snapshot)
+        except BaseException as error:
+            outcome["error"] = error
         finally:
+            ready.set()
             snapshot.close()
+
+    @contextmanager
+    def dump(self) -> Iterator[tuple[Any, DumpInfo]]:
+        tool = _first_tool("mariadb-dump", "mysqldump")
+        info = DumpInfo(vendor=self.vendor, database=self.database_name, tool=os.path.basename(tool))
+        info.tool_version = run_tool([tool, "--version"])
+        ready, outcome = threading.Event(), {}
+        # Counting runs beside the dump rather than before it: on a big table it takes seconds.
+        counter = threading.Thread(target=self._snapshot, args=(info, ready, outcome), daemon=True)
+        counter.start()
+        ready.wait()
+        if "error" in outcome:
+            counter.join()
+            raise outcome["error"]
+        with self._option_file() as option_file:
+            argv = [tool, f"--defaults-extra-file={option_file}", *info.flags, "--", self.database_name]
+            process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
+                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+            )
+            errors = StderrCollector(process.stderr)
+            try:
+                yield process.stdout, info
+            except BaseException:
+                process.kill()
+                raise
+            finally:
+                process.stdout.close()
+                code = process.wait()
+                counter.join()
+            if code != 0:
+                raise BackupError(f"{info.tool} exited with {code}: {errors.tail()}")
+            if "error" in outcome:
+                raise BackupError(f"counting rows failed: {outcome['error']}")
 
     def position_from_head(self, head: bytes) -> dict[str, Any] | None:
         position: dict[str, Any] = {}
