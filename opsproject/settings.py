@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view that fails because the database or Redis is unreachable answers 503, not 500.
+    "opsproject.outages.DependencyOutageMiddleware",
 ]
 
 ROOT_URLCONF = "opsproject.urls"
@@ -462,6 +464,8 @@ if BEAT_LOCK_TTL < 3 or CELERY_BEAT_MAX_LOOP_INTERVAL <= 0:
 # age X25519 public keys (age1...), comma-separated; every archive is readable by each. The
 # backup host needs no private key. Development without it uses a key pair under VAR_DIR.
 BACKUP_AGE_RECIPIENTS = [r.strip() for r in _required("BACKUP_AGE_RECIPIENTS", "").split(",") if r.strip()]
+if any(not r.startswith("age1") for r in BACKUP_AGE_RECIPIENTS):
+    _refused.append("BACKUP_AGE_RECIPIENTS holds a value that is not an age public key (age1...)")
 # File holding age identities (AGE-SECRET-KEY-...) for restore and drills; needed only there.
 BACKUP_AGE_IDENTITY_FILE = _value("BACKUP_AGE_IDENTITY_FILE")
 # Where archives go: a local folder, or an S3-compatible bucket when BACKUP_S3_BUCKET is set.

@@ -18,6 +18,7 @@ GOOD = {
     "MAILGUN_SENDER_DOMAIN": "mg.example.com",
     "MAILGUN_WEBHOOK_SIGNING_KEY": "signing-production-test",
     "DEFAULT_FROM_EMAIL": "Helpdesk <helpdesk@mg.example.com>",
+    "BACKUP_AGE_RECIPIENTS": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
 }
 VARIABLES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS")
 
