@@ -48,7 +48,17 @@ def test_paused_workers_take_no_task_until_resumed(maintenance_off):
     from tests.opsproject.tasks import where_am_i
     from tests.support.celery_worker import celery_worker
 
+    # A worker that starts while a restore runs pauses itself at once...
+    maintenance.enable("restore in progress")
     with celery_worker(include="tests.opsproject.tasks") as worker:
+        early = where_am_i.delay(1, 1)
+        time.sleep(3)
+        assert early.state == "PENDING"
+        # ...and resume() (which reads the list such workers leave) lets it go on.
+        maintenance.disable()
+        workers.resume({})
+        assert early.get(timeout=30)["sum"] == 2
+
         paused = workers.pause(timeout=30)
         assert list(paused.values()) == [["celery"]]
         result = where_am_i.delay(1, 2)
@@ -57,6 +67,26 @@ def test_paused_workers_take_no_task_until_resumed(maintenance_off):
         workers.resume(paused)
         assert result.get(timeout=30)["sum"] == 3
         worker.wait_for_line(r"Canceling queue celery", timeout=5)
+
+
+def test_progress_bar_on_a_tty_shows_bytes_and_rate():
+    import io
+
+    from backups.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    bar = Progress("restore", total=4 * 1024 * 1024, stream=screen)
+    bar.update(3 * 1024 * 1024)
+    bar.close()
+    last = screen.getvalue().rstrip("\n").split("\r")[-1]
+    assert "restore [" in last and "3.0 MiB / 4.0 MiB" in last and "/s" in last
+    quiet = io.StringIO()  # not a terminal: no bar at all (commands log one line per stage)
+    Progress("backup", stream=quiet).update(10)
+    assert quiet.getvalue() == ""
 
 
 @pytest.mark.django_db
