@@ -6,6 +6,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("health.urls")),
+    # /metrics, /api/ops/, /api/schema/, /api/docs/ (before helpdesk's api/ so ops/ is ours).
+    path("", include("operations.urls")),
     path("api/", include("helpdesk.urls")),
     path("anymail/", include("mailops.urls")),
     path("broadcasting/", include("realtime.urls")),

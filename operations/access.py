@@ -1,0 +1,51 @@
+"""Who may scrape /metrics: a bearer token (METRICS_TOKEN) or a client address on the allow-list."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from functools import lru_cache
+
+from django.conf import settings
+
+
+@lru_cache(maxsize=8)
+def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            continue  # refused by the system check (operations.checks); never allows anything
+    return tuple(networks)
+
+
+def bad_allowed_ips() -> list[str]:
+    bad = []
+    for entry in settings.METRICS_ALLOWED_IPS:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            bad.append(entry)
+    return bad
+
+
+def token_matches(header: str) -> bool:
+    scheme, _, token = header.partition(" ")
+    expected = settings.METRICS_TOKEN
+    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+
+
+def address_allowed(remote_addr: str | None) -> bool:
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wrote unless a trusted proxy set it.
+    try:
+        address = ipaddress.ip_address((remote_addr or "").strip())
+    except ValueError:
+        return False
+    return any(address in network for network in _networks(tuple(settings.METRICS_ALLOWED_IPS)))
+
+
+def may_scrape(request) -> bool:
+    return token_matches(request.headers.get("Authorization", "")) or address_allowed(
+        request.META.get("REMOTE_ADDR")
+    )

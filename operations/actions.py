@@ -1,0 +1,209 @@
+"""Operator actions, shared by the ops API and the dashboard: each one does its work and audits it.
+
+Every function takes the request (for the audit entry: who, from where) and the channel it came
+through, writes one AuditEntry whether the action succeeded or failed, and raises
+`ActionFailed` (the API answers 503) when a dependency such as the broker refused it. Nothing
+is half-done: a failed job's row is deleted only once the broker took the message again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from django.db import transaction
+
+from health.redact import redact
+from operations import audit
+from operations.models import AuditEntry
+
+log = logging.getLogger(__name__)
+
+
+class ActionFailed(Exception):
+    """The action could not be carried out (broker or storage down); the message says why."""
+
+
+def _send(task: str, *, kwargs: dict | None = None, args: list | None = None, **options) -> str:
+    from opsproject.celery import app
+
+    try:
+        result = app.send_task(
+            task, args=args or [], kwargs=kwargs or {}, task_id=str(uuid.uuid4()), **options
+        )
+    except Exception as exc:  # kombu's OperationalError, a socket error: the broker said no
+        raise ActionFailed(f"the broker did not accept the task ({type(exc).__name__})") from exc
+    return result.id
+
+
+def _failed(request, channel, action, target, detail, error: Exception) -> None:
+    audit.record(
+        request,
+        action,
+        target,
+        {**detail, "error": redact(f"{type(error).__name__}: {error}")},
+        channel=channel,
+        outcome=AuditEntry.FAILED,
+    )
+
+
+# --- failed jobs ----------------------------------------------------------------------------
+
+
+def retry_failed(request, job, channel=AuditEntry.API) -> dict | None:
+    """Send a failed job again; None when another operator is retrying it right now."""
+    from queueops.failed import retry
+
+    detail = {"task": job.task, "task_id": job.task_id, "queue": job.queue}
+    try:
+        retried = retry(job)
+    except Exception as exc:
+        _failed(request, channel, "failed_job.retry", f"failed job #{job.pk}", detail, exc)
+        raise ActionFailed(f"failed job #{job.pk} was not retried: {type(exc).__name__}") from exc
+    if retried is None:
+        return None
+    outcome = {"id": retried.job_id, "task": retried.task, "new_task_id": retried.new_task_id}
+    audit.record(request, "failed_job.retry", f"failed job #{job.pk}", {**detail, **outcome}, channel=channel)
+    return outcome
+
+
+def forget_failed(request, job, channel=AuditEntry.API) -> dict:
+    pk = job.pk
+    detail = {
+        "id": pk,
+        "task": job.task,
+        "task_id": job.task_id,
+        "queue": job.queue,
+        "exception": job.exception,
+    }
+    with transaction.atomic():
+        job.delete()
+        audit.record(request, "failed_job.forget", f"failed job #{pk}", detail, channel=channel)
+    return detail
+
+
+def retry_failed_many(request, queryset, channel=AuditEntry.API) -> dict:
+    from queueops.failed import retry_many
+
+    jobs = list(queryset)
+    done, failed = retry_many(jobs)
+    detail = {
+        "retried": [item.job_id for item in done],
+        "failed": [{"id": job.pk, "error": type(exc).__name__} for job, exc in failed],
+    }
+    outcome = AuditEntry.FAILED if failed else AuditEntry.OK
+    audit.record(
+        request,
+        "failed_job.retry_many",
+        f"{len(jobs)} failed job(s)",
+        detail,
+        channel=channel,
+        outcome=outcome,
+    )
+    return detail
+
+
+def flush_failed(request, queryset, filters: dict, channel=AuditEntry.API) -> dict:
+    with transaction.atomic():
+        ids = list(queryset.values_list("pk", flat=True))
+        deleted, _ = queryset.model.objects.filter(pk__in=ids).delete()
+        detail = {"deleted": deleted, "filters": filters}
+        audit.record(request, "failed_job.flush", f"{deleted} failed job(s)", detail, channel=channel)
+    return detail
+
+
+# --- schedules ------------------------------------------------------------------------------
+
+
+def run_schedule(request, periodic, channel=AuditEntry.API) -> dict:
+    """Send the job's task now, as beat would (its header puts the run in the run log)."""
+    detail = {"task": periodic.task}
+    try:
+        args = json.loads(periodic.args or "[]")
+        kwargs = json.loads(periodic.kwargs or "{}")
+        options = {"headers": {"periodic_task_name": periodic.name}}
+        if periodic.queue:
+            options["queue"] = periodic.queue
+        task_id = _send(periodic.task, args=args, kwargs=kwargs, **options)
+    except (ValueError, ActionFailed) as exc:
+        _failed(request, channel, "schedule.run", periodic.name, detail, exc)
+        raise ActionFailed(f"{periodic.name} was not sent: {exc}") from exc
+    detail["task_id"] = task_id
+    audit.record(request, "schedule.run", periodic.name, detail, channel=channel)
+    return {"name": periodic.name, **detail}
+
+
+def set_schedule_enabled(request, periodic, enabled: bool, channel=AuditEntry.API) -> dict:
+    action = "schedule.resume" if enabled else "schedule.pause"
+    with transaction.atomic():
+        was = periodic.enabled
+        periodic.enabled = enabled
+        periodic.save()  # django-celery-beat's save() tells beat the schedule changed
+        audit.record(
+            request, action, periodic.name, {"was_enabled": was, "enabled": enabled}, channel=channel
+        )
+    return {"name": periodic.name, "enabled": enabled}
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+def resolve_alert(request, alert, channel=AuditEntry.API) -> dict:
+    from queueops.alerts import resolve_alert as resolve
+
+    with transaction.atomic():
+        resolved = resolve(alert.key)
+        detail = {"key": alert.key, "resolved": resolved is not None}
+        audit.record(request, "alert.resolve", alert.key, detail, channel=channel)
+    return detail
+
+
+# --- backups --------------------------------------------------------------------------------
+
+
+def start_backup(request, alias: str, note: str, channel=AuditEntry.API) -> dict:
+    detail = {"alias": alias, "note": note}
+    try:
+        task_id = _send("backups.run_backup", kwargs=detail)
+    except ActionFailed as exc:
+        _failed(request, channel, "backup.start", alias, detail, exc)
+        raise
+    audit.record(request, "backup.start", alias, {**detail, "task_id": task_id}, channel=channel)
+    return {**detail, "task_id": task_id}
+
+
+def start_drill(request, reference: str, alias: str, channel=AuditEntry.API) -> dict:
+    detail = {"reference": reference, "alias": alias}
+    try:
+        task_id = _send("backups.drill", kwargs=detail)
+    except ActionFailed as exc:
+        _failed(request, channel, "backup.drill", reference, detail, exc)
+        raise
+    audit.record(request, "backup.drill", reference, {**detail, "task_id": task_id}, channel=channel)
+    return {**detail, "task_id": task_id}
+
+
+# --- mail suppressions ----------------------------------------------------------------------
+
+
+def add_suppression(request, address: str, detail_text: str, channel=AuditEntry.API):
+    from mailops.models import Suppression
+    from mailops.suppression import suppress
+
+    with transaction.atomic():
+        row, created = suppress(
+            address, Suppression.Reason.MANUAL, Suppression.Source.OPERATOR, detail=detail_text
+        )
+        audit.record(
+            request, "suppression.add", row.address, {"created": created, "id": row.pk}, channel=channel
+        )
+    return row, created
+
+
+def remove_suppression(request, row, channel=AuditEntry.API) -> dict:
+    detail = {"id": row.pk, "address": row.address, "reason": row.reason}
+    with transaction.atomic():
+        row.delete()
+        audit.record(request, "suppression.remove", detail["address"], detail, channel=channel)
+    return detail

@@ -1,0 +1,67 @@
+"""Admin entries of operations: the Operations dashboard (staff only) and the read-only audit log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from operations import dashboard
+from operations.models import AuditEntry, Dashboard
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    """The dashboard page in place of a change list; every URL goes through admin_view (staff)."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("", wrap(self.changelist_view), name="operations_dashboard_changelist"),
+            path("refresh/", wrap(dashboard.refresh), name="operations_dashboard_refresh"),
+            path("failed/<int:pk>/retry/", wrap(dashboard.retry), name="operations_dashboard_retry"),
+            path("failed/<int:pk>/forget/", wrap(dashboard.forget), name="operations_dashboard_forget"),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Operations",
+            "opts": self.model._meta,
+            "panels_html": dashboard.render_panels(request),
+            "refresh_seconds": settings.OPS_DASHBOARD_REFRESH,
+        }
+        return TemplateResponse(request, "operations/dashboard.html", context)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "username", "action", "target", "channel", "outcome", "remote_addr")
+    list_filter = ("action", "channel", "outcome")
+    search_fields = ("username", "target", "action")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

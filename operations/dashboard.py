@@ -1,0 +1,62 @@
+"""The Operations dashboard's views: the page, its self-refresh fragment, and the failed-job buttons.
+
+Mounted by DashboardAdmin (operations/admin.py) under /admin/operations/dashboard/, so the
+admin's own login and staff check guard every view. The page is server-rendered HTML; a small
+script (static/operations/dashboard.js) fetches `refresh/` every OPS_DASHBOARD_REFRESH seconds
+and swaps the panels' HTML in place, and posts the retry/forget buttons with the CSRF token.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from operations import actions, charts, snapshot
+from operations.models import AuditEntry
+
+
+def panels_context() -> dict:
+    data = snapshot.snapshot()
+    queues = data["queues"]
+    if "history" in queues:
+        span = timedelta(seconds=settings.OPS_HISTORY_RETENTION)
+        queues["charts"] = charts.queue_charts(queues["history"], timezone.now(), span)
+    return {"ops": data, "history_hours": round(settings.OPS_HISTORY_RETENTION / 3600, 1)}
+
+
+def render_panels(request) -> str:
+    return render_to_string("operations/panels.html", panels_context(), request=request)
+
+
+def refresh(request) -> JsonResponse:
+    """The panels' current HTML, for the page's polling script."""
+    return JsonResponse({"html": render_panels(request), "at": timezone.now().isoformat()})
+
+
+@require_POST
+def retry(request, pk: int) -> JsonResponse:
+    from queueops.models import FailedJob
+
+    job = get_object_or_404(FailedJob, pk=pk)
+    try:
+        outcome = actions.retry_failed(request, job, channel=AuditEntry.DASHBOARD)
+    except actions.ActionFailed as exc:
+        return JsonResponse({"detail": str(exc)}, status=503)
+    if outcome is None:
+        return JsonResponse({"detail": f"failed job #{pk} is being retried by someone else"}, status=409)
+    return JsonResponse({"detail": f"failed job #{pk} sent again as {outcome['new_task_id']}", **outcome})
+
+
+@require_POST
+def forget(request, pk: int) -> JsonResponse:
+    from queueops.models import FailedJob
+
+    job = get_object_or_404(FailedJob, pk=pk)
+    detail = actions.forget_failed(request, job, channel=AuditEntry.DASHBOARD)
+    return JsonResponse({"detail": f"failed job #{pk} forgotten", **detail})

@@ -1,0 +1,96 @@
+"""The queue history: per-minute samples of each queue's size and oldest wait, folded as they age.
+
+`sample()` (the `operations.sample_queues` job, every OPS_HISTORY_SAMPLE_SECONDS) stores one row
+per known queue, then `compact()` folds rows older than OPS_HISTORY_RAW_SECONDS into buckets of
+OPS_HISTORY_BUCKET_SECONDS holding the largest size and wait seen in the bucket (peaks are what
+an operator looks for), and deletes whatever is older than OPS_HISTORY_RETENTION. Kept in the
+database, so the chart survives restarts of the web and the workers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from operations.models import QueueSample
+
+
+def _floor(moment: datetime, seconds: int) -> datetime:
+    epoch = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=UTC)
+
+
+def sample(now: datetime | None = None) -> list[QueueSample]:
+    """Store the current size and oldest wait of every known queue; then compact."""
+    from queueops.broker import known_queues, queue_stats
+    from queueops.heartbeat import workers
+
+    now = now or timezone.now()
+    resolution = settings.OPS_HISTORY_SAMPLE_SECONDS
+    at = _floor(now, resolution)
+    stats = queue_stats(known_queues(beats=workers()))
+    rows = []
+    for queue in stats:
+        wait = queue.oldest_age(now.timestamp())
+        row, _ = QueueSample.objects.update_or_create(
+            queue=queue.name,
+            resolution=resolution,
+            at=at,
+            defaults={"size": queue.size, "oldest_wait": None if wait is None else round(wait, 3)},
+        )
+        rows.append(row)
+    compact(now)
+    return rows
+
+
+def compact(now: datetime | None = None) -> dict[str, int]:
+    """Fold aged fine samples into buckets and drop rows past retention; returns the counts."""
+    now = now or timezone.now()
+    bucket = settings.OPS_HISTORY_BUCKET_SECONDS
+    fine_before = now - timedelta(seconds=settings.OPS_HISTORY_RAW_SECONDS)
+    dropped, _ = QueueSample.objects.filter(
+        at__lt=now - timedelta(seconds=settings.OPS_HISTORY_RETENTION)
+    ).delete()
+    folded = 0
+    with transaction.atomic():
+        aged = list(
+            QueueSample.objects.select_for_update()
+            .filter(at__lt=fine_before, resolution__lt=bucket)
+            .order_by("queue", "at")
+        )
+        merged: dict[tuple[str, datetime], QueueSample] = {}
+        for row in aged:
+            key = (row.queue, _floor(row.at, bucket))
+            target = merged.get(key)
+            if target is None:
+                target = QueueSample.objects.filter(queue=key[0], resolution=bucket, at=key[1]).first()
+                if target is None:
+                    target = QueueSample(queue=key[0], resolution=bucket, at=key[1], size=0, samples=0)
+                merged[key] = target
+            target.size = max(target.size, row.size)
+            if row.oldest_wait is not None:
+                target.oldest_wait = max(target.oldest_wait or 0.0, row.oldest_wait)
+            target.samples += row.samples
+            folded += 1
+        for target in merged.values():
+            target.save()
+        if aged:
+            QueueSample.objects.filter(pk__in=[row.pk for row in aged]).delete()
+    return {"folded": folded, "dropped": dropped}
+
+
+def series(hours: float | None = None, now: datetime | None = None) -> dict[str, list[dict]]:
+    """{queue: [{at, size, wait}, ...]} over the last `hours` (default: the retention), by time."""
+    now = now or timezone.now()
+    span = timedelta(hours=hours) if hours else timedelta(seconds=settings.OPS_HISTORY_RETENTION)
+    result: dict[str, list[dict]] = {}
+    rows = QueueSample.objects.filter(at__gte=now - span).order_by("queue", "at", "resolution")
+    for row in rows.values_list("queue", "at", "size", "oldest_wait"):
+        queue, at, size, wait = row
+        result.setdefault(queue, []).append(
+            {"at": at.astimezone(UTC).isoformat(), "size": size, "wait": wait}
+        )
+    return result

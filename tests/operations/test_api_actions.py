@@ -1,0 +1,160 @@
+"""What the ops API's actions really do (broker messages, rows, schedules), and how bad input is refused."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from mailops.models import Suppression
+from operations.models import AuditEntry
+from opsproject.celery import app
+from queueops.models import FailedJob
+from tests.operations.conftest import client_for, failed_job, queue_size
+from tests.support.processes import free_port
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_queues")]
+
+
+@pytest.fixture
+def api(operator):
+    return client_for(operator)
+
+
+@contextmanager
+def broker_down():
+    """Point the Celery app at a port nobody listens on (fresh pools), then back."""
+    url = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    app._pool = None
+    app.amqp._producer_pool = None
+    try:
+        yield
+    finally:
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app.conf.broker_url = url
+        app._pool = None
+        app.amqp._producer_pool = None
+
+
+def test_retry_hands_the_job_to_the_broker_and_removes_the_row(api):
+    job = failed_job(1, args=[12.5])
+    response = api.post(f"/api/ops/failed-jobs/{job.pk}/retry/")
+    assert response.status_code == 200, response.content
+    new_id = response.json()["new_task_id"]
+    assert new_id != job.task_id
+    assert queue_size("ops_probe") == 1
+    assert not FailedJob.objects.exists()
+    entry = AuditEntry.objects.get()
+    assert entry.detail["new_task_id"] == new_id and entry.detail["task_id"] == job.task_id
+
+
+def test_a_broker_that_refuses_leaves_the_job_in_place_and_audits_the_failure(api):
+    job = failed_job(1)
+    with broker_down():
+        response = api.post(f"/api/ops/failed-jobs/{job.pk}/retry/")
+    assert response.status_code == 503
+    assert "not retried" in response.json()["detail"]
+    assert FailedJob.objects.filter(pk=job.pk).exists()
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.outcome) == ("failed_job.retry", "failed")
+    assert entry.detail["error"].startswith("OperationalError")
+
+
+def test_flush_needs_a_selection_and_deletes_only_what_matches(api):
+    failed_job(1)
+    failed_job(2, queue="ops_a", routing_key="ops_a")
+    refused = api.post("/api/ops/failed-jobs/flush/", {}, format="json")
+    assert refused.status_code == 400
+    assert "all" in refused.json()["non_field_errors"][0]
+    assert FailedJob.objects.count() == 2
+    flushed = api.post("/api/ops/failed-jobs/flush/", {"queue": "ops_a"}, format="json")
+    assert flushed.json()["deleted"] == 1
+    assert list(FailedJob.objects.values_list("queue", flat=True)) == ["ops_probe"]
+    assert AuditEntry.objects.get().detail == {"deleted": 1, "filters": {"queue": "ops_a", "all": False}}
+
+
+def test_list_filters(api):
+    failed_job(1, exception="builtins.KeyError")
+    failed_job(2)
+    assert api.get("/api/ops/failed-jobs/?exception=keyerror").json()["count"] == 1
+    assert api.get("/api/ops/failed-jobs/?queue=nowhere").json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "field"),
+    [
+        ("get", "/api/ops/failed-jobs/?failed_after=yesterday", None, "failed_after"),
+        ("get", "/api/ops/failed-jobs/?colour=red", None, "colour"),
+        ("get", "/api/ops/alerts/?state=sleeping", None, "state"),
+        ("get", "/api/ops/mail/events/?type=exploded", None, "type"),
+        ("post", "/api/ops/failed-jobs/retry/", {"ids": ["one"]}, "ids"),
+        ("post", "/api/ops/backups/", {"alias": "elsewhere"}, "alias"),
+        ("post", "/api/ops/backups/", {"note": "x", "force": True}, "force"),
+        ("post", "/api/ops/backups/drills/", {"reference": "b-does-not-exist"}, "reference"),
+        ("post", "/api/ops/mail/suppressions/", {"address": "not an address"}, "address"),
+        ("post", "/api/ops/mail/suppressions/", ["a@example.com"], "non_field_errors"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_changes_nothing(api, method, path, payload, field):
+    failed_job(1)
+    response = getattr(api, method)(path, payload, format="json") if payload is not None else api.get(path)
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert FailedJob.objects.count() == 1
+    assert not Suppression.objects.exists()
+    assert not AuditEntry.objects.exists()
+    assert queue_size("celery") == 0
+
+
+def test_unknown_things_are_json_404s(api):
+    for path in (
+        "/api/ops/failed-jobs/999/",
+        "/api/ops/failed-jobs/-1/",
+        "/api/ops/schedules/nope/run/",
+        "/api/ops/x",
+    ):
+        response = api.post(path) if path.endswith("run/") else api.get(path)
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["detail"]
+
+
+def test_schedules_pause_resume_and_run_now(api):
+    call_command("schedule_sync", verbosity=0)
+    name = "operations.sample_queues"
+    assert api.post(f"/api/ops/schedules/{name}/pause/").json() == {"name": name, "enabled": False}
+    assert not PeriodicTask.objects.get(name=name).enabled
+    assert api.get(f"/api/ops/schedules/{name}/").json()["enabled"] is False
+    assert api.post(f"/api/ops/schedules/{name}/resume/").json()["enabled"] is True
+    assert PeriodicTask.objects.get(name=name).enabled
+    ran = api.post(f"/api/ops/schedules/{name}/run/")
+    assert ran.status_code == 200 and ran.json()["task"] == "operations.sample_queues"
+    assert queue_size("celery") == 1
+    assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == [
+        "schedule.pause",
+        "schedule.resume",
+        "schedule.run",
+    ]
+
+
+def test_suppressions_are_added_once_whatever_the_case_and_removed(api):
+    first = api.post("/api/ops/mail/suppressions/", {"address": "Bob@Example.com"}, format="json")
+    again = api.post("/api/ops/mail/suppressions/", {"address": "bob@example.COM"}, format="json")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert Suppression.objects.get().reason == "manual"
+    row_id = first.json()["id"]
+    assert api.delete(f"/api/ops/mail/suppressions/{row_id}/").status_code == 200
+    assert not Suppression.objects.exists()
+    assert [e.detail.get("created") for e in AuditEntry.objects.order_by("id")][:2] == [True, False]
+
+
+def test_starting_a_backup_sends_the_task(api):
+    response = api.post("/api/ops/backups/", {"note": "before the upgrade"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["alias"] == "default"
+    assert queue_size("celery") == 1
+    assert AuditEntry.objects.get().detail["note"] == "before the upgrade"
