@@ -421,7 +421,7 @@ if QUEUE_TRIES < 1:
     _refused.append("QUEUE_TRIES is the total number of attempts: at least 1")
 QUEUE_BACKOFF = _seconds_list("QUEUE_BACKOFF", "10,30,60")
 # Backlog alert thresholds per queue; `none` turns backlog alerts off.
-QUEUE_ALERTS = {} if _value("QUEUE_ALERTS").lower() == "none" else _queue_alerts("QUEUE_ALERTS", "celery:1000:300")
+QUEUE_ALERTS = _queue_alerts("QUEUE_ALERTS", "celery:1000:300") if _value("QUEUE_ALERTS") != "none" else {}
 # While a backlog (or any other alert) lasts, at most one reminder per this many seconds.
 QUEUE_ALERT_REPEAT = env.int("QUEUE_ALERT_REPEAT", default=3600)
 # The `queue` health check: warn / fail when a queue's oldest message has waited this long.
@@ -508,6 +508,12 @@ BACKUP_MAX_STORAGE_MB = env.int("BACKUP_MAX_STORAGE_MB", default=0)
 # Live restore: how long workers get to finish running tasks, and the Retry-After web sends.
 BACKUP_RESTORE_DRAIN_TIMEOUT = env.int("BACKUP_RESTORE_DRAIN_TIMEOUT", default=300)
 BACKUP_MAINTENANCE_RETRY_AFTER = env.int("BACKUP_MAINTENANCE_RETRY_AFTER", default=300)
+_weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_hour, _, _minute = BACKUP_SCHEDULE.partition(":")
+if not (_hour.isdigit() and _minute.isdigit() and int(_hour) < 24 and int(_minute) < 60):
+    raise ImproperlyConfigured(f"BACKUP_SCHEDULE must be HH:MM (24 h), not {BACKUP_SCHEDULE!r}")
+if BACKUP_DRILL_WEEKDAY.lower() not in _weekdays:
+    raise ImproperlyConfigured(f"BACKUP_DRILL_WEEKDAY must be a day name, not {BACKUP_DRILL_WEEKDAY!r}")
 if BACKUP_KEEP_DAILY < 1 or BACKUP_KEEP_MONTHLY < 0 or BACKUP_S3_PART_SIZE_MB < 5:
     raise ImproperlyConfigured(
         "BACKUP_KEEP_DAILY must be at least 1, BACKUP_KEEP_MONTHLY at least 0, "

@@ -216,3 +216,36 @@ def test_binlog_position_is_read_from_the_dump_header():
         "gtid": "0-1-99",
     }
     assert dumper.position_from_head(b"-- MariaDB dump\nCREATE TABLE x (id int);\n") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_restore_over_mariadb_runs_every_step(local_backups, capsys, maintenance_off):
+    from django.contrib.auth.models import User
+
+    User.objects.create_user("kept-by-the-backup")
+    call_command("backup_run", "--json")
+    backup_id = json.loads(capsys.readouterr().out)["id"]
+    User.objects.all().delete()
+    User.objects.create_user("made-after-the-backup")
+
+    call_command("backup_restore", backup_id, "--yes", "--json")
+    report = json.loads(capsys.readouterr().out)
+    steps = [step["step"] for step in report["steps"]]
+    assert steps == [
+        "verify archive",
+        "maintenance on",
+        "pause workers and beat",
+        "restore database",
+        "read back row counts",
+        "migrate",
+        "clear caches",
+        "refresh backup records",
+        "resume workers",
+        "maintenance off",
+        "verify health",
+    ]
+    assert report["live"] is True and all(step["ok"] for step in report["steps"])
+    assert list(User.objects.values_list("username", flat=True)) == ["kept-by-the-backup"]
+    assert not maintenance.active()
+    # The record of the backup was taken mid-run ("running"); the refresh made it agree with storage.
+    assert BackupRecord.objects.get(backup_id=backup_id).status == "ok"
