@@ -180,11 +180,11 @@ class OpsCollector:
         connections.add_metric([], panel["connections"])
         dropped = CounterMetricFamily(
             "ops_websocket_dropped_messages",
-            "Messages dropped to bound memory, by reason.",
+            "Messages dropped to bound memory, by reason, all websocket processes (trails one log interval).",
             labels=["reason"],
         )
-        for reason in ("layer_over_capacity", "slow_client"):
-            dropped.add_metric([reason], panel["dropped"].get(reason, 0))
+        for reason, count in sorted(panel["dropped"].items()):
+            dropped.add_metric([reason], count)
         return [connections, dropped]
 
 

@@ -246,16 +246,12 @@ def backups() -> dict:
 
 
 def realtime() -> dict:
-    from realtime import drops
+    from operations import realtime_drops
     from realtime.store import get_store
 
     connections = asyncio.run(asyncio.wait_for(get_store().connection_count(), 3))
-    return {
-        "connections": connections,
-        # Counted by the websocket process itself; see the metrics note in operations.metrics.
-        "dropped": dict(drops.totals),
-        "dropped_total": sum(drops.totals.values()),
-    }
+    dropped = realtime_drops.totals()
+    return {"connections": connections, "dropped": dropped, "dropped_total": sum(dropped.values())}
 
 
 PANELS: dict[str, Callable[[], dict]] = {
