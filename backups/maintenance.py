@@ -24,6 +24,14 @@ def _file() -> Path:
     return Path(settings.VAR_DIR) / "maintenance.json"
 
 
+def _shared_cache() -> bool:
+    """Whether the cache is worth asking: the database cache (embedded, one host) is not.
+
+    Asking it would cost every request a query, and the file already covers one host.
+    """
+    return not settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache")
+
+
 def enable(reason: str) -> dict:
     state = {"reason": reason, "since": timezone.now().isoformat()}
     _file().write_text(json.dumps(state))
@@ -50,6 +58,8 @@ def state() -> dict | None:
         pass
     except (OSError, ValueError):
         return {"reason": "maintenance flag file unreadable", "since": ""}
+    if not _shared_cache():
+        return None
     try:
         return cache.get(KEY)
     except Exception:
