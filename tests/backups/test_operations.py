@@ -249,3 +249,55 @@ def test_live_restore_over_mariadb_runs_every_step(local_backups, capsys, mainte
     assert not maintenance.active()
     # The record of the backup was taken mid-run ("running"); the refresh made it agree with storage.
     assert BackupRecord.objects.get(backup_id=backup_id).status == "ok"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_live_restore_names_the_step_and_leaves_maintenance_on(local_backups, capsys, monkeypatch):
+    from backups.errors import BackupError
+
+    call_command("backup_run", "--json")
+    backup_id = json.loads(capsys.readouterr().out)["id"]
+
+    def migrate_breaks(*args, **kwargs):
+        raise BackupError("migration 0042 failed: disk full")
+
+    monkeypatch.setattr("backups.restore.call_command", migrate_breaks)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            call_command("backup_restore", backup_id, "--yes")
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert exit_info.value.code == 1
+        assert f"restore of {backup_id} failed at step 'migrate': migration 0042 failed" in error
+        assert error.endswith("state: maintenance is ON, workers paused, database restored")
+        assert maintenance.active()  # on purpose: the operator decides when users come back
+        call_command("backup_maintenance", "off", "--resume-workers")
+        assert capsys.readouterr().out.strip() == "maintenance is off"
+    finally:
+        maintenance.disable()
+
+
+@pytest.mark.django_db
+@override_settings(ADMINS=[("Ops", "ops@example.com")], ALERT_WEBHOOK_URL="", BACKUP_MAX_STORAGE_MB=1)
+def test_state_monitor_alerts_on_too_old_and_too_large_then_resolves(
+    local_backups, django_capture_on_commit_callbacks
+):
+    from backups import tasks
+    from queueops.models import Alert
+
+    BackupRecord.objects.all().delete()
+    now = timezone.now()
+    BackupRecord.objects.create(
+        backup_id="stale", status="ok", database_alias="default", vendor="mysql", archive_name="stale",
+        started_at=now - timedelta(days=3), stored_size=5 * 1024 * 1024,
+    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.check.run() == {"age": "fail", "size": "warn"}
+    assert set(Alert.objects.filter(open_key__isnull=False).values_list("key", flat=True)) >= {
+        "backups.too_old",
+        "backups.too_large",
+    }
+    assert len(mail.outbox) == 2
+    BackupRecord.objects.filter(backup_id="stale").update(started_at=now, stored_size=1024)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.check.run() == {"age": "pass", "size": "pass"}
+    assert not Alert.objects.filter(key__startswith="backups.", open_key__isnull=False).exists()
