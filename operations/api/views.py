@@ -124,12 +124,14 @@ class FailedJobListView(OpsView):
         return self.paginated(failed_jobs(query(s.FailedJobListQuery, request)), s.FailedJobSerializer)
 
 
-class FailedJobDetailView(OpsView):
+class FailedJobObject:
     def get_object(self):
         from queueops.models import FailedJob
 
         return get_object_or_404(FailedJob, pk=self.kwargs["pk"])
 
+
+class FailedJobDetailView(FailedJobObject, OpsView):
     @extend_schema(responses=responses(s.FailedJobDetailSerializer), tags=["failed jobs"])
     def get(self, request, pk: int):
         return Response(s.FailedJobDetailSerializer(self.get_object()).data)
@@ -144,7 +146,7 @@ class FailedJobDetailView(OpsView):
         return Response(data)
 
 
-class FailedJobRetryView(FailedJobDetailView):
+class FailedJobRetryView(FailedJobObject, OpsView):
     @extend_schema(
         request=None,
         responses=responses(s.RetriedSerializer, BUSY, UNAVAILABLE),
@@ -232,18 +234,20 @@ class AlertListView(OpsView):
         return self.paginated(alerts, s.AlertSerializer)
 
 
-class AlertDetailView(OpsView):
+class AlertObject:
     def get_object(self):
         from queueops.models import Alert
 
         return get_object_or_404(Alert, pk=self.kwargs["pk"])
 
+
+class AlertDetailView(AlertObject, OpsView):
     @extend_schema(responses=responses(s.AlertSerializer), tags=["alerts"])
     def get(self, request, pk: int):
         return Response(s.AlertSerializer(self.get_object()).data)
 
 
-class AlertResolveView(AlertDetailView):
+class AlertResolveView(AlertObject, OpsView):
     @extend_schema(
         request=None,
         responses=responses(s.AlertResolvedSerializer),
@@ -276,7 +280,7 @@ class ScheduleListView(OpsView):
         return Response([status_.as_dict() for status_ in job_statuses()])
 
 
-class ScheduleDetailView(OpsView):
+class ScheduleObject:
     def periodic(self):
         from django_celery_beat.models import PeriodicTask
 
@@ -287,12 +291,14 @@ class ScheduleDetailView(OpsView):
             raise Http404(f"No periodic job {name!r}.")
         return get_object_or_404(PeriodicTask, name=name)
 
+
+class ScheduleDetailView(OpsView):
     @extend_schema(responses=responses(s.ScheduleSerializer), tags=["schedules"])
     def get(self, request, name: str):
         return Response(_status_of(name))
 
 
-class ScheduleRunView(ScheduleDetailView):
+class ScheduleRunView(ScheduleObject, OpsView):
     @extend_schema(
         request=None,
         responses=responses(s.ScheduleRunSerializer, UNAVAILABLE),
@@ -306,7 +312,7 @@ class ScheduleRunView(ScheduleDetailView):
             return unavailable(exc)
 
 
-class SchedulePauseView(ScheduleDetailView):
+class SchedulePauseView(ScheduleObject, OpsView):
     enabled = False
 
     @extend_schema(request=None, responses=responses(s.ScheduleStateSerializer), tags=["schedules"])

@@ -158,3 +158,14 @@ def test_starting_a_backup_sends_the_task(api):
     assert response.json()["alias"] == "default"
     assert queue_size("celery") == 1
     assert AuditEntry.objects.get().detail["note"] == "before the upgrade"
+
+
+def test_action_routes_take_only_their_method(api):
+    call_command("schedule_sync", verbosity=0)
+    job = failed_job(1)
+    assert api.delete(f"/api/ops/failed-jobs/{job.pk}/retry/").status_code == 405
+    assert api.get(f"/api/ops/failed-jobs/{job.pk}/retry/").status_code == 405
+    assert api.get("/api/ops/schedules/operations.sample_queues/pause/").status_code == 405
+    assert api.post("/api/ops/failed-jobs/").status_code == 405
+    assert FailedJob.objects.filter(pk=job.pk).exists()
+    assert not AuditEntry.objects.exists()
