@@ -52,7 +52,7 @@ def test_paused_workers_take_no_task_until_resumed(maintenance_off):
     maintenance.enable("restore in progress")
     with celery_worker(include="tests.opsproject.tasks") as worker:
         early = where_am_i.delay(1, 1)
-        time.sleep(3)
+        time.sleep(2)
         assert early.state == "PENDING"
         # ...and resume() (which reads the list such workers leave) lets it go on.
         maintenance.disable()
@@ -62,7 +62,7 @@ def test_paused_workers_take_no_task_until_resumed(maintenance_off):
         paused = workers.pause(timeout=30)
         assert list(paused.values()) == [["celery"]]
         result = where_am_i.delay(1, 2)
-        time.sleep(3)
+        time.sleep(2)
         assert result.state == "PENDING"  # waiting in the broker, not taken
         workers.resume(paused)
         assert result.get(timeout=30)["sum"] == 3

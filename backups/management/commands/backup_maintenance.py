@@ -24,7 +24,7 @@ class Command(BackupCommand):
             if options["resume_workers"]:
                 from opsproject.celery import app
 
-                app.control.add_consumer("celery", reply=True, timeout=5)
+                app.control.add_consumer("celery")  # broadcast; no replies to wait for
                 workers.resume({})
             maintenance.disable()
         state = maintenance.state()
