@@ -73,3 +73,4 @@ clean:
 bench: $(VENV)/.test-installed services
 	$(BIN)/pip install --quiet -r requirements/bench.txt
 	$(BIN)/python -m bench.health
+	$(BIN)/python -m bench.webhook

@@ -83,6 +83,9 @@ def _main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
     parser.add_argument("--rounds", type=int, default=2, help="alternating bare/full rounds")
     parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn worker processes (production runs several per host)"
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL") or "mysql://root@127.0.0.1:3306/ops_bench_mail",
     )
@@ -187,7 +190,15 @@ def _main() -> int:
 
     port = free_port()
     argv = [str(BIN / "uvicorn"), "bench.webhook:application", "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+    argv += [
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--workers",
+        str(options.workers),
+    ]
     results: dict[str, list[tuple[float, list[float], int]]] = {"bare": [], "full": []}
     with running(argv, env=env) as server:
         deadline = time.monotonic() + 30
@@ -222,7 +233,7 @@ def _main() -> int:
         rows.append(f"{name:5} {len(latencies):9d} {rps:10.0f} {p50:9.2f} {p99:9.2f} {failures:9d}")
     throughput_ratio = summary["full"][0] / summary["bare"][0]
     p99_ratio = summary["bare"][2] / summary["full"][2]
-    setup = f"uvicorn, concurrency {options.concurrency}, {options.rounds} round(s)"
+    setup = f"uvicorn x{options.workers}, concurrency {options.concurrency}, {options.rounds} round(s)"
     print(f"signed Mailgun tracking webhooks, {setup}")
     print(f"{'path':5} {'requests':>9} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-200':>9}")
     print("\n".join(rows))
