@@ -112,7 +112,10 @@ class Hub:
         self.shutting_down = False
 
     async def start(self) -> None:
-        self.layer_channel = await self.layer.new_channel("realtime")
+        # The default "specific" prefix: channels_redis pops every process-local channel of
+        # one prefix from one key under one lock, so a channel of another prefix would wait
+        # behind other consumers' blocking pops.
+        self.layer_channel = await self.layer.new_channel()
         self._tasks = [
             asyncio.ensure_future(self._receive_loop()),
             asyncio.ensure_future(self._layer_loop()),
