@@ -14,7 +14,9 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 
+from operations import history
 from operations.models import AuditEntry
+from opsproject.celery import app
 from queueops.models import FailedJob
 from tests.operations.conftest import PASSWORD, failed_job, make_user, queue_size
 from tests.support.celery_worker import child_env
@@ -81,6 +83,29 @@ def log_in(driver, base: str, username: str) -> None:
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
 
 
+def text_of(driver, selector: str) -> str:
+    return (
+        driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e && e.textContent.trim();", selector
+        )
+        or ""
+    )
+
+
+def click(driver, selector: str, tries: int = 5) -> None:
+    """A real click on the element, found again if a refresh replaced it meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    for attempt in range(tries):
+        try:
+            driver.find_element(By.CSS_SELECTOR, selector).click()
+            return
+        except StaleElementReferenceException:
+            if attempt == tries - 1:
+                raise
+
+
 def test_staff_see_a_failed_job_retry_it_and_watch_it_leave(server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as seen
@@ -88,15 +113,23 @@ def test_staff_see_a_failed_job_retry_it_and_watch_it_leave(server, browser):
 
     staff = make_user("dora-staff", staff=True)
     job = failed_job(7, message="the probe fell over")
+    app.send_task("queueops.probe", args=[0.0], queue="celery")
+    history.sample()  # one point of queue history for the chart
     wait = WebDriverWait(browser, 30)
 
     log_in(browser, server, staff.username)
     wait.until(seen.presence_of_element_located((By.ID, "ops-dashboard")))
     row = f"tr.ops-failed-job[data-job-id='{job.pk}']"
-    assert "the probe fell over" in browser.find_element(By.CSS_SELECTOR, row).text
-    assert browser.find_element(By.ID, "ops-failed-count").text == "1"
+    # The panels are replaced every second: read them in one script call, never through an
+    # element handle that the next refresh may have swapped out.
+    assert "the probe fell over" in text_of(browser, row)
+    assert text_of(browser, "#ops-failed-count") == "1"
     for panel in ("health", "queues", "failed", "alerts", "scheduler", "mail", "backups", "realtime"):
-        assert browser.find_element(By.ID, f"panel-{panel}").is_displayed()
+        assert text_of(browser, f"#panel-{panel} h2"), panel
+    chart = "#panel-queues svg[aria-label='queue celery history'] polyline.ops-line-size"
+    assert browser.execute_script(
+        "return document.querySelector(arguments[0]).getAttribute('points');", chart
+    )
 
     # It refreshes itself: a job failing after the page loaded appears without a reload.
     browser.execute_script("window.opsSamePage = 'yes';")
@@ -107,7 +140,7 @@ def test_staff_see_a_failed_job_retry_it_and_watch_it_leave(server, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "ops-dashboard.png"))
 
-    browser.find_element(By.CSS_SELECTOR, f"{row} button[data-action='retry']").click()
+    click(browser, f"{row} button[data-action='retry']")
     wait.until(seen.invisibility_of_element_located((By.CSS_SELECTOR, row)))
     wait.until(seen.text_to_be_present_in_element((By.ID, "ops-message"), f"failed job #{job.pk} sent again"))
     assert browser.execute_script("return window.opsSamePage;") == "yes"
