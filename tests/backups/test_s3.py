@@ -96,3 +96,41 @@ def test_failed_upload_leaves_no_object_behind(s3_server, tmp_path, keys, filler
         assert record.status == BackupRecord.FAILED
         assert "network went away" in record.error
         assert catalog.manifests() == []
+
+
+def test_backup_run_configured_only_by_environment_variables(s3_server, tmp_path, keys):
+    """The production path: BACKUP_S3_* and BACKUP_AGE_RECIPIENTS from the environment, a new process."""
+    import os
+    import subprocess
+
+    from tests.support.celery_worker import child_env
+    from tests.support.processes import PYTHON, REPO
+
+    prefix = f"env{tmp_path.name[-8:]}"
+    env = child_env(
+        BACKUP_S3_BUCKET=s3_server.bucket,
+        BACKUP_S3_ENDPOINT_URL=s3_server.endpoint,
+        BACKUP_S3_REGION="us-east-1",
+        BACKUP_S3_ACCESS_KEY_ID=s3_server.access_key,
+        BACKUP_S3_SECRET_ACCESS_KEY=s3_server.secret_key,
+        BACKUP_S3_PREFIX=prefix,
+        BACKUP_AGE_RECIPIENTS=keys.recipient,
+    )
+    done = subprocess.run(
+        [PYTHON, "manage.py", "backup_run", "--json"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = json.loads(done.stdout)
+    assert manifest["recipients"] == [keys.recipient]
+    assert s3_server.secret_key not in done.stderr + done.stdout
+    keys_in_bucket = {
+        o["Key"]
+        for o in s3_server.client().list_objects_v2(Bucket=s3_server.bucket, Prefix=prefix)["Contents"]
+    }
+    assert keys_in_bucket == {f"{prefix}/{manifest['archive']}", f"{prefix}/{manifest['id']}.manifest.json"}
