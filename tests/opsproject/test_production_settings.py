@@ -19,8 +19,17 @@ GOOD = {
     "MAILGUN_WEBHOOK_SIGNING_KEY": "signing-production-test",
     "DEFAULT_FROM_EMAIL": "Helpdesk <helpdesk@mg.example.com>",
     "BACKUP_AGE_RECIPIENTS": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
+    "REALTIME_APP_KEY": "helpdesk-production-key",
+    "REALTIME_APP_SECRET": "realtime-secret-production-test",
 }
-VARIABLES = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS")
+VARIABLES = (
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ALLOWED_HOSTS",
+    "REALTIME_APP_KEY",
+    "REALTIME_APP_SECRET",
+)
 
 
 def _start(overrides: dict[str, str | None]) -> subprocess.CompletedProcess:
