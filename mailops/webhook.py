@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # A sender's clock may run a little ahead of ours; more than this is not clock skew.
 FUTURE_SKEW = 15 * 60
 REQUIRED_EVENT_FIELDS = ("event", "timestamp", "recipient")
+TEXT_FIELDS = ("event", "recipient")
+MAX_TOKEN = 255  # MailEvent.event_id; Mailgun's tokens are 50 characters
 
 
 def _text(status: int, message: str) -> HttpResponse:
@@ -101,6 +103,12 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
                 raise AnymailWebhookValidationFailure(
                     f"Mailgun webhook event-data lacks {', '.join(missing)}"
                 )
+            if not all(isinstance(data[name], str) for name in TEXT_FIELDS):
+                raise AnymailWebhookValidationFailure(
+                    "Mailgun webhook event-data event and recipient must be text"
+                )
+            if not isinstance(data.get("user-variables", {}), dict):
+                raise AnymailWebhookValidationFailure("Mailgun webhook user-variables must be an object")
         try:
             events = super().parse_events(request)
         except (KeyError, TypeError, ValueError, AttributeError, AnymailConfigurationError) as error:
@@ -108,6 +116,8 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
                 f"Mailgun webhook payload is malformed ({type(error).__name__})"
             ) from None
         for event in events:
-            if not event.event_id:
-                raise AnymailWebhookValidationFailure("Mailgun webhook event has no token to identify it")
+            if not event.event_id or len(str(event.event_id)) > MAX_TOKEN:
+                raise AnymailWebhookValidationFailure(
+                    "Mailgun webhook event has no usable token to identify it"
+                )
         return events

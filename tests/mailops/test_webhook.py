@@ -103,6 +103,13 @@ def _bad_posts():
     no_recipient = json.loads(json.dumps(good))
     del no_recipient["event-data"]["recipient"]
     no_data = {"signature": good["signature"]}
+    numeric_recipient = json.loads(json.dumps(good))
+    numeric_recipient["event-data"]["recipient"] = 42
+    listed_variables = json.loads(json.dumps(good))
+    listed_variables["event-data"]["user-variables"] = ["outbound_id", 1]
+    long_token = payload("delivered", "rita@example.com", token="t" * 300)
+    bad_time = json.loads(json.dumps(good))
+    bad_time["event-data"]["timestamp"] = "yesterday"
     no_signature = {"event-data": good["event-data"]}
     return [
         ("forged signature", forged, "application/json"),
@@ -112,6 +119,10 @@ def _bad_posts():
         ("no event field", no_event, "application/json"),
         ("no recipient", no_recipient, "application/json"),
         ("no event-data", no_data, "application/json"),
+        ("recipient not text", numeric_recipient, "application/json"),
+        ("user-variables not an object", listed_variables, "application/json"),
+        ("token too long to store", long_token, "application/json"),
+        ("event time not a number", bad_time, "application/json"),
         ("no signature", no_signature, "application/json"),
         ("not JSON", b"{not json", "application/json"),
         ("a JSON list", [1, 2], "application/json"),
