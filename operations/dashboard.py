@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -39,11 +38,21 @@ def refresh(request) -> JsonResponse:
     return JsonResponse({"html": render_panels(request), "at": timezone.now().isoformat()})
 
 
-@require_POST
-def retry(request, pk: int) -> JsonResponse:
+def _job_or_none(pk: int):
     from queueops.models import FailedJob
 
-    job = get_object_or_404(FailedJob, pk=pk)
+    return FailedJob.objects.filter(pk=pk).first()
+
+
+def _gone(pk: int) -> JsonResponse:
+    return JsonResponse({"detail": f"failed job #{pk} is gone (retried or forgotten meanwhile)"}, status=404)
+
+
+@require_POST
+def retry(request, pk: int) -> JsonResponse:
+    job = _job_or_none(pk)
+    if job is None:
+        return _gone(pk)
     try:
         outcome = actions.retry_failed(request, job, channel=AuditEntry.DASHBOARD)
     except actions.ActionFailed as exc:
@@ -55,8 +64,8 @@ def retry(request, pk: int) -> JsonResponse:
 
 @require_POST
 def forget(request, pk: int) -> JsonResponse:
-    from queueops.models import FailedJob
-
-    job = get_object_or_404(FailedJob, pk=pk)
+    job = _job_or_none(pk)
+    if job is None:
+        return _gone(pk)
     detail = actions.forget_failed(request, job, channel=AuditEntry.DASHBOARD)
     return JsonResponse({"detail": f"failed job #{pk} forgotten", **detail})

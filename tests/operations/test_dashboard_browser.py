@@ -176,3 +176,17 @@ def test_non_staff_get_no_dashboard(db):
     staff.force_login(User.objects.create_user("idx-staff", is_staff=True))
     assert admin_index_link in staff.get("/admin/").content.decode()
     assert staff.get("/admin/operations/dashboard/refresh/").json()["html"]
+
+
+def test_dashboard_buttons_answer_in_json_for_a_job_already_gone(db):
+    staff = Client()
+    staff.force_login(User.objects.create_user("btn-staff", is_staff=True))
+    job = failed_job(10)
+    forgotten = staff.post(f"/admin/operations/dashboard/failed/{job.pk}/forget/")
+    assert forgotten.status_code == 200 and "forgotten" in forgotten.json()["detail"]
+    for action in ("retry", "forget"):
+        gone = staff.post(f"/admin/operations/dashboard/failed/{job.pk}/{action}/")
+        assert gone.status_code == 404
+        assert "is gone" in gone.json()["detail"]
+    assert staff.get(f"/admin/operations/dashboard/failed/{job.pk}/retry/").status_code == 405
+    assert list(AuditEntry.objects.values_list("action", "channel")) == [("failed_job.forget", "dashboard")]
