@@ -1,4 +1,4 @@
-"""The Operations dashboard in headless Chromium against a real uvicorn: see a failed job, retry it.
+"""The dashboard in headless Chromium against a real uvicorn (see a failed job, retry it); /metrics over HTTP.
 
 Debian's chromium and chromedriver (scripts/test-system-deps.sh) drive the page; the server is
 a uvicorn child on the test database and Redis. The screenshot is kept in var/artifacts/.
@@ -7,12 +7,15 @@ a uvicorn child on the test database and Redis. The screenshot is kept in var/ar
 from __future__ import annotations
 
 import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
 
 from operations import history
 from operations.models import AuditEntry
@@ -25,6 +28,7 @@ from tests.support.processes import BIN, free_port, running
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "artifacts"
+METRICS_TOKEN = "live-server-metrics-token-0123456789"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +42,13 @@ def quick_passwords():
 def server(clean_queues):
     port = free_port()
     argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-    env = child_env(DEBUG="0", OPS_DASHBOARD_REFRESH="1", DJANGO_SETTINGS_MODULE="opsproject.settings")
+    env = child_env(
+        DEBUG="0",
+        OPS_DASHBOARD_REFRESH="1",
+        DJANGO_SETTINGS_MODULE="opsproject.settings",
+        METRICS_TOKEN=METRICS_TOKEN,
+        METRICS_ALLOWED_IPS="192.0.2.0/24",
+    )
     with running([*argv, "--lifespan", "off"], env=env) as process:
         process.wait_for_line(r"Uvicorn running on", timeout=60)
         yield f"http://127.0.0.1:{port}"
@@ -152,6 +162,23 @@ def test_staff_see_a_failed_job_retry_it_and_watch_it_leave(server, browser):
     entry = AuditEntry.objects.get(action="failed_job.retry")
     assert (entry.username, entry.channel, entry.outcome) == (staff.username, "dashboard", "ok")
     assert (ARTIFACTS / "ops-dashboard.png").stat().st_size > 10_000
+
+
+def test_metrics_over_real_http_need_the_token_and_parse(server):
+    def get(headers):
+        request = urllib.request.Request(f"{server}/metrics", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    assert get({})[0] == 403  # 127.0.0.1 is not in the allow-list here
+    assert get({"Authorization": "Bearer not-it"})[0] == 403
+    status, body = get({"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert status == 200
+    names = {family.name for family in text_string_to_metric_families(body)}
+    assert {"ops_health_status", "ops_queue_size", "ops_task_outcomes", "ops_websocket_connections"} <= names
 
 
 def test_non_staff_get_no_dashboard(db):
