@@ -1,0 +1,1 @@
+"""The ops REST API under /api/ops/: serializers, views and routes."""
