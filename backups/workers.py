@@ -33,7 +33,8 @@ def _app():
 def pause(timeout: float) -> dict[str, list[str]]:
     """Stop consumption everywhere; returns {worker: [queues]} for resume()."""
     app = _app()
-    inspect = app.control.inspect(timeout=1)  # replies come in well under a second
+    # Generous: a worker that misses the reply window is neither paused nor waited for.
+    inspect = app.control.inspect(timeout=3)
     answered = inspect.active_queues() or {}
     paused = {worker: sorted(q["name"] for q in queues) for worker, queues in answered.items()}
     for worker, queues in paused.items():
