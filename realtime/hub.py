@@ -100,6 +100,8 @@ class Hub:
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.connections: dict[str, Connection] = {}
         self.subscribers: dict[str, set[Connection]] = {}
+        self._joined: set[str] = set()  # channels whose group this process is in
+        self._group_locks: dict[str, list] = {}  # channel -> [lock, coroutines using it]
         self.layer_channel = ""
         self.layer_ok = asyncio.Event()
         self.layer_ok.set()
@@ -107,7 +109,7 @@ class Hub:
         self._trouble_reason: BaseException | None = None
         self._run_id: str | None = None
         self._groups_refreshed = time.monotonic()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task] = []  # held: the loop keeps only weak references
         self.started: asyncio.Future | None = None
         self.shutting_down = False
 
@@ -142,17 +144,37 @@ class Hub:
             except Exception as exc:
                 logger.warning("realtime: leaving %s for %s failed: %r", channel, connection.socket_id, exc)
 
+    async def _sync_group(self, channel: str, force: bool = False) -> None:
+        """Make the group membership match whether local clients follow `channel`.
+
+        One change at a time per channel, decided on the state when its turn comes: a leave
+        and a join in quick succession (a page reload) cannot reach Redis in the wrong order.
+        """
+        entry = self._group_locks.setdefault(channel, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                wanted = bool(self.subscribers.get(channel))
+                group = protocol.group_name(channel)
+                if wanted and (force or channel not in self._joined):
+                    await self.layer.group_add(group, self.layer_channel)
+                    self._joined.add(channel)
+                elif not wanted and channel in self._joined:
+                    self._joined.discard(channel)
+                    await self.layer.group_discard(group, self.layer_channel)
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                self._group_locks.pop(channel, None)
+
     async def subscribe(self, connection: Connection, channel: str, member: Member | None = None):
         """Deliver `channel` to `connection`; for presence, join and return the members."""
-        local = self.subscribers.setdefault(channel, set())
-        first = not local
-        local.add(connection)
+        self.subscribers.setdefault(channel, set()).add(connection)
         connection.channels[channel] = member
         # Registered locally first: should the layer fail now, the resync after it recovers
         # joins the group and restores the presence entry.
         try:
-            if first:
-                await self.layer.group_add(protocol.group_name(channel), self.layer_channel)
+            await self._sync_group(channel)
             if member is None:
                 return None
             result = await self.store.presence_join(channel, connection.socket_id, member)
@@ -173,7 +195,7 @@ class Hub:
         local.discard(connection)
         if not local:
             self.subscribers.pop(channel, None)
-            await self.layer.group_discard(protocol.group_name(channel), self.layer_channel)
+        await self._sync_group(channel)
         if member is not None:
             result = await self.store.presence_leave(channel, connection.socket_id)
             await self._announce_departures(channel, result.removed)
@@ -249,8 +271,9 @@ class Hub:
         return float(getattr(self.layer, "group_expiry", 86400))
 
     async def _join_groups(self) -> None:
+        """(Re-)join every followed channel's group, whatever Redis remembers."""
         for channel in list(self.subscribers):
-            await self.layer.group_add(protocol.group_name(channel), self.layer_channel)
+            await self._sync_group(channel, force=True)
         self._groups_refreshed = time.monotonic()
 
     async def _resync(self) -> None:
