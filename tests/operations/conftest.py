@@ -91,3 +91,8 @@ def queue_size(name: str) -> int:
     from queueops.broker import queue_stats
 
     return queue_stats([name])[0].size
+
+
+# The readiness report's test stands up backups in S3 and a local Mailgun: their fixtures.
+from tests.backups.conftest import keys, s3_server  # noqa: E402, F401
+from tests.mailops.conftest import mail_settings, mailgun, webhook_url  # noqa: E402, F401
