@@ -68,9 +68,9 @@ format: $(VENV)/.test-installed
 clean:
 	rm -rf var/broker var/test_db.sqlite3*
 
-## make bench: the benchmarks under bench/ against this machine's MariaDB and Redis.
+## make bench: every benchmark under bench/ against this machine's MariaDB and Redis, each
+## beside its baseline in the same run; writes docs/BENCHMARKS.md from what they print.
 .PHONY: bench
 bench: $(VENV)/.test-installed services
 	$(BIN)/pip install --quiet -r requirements/bench.txt
-	$(BIN)/python -m bench.health
-	$(BIN)/python -m bench.webhook
+	$(BIN)/python -m bench.run_all $(if $(ONLY),--only $(ONLY))
