@@ -206,7 +206,8 @@ class RedisStore:
 class MemoryStore:
     """The same operations for the in-memory layer, shared by the threads of this process."""
 
-    def __init__(self):
+    def __init__(self, layer):
+        self.layer = layer
         self._lock = threading.Lock()
         self._last_id: dict[str, int] = {}
         self._history: dict[str, list[tuple[int, str]]] = {}
@@ -278,17 +279,15 @@ class MemoryStore:
         return "memory"
 
 
-_stores: dict[int, object] = {}
-_stores_lock = threading.Lock()
+_store: RedisStore | MemoryStore | None = None
+_store_lock = threading.Lock()
 
 
-def get_store():
-    """The store beside the default channel layer (one per layer instance)."""
+def get_store() -> RedisStore | MemoryStore:
+    """The store beside the default channel layer (a new one when the layer is replaced)."""
+    global _store
     layer = get_channel_layer()
-    with _stores_lock:
-        store = _stores.get(id(layer))
-        if store is None or store.layer is not layer:
-            store = RedisStore(layer) if hasattr(layer, "consistent_hash") else MemoryStore()
-            store.layer = layer
-            _stores[id(layer)] = store
-        return store
+    with _store_lock:
+        if _store is None or _store.layer is not layer:
+            _store = RedisStore(layer) if hasattr(layer, "consistent_hash") else MemoryStore(layer)
+        return _store
