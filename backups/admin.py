@@ -1,8 +1,8 @@
-"""Admin views of backup records and drills (read-only: storage is the source of truth)."""
+"""Admin views of backup records, shipped binlogs and drills (read-only: storage is the truth)."""
 
 from django.contrib import admin
 
-from backups.models import BackupDrill, BackupRecord
+from backups.models import BackupDrill, BackupRecord, BinlogArchive
 
 
 @admin.register(BackupRecord)
@@ -22,6 +22,19 @@ class BackupRecordAdmin(admin.ModelAdmin):
 class BackupDrillAdmin(admin.ModelAdmin):
     list_display = ["backup_id", "status", "finished_at", "rto_seconds", "rpo_seconds"]
     list_filter = ["status"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BinlogArchive)
+class BinlogArchiveAdmin(admin.ModelAdmin):
+    list_display = ["file", "alias", "first_event_at", "last_event_at", "stored_size", "gap_before"]
+    list_filter = ["alias"]
+    search_fields = ["file"]
 
     def has_add_permission(self, request):
         return False

@@ -4,17 +4,24 @@ A drill proves a backup restores: the archive is verified, loaded into a scratch
 the same server, its per-table row counts and migration state compared with the manifest,
 and the scratch database dropped whatever happened. The time all that took is the measured
 recovery time (RTO); the backup's age at the drill is the recovery point (RPO).
+
+With `pitr=True` the drill also verifies every shipped binlog from the backup's position on and
+replays them all after the comparison: the replay must apply cleanly (a wrong start position
+shows up as duplicate keys, a missing log as a refused plan), and the RPO becomes the age of the
+last replayed event.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 import time
+from pathlib import Path
 
 from django.utils import timezone
 
-from backups import catalog, keys
+from backups import catalog, keys, pitr
 from backups.dumpers import dumper_for
 from backups.errors import BackupError
 from backups.models import BackupDrill
@@ -24,13 +31,16 @@ from backups.storage import BackupStorage
 log = logging.getLogger("backups")
 
 
-def run_drill(reference: str = "latest", alias: str = "default", *, store=None, tty=None) -> BackupDrill:
+def run_drill(
+    reference: str = "latest", alias: str = "default", *, pitr_replay: bool = False, store=None, tty=None
+) -> BackupDrill:
     """Run one drill and record it; raises UsageError for bad input, never for a failed drill."""
     store = store or BackupStorage()
     manifest = catalog.resolve(reference, store, alias=alias if reference == "latest" else None)
     dumper = dumper_for(alias)
     if manifest.vendor != dumper.vendor:
         raise BackupError(f"backup {manifest.id} is {manifest.vendor}; database {alias!r} is {dumper.vendor}")
+    plan = pitr.plan(manifest, None, store) if pitr_replay else None  # UsageError: cannot roll forward
     identities = keys.identities()
     scratch = dumper.scratch_name(secrets.token_hex(4))
     started_at = timezone.now()
@@ -39,18 +49,28 @@ def run_drill(reference: str = "latest", alias: str = "default", *, store=None, 
     detail = ""
     stage = "verify archive"
     try:
-        log.info("drill %s: verifying the archive", manifest.id)
-        verify(manifest, store, identities, tty=tty)
-        stage = "restore into scratch database"
-        log.info("drill %s: restoring into scratch database %s", manifest.id, scratch)
-        load(manifest, store, dumper, scratch, identities, tty=tty)
-        stage = "compare with the manifest"
-        counts, migrations = dumper.read_state(scratch)
-        mismatches = compare_counts(manifest, counts) + compare_migrations(manifest, migrations)
-        if mismatches:
-            detail = f"{len(mismatches)} difference(s) from the manifest: {mismatches[0]}"
-        else:
-            detail = f"{len(counts)} tables, {sum(counts.values())} rows match the manifest"
+        with tempfile.TemporaryDirectory(prefix="backup-drill-") as folder:
+            log.info("drill %s: verifying the archive", manifest.id)
+            verify(manifest, store, identities, tty=tty)
+            if plan:
+                stage = "verify binlogs"
+                log.info("drill %s: verifying %d binlog archive(s)", manifest.id, len(plan.logs))
+                paths = pitr.fetch(plan, store, identities, Path(folder), tty=tty)
+            stage = "restore into scratch database"
+            log.info("drill %s: restoring into scratch database %s", manifest.id, scratch)
+            load(manifest, store, dumper, scratch, identities, tty=tty)
+            stage = "compare with the manifest"
+            counts, migrations = dumper.read_state(scratch)
+            mismatches = compare_counts(manifest, counts) + compare_migrations(manifest, migrations)
+            if mismatches:
+                detail = f"{len(mismatches)} difference(s) from the manifest: {mismatches[0]}"
+            else:
+                detail = f"{len(counts)} tables, {sum(counts.values())} rows match the manifest"
+            if plan and not mismatches:
+                stage = "replay binlogs"
+                pitr.replay(plan, paths, dumper, scratch)
+                counts, _ = dumper.read_state(scratch)
+                detail += f"; point in time: replayed {plan.describe()}, {sum(counts.values())} rows after"
     except Exception as error:
         detail = f"failed at '{stage}': {error}"
     finally:
@@ -67,7 +87,7 @@ def run_drill(reference: str = "latest", alias: str = "default", *, store=None, 
         started_at=started_at,
         finished_at=finished_at,
         rto_seconds=round(time.monotonic() - clock, 3),
-        rpo_seconds=round((started_at - manifest.started_at).total_seconds(), 3),
+        rpo_seconds=round((started_at - (plan.reach if plan else manifest.started_at)).total_seconds(), 3),
         detail=detail[:4000],
         mismatches=mismatches,
     )

@@ -1,4 +1,4 @@
-"""Periodic jobs of backups: daily backup at BACKUP_SCHEDULE, prune an hour later, weekly drill.
+"""Periodic jobs of backups: daily backup, binlogs every BACKUP_BINLOG_INTERVAL, prune, drill.
 
 Times are UTC HH:MM from settings; the drill runs two hours after the backup on
 BACKUP_DRILL_WEEKDAY, so it drills that day's backup.
@@ -22,6 +22,12 @@ JOBS = [
         description="Dump, compress, encrypt and store the default database.",
         critical=True,
         grace_seconds=3 * 3600,
+    ),
+    PeriodicJob(
+        "backups.binlogs",
+        task="backups.ship_binlogs",
+        schedule=every(settings.BACKUP_BINLOG_INTERVAL),
+        description="Close the current binary log and ship every closed one (point-in-time recovery).",
     ),
     PeriodicJob(
         "backups.prune",

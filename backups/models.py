@@ -1,4 +1,4 @@
-"""BackupRecord and BackupDrill: database mirrors of the manifests in storage, and drill results.
+"""BackupRecord, BinlogArchive and BackupDrill: mirrors of the manifests in storage, drill results.
 
 Storage stays the source of truth for backups (`backup_list --refresh` rebuilds the records
 from the manifests); drills exist only here.
@@ -56,3 +56,25 @@ class BackupDrill(models.Model):
 
     def __str__(self) -> str:
         return f"drill of {self.backup_id}: {self.status}"
+
+
+class BinlogArchive(models.Model):
+    """A binary log shipped to storage (mirror of its manifest under binlogs/<alias>/)."""
+
+    alias = models.CharField(max_length=100)
+    file = models.CharField(max_length=255)
+    sequence = models.BigIntegerField()
+    first_event_at = models.DateTimeField()
+    last_event_at = models.DateTimeField(db_index=True)
+    stored_size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    shipped_at = models.DateTimeField()
+    # Logs purged on the server before they were shipped, just before this one.
+    gap_before = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["alias", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["alias", "file"], name="backups_binlog_alias_file")]
+
+    def __str__(self) -> str:
+        return f"{self.alias}: {self.file}"

@@ -15,6 +15,8 @@ PRUNE_FAILED = "backups.prune_failed"
 DRILL_FAILED = "backups.drill_failed"
 TOO_OLD = "backups.too_old"
 TOO_LARGE = "backups.too_large"
+BINLOG_GAP = "backups.binlog_gap"
+BINLOG_FAILED = "backups.binlog_failed"
 
 
 def alert(key: str, summary: str, detail: str = "") -> None:

@@ -4,6 +4,9 @@ Per database alias, over the manifests in storage (the source of truth). A backu
 written has no manifest yet, so it is never a candidate; the newest backup is always kept. The
 manifest goes first, so a deletion that stops halfway leaves an unlisted archive (removed by a
 later prune once a day old) rather than a listed backup with no archive.
+
+Shipped binary logs of each alias older than the one the oldest daily-kept backup rolls forward
+from go too (`retention.first_binlog_needed`): every moment of the daily window stays reachable.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from backups import catalog, retention
+from backups import binlogs, catalog, retention
 from backups.manifest import manifest_name
 from backups.models import BackupRecord
 from backups.storage import ARCHIVE_SUFFIX, PARTIAL_SUFFIX, BackupStorage
@@ -32,7 +35,8 @@ def prune(*, dry_run: bool = False, store: BackupStorage | None = None) -> dict:
         by_alias.setdefault(manifest.alias, []).append(manifest)
     kept: dict[str, str] = {}
     doomed = []
-    for items in by_alias.values():
+    doomed_logs: list[binlogs.BinlogManifest] = []
+    for alias, items in by_alias.items():
         decision = retention.decide(
             [retention.Candidate(m.id, m.started_at) for m in items],
             settings.BACKUP_KEEP_DAILY,
@@ -40,6 +44,7 @@ def prune(*, dry_run: bool = False, store: BackupStorage | None = None) -> dict:
         )
         kept.update(decision.keep)
         doomed += [m for m in items if m.id in set(decision.delete)]
+        doomed_logs += _unneeded_binlogs(alias, items, decision, store)
     orphans = _orphans(store, {m.archive for m in manifests})
     deleted = []
     if not dry_run:
@@ -52,12 +57,29 @@ def prune(*, dry_run: bool = False, store: BackupStorage | None = None) -> dict:
         for name in orphans:
             store.delete(name)
             log.info("prune: deleted unfinished archive %s", name)
+        for item in doomed_logs:
+            binlogs.delete(item, store)
+            log.info("prune: deleted binlog %s of %s", item.file, item.alias)
+        for alias in {item.alias for item in doomed_logs}:
+            binlogs.sync_records(alias, binlogs.shipped(alias, store))
     return {
         "dry_run": dry_run,
         "kept": dict(sorted(kept.items())),
         "deleted": [m.id for m in doomed] if dry_run else deleted,
         "orphans": orphans,
+        "binlogs_deleted": [f"{item.alias}/{item.file}" for item in doomed_logs],
     }
+
+
+def _unneeded_binlogs(alias: str, items: list, decision, store: BackupStorage) -> list:
+    numbers = {
+        m.id: binlogs.sequence(m.position["file"]) if m.position and m.position.get("file") else None
+        for m in items
+    }
+    first = retention.first_binlog_needed(decision.keep, numbers)
+    if first is None:
+        return []
+    return [item for item in binlogs.shipped(alias, store) if item.sequence < first]
 
 
 def _orphans(store: BackupStorage, listed: set[str]) -> list[str]:

@@ -14,14 +14,17 @@ resumed and maintenance off, then health and row counts verified.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connections
 
-from backups import catalog, keys, maintenance, workers
+from backups import catalog, keys, maintenance, pitr, workers
 from backups.dumpers import dumper_for
 from backups.dumpers.base import Dumper
 from backups.errors import BackupError, IntegrityError, UsageError
@@ -92,6 +95,8 @@ class RestoreReport:
     steps: list[dict] = field(default_factory=list)
     health: str = ""
     ok: bool = False
+    until: str = ""  # point-in-time restores: the moment, and the binlogs replayed
+    binlogs: list[str] = field(default_factory=list)
 
 
 class _Steps:
@@ -125,21 +130,45 @@ def _check_vendor(manifest: Manifest, dumper: Dumper) -> None:
         )
 
 
-def restore_to(manifest: Manifest, alias: str, target: str, *, store=None, tty=None) -> RestoreReport:
-    """Restore into database `target` on the server of `alias` (not the live database)."""
+def _scratch(plan: pitr.Plan | None):
+    """A private folder for the decrypted binlogs of a point-in-time restore."""
+    return tempfile.TemporaryDirectory(prefix="backup-pitr-") if plan else nullcontext()
+
+
+def _describe(report: RestoreReport, plan: pitr.Plan | None) -> None:
+    if plan:
+        report.until = plan.reach.isoformat()
+        report.binlogs = [item.file for item in plan.logs]
+
+
+def restore_to(
+    manifest: Manifest, alias: str, target: str, *, store=None, tty=None, plan: pitr.Plan | None = None
+) -> RestoreReport:
+    """Restore into database `target` on the server of `alias` (not the live database).
+
+    With a point-in-time `plan`, every binlog it needs is verified too before the target is
+    touched, and replayed after the row counts of the full backup were checked.
+    """
     store = store or BackupStorage()
     dumper = dumper_for(alias)
     _check_vendor(manifest, dumper)
     identities = keys.identities()
     report = RestoreReport(manifest.id, target, live=False)
+    _describe(report, plan)
     steps = _Steps(report)
-    steps.run("verify archive", verify, manifest, store, identities, tty=tty)
-    steps.state = f"database {target} may be partly loaded"
-    steps.run("load", load, manifest, store, dumper, target, identities, tty=tty)
-    counts, _migrations = steps.run("read back row counts", dumper.read_state, target)
-    mismatches = compare_counts(manifest, counts)
-    if mismatches:
-        steps.run("compare row counts", _raise_mismatch, mismatches)
+    with _scratch(plan) as scratch:
+        steps.run("verify archive", verify, manifest, store, identities, tty=tty)
+        if plan:
+            paths = steps.run("verify binlogs", pitr.fetch, plan, store, identities, Path(scratch), tty=tty)
+        steps.state = f"database {target} may be partly loaded"
+        steps.run("load", load, manifest, store, dumper, target, identities, tty=tty)
+        counts, _migrations = steps.run("read back row counts", dumper.read_state, target)
+        mismatches = compare_counts(manifest, counts)
+        if mismatches:
+            steps.run("compare row counts", _raise_mismatch, mismatches)
+        if plan:
+            steps.state = f"database {target} holds the backup, binlogs partly replayed"
+            steps.run("replay binlogs", pitr.replay, plan, paths, dumper, target)
     report.ok = True
     return report
 
@@ -152,18 +181,34 @@ def _raise_mismatch(mismatches: list[dict]) -> None:
     )
 
 
-def restore_live(manifest: Manifest, alias: str = "default", *, flush_queues=False, store=None, tty=None):
+def restore_live(
+    manifest: Manifest,
+    alias: str = "default",
+    *,
+    flush_queues=False,
+    store=None,
+    tty=None,
+    plan: pitr.Plan | None = None,
+):
     """Restore over the live database of `alias`, running the whole maintenance procedure."""
+    store = store or BackupStorage()
+    with _scratch(plan) as scratch:
+        return _restore_live(manifest, alias, flush_queues, store, tty, plan, scratch)
+
+
+def _restore_live(manifest, alias, flush_queues, store, tty, plan, scratch) -> RestoreReport:
     from django.conf import settings
 
-    store = store or BackupStorage()
     dumper = dumper_for(alias)
     _check_vendor(manifest, dumper)
     identities = keys.identities()
     live_name = dumper.database_name
     report = RestoreReport(manifest.id, live_name, live=True)
+    _describe(report, plan)
     steps = _Steps(report)
     steps.run("verify archive", verify, manifest, store, identities, tty=tty)
+    if plan:
+        paths = steps.run("verify binlogs", pitr.fetch, plan, store, identities, Path(scratch), tty=tty)
 
     steps.run("maintenance on", maintenance.enable, f"restoring backup {manifest.id}")
     steps.state = "maintenance is ON, database untouched"
@@ -176,6 +221,9 @@ def restore_live(manifest: Manifest, alias: str = "default", *, flush_queues=Fal
     mismatches = compare_counts(manifest, counts)
     if mismatches:
         steps.run("compare row counts", _raise_mismatch, mismatches)
+    if plan:
+        steps.state = "maintenance is ON, workers paused, backup loaded, binlogs partly replayed"
+        steps.run("replay binlogs", pitr.replay, plan, paths, dumper, live_name)
     steps.state = "maintenance is ON, workers paused, database restored"
     steps.run("migrate", call_command, "migrate", database=alias, interactive=False, verbosity=0)
     steps.run("clear caches", _clear_caches, manifest)

@@ -5,6 +5,10 @@ without storage. Days and months are UTC calendar days and months. The monthly t
 the months *before* the daily window (a month already represented by a daily keep does not use
 up a monthly slot), so a history of daily backups keeps exactly N + M. The newest backup is
 always kept, whatever the settings say.
+
+Binary logs (point-in-time recovery) are kept from the position of the oldest backup kept as a
+daily (or newest) one: any moment from that backup on can be reached. Monthly backups restore
+to their own snapshot only, so older logs go.
 """
 
 from __future__ import annotations
@@ -53,3 +57,17 @@ def decide(items: Iterable[Candidate], keep_daily: int, keep_monthly: int) -> De
     keep.setdefault(candidates[0].id, "newest")
     delete = [c.id for c in candidates if c.id not in keep]
     return Decision(keep, delete)
+
+
+def first_binlog_needed(keep: dict[str, str], log_numbers: dict[str, int | None]) -> int | None:
+    """Sequence number of the oldest binlog a daily-kept backup rolls forward from.
+
+    `log_numbers` maps backup id to the sequence number of its binlog position (None without
+    one). None when no daily-kept backup has a position: then nothing can be judged unneeded.
+    """
+    numbers = [
+        number
+        for backup_id, why in keep.items()
+        if not why.startswith("monthly") and (number := log_numbers.get(backup_id)) is not None
+    ]
+    return min(numbers) if numbers else None

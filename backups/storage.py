@@ -164,6 +164,14 @@ class BackupStorage:
         except FileNotFoundError:  # a local folder nothing was written to yet
             return []
 
+    def names_in(self, folder: str) -> list[str]:
+        """Names (`folder/file`) of the objects directly inside `folder`, sorted."""
+        try:
+            files = self.storage.listdir(folder)[1]
+        except FileNotFoundError:
+            return []
+        return sorted(f"{folder}/{name}" for name in files)
+
     def size(self, name: str) -> int:
         return self.storage.size(name)
 

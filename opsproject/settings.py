@@ -508,6 +508,8 @@ BACKUP_MAX_STORAGE_MB = env.int("BACKUP_MAX_STORAGE_MB", default=0)
 # Live restore: how long workers get to finish running tasks, and the Retry-After web sends.
 BACKUP_RESTORE_DRAIN_TIMEOUT = env.int("BACKUP_RESTORE_DRAIN_TIMEOUT", default=300)
 BACKUP_MAINTENANCE_RETRY_AFTER = env.int("BACKUP_MAINTENANCE_RETRY_AFTER", default=300)
+# Point-in-time recovery (MariaDB/MySQL with binary logging on): seconds between binlog shipments.
+BACKUP_BINLOG_INTERVAL = env.int("BACKUP_BINLOG_INTERVAL", default=3600)
 _weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _hour, _, _minute = BACKUP_SCHEDULE.partition(":")
 if not (_hour.isdigit() and _minute.isdigit() and int(_hour) < 24 and int(_minute) < 60):
@@ -518,6 +520,10 @@ if BACKUP_KEEP_DAILY < 1 or BACKUP_KEEP_MONTHLY < 0 or BACKUP_S3_PART_SIZE_MB < 
     raise ImproperlyConfigured(
         "BACKUP_KEEP_DAILY must be at least 1, BACKUP_KEEP_MONTHLY at least 0, "
         "BACKUP_S3_PART_SIZE_MB at least 5"
+    )
+if BACKUP_BINLOG_INTERVAL < 60:
+    raise ImproperlyConfigured(
+        f"BACKUP_BINLOG_INTERVAL must be at least 60 (seconds), not {BACKUP_BINLOG_INTERVAL}"
     )
 
 # --- mail -----------------------------------------------------------------------------------

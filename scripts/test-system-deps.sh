@@ -6,6 +6,8 @@ need=()
 pkg-config --exists mariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null \
   || need+=(libmariadb-dev pkg-config)
 command -v mariadb-admin >/dev/null || need+=(mariadb-client)
+# Point-in-time recovery ships and replays binary logs with mariadb-binlog (also mariadb-client).
+command -v mariadb-binlog >/dev/null || need+=(mariadb-client)
 command -v redis-cli >/dev/null || need+=(redis-tools)
 # Realtime: the outage tests run a redis-server of their own; Node runs pusher-js.
 command -v redis-server >/dev/null || need+=(redis-server)

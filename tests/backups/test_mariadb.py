@@ -96,7 +96,7 @@ def test_manifest_describes_the_dump(sample):
     assert manifest.row_counts["bk_sample"] == ROWS + 1
     assert manifest.database["vendor"] == "mysql" and manifest.database["name"] == source
     assert "--single-transaction" in manifest.dump["flags"] and "--hex-blob" in manifest.dump["flags"]
-    assert manifest.migrations["backups"] == "0001_initial"
+    assert manifest.migrations["backups"] == "0002_binlogarchive"
     assert manifest.stored_size == archive.stat().st_size
     assert manifest.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
     assert manifest.raw_size > manifest.stored_size  # compressed, and...

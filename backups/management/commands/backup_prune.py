@@ -10,7 +10,8 @@ class Command(BackupCommand):
     help = (
         "Delete backups outside the retention policy: the latest backup of each of the newest "
         "BACKUP_KEEP_DAILY days and of BACKUP_KEEP_MONTHLY months before them are kept, and always "
-        "the newest. --dry-run only says what would go."
+        "the newest. Shipped binlogs older than the position of the oldest daily-kept backup go too "
+        "(every moment of the daily window stays reachable). --dry-run only says what would go."
     )
 
     def add_arguments(self, parser):
@@ -31,6 +32,8 @@ class Command(BackupCommand):
             self.stdout.write(f"{verb:<7} {backup_id}")
         for name in result["orphans"]:
             self.stdout.write(f"{verb:<7} {name}  (unfinished archive)")
+        for name in result["binlogs_deleted"]:
+            self.stdout.write(f"{verb:<7} binlog {name}  (before the daily window)")
         self.stdout.write(
             f"{len(result['kept'])} kept (policy {settings.BACKUP_KEEP_DAILY} daily + "
             f"{settings.BACKUP_KEEP_MONTHLY} monthly), {len(result['deleted'])} {verb}"
