@@ -399,9 +399,11 @@ def ship(alias: str = "default", *, store: BackupStorage | None = None, tty=None
         )
     recipients = keys.recipients()
     logs = server.logs()
+    if not logs:
+        raise BackupError(f"the server of database {alias!r} lists no binary log (SHOW BINARY LOGS)")
     done = shipped(alias, store)
     flushed = False
-    if logs and (server.holds_transactions(logs[-1][0]) or _idle_too_long(done)):
+    if server.holds_transactions(logs[-1][0]) or _idle_too_long(done):
         server.flush()
         flushed = True
         logs = server.logs()

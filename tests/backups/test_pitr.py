@@ -434,6 +434,32 @@ def test_shipping_with_the_documented_privileges_keeps_the_password_out_of_argv(
     assert password not in caplog.text and password not in out + err
 
 
+def test_manual_point_in_time_restore_with_stock_age_zstd_mariadb_binlog_and_mariadb(pitr, tmp_path):
+    """The RUNBOOK's fallback without this project, step by step."""
+    import subprocess
+
+    log = binlogs.shipped("pitr")[0]
+    store = pitr.folder / "store"
+    client = f"mariadb --no-defaults --host=127.0.0.1 --port={pitr.server.port} --user=root"
+    script = f"""
+        set -euo pipefail
+        cd {tmp_path}
+        {client} -e 'CREATE DATABASE manual_pitr CHARACTER SET utf8mb4'
+        age -d -i {pitr.keys.identity_file} {store / pitr.backup.archive} | zstd -d -q \\
+            | {client} --binary-mode manual_pitr
+        age -d -i {pitr.keys.identity_file} {store / log.archive} | zstd -d -q > {log.file}
+        sha256sum {log.file}
+        TZ=UTC mariadb-binlog --start-position={pitr.backup.position["position"]} \\
+            --stop-datetime='{pitr.between:%Y-%m-%d %H:%M:%S}' --database=pitr_src \\
+            --rewrite-db='pitr_src->manual_pitr' --disable-log-bin {log.file} \\
+            | {client} --binary-mode manual_pitr
+    """
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == log.raw_sha256
+    assert rows(pitr.server, "manual_pitr") == [("1", "before"), ("2", "before"), ("3", "after the backup")]
+
+
 @pytest.mark.django_db(transaction=True)  # the live procedure closes every connection
 def test_live_point_in_time_restore_runs_every_step_with_the_replay_after_the_load(pitr, monkeypatch):
     """Last in the module: it rolls pitr_src itself back to the moment."""
