@@ -460,6 +460,40 @@ def test_manual_point_in_time_restore_with_stock_age_zstd_mariadb_binlog_and_mar
     assert rows(pitr.server, "manual_pitr") == [("1", "before"), ("2", "before"), ("3", "after the backup")]
 
 
+def test_binlogs_ship_to_s3_and_a_point_in_time_restore_reads_them_back(pitr, s3_server, tmp_path):
+    """The same chain through the S3-compatible server: listing a folder, archives, manifests."""
+    import secrets
+
+    prefix = f"pitr-{secrets.token_hex(3)}"
+    with backup_settings(tmp_path, pitr.keys, s3_server.storage_config(prefix)):
+        code, out, err = run("backup_run", "--database", "pitr", "--json")
+        assert code == 0, err
+        backup = Manifest.from_dict(json.loads(out))
+        pitr.server.sql("INSERT INTO pitr_src.t VALUES (7, 'before the s3 moment')")
+        moment = next_second(time.time())
+        pitr.server.sql("INSERT INTO pitr_src.t VALUES (8, 'after the s3 moment')")
+        next_second(time.time())
+        code, out, err = run("backup_binlogs", "--database", "pitr", "--json")
+        assert code == 0, err
+        assert json.loads(out)["shipped"]
+        assert json.loads(run("backup_binlogs", "--database", "pitr", "--json")[1])["shipped"] == []
+        keys = [
+            item["Key"]
+            for item in s3_server.client().list_objects_v2(
+                Bucket=s3_server.bucket, Prefix=f"{prefix}/binlogs/"
+            )["Contents"]
+        ]
+        assert keys and all(k.endswith((".zst.age", ".manifest.json")) for k in keys)
+        code, out, err = run(
+            "backup_restore", backup.id, "--database", "pitr", "--target-database", "pitr_s3",
+            "--until", moment.isoformat(), "--yes",
+        )  # fmt: skip
+        assert code == 0, err
+    restored = [row[0] for row in rows(pitr.server, "pitr_s3")]
+    assert "7" in restored and "8" not in restored
+    assert restored == [row[0] for row in rows(pitr.server, "pitr_src") if row[0] != "8"]
+
+
 @pytest.mark.django_db(transaction=True)  # the live procedure closes every connection
 def test_live_point_in_time_restore_runs_every_step_with_the_replay_after_the_load(pitr, monkeypatch):
     """Last in the module: it rolls pitr_src itself back to the moment."""
