@@ -66,9 +66,8 @@ class FailedJobAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"Sent {len(done)} failed job(s) again.", messages.SUCCESS)
         for job, exc in failed:
-            self.message_user(
-                request, f"Could not retry #{job.pk} ({job.task}): {type(exc).__name__}: {exc}", messages.ERROR
-            )
+            problem = f"Could not retry #{job.pk} ({job.task}): {type(exc).__name__}: {exc}"
+            self.message_user(request, problem, messages.ERROR)
 
     @admin.action(description="Forget the selected failed jobs", permissions=["delete"])
     def forget(self, request, queryset):

@@ -5,93 +5,148 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(db_index=True, help_text='What the alert is about.', max_length=200)),
-                ('open_key', models.CharField(blank=True, editable=False, max_length=200, null=True, unique=True)),
-                ('source', models.CharField(blank=True, max_length=100)),
-                ('severity', models.CharField(choices=[('warning', 'warning'), ('critical', 'critical')], default='critical', max_length=20)),
-                ('summary', models.CharField(max_length=500)),
-                ('detail', models.TextField(blank=True)),
-                ('opened_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_notified_at', models.DateTimeField(blank=True, null=True)),
-                ('reminders', models.PositiveIntegerField(default=0)),
-                ('resolved_at', models.DateTimeField(blank=True, db_index=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(db_index=True, help_text="What the alert is about.", max_length=200),
+                ),
+                (
+                    "open_key",
+                    models.CharField(blank=True, editable=False, max_length=200, null=True, unique=True),
+                ),
+                ("source", models.CharField(blank=True, max_length=100)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("warning", "warning"), ("critical", "critical")],
+                        default="critical",
+                        max_length=20,
+                    ),
+                ),
+                ("summary", models.CharField(max_length=500)),
+                ("detail", models.TextField(blank=True)),
+                ("opened_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("last_seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_notified_at", models.DateTimeField(blank=True, null=True)),
+                ("reminders", models.PositiveIntegerField(default=0)),
+                ("resolved_at", models.DateTimeField(blank=True, db_index=True, null=True)),
             ],
             options={
-                'ordering': ['-opened_at', '-id'],
+                "ordering": ["-opened_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='FailedJob',
+            name="FailedJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task_id', models.CharField(max_length=255, unique=True)),
-                ('connection', models.CharField(help_text='The broker, without credentials.', max_length=255)),
-                ('queue', models.CharField(db_index=True, max_length=255)),
-                ('exchange', models.CharField(blank=True, max_length=255)),
-                ('routing_key', models.CharField(blank=True, max_length=255)),
-                ('priority', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('task', models.CharField(db_index=True, max_length=255)),
-                ('args', models.JSONField(blank=True, default=list)),
-                ('kwargs', models.JSONField(blank=True, default=dict)),
-                ('exception', models.CharField(help_text="The exception's class.", max_length=255)),
-                ('message', models.TextField(blank=True)),
-                ('traceback', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField()),
-                ('worker', models.CharField(blank=True, max_length=255)),
-                ('failed_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task_id", models.CharField(max_length=255, unique=True)),
+                (
+                    "connection",
+                    models.CharField(help_text="The broker, without credentials.", max_length=255),
+                ),
+                ("queue", models.CharField(db_index=True, max_length=255)),
+                ("exchange", models.CharField(blank=True, max_length=255)),
+                ("routing_key", models.CharField(blank=True, max_length=255)),
+                ("priority", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("task", models.CharField(db_index=True, max_length=255)),
+                ("args", models.JSONField(blank=True, default=list)),
+                ("kwargs", models.JSONField(blank=True, default=dict)),
+                ("exception", models.CharField(help_text="The exception's class.", max_length=255)),
+                ("message", models.TextField(blank=True)),
+                ("traceback", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField()),
+                ("worker", models.CharField(blank=True, max_length=255)),
+                ("failed_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['-failed_at', '-id'],
+                "ordering": ["-failed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ManagedJob',
+            name="ManagedJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('task', models.CharField(max_length=200)),
-                ('schedule', models.CharField(help_text='human-readable schedule, as declared', max_length=200)),
-                ('period_seconds', models.PositiveIntegerField(help_text='gap between two runs, for lateness')),
-                ('critical', models.BooleanField(default=False)),
-                ('grace_seconds', models.PositiveIntegerField()),
-                ('in_code', models.BooleanField(default=True)),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('synced_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("task", models.CharField(max_length=200)),
+                (
+                    "schedule",
+                    models.CharField(help_text="human-readable schedule, as declared", max_length=200),
+                ),
+                (
+                    "period_seconds",
+                    models.PositiveIntegerField(help_text="gap between two runs, for lateness"),
+                ),
+                ("critical", models.BooleanField(default=False)),
+                ("grace_seconds", models.PositiveIntegerField()),
+                ("in_code", models.BooleanField(default=True)),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("synced_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='JobRun',
+            name="JobRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('job', models.CharField(max_length=200)),
-                ('task_id', models.CharField(max_length=255, unique=True)),
-                ('slot', models.CharField(blank=True, max_length=255)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('running', 'running'), ('success', 'success'), ('failure', 'failure'), ('retry', 'retry')], default='running', max_length=10)),
-                ('duration_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('worker', models.CharField(blank=True, max_length=255)),
-                ('error', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("job", models.CharField(max_length=200)),
+                ("task_id", models.CharField(max_length=255, unique=True)),
+                ("slot", models.CharField(blank=True, max_length=255)),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("running", "running"),
+                            ("success", "success"),
+                            ("failure", "failure"),
+                            ("retry", "retry"),
+                        ],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("duration_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("worker", models.CharField(blank=True, max_length=255)),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-started_at'],
-                'indexes': [models.Index(fields=['job', '-started_at'], name='queueops_jo_job_c5c971_idx'), models.Index(fields=['outcome', 'finished_at'], name='queueops_jo_outcome_208786_idx')],
+                "ordering": ["-started_at"],
+                "indexes": [
+                    models.Index(fields=["job", "-started_at"], name="queueops_jo_job_c5c971_idx"),
+                    models.Index(fields=["outcome", "finished_at"], name="queueops_jo_outcome_208786_idx"),
+                ],
             },
         ),
     ]

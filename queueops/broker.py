@@ -1,0 +1,125 @@
+"""What is waiting on the broker: per-queue size and the age of the oldest message.
+
+Every task message gets an `enqueued_at` header (epoch seconds) when it is published, by the
+`before_task_publish` handler below, connected in QueueopsConfig.ready() so the web, workers,
+beat and commands all stamp what they send. The oldest waiting message of a queue is read
+without taking it: the tail of the Redis list (one per priority step), or the first file of the
+filesystem broker's folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from kombu.exceptions import OperationalError
+
+ENQUEUED_AT = "enqueued_at"
+
+
+def stamp_enqueued_at(sender=None, headers=None, **kwargs) -> None:
+    """before_task_publish receiver: record when the message was handed to the broker."""
+    if headers is not None:
+        headers[ENQUEUED_AT] = time.time()
+
+
+@dataclass
+class QueueStats:
+    name: str
+    size: int
+    oldest_enqueued_at: float | None  # None: empty, or no message carries the header
+
+    def oldest_age(self, now: float | None = None) -> float | None:
+        if self.oldest_enqueued_at is None or not self.size:
+            return None
+        return max(0.0, (now or time.time()) - self.oldest_enqueued_at)
+
+
+class BrokerUnavailable(Exception):
+    """The broker did not answer; the message names the error class, never the URL."""
+
+
+def _enqueued_at(payload: str | bytes | None) -> float | None:
+    if not payload:
+        return None
+    try:
+        value = json.loads(payload)["headers"][ENQUEUED_AT]
+        return float(value)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _redis_stats(channel, names: list[str]) -> list[QueueStats]:
+    keys = {name: [channel._q_for_pri(name, pri) for pri in channel.priority_steps] for name in names}
+    pipe = channel.client.pipeline(transaction=False)
+    for name in names:
+        for key in keys[name]:
+            pipe.llen(key)
+            pipe.lindex(key, -1)  # kombu LPUSHes and RPOPs: the tail waited longest
+    replies = iter(pipe.execute())
+    stats = []
+    for name in names:
+        size, oldest = 0, None
+        for _key in keys[name]:
+            length, tail = next(replies), next(replies)
+            size += length or 0
+            at = _enqueued_at(tail)
+            if at is not None and (oldest is None or at < oldest):
+                oldest = at
+        stats.append(QueueStats(name, size, oldest))
+    return stats
+
+
+def _filesystem_stats(channel, names: list[str]) -> list[QueueStats]:
+    folder = channel.data_folder_in
+    # File names start with a millisecond counter, so sorted order is arrival order.
+    files = sorted(os.listdir(folder))
+    stats = []
+    for name in names:
+        mine = [entry for entry in files if entry.partition(".")[2] == f"{name}.msg"]
+        oldest = None
+        for entry in mine[:3]:  # the first may be taken by a worker while we read
+            try:
+                with open(os.path.join(folder, entry), "rb") as handle:
+                    oldest = _enqueued_at(handle.read())
+                break
+            except OSError:
+                continue
+        stats.append(QueueStats(name, len(mine), oldest))
+    return stats
+
+
+def queue_stats(names: list[str]) -> list[QueueStats]:
+    """Size and oldest message of each queue; BrokerUnavailable when the broker does not answer."""
+    from opsproject.celery import app
+
+    with app.connection_for_read() as conn:
+        try:
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0.2, timeout=settings.REDIS_SOCKET_TIMEOUT
+            )
+            channel = conn.default_channel
+            if conn.transport_cls == "redis":
+                return _redis_stats(channel, names)
+            if conn.transport_cls == "filesystem":
+                return _filesystem_stats(channel, names)
+            return [
+                QueueStats(name, channel.queue_declare(name, passive=True).message_count, None)
+                for name in names
+            ]
+        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
+            raise BrokerUnavailable(f"broker unreachable ({type(exc).__name__})") from exc
+
+
+def known_queues(extra: list[str] | tuple[str, ...] = (), beats=None) -> list[str]:
+    """The queues worth showing: the default one, the alerted ones, those workers consume, `extra`."""
+    from opsproject.celery import app
+
+    names = {app.conf.task_default_queue, *settings.QUEUE_ALERTS, *extra}
+    names.update(queue.name for queue in (app.conf.task_queues or ()))
+    for beat in beats or ():
+        names.update(beat.queues)
+    return sorted(names)

@@ -1,0 +1,85 @@
+"""The `queue` health check: broker round trip, per-queue backlog and wait, live workers.
+
+Fails when the broker does not answer or a queue holding messages has no live consumer; warns
+or fails when a queue's oldest message has waited past QUEUE_WAIT_WARN / QUEUE_WAIT_FAIL;
+warns when no worker is alive at all.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+
+from health.registry import health_check
+from health.results import FAIL, PASS, WARN, Result
+from queueops import broker, heartbeat
+
+
+def _wait_status(age: float | None) -> str:
+    if age is None:
+        return PASS
+    if age > settings.QUEUE_WAIT_FAIL:
+        return FAIL
+    return WARN if age > settings.QUEUE_WAIT_WARN else PASS
+
+
+@health_check("queue", timeout=5)
+def queue() -> list[Result]:
+    try:
+        beats, board_error = heartbeat.workers(), ""
+    except Exception as exc:  # the board lives in Redis too; the broker result below says more
+        beats, board_error = [], f"worker heartbeats unreadable ({type(exc).__name__})"
+    started = time.perf_counter()
+    try:
+        stats = broker.queue_stats(broker.known_queues(beats=beats))
+    except broker.BrokerUnavailable as exc:
+        return [
+            Result(
+                "queue", status=FAIL, measurement="responseTime", output=str(exc), component_type="datastore"
+            )
+        ]
+    results = [
+        Result(
+            "queue",
+            measurement="responseTime",
+            observed_value=round((time.perf_counter() - started) * 1000, 2),
+            observed_unit="ms",
+            component_type="datastore",
+        ),
+        Result(
+            "queue",
+            status=WARN if board_error or not beats else PASS,
+            measurement="workers",
+            observed_value=len(beats),
+            observed_unit="workers",
+            output=board_error or ("" if beats else "no live worker"),
+        ),
+    ]
+    consumers = heartbeat.consumers_by_queue(beats)
+    now = time.time()
+    for stat in stats:
+        age = stat.oldest_age(now)
+        unconsumed = bool(stat.size and not consumers.get(stat.name))
+        results.append(
+            Result(
+                "queue",
+                status=FAIL if unconsumed else PASS,
+                measurement="size",
+                observed_value=stat.size,
+                observed_unit="messages",
+                output=f"{stat.size} waiting and no live worker consumes {stat.name}" if unconsumed else "",
+                component_id=stat.name,
+            )
+        )
+        results.append(
+            Result(
+                "queue",
+                status=_wait_status(age),
+                measurement="wait",
+                observed_value=None if age is None else round(age, 3),
+                observed_unit="s",
+                component_id=stat.name,
+            )
+        )
+    return results

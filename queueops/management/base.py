@@ -1,0 +1,63 @@
+"""What the queue_* commands share: one-line usage errors (exit 2) and argument types."""
+
+from __future__ import annotations
+
+import argparse
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class _OneLineParser(CommandParser):
+    def error(self, message):
+        if self.called_from_command_line:
+            # argparse would print the whole usage first; one line says it, --help says the rest.
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        raise CommandError(f"Error: {message}", returncode=2)
+
+
+class QueueCommand(BaseCommand):
+    """A command whose bad usage exits 2 with one line on stderr.
+
+    System checks are skipped: these are the commands of an incident, and a check failing in
+    unrelated configuration must not keep an operator from listing or retrying jobs. It also
+    keeps start-up short (queue_worker_alive has 2 s).
+    """
+
+    requires_system_checks = []
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.__class__ = _OneLineParser
+        return parser
+
+    def usage_error(self, message: str) -> CommandError:
+        return CommandError(message, returncode=2)
+
+
+def positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: give more than 0 seconds")
+    return seconds
+
+
+def hours(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of hours") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: hours cannot be negative")
+    return number
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)

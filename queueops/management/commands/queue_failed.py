@@ -1,0 +1,68 @@
+"""`manage.py queue_failed`: list the failed jobs (Laravel's queue:failed)."""
+
+from __future__ import annotations
+
+import json
+
+from queueops.management.base import QueueCommand, table
+from queueops.management.failed_jobs import filtered
+
+
+class Command(QueueCommand):
+    help = "List failed jobs, newest first. Retry them with queue_retry, drop them with queue_forget."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--queue", help="only jobs of this queue")
+        parser.add_argument("--task", help="only jobs of this task name")
+        parser.add_argument("--json", action="store_true", help="a JSON array, with arguments and traceback")
+
+    def handle(self, *args, queue=None, task=None, json: bool = False, **options):
+        jobs = list(filtered(queue, task))
+        if json:
+            self.stdout.write(_dumps([_as_dict(job) for job in jobs]))
+            return
+        if not jobs:
+            self.stdout.write("No failed jobs.")
+            return
+        rows = [
+            [
+                str(job.pk),
+                job.failed_at.strftime("%Y-%m-%d %H:%M:%S"),
+                job.queue,
+                job.task,
+                str(job.attempts),
+                _short(f"{job.exception.rpartition('.')[2]}: {job.message}", 70),
+                job.task_id,
+            ]
+            for job in jobs
+        ]
+        self.stdout.write(
+            table(rows, ["ID", "FAILED AT (UTC)", "QUEUE", "TASK", "TRIES", "ERROR", "TASK ID"])
+        )
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _as_dict(job) -> dict:
+    return {
+        "id": job.pk,
+        "task_id": job.task_id,
+        "task": job.task,
+        "queue": job.queue,
+        "connection": job.connection,
+        "args": job.args,
+        "kwargs": job.kwargs,
+        "exception": job.exception,
+        "message": job.message,
+        "traceback": job.traceback,
+        "attempts": job.attempts,
+        "worker": job.worker,
+        "failed_at": job.failed_at.isoformat(),
+    }
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, indent=2)

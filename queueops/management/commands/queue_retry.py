@@ -1,0 +1,54 @@
+"""`manage.py queue_retry ID... | all`: send failed jobs again (Laravel's queue:retry)."""
+
+from __future__ import annotations
+
+from queueops.failed import retry_many
+from queueops.management.base import QueueCommand
+from queueops.management.failed_jobs import filtered, find
+
+
+class Command(QueueCommand):
+    help = (
+        "Send failed jobs again with their original arguments, queue and routing, as new tasks "
+        "whose attempts start from one. A row is deleted only once the broker took its message. "
+        "ID is the number queue_failed shows or the task id; `all` takes every failed job, "
+        "narrowed by --queue/--task. Exit 1 when a job was not found or could not be sent."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("ids", nargs="*", metavar="ID", help="failed job numbers or task ids, or `all`")
+        parser.add_argument("--queue", help="with `all`: only jobs of this queue")
+        parser.add_argument("--task", help="with `all`: only jobs of this task name")
+
+    def handle(self, *args, ids, queue=None, task=None, **options):
+        if not ids:
+            raise self.usage_error("give failed job IDs, or `all`")
+        missing = []
+        if "all" in ids:
+            if len(ids) > 1:
+                raise self.usage_error("give either IDs or `all`, not both")
+            jobs = list(filtered(queue, task))
+            if not jobs:
+                self.stdout.write("No failed jobs to retry.")
+        elif queue or task:
+            raise self.usage_error("--queue and --task narrow `all`; with IDs, leave them out")
+        else:
+            jobs = []
+            for identifier in dict.fromkeys(ids):
+                job = find(identifier)
+                if job is None:
+                    missing.append(identifier)
+                    self.stderr.write(f"No failed job matches {identifier}.")
+                else:
+                    jobs.append(job)
+        done, failed = retry_many(jobs)
+        for retried in done:
+            self.stdout.write(
+                f"Retried failed job #{retried.job_id} ({retried.task}) as task {retried.new_task_id}."
+            )
+        for job, exc in failed:
+            self.stderr.write(
+                f"Could not retry failed job #{job.pk} ({job.task}): {type(exc).__name__}: {exc}"
+            )
+        if missing or failed:
+            raise SystemExit(1)

@@ -1,0 +1,144 @@
+"""The retry policy of application tasks: total tries, backoff waits, permanent errors, FailedJob.
+
+Declare a task with the decorator or the base class; both take the same options:
+
+    from queueops.policy import PermanentError, PolicyTask, policy_task
+
+    @policy_task(name="mail.send", tries=5, backoff=(5, 60), permanent_errors=(InvalidAddress,))
+    def send(message_id): ...
+
+    @shared_task(base=PolicyTask, name="backups.run")
+    def run_backup(): ...
+
+- `tries` (default QUEUE_TRIES=3) is the TOTAL number of attempts, Laravel's meaning.
+- The wait after attempt n is `backoff[min(n - 1, last)]` (default QUEUE_BACKOFF=10,30,60), so
+  the defaults run a job at most 3 times, 10 s and then 30 s apart.
+- `PermanentError` (or a subclass), and any of the task's `permanent_errors`, fail at once.
+- When the last attempt fails, the job is recorded once as a `FailedJob`.
+- Every delivery that starts running counts as an attempt, including one that a killed worker
+  never finished (late acknowledgement hands it out again): at the start of each run the
+  task's delivery counter (in Redis, keyed by task id) goes up by one, and that count is the
+  attempt number. A delivery past the last attempt fails at once with `AttemptsExhausted`.
+
+The attempt number is `self.request.attempt` inside a bound task.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from celery import Task, shared_task
+from celery.exceptions import TaskPredicate
+from django.conf import settings
+
+from queueops.store import PREFIX, store
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AttemptsExhausted", "PermanentError", "PolicyTask", "policy_task", "wait_after"]
+
+
+class PermanentError(Exception):
+    """Raise it (or a subclass) from a task that retrying cannot help: no further attempts."""
+
+
+class AttemptsExhausted(Exception):
+    """The last attempt was lost with its worker (killed mid-task): no attempt is left."""
+
+
+def wait_after(attempt: int, backoff: Sequence[float]) -> float:
+    """Seconds to wait after attempt `attempt` (1-based) failed: backoff[min(n - 1, last)]."""
+    if not backoff:
+        return 0.0
+    return float(backoff[min(attempt - 1, len(backoff) - 1)])
+
+
+def attempts_key(task_id: str) -> str:
+    return f"{PREFIX}attempts:{task_id}"
+
+
+def _counter_ttl(backoff: Sequence[float], app) -> int:
+    # Long enough to bridge the longest gap between two deliveries of one task: a retry wait,
+    # or the broker's visibility timeout before it hands out a killed worker's task again.
+    visibility = (app.conf.broker_transport_options or {}).get("visibility_timeout", 3600)
+    return int(visibility + max(backoff, default=0) + 3600)
+
+
+def begin_attempt(task: Task, backoff: Sequence[float]) -> int:
+    """Count this delivery of the running task and return its attempt number (1-based)."""
+    request = task.request
+    try:
+        return store().incr(attempts_key(request.id), _counter_ttl(backoff, task.app))
+    except Exception as exc:
+        # Without the store a killed attempt cannot be counted; Celery's own count still holds.
+        log.warning("attempt counter unavailable (%s); counting retries only", type(exc).__name__)
+        return request.retries + 1
+
+
+class PolicyTask(Task):
+    """Base class of tasks under the retry policy (see the module docstring)."""
+
+    #: Total attempts; None: settings.QUEUE_TRIES.
+    tries: int | None = None
+    #: Waits in seconds after each failed attempt; None: settings.QUEUE_BACKOFF.
+    backoff: Sequence[float] | None = None
+    #: Exceptions that fail the job at once, besides PermanentError.
+    permanent_errors: tuple[type[BaseException], ...] = ()
+    # The policy decides when to stop; Celery's own cap (3 retries) would cut it short.
+    max_retries = None
+
+    def policy(self) -> tuple[int, tuple[float, ...]]:
+        tries = settings.QUEUE_TRIES if self.tries is None else self.tries
+        backoff = settings.QUEUE_BACKOFF if self.backoff is None else self.backoff
+        return max(1, int(tries)), tuple(backoff)
+
+    def __call__(self, *args, **kwargs):
+        request = self.request
+        if request.called_directly:  # a plain function call, not a delivery
+            return super().__call__(*args, **kwargs)
+        tries, backoff = self.policy()
+        attempt = request.attempt = begin_attempt(self, backoff)
+        if attempt > tries:
+            exc = AttemptsExhausted(
+                f"attempt {attempt - 1} of {tries} was lost with its worker before it finished; "
+                "no attempt is left"
+            )
+            self._record(request, exc, attempts=tries, traceback="")
+            raise exc
+        try:
+            return self.run(*args, **kwargs)
+        except TaskPredicate:  # the task's own retry(), Ignore, Reject
+            raise
+        except Exception as exc:
+            permanent = isinstance(exc, (PermanentError, *self.permanent_errors))
+            if permanent or attempt >= tries:
+                self._record(request, exc, attempts=attempt)
+                raise
+            wait = wait_after(attempt, backoff)
+            log.warning(
+                "task %s[%s] attempt %d of %d failed (%s); next in %g s",
+                self.name,
+                request.id,
+                attempt,
+                tries,
+                type(exc).__name__,
+                wait,
+            )
+            raise self.retry(exc=exc, countdown=wait) from None
+
+    def _record(self, request, exc, attempts: int, traceback: str | None = None) -> None:
+        from queueops.failed import record_failure  # the models, once the app registry is ready
+
+        try:
+            record_failure(self, request, exc, attempts=attempts, traceback=traceback)
+        except Exception:
+            log.exception(
+                "task %s[%s] failed but could not be recorded as a failed job", self.name, request.id
+            )
+
+
+def policy_task(fun=None, **options):
+    """`shared_task` with PolicyTask as the base: `@policy_task` or `@policy_task(name=..., tries=...)`."""
+    options.setdefault("base", PolicyTask)
+    return shared_task(**options) if fun is None else shared_task(**options)(fun)

@@ -1,0 +1,93 @@
+"""The small shared store of queue operations: attempt counters and the workers' heartbeat board.
+
+With Redis (`REDIS_URL`) it is Redis itself, spoken to directly so a counter costs one pipelined
+round trip. In the embedded profile (no Redis) the Django cache, the database cache there, stands
+in: slower and not atomic, but that profile runs one machine and its broker never redelivers.
+Nothing here imports Celery, so `queue_worker_alive` stays quick to start.
+"""
+
+from __future__ import annotations
+
+from functools import cache as memoize
+
+from django.conf import settings
+
+PREFIX = "queueops:"
+BOARD_KEY = PREFIX + "workers"
+# A heartbeat that stops coming stays on the board this long, shown as lost, then goes.
+FORGET_AFTER = 24 * 3600
+
+
+class RedisStore:
+    def __init__(self, url: str):
+        import redis  # imported here: the embedded profile has no use for it
+
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            decode_responses=True,
+        )
+
+    def incr(self, key: str, ttl: int) -> int:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, ttl)
+        return pipe.execute()[0]
+
+    def board_put(self, name: str, value: str) -> None:
+        self.client.hset(BOARD_KEY, name, value)
+
+    def board_remove(self, *names: str) -> None:
+        if names:
+            self.client.hdel(BOARD_KEY, *names)
+
+    def board(self) -> dict[str, str]:
+        return self.client.hgetall(BOARD_KEY)
+
+    def board_get(self, name: str) -> str | None:
+        return self.client.hget(BOARD_KEY, name)
+
+
+class CacheStore:
+    """The same contract on the Django cache (values are strings; the board is one dict)."""
+
+    def __init__(self):
+        from django.core.cache import cache
+
+        self.cache = cache
+
+    def incr(self, key: str, ttl: int) -> int:
+        self.cache.add(key, 0, ttl)
+        try:
+            return self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.set(key, 1, ttl)
+            return 1
+
+    def board_put(self, name: str, value: str) -> None:
+        board = self.board()
+        board[name] = value
+        self.cache.set(BOARD_KEY, board, None)
+
+    def board_remove(self, *names: str) -> None:
+        board = self.board()
+        removed = [board.pop(name, None) for name in names]
+        if any(value is not None for value in removed):
+            self.cache.set(BOARD_KEY, board, None)
+
+    def board(self) -> dict[str, str]:
+        return dict(self.cache.get(BOARD_KEY) or {})
+
+    def board_get(self, name: str) -> str | None:
+        return self.board().get(name)
+
+
+@memoize
+def _store_for(url: str) -> RedisStore | CacheStore:
+    return RedisStore(url) if url else CacheStore()
+
+
+def store() -> RedisStore | CacheStore:
+    """The store of this profile (one client per process; redis-py reconnects after a fork)."""
+    return _store_for(settings.REDIS_URL)

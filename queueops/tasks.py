@@ -1,0 +1,33 @@
+"""The queueops tasks: the probe's canaries and the backlog check."""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+
+from queueops.policy import policy_task
+
+
+@policy_task(name="queueops.probe")
+def probe(sent_at: float) -> dict:
+    """The canary of `queue_probe`: says when it ran."""
+    return {"sent_at": sent_at, "ran_at": time.time()}
+
+
+class ProbeFailure(Exception):
+    """Raised on purpose by `queue_probe --fail`'s canary."""
+
+
+@policy_task(name="queueops.probe_fail")
+def probe_fail(sent_at: float) -> None:
+    """The failing canary of `queue_probe --fail`: fails every attempt, ends as a FailedJob."""
+    raise ProbeFailure(f"queue_probe --fail canary sent at {sent_at:.3f}")
+
+
+@shared_task(name="queueops.check_backlog", ignore_result=True)
+def check_backlog() -> dict:
+    """Backlog alerts (queueops.backlog.check); the scheduler runs it every minute."""
+    from queueops.backlog import check
+
+    return check()

@@ -1,0 +1,125 @@
+"""Failed-job commands (queue_failed, queue_retry, queue_forget, queue_flush, queue_prune_failed)."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from queueops.models import FailedJob
+from tests.queueops import tasks
+from tests.queueops.conftest import INCLUDE, manage, runs, wait_for
+from tests.support.celery_worker import celery_worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _job(n: int, **fields) -> FailedJob:
+    defaults = {
+        "task_id": f"task-{n}",
+        "connection": "redis://127.0.0.1:6379/5",
+        "queue": "celery",
+        "task": "tests.queueops.always_fails",
+        "args": [f"/tmp/never-{n}"],
+        "exception": "builtins.ValueError",
+        "message": f"boom {n}",
+        "traceback": f"Traceback ...\nValueError: boom {n}",
+        "attempts": 3,
+    }
+    return FailedJob.objects.create(**{**defaults, **fields})
+
+
+def test_queue_retry_runs_the_job_again_and_removes_the_row(queue_env, tmp_path):
+    log, flag = tmp_path / "runs", tmp_path / "flag"
+    with celery_worker(include=INCLUDE):
+        failed = tasks.fails_unless.delay(str(log), str(flag))
+        job = wait_for(
+            lambda: FailedJob.objects.filter(task_id=failed.id).first(), timeout=30, message="failed job"
+        )
+        assert len(runs(log)) == 3
+        flag.write_text("fixed")
+        ran = manage("queue_retry", str(job.pk))
+        assert ran.returncode == 0, ran.stderr
+        assert f"Retried failed job #{job.pk} (tests.queueops.fails_unless)" in ran.stdout
+        assert not FailedJob.objects.filter(pk=job.pk).exists()
+        wait_for(lambda: len(runs(log)) == 4, timeout=20, message="the retried run")
+        new_id = ran.stdout.strip().rsplit(" ", 1)[1].rstrip(".")
+        from celery.result import AsyncResult
+
+        assert AsyncResult(new_id).get(timeout=20) == "ok"
+    assert new_id != failed.id
+    assert not FailedJob.objects.exists()
+
+
+def test_queue_retry_keeps_the_row_when_the_broker_refuses(queue_env):
+    job = _job(1)
+    ran = manage("queue_retry", job.task_id, env={"REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert ran.returncode == 1
+    assert f"Could not retry failed job #{job.pk}" in ran.stderr
+    assert FailedJob.objects.filter(pk=job.pk).exists()
+
+
+def test_queue_retry_all_with_filters_and_unknown_ids(queue_env):
+    a = _job(1, queue="qo_idle")
+    _job(2, queue="qo_idle", task="tests.queueops.plain", args=[7])
+    c = _job(3)
+    ran = manage("queue_retry", "all", "--queue", "qo_idle", "--task", "tests.queueops.plain")
+    assert ran.returncode == 0, ran.stderr
+    assert set(FailedJob.objects.values_list("pk", flat=True)) == {a.pk, c.pk}
+    from queueops.broker import queue_stats
+
+    assert queue_stats(["qo_idle"])[0].size == 1, "sent to its original queue"
+    ran = manage("queue_retry", str(c.pk), "999999")
+    assert ran.returncode == 1
+    assert "No failed job matches 999999." in ran.stderr
+    assert not FailedJob.objects.filter(pk=c.pk).exists()
+
+
+def test_queue_failed_lists_filters_and_prints_json(queue_env):
+    assert manage("queue_failed").stdout.strip() == "No failed jobs."
+    _job(1)
+    _job(2, queue="mail", task="mailops.send")
+    listing = manage("queue_failed")
+    assert listing.returncode == 0
+    assert "ValueError: boom 1" in listing.stdout and "mailops.send" in listing.stdout
+    only_mail = manage("queue_failed", "--queue", "mail", "--json")
+    rows = json.loads(only_mail.stdout)
+    assert [row["task"] for row in rows] == ["mailops.send"]
+    assert rows[0]["traceback"].endswith("boom 2") and rows[0]["args"] == ["/tmp/never-2"]
+    assert json.loads(manage("queue_failed", "--task", "nope", "--json").stdout) == []
+
+
+def test_queue_forget_flush_and_prune(queue_env):
+    old = _job(1, failed_at=timezone.now() - timedelta(hours=30))
+    recent = _job(2, failed_at=timezone.now() - timedelta(hours=2))
+    newest = _job(3)
+    assert manage("queue_forget", "424242").returncode == 1
+    forgot = manage("queue_forget", newest.task_id)
+    assert forgot.returncode == 0 and not FailedJob.objects.filter(pk=newest.pk).exists()
+    pruned = manage("queue_prune_failed", "--hours", "24")
+    assert pruned.returncode == 0 and "Pruned 1 failed job older than 24 h" in pruned.stdout
+    assert list(FailedJob.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert manage("queue_flush", "--hours", "3").stdout.startswith("Deleted 0 failed jobs")
+    assert FailedJob.objects.filter(pk=recent.pk).exists()
+    _job(4)
+    assert manage("queue_flush").stdout.startswith("Deleted 2 failed jobs")
+    assert not FailedJob.objects.exists()
+    del old
+
+
+def test_a_failed_job_is_recorded_once_per_task_id(queue_env):
+    from types import SimpleNamespace
+
+    from queueops.failed import record_failure
+
+    request = SimpleNamespace(
+        id="same-id",
+        delivery_info={"exchange": "", "routing_key": "celery", "priority": 0},
+        args=[1],
+        kwargs={},
+        hostname="w@h",
+    )
+    first = record_failure(tasks.always_fails, request, ValueError("a"), attempts=3, traceback="tb")
+    again = record_failure(tasks.always_fails, request, ValueError("b"), attempts=4, traceback="tb")
+    assert first.pk == again.pk and FailedJob.objects.count() == 1
+    assert FailedJob.objects.get().message == "a"

@@ -1,0 +1,39 @@
+"""Bad usage of every queue_* command exits 2 with one line on stderr, from the real command line."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.queueops.conftest import manage
+
+BAD_USAGE = [
+    ("queue_failed", "--bogus"),
+    ("queue_failed", "--queue"),
+    ("queue_retry",),
+    ("queue_retry", "all", "5"),
+    ("queue_retry", "5", "--queue", "mail"),
+    ("queue_forget",),
+    ("queue_forget", "1", "2"),
+    ("queue_flush", "--hours", "-1"),
+    ("queue_flush", "--hours", "soon"),
+    ("queue_prune_failed", "--hours", "1.5"),
+    ("queue_monitor", "celery"),
+    ("queue_monitor", "celery:-1"),
+    ("queue_monitor", "celery:10:old"),
+    ("queue_probe", "--timeout", "0"),
+    ("queue_probe", "--keep"),
+    ("queue_workers", "extra"),
+    ("queue_worker_alive", "--max-age", "-3"),
+]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bad_usage_exits_2_with_a_one_line_message():
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda argv: (argv, manage(*argv)), BAD_USAGE))
+    for argv, ran in results:
+        assert ran.returncode == 2, (argv, ran.returncode, ran.stderr)
+        lines = ran.stderr.strip().splitlines()
+        assert len(lines) == 1, (argv, ran.stderr)
+        assert "error" in lines[0].lower() and "Traceback" not in ran.stderr, (argv, ran.stderr)
+        assert ran.stdout == "", (argv, ran.stdout)
