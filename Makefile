@@ -9,6 +9,7 @@ PORT ?= 8000
 # The integration profile: real MariaDB and Redis on this machine (a test_ database is made).
 TEST_DATABASE_URL ?= mysql://root@127.0.0.1:3306/opsproject
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+# Each pass keeps its files (SQLite, broker folder, flags, artifacts) apart from `make run`'s var/.
 # pytest exits 5 when a pass selects no test; that is not a failure of the suite.
 PYTEST_OK = rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
 
@@ -51,11 +52,12 @@ services:
 	@scripts/test-services.sh
 
 test-integration: $(VENV)/.test-installed $(JS_TEST_DIR)/node_modules/.installed services
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test-integration} \
 		$(BIN)/pytest -m "not embedded" $(PYTEST_ARGS); $(PYTEST_OK)
 
 test-embedded: $(VENV)/.test-installed $(JS_TEST_DIR)/node_modules/.installed
-	DATABASE_URL= REDIS_URL= $(BIN)/pytest -m embedded $(PYTEST_ARGS); $(PYTEST_OK)
+	DATABASE_URL= REDIS_URL= VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test-embedded} \
+		$(BIN)/pytest -m embedded $(PYTEST_ARGS); $(PYTEST_OK)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
