@@ -70,9 +70,10 @@ def test_broadcasting_works_again_after_redis_restarts_without_restarting_the_se
             async def scenario():
                 client = await PusherClient.connect(srv.ws_url())
                 first = await before(client)
+                # Taken before the kill: the server may log the outage before proc.wait returns.
+                mark = len(srv.process.lines)
                 redis.signal(signal.SIGKILL)
                 redis.proc.wait(10)
-                mark = len(srv.process.lines)
                 await during(client)
                 await asyncio.to_thread(srv.process.wait_for_line, "channel layer unavailable", 20, mark)
                 with own_redis(port):
