@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from helpdesk.models import Note, Reply, Ticket
 from helpdesk.permissions import is_agent
+from opsproject.serializers import StrictSerializer
 
 BODY_MAX_LENGTH = 20_000
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not accept, so a typo or a read-only field is a 400, not ignored."""
-
-    def to_internal_value(self, data):
-        unknown = {}
-        if isinstance(data, Mapping):
-            writable = {name for name, field in self.fields.items() if not field.read_only}
-            unknown = {name: ["This field cannot be set here."] for name in data if name not in writable}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if unknown and isinstance(exc.detail, dict):
-                raise serializers.ValidationError({**exc.detail, **unknown}) from None
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
 
 
 class UserSerializer(serializers.Serializer):

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from django.conf import settings
 from rest_framework import serializers
 
 from mailops.models import MailEvent
 from operations.models import AuditEntry
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses keys it does not accept (a typo is a 400, never silently ignored)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        writable = {name for name, field in self.fields.items() if not field.read_only}
-        unknown = {name: ["Unknown field."] for name in data if name not in writable}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if unknown and isinstance(exc.detail, dict):
-                raise serializers.ValidationError({**exc.detail, **unknown}) from None
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value
+from opsproject.serializers import StrictSerializer
 
 
 class ErrorSerializer(serializers.Serializer):
