@@ -38,6 +38,7 @@ from backups.dumpers import dumper_for
 from backups.dumpers.base import StderrCollector
 from backups.dumpers.mysql import MySQLDumper, _first_tool
 from backups.errors import BackupError, UsageError
+from backups.manifest import parse_time
 from backups.pipeline import encrypt_stream
 from backups.progress import Progress, human
 from backups.storage import ARCHIVE_SUFFIX, MANIFEST_SUFFIX, BackupStorage
@@ -74,13 +75,6 @@ def sibling(name: str, number: int) -> str:
 
 def folder(alias: str) -> str:
     return f"{FOLDER}/{alias}"
-
-
-def _time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"time without a zone: {value}")
-    return parsed.astimezone(UTC)
 
 
 @dataclass
@@ -122,7 +116,7 @@ class BinlogManifest:
                 raise ValueError(f"unknown manifest format {data.get('format')!r}")
             values = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
             for key in ("first_event_at", "last_event_at", "shipped_at"):
-                values[key] = _time(data[key])
+                values[key] = parse_time(data[key])
             manifest = cls(**values)
             if manifest.sequence != sequence(manifest.file) or len(manifest.sha256) != 64:
                 raise ValueError("file, sequence or sha256 is inconsistent")

@@ -25,7 +25,8 @@ def archive_name(backup_id: str, extension: str) -> str:
     return f"{backup_id}.{extension}{ARCHIVE_SUFFIX}"
 
 
-def _time(value: str) -> datetime:
+def parse_time(value: str) -> datetime:
+    """An ISO time from a manifest; one without a zone is refused (manifests are UTC)."""
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         raise ValueError(f"time without a zone: {value}")
@@ -71,8 +72,8 @@ class Manifest:
             if data.get("format") != FORMAT:
                 raise ValueError(f"unknown manifest format {data.get('format')!r}")
             values = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-            values["started_at"] = _time(data["started_at"])
-            values["finished_at"] = _time(data["finished_at"])
+            values["started_at"] = parse_time(data["started_at"])
+            values["finished_at"] = parse_time(data["finished_at"])
             manifest = cls(**values)
             for key in ("alias", "vendor", "name"):
                 if not manifest.database.get(key):
