@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from celery import bootsteps
 from django.conf import settings
 
-from queueops.store import FORGET_AFTER, store
+from queueops.store import FORGET_AFTER, WORKERS_BOARD, store
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +65,19 @@ def workers(include_lost: bool = False) -> list[WorkerBeat]:
     """Workers on the board, live ones only unless `include_lost`; forgets day-old entries."""
     now = time.time()
     beats, forget = [], []
-    for name, raw in store().board().items():
+    for name, raw in store().board(WORKERS_BOARD).items():
         beat = _decode(raw, now)
         if beat is None or beat.age > FORGET_AFTER:
             forget.append(name)
         elif include_lost or beat.alive:
             beats.append(beat)
     if forget:
-        store().board_remove(*forget)
+        store().board_remove(WORKERS_BOARD, *forget)
     return sorted(beats, key=lambda beat: beat.hostname)
 
 
 def worker(hostname: str) -> WorkerBeat | None:
-    return _decode(store().board_get(hostname), time.time())
+    return _decode(store().board_get(WORKERS_BOARD, hostname), time.time())
 
 
 def consumers_by_queue(beats: list[WorkerBeat]) -> dict[str, int]:
@@ -108,11 +108,11 @@ def publish(consumer, started_at: float) -> None:
         started_at=started_at,
         at=time.time(),
     )
-    store().board_put(beat.hostname, json.dumps(asdict(beat), separators=(",", ":")))
+    store().board_put(WORKERS_BOARD, beat.hostname, json.dumps(asdict(beat), separators=(",", ":")))
 
 
 def remove(hostname: str) -> None:
-    store().board_remove(hostname)
+    store().board_remove(WORKERS_BOARD, hostname)
 
 
 class Heartbeat(bootsteps.StartStopStep):

@@ -3,7 +3,7 @@
 With Redis (`REDIS_URL`) every beat on every host shares one lock, atomically renewed by a
 Lua compare-and-expire, so a standby can take over only when the leader stops renewing. In the
 embedded profile (one machine, usually one beat) the Django cache stands in: `cache.add` is a
-set-if-absent there too.
+set-if-absent there too. The heartbeat board lives in queueops.store, beside the workers'.
 """
 
 from __future__ import annotations
@@ -12,19 +12,21 @@ import json
 import logging
 import socket
 from datetime import UTC, datetime, timedelta
-from functools import cache as memoize
 
 import redis
 from django.conf import settings
 from django.core.cache import cache
+
+from queueops.store import FORGET_AFTER as FORGET_AFTER_SECONDS
+from queueops.store import store
 
 log = logging.getLogger(__name__)
 
 LEADER_KEY = "ops:beat:leader"
 MEMBERS_KEY = "ops:beat:members"
 CLAIM_PREFIX = "ops:beat:slot:"
-# Members that have not beaten for this long are dropped from the board altogether.
-FORGET_AFTER = timedelta(days=1)
+# Members that have not beaten for this long are dropped from the board, as workers are.
+FORGET_AFTER = timedelta(seconds=FORGET_AFTER_SECONDS)
 
 _ACQUIRE_OR_RENEW = """
 local holder = redis.call('GET', KEYS[1])
@@ -51,21 +53,22 @@ def beat_name() -> str:
     return settings.BEAT_NAME or socket.gethostname()
 
 
-@memoize
-def _redis() -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        decode_responses=True,
-    )
+class _Board:
+    """The beats' heartbeat board, kept in queue operations' shared store like the workers'."""
+
+    def publish(self, identity: str, state: dict) -> None:
+        store().board_put(MEMBERS_KEY, identity, json.dumps(state))
+
+    def members(self) -> dict[str, dict]:
+        raw = store().board(MEMBERS_KEY)
+        return _fresh_members(raw, forget=lambda name: store().board_remove(MEMBERS_KEY, name))
 
 
-class RedisCoordinator:
-    """Lock, claims and board in Redis: shared by every beat that uses the same REDIS_URL."""
+class RedisCoordinator(_Board):
+    """Lock and claims in Redis: shared by every beat that uses the same REDIS_URL."""
 
     def __init__(self, client: redis.Redis | None = None):
-        self.client = client or _redis()
+        self.client = client or store().client
         self._acquire = self.client.register_script(_ACQUIRE_OR_RENEW)
         self._release = self.client.register_script(_RELEASE)
 
@@ -82,15 +85,8 @@ class RedisCoordinator:
     def claim(self, slot: str, ttl: float) -> bool:
         return bool(self.client.set(CLAIM_PREFIX + slot, beat_name(), nx=True, ex=max(1, int(ttl))))
 
-    def publish(self, identity: str, state: dict) -> None:
-        self.client.hset(MEMBERS_KEY, identity, json.dumps(state))
 
-    def members(self) -> dict[str, dict]:
-        raw = self.client.hgetall(MEMBERS_KEY)
-        return _fresh_members(raw, forget=lambda name: self.client.hdel(MEMBERS_KEY, name))
-
-
-class CacheCoordinator:
+class CacheCoordinator(_Board):
     """The same contract on the Django cache, for the embedded profile's single machine."""
 
     def hold(self, identity: str, ttl: float) -> bool:
@@ -112,19 +108,6 @@ class CacheCoordinator:
 
     def claim(self, slot: str, ttl: float) -> bool:
         return cache.add(CLAIM_PREFIX + slot, beat_name(), max(1, int(ttl)))
-
-    def publish(self, identity: str, state: dict) -> None:
-        board = cache.get(MEMBERS_KEY) or {}
-        board[identity] = json.dumps(state)
-        cache.set(MEMBERS_KEY, board, None)
-
-    def members(self) -> dict[str, dict]:
-        board = cache.get(MEMBERS_KEY) or {}
-        forgotten: list[str] = []
-        fresh = _fresh_members(board, forget=forgotten.append)
-        if forgotten:
-            cache.set(MEMBERS_KEY, {k: v for k, v in board.items() if k not in forgotten}, None)
-        return fresh
 
 
 def _fresh_members(raw: dict[str, str], forget) -> dict[str, dict]:

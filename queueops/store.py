@@ -1,4 +1,7 @@
-"""The small shared store of queue operations: attempt counters and the workers' heartbeat board.
+"""The small shared store of queue operations: attempt counters and heartbeat boards.
+
+A board is a hash of name -> JSON state: the workers' heartbeats (`WORKERS_BOARD`) and the
+beats' (`queueops.leadership`) both live on one.
 
 With Redis (`REDIS_URL`) it is Redis itself, spoken to directly so a counter costs one pipelined
 round trip. In the embedded profile (no Redis) the Django cache, the database cache there, stands
@@ -13,7 +16,7 @@ from functools import cache as memoize
 from django.conf import settings
 
 PREFIX = "queueops:"
-BOARD_KEY = PREFIX + "workers"
+WORKERS_BOARD = PREFIX + "workers"
 # A heartbeat that stops coming stays on the board this long, shown as lost, then goes.
 FORGET_AFTER = 24 * 3600
 
@@ -35,18 +38,18 @@ class RedisStore:
         pipe.expire(key, ttl)
         return pipe.execute()[0]
 
-    def board_put(self, name: str, value: str) -> None:
-        self.client.hset(BOARD_KEY, name, value)
+    def board_put(self, board: str, name: str, value: str) -> None:
+        self.client.hset(board, name, value)
 
-    def board_remove(self, *names: str) -> None:
+    def board_remove(self, board: str, *names: str) -> None:
         if names:
-            self.client.hdel(BOARD_KEY, *names)
+            self.client.hdel(board, *names)
 
-    def board(self) -> dict[str, str]:
-        return self.client.hgetall(BOARD_KEY)
+    def board(self, board: str) -> dict[str, str]:
+        return self.client.hgetall(board)
 
-    def board_get(self, name: str) -> str | None:
-        return self.client.hget(BOARD_KEY, name)
+    def board_get(self, board: str, name: str) -> str | None:
+        return self.client.hget(board, name)
 
 
 class CacheStore:
@@ -65,22 +68,22 @@ class CacheStore:
             self.cache.set(key, 1, ttl)
             return 1
 
-    def board_put(self, name: str, value: str) -> None:
-        board = self.board()
-        board[name] = value
-        self.cache.set(BOARD_KEY, board, None)
+    def board_put(self, board: str, name: str, value: str) -> None:
+        entries = self.board(board)
+        entries[name] = value
+        self.cache.set(board, entries, None)
 
-    def board_remove(self, *names: str) -> None:
-        board = self.board()
-        removed = [board.pop(name, None) for name in names]
+    def board_remove(self, board: str, *names: str) -> None:
+        entries = self.board(board)
+        removed = [entries.pop(name, None) for name in names]
         if any(value is not None for value in removed):
-            self.cache.set(BOARD_KEY, board, None)
+            self.cache.set(board, entries, None)
 
-    def board(self) -> dict[str, str]:
-        return dict(self.cache.get(BOARD_KEY) or {})
+    def board(self, board: str) -> dict[str, str]:
+        return dict(self.cache.get(board) or {})
 
-    def board_get(self, name: str) -> str | None:
-        return self.board().get(name)
+    def board_get(self, board: str, name: str) -> str | None:
+        return self.board(board).get(name)
 
 
 @memoize
