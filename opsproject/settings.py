@@ -233,13 +233,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
+    _visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # With acks_late, Redis hands an unacknowledged task to another worker once this
         # many seconds pass. It must be well above the longest retry countdown (ETA tasks
         # sit unacknowledged in a worker until due) and the longest task run, or a task
         # still waiting or running is delivered twice. The longest backoff is 60 s; the
         # longest task (a backup) is bounded well under an hour.
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "visibility_timeout": _visibility_timeout,
+        # Workers look for such messages (a killed worker's) every tenth of the timeout, at
+        # most 10 s apart: kombu's default throttle scans only every 100 s, whatever the
+        # timeout, which would hold a killed worker's tasks back long after it expired.
+        "unacked_restore_interval": max(1, min(10, _visibility_timeout // 10)),
+        "unacked_restore_throttle": 1,
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
         "socket_timeout": REDIS_SOCKET_TIMEOUT,
     }
