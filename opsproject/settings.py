@@ -249,7 +249,13 @@ else:
         "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
         "socket_timeout": REDIS_SOCKET_TIMEOUT,
     }
-CELERY_RESULT_BACKEND = "django-db"
+# django-db (django-celery-results), retrying while the database is unreachable instead of
+# failing the task before it ran (queueops/results.py): about a minute at most, with backoff.
+CELERY_RESULT_BACKEND = "queueops.results:DatabaseBackend"
+CELERY_RESULT_BACKEND_ALWAYS_RETRY = True
+CELERY_RESULT_BACKEND_MAX_RETRIES = 15
+CELERY_RESULT_BACKEND_BASE_SLEEP_BETWEEN_RETRIES_MS = 200
+CELERY_RESULT_BACKEND_MAX_SLEEP_BETWEEN_RETRIES_MS = 5000
 CELERY_RESULT_EXTENDED = True
 CELERY_RESULT_EXPIRES = env.int("CELERY_RESULT_EXPIRES", default=7 * 24 * 3600)
 CELERY_TIMEZONE = TIME_ZONE

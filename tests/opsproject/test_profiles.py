@@ -63,5 +63,6 @@ def test_celery_reliability_settings():
     assert conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.broker_connection_retry_on_startup is True
-    assert conf.result_backend == "django-db"
+    assert conf.result_backend == "queueops.results:DatabaseBackend"
+    assert conf.result_backend_always_retry is True
     assert conf.timezone == "UTC" and conf.enable_utc is True
