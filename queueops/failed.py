@@ -1,6 +1,15 @@
 """Failed jobs: recording a task whose last attempt failed, and dispatching it again.
 
 Used by the retry policy (record), the queue_* commands and the admin (retry, forget).
+
+A last attempt can fail while the database is down (a restart, a failover): often that is why
+it failed. The failed job is then not lost: `record_failure` spools the row, as JSON, onto a
+Redis list (`SPOOL_KEY`), and every worker writes what the spool holds into the table from its
+heartbeat timer (`flush_spool`) once the database answers again, with the time it failed.
+Writing is `get_or_create` on the unique task id and an entry leaves the spool only after its
+row exists, so two workers flushing at once, or a worker killed mid-flush, still leave exactly
+one row per task. Only with both the database and Redis down (or in the embedded profile,
+which has no Redis) is the failure left to the worker's log.
 """
 
 from __future__ import annotations
@@ -12,12 +21,21 @@ import uuid
 from dataclasses import dataclass
 from functools import cache as memoize
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from queueops.models import FailedJob
+from queueops.store import PREFIX, RedisStore, store
 
 log = logging.getLogger(__name__)
+
+# The database not answering (down, restarting, unreachable), as opposed to refusing the row.
+UNREACHABLE = (OperationalError, InterfaceError)
+SPOOL_KEY = f"{PREFIX}failed-spool"
+# Entries one flush writes at most, so a long backlog does not hold a worker's timer for long.
+FLUSH_BATCH = 100
 
 
 @memoize
@@ -34,39 +52,121 @@ def _json(value, empty):
 
 def record_failure(
     task, request, exc: BaseException, attempts: int, traceback: str | None = None
-) -> FailedJob:
-    """Store the failed task once: a second report for the same task id finds the first row."""
+) -> FailedJob | None:
+    """Store the failed task once: a second report for the same task id finds the first row.
+
+    With the database unreachable the row is spooled to Redis and written later (the module's
+    docstring); None then. Raises only when it can be neither written nor spooled.
+    """
+    fields = failure_fields(task, request, exc, attempts, traceback)
+    try:
+        return _write(request.id, fields)
+    except UNREACHABLE as error:
+        if not spool(request.id, fields):
+            raise
+        log.warning(
+            "task %s[%s] failed after %d attempt(s) while the database is unreachable (%s); "
+            "spooled, it becomes a failed job once the database is back",
+            task.name,
+            request.id,
+            attempts,
+            type(error).__name__,
+        )
+        return None
+
+
+def failure_fields(task, request, exc: BaseException, attempts: int, traceback: str | None) -> dict:
+    """The FailedJob's columns (task id aside), all JSON-serialisable; read without the database."""
     delivery = request.delivery_info or {}
     exchange = delivery.get("exchange") or ""
     routing_key = delivery.get("routing_key") or ""
     exc_type = type(exc)
-    job, created = FailedJob.objects.get_or_create(
-        task_id=request.id,
-        defaults={
-            "connection": _broker_uri(task.app),
-            "queue": routing_key,  # Celery routes by key: the key is the queue's name
-            "exchange": exchange,
-            "routing_key": routing_key,
-            "priority": delivery.get("priority"),
-            "task": task.name,
-            "args": _json(request.args, []),
-            "kwargs": _json(request.kwargs, {}),
-            "exception": f"{exc_type.__module__}.{exc_type.__qualname__}"[:255],
-            "message": str(exc),
-            "traceback": tb.format_exc() if traceback is None else traceback,
-            "attempts": attempts,
-            "worker": request.hostname or "",
-        },
-    )
+    return {
+        "connection": _broker_uri(task.app),
+        "queue": routing_key,  # Celery routes by key: the key is the queue's name
+        "exchange": exchange,
+        "routing_key": routing_key,
+        "priority": delivery.get("priority"),
+        "task": task.name,
+        "args": _json(request.args, []),
+        "kwargs": _json(request.kwargs, {}),
+        "exception": f"{exc_type.__module__}.{exc_type.__qualname__}"[:255],
+        "message": str(exc),
+        "traceback": tb.format_exc() if traceback is None else traceback,
+        "attempts": attempts,
+        "worker": request.hostname or "",
+        "failed_at": timezone.now().isoformat(),
+    }
+
+
+def _write(task_id: str, fields: dict) -> FailedJob:
+    defaults = {**fields, "failed_at": parse_datetime(fields["failed_at"])}
+    job, created = FailedJob.objects.get_or_create(task_id=task_id, defaults=defaults)
     if created:
         log.error(
             "task %s[%s] failed after %d attempt(s); recorded as failed job #%s",
-            task.name,
-            request.id,
-            attempts,
+            fields["task"],
+            task_id,
+            fields["attempts"],
             job.pk,
         )
     return job
+
+
+# --- the spool: failed jobs waiting for the database ------------------------------------------
+
+
+def _spool_client():
+    """The Redis client of the shared store, or None in the embedded profile (no Redis)."""
+    shared = store()
+    return shared.client if isinstance(shared, RedisStore) else None
+
+
+def spool(task_id: str, fields: dict) -> bool:
+    """Keep a failed job in Redis until the database takes it; False when Redis cannot."""
+    client = _spool_client()
+    if client is None:
+        return False
+    try:
+        client.rpush(SPOOL_KEY, json.dumps({"task_id": task_id, **fields}))
+    except Exception as error:  # Redis down too: nowhere left to keep it
+        log.error("failed job %s could not be spooled either: %s", task_id, type(error).__name__)
+        return False
+    return True
+
+
+def spooled() -> int:
+    """How many failed jobs wait in the spool."""
+    client = _spool_client()
+    return client.llen(SPOOL_KEY) if client is not None else 0
+
+
+def flush_spool() -> int:
+    """Write spooled failed jobs into the table; returns how many left the spool.
+
+    Stops at the first database error, leaving the rest for the next call. A failed job
+    already in the table (written by a concurrent flush) is not written again.
+    """
+    client = _spool_client()
+    if client is None or not client.llen(SPOOL_KEY):
+        return 0
+    close_old_connections()  # a connection broken by the outage must not fail every flush
+    flushed = 0
+    for raw in client.lrange(SPOOL_KEY, 0, FLUSH_BATCH - 1):
+        try:
+            entry = json.loads(raw)
+            task_id = entry.pop("task_id")
+        except (TypeError, ValueError, KeyError):
+            log.error("dropping an unreadable failed-job spool entry: %.200s", raw)
+        else:
+            try:
+                _write(task_id, entry)
+            except UNREACHABLE as error:
+                log.warning("failed-job spool not flushed yet: %s", type(error).__name__)
+                break
+        client.lrem(SPOOL_KEY, 1, raw)
+        flushed += 1
+    return flushed
 
 
 @dataclass

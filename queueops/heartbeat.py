@@ -5,6 +5,8 @@ store's board every QUEUE_HEARTBEAT_INTERVAL seconds from the worker's own timer
 whose event loop is stuck stops beating too. A clean shutdown takes the entry off the board; a
 killed worker's entry stays, shown as lost until it is a day old. Reading is one store round
 trip, so `queue_worker_alive` (a container healthcheck) answers well inside its 2 s.
+
+The same timer writes the failed jobs spooled while the database was down (queueops.failed).
 """
 
 from __future__ import annotations
@@ -137,6 +139,17 @@ class Heartbeat(bootsteps.StartStopStep):
             publish(c, self.started_at)
         except Exception as exc:  # the store being down must not take the worker with it
             log.warning("worker heartbeat not published: %s: %s", type(exc).__name__, exc)
+        self.flush_failed_jobs()
+
+    def flush_failed_jobs(self):
+        """Failed jobs spooled while the database was down go into the table (queueops.failed);
+        one Redis LLEN when the spool is empty."""
+        from queueops.failed import flush_spool  # the models, once the app registry is ready
+
+        try:
+            flush_spool()
+        except Exception as exc:
+            log.warning("failed-job spool not flushed: %s: %s", type(exc).__name__, exc)
 
     def stop(self, c):
         if self.tref is not None:
