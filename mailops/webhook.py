@@ -6,7 +6,8 @@ and sends each event to `anymail.signals.tracking`, where `mailops.receivers` st
 - a signature older than MAIL_WEBHOOK_MAX_AGE (or from the future) is refused: Mailgun stops
   retrying after 8 h, so anything older is a replay;
 - a post missing the fields we store, or whose body is not what it claims, gets a one-line 400
-  instead of the 500 Anymail's parser would raise;
+  instead of the 500 Anymail's parser would raise; so does event data the database's JSON
+  column would refuse (NaN, Infinity, a lone UTF-16 surrogate), which Python's parser lets by;
 - without a signing key the webhook answers 503 rather than crash on every request.
 
 A receiver that fails still gives a 5xx, so Mailgun retries (recording is idempotent).
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
@@ -30,6 +32,15 @@ FUTURE_SKEW = 15 * 60
 REQUIRED_EVENT_FIELDS = ("event", "timestamp", "recipient")
 TEXT_FIELDS = ("event", "recipient")
 MAX_TOKEN = 255  # MailEvent.event_id; Mailgun's tokens are 50 characters
+
+
+def _storable(data) -> bool:
+    """Whether `data` is strict JSON in valid UTF-8, as MariaDB's JSON check and utf8mb4 demand."""
+    try:
+        json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
+    except ValueError:  # NaN or Infinity; UnicodeEncodeError (a lone surrogate) is one too
+        return False
+    return True
 
 
 def _text(status: int, message: str) -> HttpResponse:
@@ -53,7 +64,7 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
         try:
             try:
                 self.run_validators(request)
-            except (TypeError, AttributeError, ValueError):  # JSON of the wrong shape
+            except (TypeError, AttributeError, ValueError, RecursionError):  # wrong shape, or nested too deep
                 raise AnymailWebhookValidationFailure(
                     "Mailgun webhook called with invalid payload format"
                 ) from None
@@ -73,9 +84,9 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
         try:
             signed_at = float(timestamp)
         except (TypeError, ValueError):
-            raise AnymailWebhookValidationFailure(
-                "Mailgun webhook signature timestamp is not a number"
-            ) from None
+            signed_at = math.nan
+        if not math.isfinite(signed_at):  # NaN would pass both age checks, infinity break them
+            raise AnymailWebhookValidationFailure("Mailgun webhook signature timestamp is not a number")
         age = time.time() - signed_at
         if age > settings.MAIL_WEBHOOK_MAX_AGE:
             raise AnymailWebhookValidationFailure(
@@ -116,13 +127,24 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
                 )
             if not isinstance(data.get("user-variables", {}), dict):
                 raise AnymailWebhookValidationFailure("Mailgun webhook user-variables must be an object")
+            if not _storable(data):
+                raise AnymailWebhookValidationFailure(
+                    "Mailgun webhook event-data holds NaN, Infinity or a lone surrogate (cannot be stored)"
+                )
         try:
             if request.content_type == "application/json":
                 # What Anymail's parse_events does, on the body parsed above.
                 events = [self.esp_to_anymail_event(self._json(request))]
             else:
                 events = super().parse_events(request)
-        except (KeyError, TypeError, ValueError, AttributeError, AnymailConfigurationError) as error:
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            OverflowError,  # an event time past what a datetime holds
+            AnymailConfigurationError,
+        ) as error:
             raise AnymailWebhookValidationFailure(
                 f"Mailgun webhook payload is malformed ({type(error).__name__})"
             ) from None
@@ -130,5 +152,9 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
             if not event.event_id or len(str(event.event_id)) > MAX_TOKEN:
                 raise AnymailWebhookValidationFailure(
                     "Mailgun webhook event has no usable token to identify it"
+                )
+            if not all(isinstance(text, str | None) for text in (event.description, event.mta_response)):
+                raise AnymailWebhookValidationFailure(
+                    "Mailgun webhook delivery-status description and message must be text"
                 )
         return events

@@ -9,7 +9,7 @@ import pytest
 
 from mailops import suppression
 from mailops.models import MailEvent, OutboundMessage, Suppression
-from tests.mailops.signing import payload, post
+from tests.mailops.signing import SIGNING_KEY, payload, post, signature
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,7 +110,20 @@ def _bad_posts():
     long_token = payload("delivered", "rita@example.com", token="t" * 300)
     bad_time = json.loads(json.dumps(good))
     bad_time["event-data"]["timestamp"] = "yesterday"
+    far_time = json.loads(json.dumps(good))
+    far_time["event-data"]["timestamp"] = 10**400
     no_signature = {"event-data": good["event-data"]}
+    lone_surrogate = json.loads(json.dumps(good))
+    lone_surrogate["event-data"]["recipient-domain"] = "example.com\ud800"
+    not_a_number = json.loads(json.dumps(good))
+    not_a_number["event-data"]["delivery-status"]["code"] = float("nan")
+    numeric_description = json.loads(json.dumps(good))
+    numeric_description["event-data"]["delivery-status"]["description"] = 550
+    signed_at_infinity = payload("delivered", "rita@example.com", token="t" * 50)
+    signed_at_infinity["signature"] = {"timestamp": "-inf", "token": "t" * 50}
+    signed_at_infinity["signature"]["signature"] = signature(SIGNING_KEY, "-inf", "t" * 50)
+    signed_at_nan = json.loads(json.dumps(signed_at_infinity))
+    signed_at_nan["signature"].update(timestamp="nan", signature=signature(SIGNING_KEY, "nan", "t" * 50))
     return [
         ("forged signature", forged, "application/json"),
         ("signed with another key", wrong_key, "application/json"),
@@ -123,8 +136,15 @@ def _bad_posts():
         ("user-variables not an object", listed_variables, "application/json"),
         ("token too long to store", long_token, "application/json"),
         ("event time not a number", bad_time, "application/json"),
+        ("event time past any date", far_time, "application/json"),
         ("no signature", no_signature, "application/json"),
+        ("a lone surrogate in event data", lone_surrogate, "application/json"),
+        ("NaN in event data", not_a_number, "application/json"),
+        ("bounce description not text", numeric_description, "application/json"),
+        ("signed at minus infinity", signed_at_infinity, "application/json"),
+        ("signed at NaN", signed_at_nan, "application/json"),
         ("not JSON", b"{not json", "application/json"),
+        ("JSON nested too deep to parse", b"[" * 100_000 + b"]" * 100_000, "application/json"),
         ("a JSON list", [1, 2], "application/json"),
         ("signature of the wrong shape", {"signature": ["x"], "event-data": {}}, "application/json"),
         ("plain text", b"hello", "text/plain"),
