@@ -11,3 +11,7 @@ class UsageError(BackupError):
 
 class IntegrityError(BackupError):
     """An archive failed verification (checksum, age authentication, zstd frame, size)."""
+
+
+class StorageFull(BackupError):
+    """The backup storage has no room left (ENOSPC, or a quota): the message names where."""

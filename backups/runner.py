@@ -98,12 +98,15 @@ def run_backup(
             raise
         log.info("backup %s: manifest written, sha256 %s", backup_id, stats.sha256)
     except BaseException as error:
+        cause = error
         if writer is not None:
+            if writer.error is not None:  # the storage failed, not the dump or the encryption
+                cause, stage = writer.error, "storing the archive"
             try:
                 writer.abort()
             except Exception as abort_error:  # keep the first error; say the cleanup failed too
                 log.error("backup %s: removing the partial archive failed: %s", backup_id, abort_error)
-        reason = str(error) if isinstance(error, BackupError) else f"{type(error).__name__}: {error}"
+        reason = str(cause) if isinstance(cause, BackupError) else f"{type(cause).__name__}: {cause}"
         message = f"backup {backup_id} failed while {stage}: {reason}"
         BackupRecord.objects.filter(pk=record.pk).update(
             status=BackupRecord.FAILED, finished_at=timezone.now(), error=message[:2000]

@@ -2,12 +2,14 @@
 
 A local folder writes to `<name>.partial` and renames on success; an S3-compatible bucket gets a
 multipart upload whose parts go out as the stream fills them, aborted on failure. Either way a
-failed backup leaves nothing under the archive's name, and memory holds one part at most.
+failed backup leaves nothing under the archive's name, and memory holds one part at most. A
+full disk (or quota) under a local folder is reported as StorageFull, naming the folder.
 Reads stream too (never the S3File download-to-temp-file path).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -17,7 +19,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
-from backups.errors import BackupError
+from backups.errors import BackupError, StorageFull
 
 ARCHIVE_SUFFIX = ".zst.age"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -26,6 +28,10 @@ PARTIAL_SUFFIX = ".partial"
 
 class ArchiveWriter:
     """A binary sink that becomes a stored object only on commit()."""
+
+    # The storage's own failure of the last write: pyrage's encrypt_io hands its caller only a
+    # generic EncryptError for an exception raised in write(), so the runner looks here.
+    error: BackupError | None = None
 
     def write(self, data: bytes) -> int:
         raise NotImplementedError
@@ -53,18 +59,35 @@ class _LocalWriter(ArchiveWriter):
         self.file = os.fdopen(fd, "wb", buffering=1024 * 1024)
 
     def write(self, data) -> int:
-        return self.file.write(data)
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            self.error = self._explain(error)
+            raise self.error from None
 
     def commit(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        self.file.close()
+        try:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+        except OSError as error:
+            self.error = self._explain(error)
+            raise self.error from None
         os.replace(self.partial, self.path)
 
     def abort(self) -> None:
-        if not self.file.closed:
-            self.file.close()
-        self.partial.unlink(missing_ok=True)
+        try:
+            if not self.file.closed:
+                self.file.close()  # flushes what is buffered: on a full disk that fails again
+        except OSError:
+            pass  # the descriptor is closed all the same; the partial file goes below
+        finally:
+            self.partial.unlink(missing_ok=True)
+
+    def _explain(self, error: OSError) -> BackupError:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageFull(f"no space left on device in {self.path.parent} (disk full or over quota)")
+        return BackupError(f"writing {self.partial} failed: {error.strerror or error}")
 
 
 class _S3Writer(ArchiveWriter):
@@ -146,8 +169,12 @@ class BackupStorage:
         payload = json.dumps(data, indent=2, sort_keys=True).encode()
         if isinstance(self.storage, FileSystemStorage):
             writer = _LocalWriter(Path(self.storage.path(name)))
-            writer.write(payload)
-            writer.commit()
+            try:
+                writer.write(payload)
+                writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
             return
         self.storage.save(name, ContentFile(payload))
 
