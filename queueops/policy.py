@@ -16,9 +16,9 @@ Declare a task with the decorator or the base class; both take the same options:
 - `PermanentError` (or a subclass), and any of the task's `permanent_errors`, fail at once.
 - When the last attempt fails, the job is recorded once as a `FailedJob`.
 - Every delivery that starts running counts as an attempt, including one that a killed worker
-  never finished (late acknowledgement hands it out again): at the start of each run the
-  task's delivery counter (in Redis, keyed by task id) goes up by one, and that count is the
-  attempt number. A delivery past the last attempt fails at once with `AttemptsExhausted`.
+  never finished (late acknowledgement hands it out again); `queueops.attempt_counter` says
+  how, without a Redis round trip for a task that is not redelivered. A delivery past the last
+  attempt fails at once with `AttemptsExhausted`.
 
 The attempt number is `self.request.attempt` inside a bound task.
 """
@@ -32,7 +32,8 @@ from celery import Task, shared_task
 from celery.exceptions import TaskPredicate
 from django.conf import settings
 
-from queueops.store import PREFIX, store
+from queueops import attempt_counter
+from queueops.attempt_counter import ATTEMPTS_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +53,6 @@ def wait_after(attempt: int, backoff: Sequence[float]) -> float:
     if not backoff:
         return 0.0
     return float(backoff[min(attempt - 1, len(backoff) - 1)])
-
-
-def attempts_key(task_id: str) -> str:
-    return f"{PREFIX}attempts:{task_id}"
-
-
-def _counter_ttl(backoff: Sequence[float], app) -> int:
-    # Long enough to bridge the longest gap between two deliveries of one task: a retry wait,
-    # or the broker's visibility timeout before it hands out a killed worker's task again.
-    visibility = (app.conf.broker_transport_options or {}).get("visibility_timeout", 3600)
-    return int(visibility + max(backoff, default=0) + 3600)
-
-
-def begin_attempt(task: Task, backoff: Sequence[float]) -> int:
-    """Count this delivery of the running task and return its attempt number (1-based)."""
-    request = task.request
-    try:
-        return store().incr(attempts_key(request.id), _counter_ttl(backoff, task.app))
-    except Exception as exc:
-        # Without the store a killed attempt cannot be counted; Celery's own count still holds.
-        log.warning("attempt counter unavailable (%s); counting retries only", type(exc).__name__)
-        return request.retries + 1
 
 
 class PolicyTask(Task):
@@ -98,7 +77,13 @@ class PolicyTask(Task):
         if request.called_directly:  # a plain function call, not a delivery
             return super().__call__(*args, **kwargs)
         tries, backoff = self.policy()
-        attempt = request.attempt = begin_attempt(self, backoff)
+        attempt = request.attempt = attempt_counter.begin(request, backoff, self.app)
+        try:
+            return self._attempt(request, attempt, tries, backoff, args, kwargs)
+        finally:
+            attempt_counter.end(request)
+
+    def _attempt(self, request, attempt: int, tries: int, backoff: tuple[float, ...], args, kwargs):
         if attempt > tries:
             exc = AttemptsExhausted(
                 f"attempt {attempt - 1} of {tries} was lost with its worker before it finished; "
@@ -125,7 +110,7 @@ class PolicyTask(Task):
                 type(exc).__name__,
                 wait,
             )
-            raise self.retry(exc=exc, countdown=wait) from None
+            raise self.retry(exc=exc, countdown=wait, headers={ATTEMPTS_HEADER: attempt}) from None
 
     def _record(self, request, exc, attempts: int, traceback: str | None = None) -> None:
         from queueops.failed import record_failure  # the models, once the app registry is ready

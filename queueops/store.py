@@ -11,6 +11,8 @@ Nothing here imports Celery, so `queue_worker_alive` stays quick to start.
 
 from __future__ import annotations
 
+import os
+import select
 from functools import cache as memoize
 
 from django.conf import settings
@@ -37,6 +39,38 @@ class RedisStore:
         pipe.incr(key)
         pipe.expire(key, ttl)
         return pipe.execute()[0]
+
+    def incr_unread(self, key: str, ttl: int) -> None:
+        """incr() without waiting for the new value: no round trip, for callers that know it.
+
+        The commands go out on this process's own connection, on which Redis sends no replies
+        (CLIENT REPLY OFF), so nothing is left to read. A send that fails raises, as incr() does.
+        """
+        connection = self._unread_connection()
+        try:
+            connection.send_packed_command(connection.pack_commands([("INCR", key), ("EXPIRE", key, ttl)]))
+        except Exception:
+            self._unread = None
+            connection.disconnect()
+            raise
+
+    _unread = None  # (pid, connection): a forked child must not write on its parent's socket
+
+    def _unread_connection(self):
+        if self._unread is not None:
+            pid, connection = self._unread
+            # Redis never writes on this connection: readable means closed (a restart, a
+            # timeout), and a send there could vanish without an error. Open a new one.
+            if pid == os.getpid():
+                if connection._sock is not None and not select.select([connection._sock], [], [], 0)[0]:
+                    return connection
+                connection.disconnect()
+        pool = self.client.connection_pool
+        connection = pool.connection_class(**pool.connection_kwargs)
+        connection.connect()
+        connection.send_command("CLIENT", "REPLY", "OFF")
+        self._unread = (os.getpid(), connection)
+        return connection
 
     def board_put(self, board: str, name: str, value: str) -> None:
         self.client.hset(board, name, value)
@@ -67,6 +101,9 @@ class CacheStore:
         except ValueError:  # expired between add and incr
             self.cache.set(key, 1, ttl)
             return 1
+
+    def incr_unread(self, key: str, ttl: int) -> None:
+        self.incr(key, ttl)
 
     def board_put(self, board: str, name: str, value: str) -> None:
         entries = self.board(board)

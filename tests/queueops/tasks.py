@@ -10,6 +10,7 @@ from pathlib import Path
 
 from celery import shared_task
 
+from queueops.attempt_counter import runs_before
 from queueops.policy import PermanentError, policy_task
 
 
@@ -25,7 +26,7 @@ def flaky(self, path: str, failures: int) -> dict:
     runs = _run(path)
     if runs <= failures:
         raise RuntimeError(f"failure {runs} of {failures}")
-    return {"runs": runs, "attempt": self.request.attempt}
+    return {"runs": runs, "attempt": self.request.attempt, "runs_before": runs_before(self.request)}
 
 
 @policy_task(name="tests.queueops.always_fails")

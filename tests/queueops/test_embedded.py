@@ -19,7 +19,11 @@ pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
 def test_the_policy_retries_and_records_on_the_filesystem_broker(queue_env, tmp_path):
     flaky_log, failing_log = tmp_path / "flaky", tmp_path / "failing"
     with celery_worker("--hostname", "qe1@%h", include=INCLUDE):
-        assert tasks.flaky.delay(str(flaky_log), 2).get(timeout=60) == {"runs": 3, "attempt": 3}
+        assert tasks.flaky.delay(str(flaky_log), 2).get(timeout=60) == {
+            "runs": 3,
+            "attempt": 3,
+            "runs_before": 2,
+        }
         failing = tasks.always_fails.delay(str(failing_log))
         job = wait_for(
             lambda: FailedJob.objects.filter(task_id=failing.id).first(), timeout=60, message="failed job"

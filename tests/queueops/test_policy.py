@@ -8,6 +8,7 @@ from itertools import pairwise
 import pytest
 from django.conf import settings
 
+from queueops.attempt_counter import RECORD_AFTER
 from queueops.models import FailedJob
 from queueops.policy import PolicyTask, wait_after
 from tests.queueops import tasks
@@ -40,7 +41,8 @@ def test_failing_twice_then_succeeding_runs_three_times_with_the_configured_spac
     log = tmp_path / "runs"
     with celery_worker(include=INCLUDE):
         result = tasks.flaky.delay(str(log), 2)
-        assert result.get(timeout=30) == {"runs": 3, "attempt": 3}
+        # The policy's retries carry the attempts made so far: no counter needed to know.
+        assert result.get(timeout=30) == {"runs": 3, "attempt": 3, "runs_before": 2}
         time.sleep(0.5)
     started = runs(log)
     assert len(started) == 3
@@ -105,6 +107,7 @@ def test_a_worker_killed_mid_task_and_restarted_completes_it_and_counts_the_lost
     with celery_worker(include=INCLUDE) as worker:
         result = tasks.slow_first.delay(str(log), 120)
         wait_for(lambda: runs(log), timeout=60, message="first run started", worker=worker)
+        time.sleep(RECORD_AFTER * 4)  # a run killed in its first instants may go uncounted
         worker.signal(signal.SIGKILL)  # the whole worker: main process and pool children
         worker.proc.wait(10)
     assert len(runs(log)) == 1 and result.state != "SUCCESS"
@@ -124,6 +127,7 @@ def test_a_killed_pool_process_gives_the_task_back_at_once(queue_env, tmp_path):
     with celery_worker(include=INCLUDE) as worker:
         result = tasks.slow_first.delay(str(log), 120)
         wait_for(lambda: runs(log), timeout=60, message="first run started", worker=worker)
+        time.sleep(RECORD_AFTER * 4)
         child = int(log.read_text().split()[1])
         os.kill(child, signal.SIGKILL)
         answer = result.get(timeout=30)
@@ -137,9 +141,27 @@ def test_a_lost_last_attempt_ends_as_a_failed_job(queue_env, tmp_path, monkeypat
     with celery_worker(include=INCLUDE) as worker:
         result = tasks.slow_first.delay(str(log), 120)
         wait_for(lambda: runs(log), timeout=60, message="first run started", worker=worker)
+        time.sleep(RECORD_AFTER * 4)
         os.kill(int(log.read_text().split()[1]), signal.SIGKILL)
         job = wait_for(
             lambda: FailedJob.objects.filter(task_id=result.id).first(), timeout=30, message="failed job"
         )
     assert len(runs(log)) == 1, "no attempt is left after the lost one"
     assert job.exception == "queueops.policy.AttemptsExhausted" and job.attempts == 1
+
+
+def test_a_retry_handed_back_by_a_worker_shutting_down_does_not_use_up_an_attempt(queue_env, tmp_path):
+    # Attempt 1 fails; the retry waits 1 s in the worker, which is told to stop meanwhile and
+    # gives the message back (flagged redelivered). It never ran: the next worker runs it as
+    # attempt 2, not 3.
+    log = tmp_path / "runs"
+    with celery_worker(include=INCLUDE) as worker:
+        result = tasks.flaky.delay(str(log), 1)
+        wait_for(lambda: runs(log), timeout=60, message="attempt 1 ran", worker=worker)
+        worker.wait_for_line(r"attempt 1 of 3 failed", timeout=30)
+        worker.signal(signal.SIGTERM)
+        assert worker.proc.wait(30) == 0
+    assert len(runs(log)) == 1
+    with celery_worker(include=INCLUDE, purge=False):
+        answer = result.get(timeout=60)
+    assert answer == {"runs": 2, "attempt": 2, "runs_before": 1}

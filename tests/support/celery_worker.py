@@ -33,9 +33,12 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def celery_worker(*args: str, include: str = "", queues: str = "celery") -> Iterator[ManagedProcess]:
-    """Start a worker after emptying its queues, yield it once it says it is ready."""
-    app.control.purge()
+def celery_worker(
+    *args: str, include: str = "", queues: str = "celery", purge: bool = True
+) -> Iterator[ManagedProcess]:
+    """Start a worker after emptying its queues (unless told not to), yield it once it is ready."""
+    if purge:
+        app.control.purge()
     argv = [str(BIN / "celery"), "-A", "opsproject", "worker", "--loglevel=INFO", "--pool=prefork"]
     argv += ["--concurrency=2", "--without-gossip", "--without-mingle", f"--queues={queues}", *args]
     if include:
