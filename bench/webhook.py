@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.webhook [--requests 500] [--rounds 6] [--concurrency 8] [--workers 2]
 
-One uvicorn process (the `make run` server kind) serves both endpoints from this module:
+One uvicorn server (the `make run` server kind, with the web's own HTTP handler,
+opsproject.http_threads) serves both endpoints from this module:
 
 - full:  /anymail/mailgun/tracking/  (mailops: signature, age and shape checks, MailEvent
          stored once per event id, outbound link, suppression rules, one transaction)
@@ -43,9 +44,10 @@ if __name__ != "__main__":
 
     django.setup()
     from anymail.webhooks.mailgun import MailgunTrackingWebhookView
-    from django.core.asgi import get_asgi_application
     from django.dispatch import Signal
     from django.urls import include, path
+
+    from opsproject.http_threads import get_asgi_application
 
     bare_tracking = Signal()
 
@@ -60,7 +62,8 @@ if __name__ != "__main__":
         path(BARE_PATH.strip("/") + "/", MailgunTrackingWebhookView.as_view(signal=bare_tracking)),
     ]
     settings.ROOT_URLCONF = __name__
-    application = get_asgi_application()
+    # The web's own HTTP handler (opsproject/asgi.py), serving both endpoints alike.
+    application = get_asgi_application(threads=settings.WEB_THREADS)
 
 
 def _main() -> int:

@@ -2,12 +2,15 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.conf import settings
+
+from opsproject.http_threads import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsproject.settings")
 
-# Django must be set up before anything imports models (channels' auth does).
-django_asgi_app = get_asgi_application()
+# Django must be set up before anything imports models (channels' auth does). Requests run on
+# WEB_THREADS long-lived threads, so database connections outlive a request (http_threads.py).
+django_asgi_app = get_asgi_application(threads=settings.WEB_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

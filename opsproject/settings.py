@@ -153,6 +153,10 @@ _db.setdefault("OPTIONS", {})
 # Persistent connections, checked before reuse so a restarted database costs one error at most.
 _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
+# The web's request threads (opsproject/http_threads.py): each keeps its database connection.
+WEB_THREADS = env.int("WEB_THREADS", default=16)
+if WEB_THREADS < 1:
+    raise ImproperlyConfigured("WEB_THREADS must be at least 1")
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     if PRODUCTION and "DATABASE_URL" not in _missing:

@@ -1,0 +1,62 @@
+"""Django's HTTP under ASGI on a fixed set of threads, so database connections are reused.
+
+Django's ASGIHandler runs each request's synchronous code (middleware, views, the ORM) in a
+thread of its own, made for that request and dropped after it. Database connections belong to
+a thread, so under uvicorn every request opened a new MariaDB connection and CONN_MAX_AGE did
+nothing (Django ticket #33497): about a third of the time of a Mailgun webhook went to
+connecting (bench/webhook.py).
+
+Here each request runs in one of `WEB_THREADS` long-lived threads instead (asgiref's
+ThreadSensitiveContext with a caller-owned, single-thread executor), so a thread's connection
+outlives the request and Django's usual rules apply to it: closed after CONN_MAX_AGE, checked
+before reuse (CONN_HEALTH_CHECKS), dropped when broken. The pool also bounds the web's
+threads: a request that finds every thread busy waits for one instead of starting another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import django
+from asgiref.sync import ThreadSensitiveContext
+from django.core.handlers.asgi import ASGIHandler
+
+
+class ThreadPoolASGIHandler(ASGIHandler):
+    """ASGIHandler whose requests share `threads` long-lived threads (see the module docstring)."""
+
+    def __init__(self, threads: int):
+        super().__init__()
+        if threads < 1:
+            raise ValueError("the web needs at least one thread")
+        self.threads = threads
+        self._executors = [
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"web-{n}") for n in range(threads)
+        ]
+        self._idle: asyncio.Queue | None = None
+
+    def _queue(self) -> asyncio.Queue:
+        # Made on first use, inside the server's event loop.
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for executor in self._executors:
+                self._idle.put_nowait(executor)
+        return self._idle
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        idle = self._queue()
+        executor = await idle.get()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            idle.put_nowait(executor)
+
+
+def get_asgi_application(threads: int) -> ThreadPoolASGIHandler:
+    """django.core.asgi.get_asgi_application(), with the request threads pooled."""
+    django.setup(set_prefix=False)
+    return ThreadPoolASGIHandler(threads)
