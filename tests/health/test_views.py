@@ -111,6 +111,9 @@ def test_fresh_is_honoured_for_the_token_only(settings):
 
 def test_single_flight_under_50_concurrent_requests(settings):
     use_checks(settings, "slow", "slow_b")
+    # Long enough that all 50 requests arrive while the first run is still going, even on a
+    # loaded machine (0.4 s was not: late requests ran the checks a second time).
+    support.delays["slow"] = 2.0
 
     async def storm():
         client = AsyncClient()
