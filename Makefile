@@ -72,7 +72,13 @@ clean:
 
 ## make bench: every benchmark under bench/ against this machine's MariaDB and Redis, each
 ## beside its baseline in the same run; writes docs/BENCHMARKS.md from what they print.
-.PHONY: bench
+.PHONY: bench soak
 bench: $(VENV)/.test-installed services
 	$(BIN)/pip install --quiet -r requirements/bench.txt
 	$(BIN)/python -m bench.run_all $(if $(ONLY),--only $(ONLY))
+
+## make soak: 10 minutes of steady API, task, webhook and websocket load on a whole stack of its
+## own (MariaDB, Redis, web, realtime, two workers, two beats); fails if any process's memory
+## grows. Not part of `make test`. Writes its section of docs/BENCHMARKS.md.
+soak: $(VENV)/.test-installed services
+	$(BIN)/python -m bench.run_all --only soak
