@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 
 import pytest
@@ -28,13 +29,22 @@ for thread in threading.enumerate():
 """
 
 
+def wait_for_pushes() -> None:
+    """Join the threads that push drop summaries to the shared counter (each lives briefly)."""
+    for thread in threading.enumerate():
+        if thread.name == "ops-realtime-drops":
+            thread.join(10)
+
+
 @pytest.fixture(autouse=True)
 def clean_drops():
     realtime_drops.reset()
     drops.flush(force=True)  # anything pending from other tests goes out before we start
-    time.sleep(0.2)
+    # Waiting for the push itself: a fixed sleep let a slow push land after the reset below.
+    wait_for_pushes()
     realtime_drops.reset()
     yield
+    wait_for_pushes()
     realtime_drops.reset()
 
 
