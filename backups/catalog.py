@@ -24,8 +24,8 @@ def manifests(store: BackupStorage | None = None) -> list[Manifest]:
     found = []
     for name in store.manifest_names():
         try:
-            found.append(Manifest.from_dict(store.read_json(name)))
-        except (BackupError, ValueError) as error:
+            found.append(read_manifest(store, name))
+        except BackupError as error:
             log.warning("backups: skipping manifest %s: %s", name, error)
     return sorted(found, key=lambda m: m.started_at, reverse=True)
 
@@ -80,4 +80,13 @@ def resolve(reference: str, store: BackupStorage | None = None, alias: str | Non
     name = f"{reference}{MANIFEST_SUFFIX}"
     if not store.exists(name):
         raise UsageError(f"no backup {reference!r} in storage (see backup_list)")
-    return Manifest.from_dict(store.read_json(name))
+    return read_manifest(store, name)
+
+
+def read_manifest(store: BackupStorage, name: str) -> Manifest:
+    """The manifest stored as `name`; BackupError (one line) when it is not JSON or not valid."""
+    try:
+        data = store.read_json(name)
+    except ValueError as error:  # not JSON, or not UTF-8
+        raise BackupError(f"manifest {name} is not valid JSON: {str(error).splitlines()[0]}") from None
+    return Manifest.from_dict(data)

@@ -69,6 +69,8 @@ class Manifest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
         try:
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
             if data.get("format") != FORMAT:
                 raise ValueError(f"unknown manifest format {data.get('format')!r}")
             values = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
@@ -80,7 +82,8 @@ class Manifest:
                     raise ValueError(f"database.{key} is missing")
             if len(manifest.sha256) != 64 or not manifest.archive:
                 raise ValueError("sha256 or archive is missing")
-        except (KeyError, TypeError, ValueError) as error:
+        # AttributeError: a field of the wrong type, such as a database that is not an object
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
             name = data.get("id", "?") if isinstance(data, dict) else "?"
             raise BackupError(f"manifest {name} is not valid: {error}") from None
         return manifest

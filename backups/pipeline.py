@@ -248,7 +248,8 @@ def decrypt_stream(source, sink, identities, *, progress: Progress | None = None
         for side in (hashing, decompressor):
             if side.error is not None:
                 raise side.error from None
-        raise IntegrityError(f"age decryption failed (corrupt, truncated or wrong key): {error}") from None
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__  # rage adds hint lines
+        raise IntegrityError(f"age decryption failed (corrupt, truncated or wrong key): {reason}") from None
     decompressor.finish()
     progress.close()
     return StreamStats(decompressor.count, hashing.count, hashing.hash.hexdigest())

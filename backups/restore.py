@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.core.cache import caches
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.management import call_command
 from django.db import connections
 
@@ -42,6 +43,8 @@ def verify(manifest: Manifest, store: BackupStorage, identities, *, tty=None) ->
         size = store.size(manifest.archive)
     except FileNotFoundError:
         raise IntegrityError(f"archive {manifest.archive} is missing from storage") from None
+    except SuspiciousFileOperation:  # a manifest naming a file outside the backups folder
+        raise IntegrityError(f"archive name {manifest.archive[:200]!r} points outside the storage") from None
     if size != manifest.stored_size:
         raise IntegrityError(
             f"archive is {size} bytes, the manifest says {manifest.stored_size} (truncated?)"

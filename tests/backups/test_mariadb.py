@@ -148,6 +148,8 @@ def _damaged_copy(folder: Path, manifest: Manifest, damage: str, consistent: boo
     if damage == "flip":
         middle = len(data) // 2
         data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
+    elif damage == "flip-header":  # rage's error for this one has a second, hint line
+        data = data[:100] + bytes([data[100] ^ 0x02]) + data[101:]
     elif damage == "truncate":
         data = data[: len(data) - 70_000]
     new_id = f"{manifest.id}-{damage}{'-c' if consistent else ''}"
@@ -163,7 +165,14 @@ def _damaged_copy(folder: Path, manifest: Manifest, damage: str, consistent: boo
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("damage", "consistent"),
-    [("flip", False), ("flip", True), ("truncate", False), ("truncate", True), ("wrong-key", False)],
+    [
+        ("flip", False),
+        ("flip", True),
+        ("flip-header", True),
+        ("truncate", False),
+        ("truncate", True),
+        ("wrong-key", False),
+    ],
 )
 def test_damaged_or_wrongly_keyed_archive_is_refused_with_target_untouched(
     sample, target_db, tmp_path, damage, consistent, capsys
@@ -184,6 +193,28 @@ def test_damaged_or_wrongly_keyed_archive_is_refused_with_target_untouched(
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM `{target_db}`.precious")
         assert cursor.fetchone()[0] == 3
+    assert not _exists(target_db, "bk_sample")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "garbled",
+    [b"", b"{", b"\x80", b"[1, 2]", b'{"format": 1, "database": null}', "archive outside the folder"],
+)
+def test_a_garbled_manifest_is_refused_in_one_line(sample, target_db, garbled, capsys):
+    manifest, folder, keys, _source = sample
+    backup_id = f"{manifest.id}-garbled"
+    path = folder / "store" / f"{backup_id}.manifest.json"
+    if garbled == "archive outside the folder":
+        outside = {**manifest.to_dict(), "id": backup_id, "archive": "../../x.sql.zst.age"}
+        garbled = json.dumps(outside).encode()
+    path.write_bytes(garbled)
+    try:
+        assert _restore(folder, keys, backup_id, target_db) == 1
+    finally:
+        path.unlink()
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("backup_restore: error: ") and "Traceback" not in err
     assert not _exists(target_db, "bk_sample")
 
 
