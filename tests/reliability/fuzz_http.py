@@ -1,4 +1,4 @@
-"""Real HTTP for the fuzz tests: a uvicorn of the project and a keep-alive client to drive it fast."""
+"""Real servers for the fuzz tests: a gunicorn of the project, a keep-alive client, their log read."""
 
 from __future__ import annotations
 
@@ -81,3 +81,17 @@ class KeepAliveClient:
 
     def close(self) -> None:
         self.connection.close()
+
+
+def unexpected_tracebacks(lines: list[str], expected: tuple[str, ...]) -> list[str]:
+    """Each traceback in a server's log whose preceding line is none of `expected`, with context.
+
+    Servers log some refusals they handle with a traceback (Django a body over its size limit,
+    uvicorn a text frame that is not UTF-8); those are the expected ones.
+    """
+    found = []
+    for index, line in enumerate(lines):
+        before = lines[index - 1] if index else ""
+        if line.startswith("Traceback") and not any(reason in before for reason in expected):
+            found.append("\n".join(lines[max(0, index - 3) : index + 40]))
+    return found

@@ -32,7 +32,7 @@ from django.db import connection
 from mailops.models import MailEvent, Suppression
 from tests.mailops.conftest import WEBHOOK_PATH
 from tests.mailops.signing import SIGNING_KEY
-from tests.reliability.fuzz_http import KeepAliveClient, gunicorn_server
+from tests.reliability.fuzz_http import KeepAliveClient, gunicorn_server, unexpected_tracebacks
 from tests.reliability.fuzz_mailgun import REFUSE, REPLAY, SIGNED, STORE, MailgunFuzzer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,16 +64,6 @@ EXPECTED_BEFORE_TRACEBACK = (
     "Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.",
     "Bad request (Unable to parse request body)",
 )
-
-
-def unexpected_tracebacks(lines: list[str]) -> list[str]:
-    """Each traceback in the server's log not preceded by a line that explains it, with context."""
-    found = []
-    for index, line in enumerate(lines):
-        before = lines[index - 1] if index else ""
-        if line.startswith("Traceback") and not any(reason in before for reason in EXPECTED_BEFORE_TRACEBACK):
-            found.append("\n".join(lines[max(0, index - 3) : index + 40]))
-    return found
 
 
 class Ledger:
@@ -151,5 +141,5 @@ def test_ten_thousand_generated_posts_give_no_5xx_and_store_only_signed_events_o
     assert not Suppression.objects.exclude(event__event_id__in=stored).exists()
     assert sum(ledger.statuses.values()) == POSTS
     print(f"{POSTS} posts in {seconds:.1f} s; statuses {sorted(ledger.statuses.items())}; {spent}")
-    unexpected = unexpected_tracebacks(webhook_server.process.lines)
+    unexpected = unexpected_tracebacks(webhook_server.process.lines, EXPECTED_BEFORE_TRACEBACK)
     assert not unexpected, "\n\n".join(unexpected[:3])
