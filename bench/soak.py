@@ -142,7 +142,9 @@ class Listeners(threading.Thread):
                 await ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": self.channel}}))
                 async for raw in ws:
                     frame = json.loads(raw)
-                    if frame.get("event") == "pusher_internal:subscription_succeeded":
+                    if frame.get("event") == "pusher:ping":  # as pusher-js does, or the server closes
+                        await ws.send(json.dumps({"event": "pusher:pong", "data": {}}))
+                    elif frame.get("event") == "pusher_internal:subscription_succeeded":
                         subscribed = 1
                         self._count_ready()
                     elif frame.get("event") == "tick":

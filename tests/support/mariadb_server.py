@@ -33,6 +33,7 @@ class MariaDBServer:
         self.binlog = binlog
         self.process: ManagedProcess | None = None
         self.socket = root / "mariadb.sock"
+        self.tmpdir = root / "tmp"
 
     @property
     def url(self) -> str:
@@ -64,6 +65,8 @@ class MariaDBServer:
             "--bind-address=127.0.0.1",
             f"--socket={self.socket}",
             f"--pid-file={self.root / 'mariadb.pid'}",
+            # Its own temporary folder: the machine's /tmp is shared with every other test.
+            f"--tmpdir={self.tmpdir}",
             "--skip-name-resolve",
             "--innodb-buffer-pool-size=64M",
             "--innodb-log-file-size=48M",
@@ -78,6 +81,7 @@ class MariaDBServer:
         return argv
 
     def start(self, timeout: float = 60) -> None:
+        self.tmpdir.mkdir(parents=True, exist_ok=True)
         self.process = ManagedProcess(self.argv())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
