@@ -41,6 +41,7 @@ BEAT_LOCK_TTL = 3.0
 BEAT_TICK = 1.0
 VISIBILITY_TIMEOUT = 10
 WORKERS = ("w1@reliability", "w2@reliability")
+QUEUE = "celery"  # the one queue of the stack; kombu keeps a Redis list per priority step
 BEATS = ("beat-1", "beat-2")
 
 # Writes the test jobs beside the code's, and an operator with a known token for /api/ops/.
@@ -299,6 +300,40 @@ class Stack:
         )
         return client
 
+    def waiting(self) -> int:
+        """Messages waiting in the queue: the lengths of its Redis lists (kombu's priority steps)."""
+        client = self.redis.client()
+        return sum(client.llen(key) for key in [QUEUE, *(f"{QUEUE}\x06\x16{step}" for step in (3, 6, 9))])
+
+    def redis_ports(self, pids: list[int]) -> set[int]:
+        """The local ports of the Redis connections the processes `pids` hold: their socket
+        inodes (/proc/<pid>/fd) looked up in /proc/net/tcp."""
+        inodes = set()
+        for pid in pids:
+            try:
+                fds = list(Path(f"/proc/{pid}/fd").iterdir())
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    target = os.readlink(fd)
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+        ports = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if inode in inodes and int(remote.rpartition(":")[2], 16) == self.redis.port:
+                ports.add(int(local.rpartition(":")[2], 16))
+        return ports
+
+    def redis_clients(self, ports: set[int]) -> list[dict]:
+        """CLIENT LIST entries of the connections from those local ports (Redis' `addr`)."""
+        clients = self.redis.client().client_list()
+        return [client for client in clients if int(client["addr"].rpartition(":")[2]) in ports]
+
     # --- readiness ----------------------------------------------------------------------------
 
     def exited_workers(self) -> list[str]:
@@ -362,24 +397,47 @@ class Stack:
 
 class TaskStream(threading.Thread):
     """Sends `reliability.work` for each key in small batches at a steady pace (100 tasks/s by
-    default); remembers every send the broker refused."""
+    default), each task sleeping `seconds` (a tuple: the n-th key sleeps its n-th item, cycling);
+    remembers every send the broker refused.
 
-    def __init__(self, stack: Stack, keys: list[str], batch: int = 10, every: float = 0.1):
+    `pause()` returns once no batch is being sent and holds the next one back until `resume()`:
+    while paused, every message the stream sent is already in Redis and no other comes."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        keys: list[str],
+        batch: int = 10,
+        every: float = 0.1,
+        seconds: float | tuple[float, ...] = 0.02,
+    ):
         super().__init__(daemon=True)
         self.producer = stack.producer()
         self.keys = keys
         self.batch = batch
         self.every = every
+        self.seconds = seconds if isinstance(seconds, tuple) else (seconds,)
+        self.sent = 0
         self.errors: list[str] = []
+        self._gate = threading.Lock()  # held while a batch is sent, and while paused
 
     def run(self) -> None:
         for start in range(0, len(self.keys), self.batch):
-            for key in self.keys[start : start + self.batch]:
-                try:
-                    self.producer.send_task("reliability.work", args=[key], kwargs={"seconds": 0.02})
-                except Exception as exc:
-                    self.errors.append(f"{key}: {type(exc).__name__}: {exc}")
+            with self._gate:
+                for key in self.keys[start : start + self.batch]:
+                    try:
+                        kwargs = {"seconds": self.seconds[self.sent % len(self.seconds)]}
+                        self.producer.send_task("reliability.work", args=[key], kwargs=kwargs)
+                    except Exception as exc:
+                        self.errors.append(f"{key}: {type(exc).__name__}: {exc}")
+                    self.sent += 1
             time.sleep(self.every)
+
+    def pause(self) -> None:
+        self._gate.acquire()
+
+    def resume(self) -> None:
+        self._gate.release()
 
     def finish(self, timeout: float = 60) -> None:
         self.join(timeout)
