@@ -195,7 +195,7 @@ REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=5.0)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "opsproject.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "ops",
             "OPTIONS": {

@@ -1,4 +1,5 @@
-"""The web's HTTP on a fixed set of threads: requests reuse database connections (real uvicorn)."""
+"""The web's HTTP under uvicorn reuses its connections: database (a fixed set of request threads,
+opsproject/http_threads.py) and Redis (one cache client per process, opsproject/cache.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import urllib.request
 
 import MySQLdb
 import pytest
+import redis
+from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import caches
 from django.db import connection
 from rest_framework.authtoken.models import Token
 
@@ -32,6 +36,10 @@ def _connections_opened() -> int:
         server.close()
 
 
+def _redis_connections_received() -> int:
+    return int(redis.Redis.from_url(settings.REDIS_URL).info("stats")["total_connections_received"])
+
+
 def _get(url: str, token: str) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -50,7 +58,7 @@ def test_many_requests_share_the_threads_database_connections():
         server.wait_for_line(r"Uvicorn running on", timeout=60)
         url = f"http://127.0.0.1:{port}/api/tickets/"
         assert _get(url, token) == 200  # the threads' first connections
-        before = _connections_opened()
+        before, redis_before = _connections_opened(), _redis_connections_received()
         statuses: list[int] = []
 
         def client() -> None:
@@ -62,7 +70,19 @@ def test_many_requests_share_the_threads_database_connections():
         for each in clients:
             each.join(60)
         opened = _connections_opened() - before - 1  # our own status query
+        redis_opened = _redis_connections_received() - redis_before - 1
     assert statuses == [200] * REQUESTS
     # Django's own ASGI handler opens one per request (40); here at most one per thread,
     # with room for the other tests' connections on a shared server.
     assert opened <= THREADS + 3, f"{opened} connections opened for {REQUESTS} requests"
+    # Every request reads the maintenance flag from the cache: one client per process, not one
+    # per request (Django's RedisCache under ASGI opened a connection for each).
+    assert redis_opened <= THREADS + 3, f"{redis_opened} Redis connections for {REQUESTS} requests"
+
+
+def test_cache_instances_share_one_client():
+    if not settings.REDIS_URL:
+        pytest.skip("the Redis cache")
+    first, second = caches.create_connection("default"), caches.create_connection("default")
+    assert first is not second
+    assert first._cache is second._cache

@@ -36,7 +36,7 @@ def test_integration_profile_uses_mariadb_and_redis():
     assert settings.REDIS_URL.startswith("redis://")
     assert app.conf.broker_url == settings.REDIS_URL
     assert app.connection_for_write().transport_cls == "redis"
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert settings.CACHES["default"]["BACKEND"] == "opsproject.cache.SharedRedisCache"
     assert settings.CACHES["default"]["LOCATION"] == settings.REDIS_URL
     _cache_round_trip()
     layer = _channel_layer_round_trip()
