@@ -120,6 +120,7 @@ class Stack:
         self.web: ManagedProcess | None = None
         self.workers: dict[str, ManagedProcess] = {}
         self.beats: dict[str, ManagedProcess] = {}
+        self.exited: list[tuple[str, ManagedProcess]] = []  # workers that exited and were restarted
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -190,6 +191,7 @@ class Stack:
     def _keep_logs(self) -> None:
         """Each process's whole output beside the stack's files, for reading after a failure."""
         processes = {"web": self.web, **self.workers, **self.beats}
+        processes.update({f"{name}.exited-{n}": process for n, (name, process) in enumerate(self.exited)})
         for name, process in processes.items():
             if process is not None:
                 (self.root / f"{name}.log").write_text(process.output)
@@ -337,14 +339,22 @@ class Stack:
     # --- readiness ----------------------------------------------------------------------------
 
     def exited_workers(self) -> list[str]:
-        """Workers whose process has exited by itself."""
-        return [name for name, process in self.workers.items() if process.proc.poll() is not None]
+        """Workers whose process has exited by itself, or is on its way out after logging an
+        unrecoverable error (its pool shutting down can take seconds on a loaded machine)."""
+        return [
+            name
+            for name, process in self.workers.items()
+            if process.proc.poll() is not None or any("Unrecoverable error" in line for line in process.lines)
+        ]
 
     def restart_exited_workers(self) -> list[str]:
-        """Start again, as compose's `restart: unless-stopped` would, every worker that exited."""
+        """Start again, as compose's `restart: unless-stopped` would, every worker that exited
+        (its output is kept for the logs)."""
         exited = self.exited_workers()
         for hostname in exited:
-            self.workers.pop(hostname).stop()
+            process = self.workers.pop(hostname)
+            process.stop()
+            self.exited.append((hostname, process))
             self.start_worker(hostname).wait_for_line(r"ready\.", timeout=90)
         return exited
 
