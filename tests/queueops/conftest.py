@@ -14,6 +14,7 @@ from opsproject.celery import app
 from queueops.store import PREFIX, store
 from tests.support.celery_worker import child_env
 from tests.support.processes import PYTHON, REPO
+from tests.support.waiting import wait_until
 
 INCLUDE = "tests.queueops.tasks"
 # Short waits for the worker processes the tests start (the settings are read at their start).
@@ -111,11 +112,5 @@ def runs(path) -> list[float]:
 
 def wait_for(predicate, timeout: float = 30, interval: float = 0.1, message: str = "condition", worker=None):
     """Poll until `predicate()` is truthy; on time-out, fail with the worker's last output."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    output = f"\nworker output:\n{worker.output[-4000:]}" if worker is not None else ""
-    raise AssertionError(f"{message} not met within {timeout} s{output}")
+    explain = (lambda: f"worker output:\n{worker.output[-4000:]}") if worker is not None else None
+    return wait_until(predicate, timeout, message, interval=interval, explain=explain)

@@ -20,7 +20,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from celery import Celery
 from tests.reliability.tasks import TABLES
 from tests.support.mariadb_server import MariaDBServer
 from tests.support.processes import BIN, PYTHON, REPO, ManagedProcess, free_port
+from tests.support.waiting import wait_until
 
 DATABASE = "opsstack"
 OPS_TOKEN = "reliability0ops0token0000000000000000000"
@@ -494,25 +494,6 @@ class Traffic(threading.Thread):
 def done_count(stack: Stack, prefix: str) -> int:
     """How many `reliability.work` keys starting with `prefix` completed."""
     return stack.scalar(f"SELECT COUNT(*) FROM reliability_done WHERE k LIKE '{prefix}%'")
-
-
-def wait_until(
-    predicate: Callable[[], object],
-    timeout: float,
-    what: str,
-    interval: float = 0.2,
-    explain: Callable[[], str] | None = None,
-):
-    """Poll `predicate` until it is truthy (returned); fail naming `what` after `timeout` s,
-    with `explain()` appended to the message when given."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    details = f"\n{explain()}" if explain is not None else ""
-    raise AssertionError(f"waited {timeout} s for {what}{details}")
 
 
 class _Shared:
