@@ -82,13 +82,9 @@ def previous_sections() -> dict[str, list[str]]:
             current = sections.setdefault(line[3:].strip(), [])
         if current is not None:
             current.append(line)
-    # Files written before sections carried their own date: the whole file's date is theirs.
-    written = next((line for line in text.splitlines() if line.startswith("Run at ")), "")
     for body in sections.values():
         while body and not body[-1].strip():
             body.pop()
-        if written and len(body) > 2 and ", run 20" not in body[2]:
-            body[2] = body[2].replace("`).", f"`, {written[:-4].lower()}).")
     return sections
 
 
