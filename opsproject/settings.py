@@ -339,11 +339,16 @@ REALTIME_SHUTDOWN_GRACE = env.float("REALTIME_SHUTDOWN_GRACE", default=2)
 if REDIS_URL:
     # channels_redis waits up to 5 s in each blocking pop; redis-py's default 5 s socket timeout
     # would cut every idle wait short with a TimeoutError, so the layer's reads get longer.
+    # RESP2, not redis-py 8's default RESP3: on RESP3 the asyncio pool of redis-py 8.1 hands out
+    # pooled connections the server closed (a Redis restart) without reconnecting them, so the
+    # first command on each fails (redis-py PR #4260, fixed after 8.1.0). The layer uses nothing
+    # of RESP3. tests/realtime/test_operations.py pins the recovery.
     CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [
         {
             "address": REDIS_URL,
             "socket_timeout": 5 + REDIS_SOCKET_TIMEOUT,
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+            "protocol": 2,
         }
     ]
 # Channel layer limits: messages waiting per channel, and seconds before an unread one expires.

@@ -23,11 +23,10 @@ pytestmark = pytest.mark.django_db
 
 
 def layer_on(url: str, **config) -> dict:
-    """CHANNEL_LAYERS for this test process pointing at another Redis."""
+    """CHANNEL_LAYERS for this test process pointing at another Redis (the same host options)."""
     layers = json.loads(json.dumps(django_settings.CHANNEL_LAYERS))
-    layers["default"]["CONFIG"]["hosts"] = [
-        {"address": url, "socket_timeout": 10, "socket_connect_timeout": 2}
-    ]
+    [host] = layers["default"]["CONFIG"]["hosts"]
+    layers["default"]["CONFIG"]["hosts"] = [{**host, "address": url}]
     layers["default"]["CONFIG"].update(config)
     return layers
 
