@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from mailops.models import MAX_ADDRESS, MailEvent, Suppression, address_key
+from opsproject.fast_insert import insert_one
 
 # The event type that suppresses at once -> the reason recorded.
 IMMEDIATE = {
@@ -98,7 +99,7 @@ def apply(event: MailEvent) -> bool:
     )
     # One INSERT that leaves an existing row alone: no read first and no savepoint, because the
     # webhook's transaction is on Mailgun's busiest path (bench/webhook.py).
-    Suppression.objects.bulk_create([row], ignore_conflicts=True)
+    insert_one(row, ignore_conflicts=True)
     return True
 
 
