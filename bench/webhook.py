@@ -168,14 +168,15 @@ def _main() -> int:
             posts.append(json.dumps(event).encode())
         return posts
 
-    def blast(port: int, route: str, items: list[bytes]) -> tuple[float, list[float], int]:
+    def blast(
+        connections: list[http.client.HTTPConnection], route: str, items: list[bytes]
+    ) -> tuple[float, list[float], int]:
         latencies: list[float] = []
         failures = [0]
         lock = threading.Lock()
         chunks = [items[i :: options.concurrency] for i in range(options.concurrency)]
 
-        def worker(chunk: list[bytes]) -> None:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        def worker(conn: http.client.HTTPConnection, chunk: list[bytes]) -> None:
             mine, bad = [], 0
             for body in chunk:
                 started = time.perf_counter()
@@ -184,12 +185,14 @@ def _main() -> int:
                 response.read()
                 mine.append(time.perf_counter() - started)
                 bad += response.status != 200
-            conn.close()
             with lock:
                 latencies.extend(mine)
                 failures[0] += bad
 
-        threads = [threading.Thread(target=worker, args=(chunk,)) for chunk in chunks]
+        threads = [
+            threading.Thread(target=worker, args=(conn, chunk))
+            for conn, chunk in zip(connections, chunks, strict=True)
+        ]
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -220,11 +223,19 @@ def _main() -> int:
                     print(server.output, file=sys.stderr)
                     return 1
                 time.sleep(0.2)
+        # One set of keep-alive connections for every round: each connection stays with the
+        # worker process that accepted it, so bare and full rounds meet the same spread of
+        # connections over workers (new ones per round could land 6/2 for one, 4/4 for the other).
+        connections = [
+            http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(options.concurrency)
+        ]
         for route in (BARE_PATH, FULL_PATH):  # warm-up: imports, connections, caches
-            blast(port, route, bodies(200))
+            blast(connections, route, bodies(200))
         for _ in range(options.rounds):
             for name, route in (("bare", BARE_PATH), ("full", FULL_PATH)):
-                results[name].append(blast(port, route, bodies(options.requests)))
+                results[name].append(blast(connections, route, bodies(options.requests)))
+        for conn in connections:
+            conn.close()
 
     stored = MailEvent.objects.count()
     linked = MailEvent.objects.filter(outbound__isnull=False).count()
