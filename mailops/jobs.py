@@ -1,6 +1,6 @@
-"""Periodic jobs of mailops: keeping the credential check's cached answer warm."""
+"""Periodic jobs of mailops: the credential check's cached answer kept warm, history pruned."""
 
-from queueops.periodic import PeriodicJob, every
+from queueops.periodic import PeriodicJob, cron, every
 
 JOBS = [
     PeriodicJob(
@@ -9,5 +9,12 @@ JOBS = [
         schedule=every(3600),
         description="Ask Mailgun for the sender domain's state, cache it for the mail health check, "
         "alert (mail.credentials) while it fails.",
+    ),
+    PeriodicJob(
+        "mailops.prune_history",
+        task="mailops.prune_history",
+        schedule=cron("45 3 * * *"),
+        description="Delete MailEvents and OutboundMessages older than MAIL_RETENTION_DAYS "
+        "(the suppression list is kept).",
     ),
 ]

@@ -1,10 +1,10 @@
-"""Celery tasks of mailops: sending one message, and keeping the credential check warm."""
+"""Celery tasks of mailops: sending one message, keeping the credential check warm, pruning history."""
 
 from __future__ import annotations
 
 import logging
 
-from mailops import credentials, delivery
+from mailops import credentials, delivery, retention
 from queueops.policy import PolicyTask, policy_task
 
 log = logging.getLogger(__name__)
@@ -33,3 +33,9 @@ def refresh_credentials() -> str:
     """Ask Mailgun about the sender domain now, cache the answer, alert on a failing one."""
     verdict = credentials.refresh_and_alert()
     return verdict.status
+
+
+@policy_task(name="mailops.prune_history", tries=1)
+def prune_history() -> dict[str, int]:
+    """Delete MailEvents and OutboundMessages older than MAIL_RETENTION_DAYS."""
+    return retention.prune()

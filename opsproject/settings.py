@@ -583,10 +583,18 @@ MAIL_WEBHOOK_MAX_AGE = env.int("MAIL_WEBHOOK_MAX_AGE", default=24 * 3600)
 MAIL_CREDENTIAL_TTL = env.int("MAIL_CREDENTIAL_TTL", default=300)
 # Permanent failures per message sent over 24 h, in percent, above which `mail` warns.
 MAIL_BOUNCE_RATE_WARN = env.float("MAIL_BOUNCE_RATE_WARN", default=5.0)
+# Days of mail history (MailEvents, OutboundMessages) the daily mailops.prune_history keeps;
+# 0 keeps it forever. The suppression list is never pruned.
+MAIL_RETENTION_DAYS = env.int("MAIL_RETENTION_DAYS", default=365)
 if MAIL_SOFT_BOUNCE_LIMIT < 1 or MAIL_SOFT_BOUNCE_WINDOW < 1 or MAIL_WEBHOOK_MAX_AGE < 60:
     raise ImproperlyConfigured(
         "MAIL_SOFT_BOUNCE_LIMIT and MAIL_SOFT_BOUNCE_WINDOW must be at least 1, "
         "MAIL_WEBHOOK_MAX_AGE at least 60 s"
+    )
+if MAIL_RETENTION_DAYS < 0 or 0 < MAIL_RETENTION_DAYS * 86400 < MAIL_SOFT_BOUNCE_WINDOW + 86400:
+    # The soft-bounce rule counts the events of its window, and the bounce rate those of 24 h.
+    raise ImproperlyConfigured(
+        "MAIL_RETENTION_DAYS must be 0 (keep forever) or cover MAIL_SOFT_BOUNCE_WINDOW plus a day"
     )
 
 # --- operations -----------------------------------------------------------------------------
