@@ -27,9 +27,7 @@ class ThreadPoolASGIHandler(ASGIHandler):
     """ASGIHandler whose requests share `threads` long-lived threads (see the module docstring)."""
 
     def __init__(self, threads: int):
-        super().__init__()
-        if threads < 1:
-            raise ValueError("the web needs at least one thread")
+        super().__init__()  # threads >= 1: settings refuses a smaller WEB_THREADS at start
         self.threads = threads
         self._executors = [
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"web-{n}") for n in range(threads)

@@ -102,9 +102,6 @@ class CacheStore:
             self.cache.set(key, 1, ttl)
             return 1
 
-    def incr_unread(self, key: str, ttl: int) -> None:
-        self.incr(key, ttl)
-
     def board_put(self, board: str, name: str, value: str) -> None:
         entries = self.board(board)
         entries[name] = value
