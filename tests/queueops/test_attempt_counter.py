@@ -10,6 +10,7 @@ from opsproject.celery import app
 from queueops import attempt_counter
 from queueops.attempt_counter import ATTEMPTS_HEADER, RECORD_AFTER, attempts_key, begin, end, runs_before
 from queueops.store import RedisStore, store
+from tests.support.waiting import wait_until
 
 BACKOFF = (1.0, 2.0)
 
@@ -47,9 +48,7 @@ def test_a_first_run_still_going_after_record_after_is_counted(redis_client):
     assert begin(request, BACKOFF, app) == 3
     key = attempts_key(request.id, 1)
     try:
-        deadline = time.monotonic() + 5
-        while redis_client.get(key) != "1" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: redis_client.get(key) == "1", 5, "the long first run recorded", 0.01)
         assert redis_client.get(key) == "1"
         assert redis_client.ttl(key) > 3600
     finally:
@@ -63,9 +62,7 @@ def test_a_redelivered_run_adds_itself_to_the_runs_of_its_publish(redis_client):
     try:
         # The first delivery ran long enough to be recorded, then its worker was killed.
         begin(first, BACKOFF, app)
-        deadline = time.monotonic() + 5
-        while redis_client.get(key) != "1" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: redis_client.get(key) == "1", 5, "the first delivery recorded", 0.01)
         again = Context(first.__dict__ | {"delivery_info": {"redelivered": True}})
         assert begin(again, BACKOFF, app) == 3  # one run before the publish, two of it
         assert begin(again, BACKOFF, app) == 4
