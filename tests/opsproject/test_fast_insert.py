@@ -8,7 +8,7 @@ from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
 from mailops.models import MailEvent, OutboundMessage, Suppression, address_key
-from opsproject.fast_insert import insert_one
+from opsproject.fast_insert import CHUNK, insert_many, insert_one
 
 # Each test runs in both passes of `make test`: MariaDB (integration) and SQLite (embedded).
 both_profiles = pytest.mark.parametrize(
@@ -85,3 +85,32 @@ def test_nothing_listens_to_the_save_signals_insert_one_does_not_send(profile):
     for model in (MailEvent, Suppression):
         assert not pre_save.has_listeners(model), model
         assert not post_save.has_listeners(model), model
+
+
+def test_rows_written_by_insert_many_read_back_as_the_orm_would_have_written_them(profile):
+    by_orm = _event("orm")
+    by_orm.save(force_insert=True)
+    rows = []
+    for n in range(CHUNK * 2 + 7):  # three statements
+        row = _event(f"many-{n}")
+        row.occurred_at, row.received_at = by_orm.occurred_at, by_orm.received_at
+        rows.append(row)
+
+    assert insert_many(rows) == len(rows)
+
+    assert all(row.pk is None for row in rows), "multi-row INSERTs give no ids (MySQL cannot say)"
+    stored = MailEvent.objects.filter(event_id__startswith="many-")
+    assert stored.count() == len(rows)
+    expected = _stored(by_orm.pk)
+    assert all(_stored(pk) == expected for pk in stored.values_list("pk", flat=True))
+    assert insert_many([]) == 0
+
+
+def test_insert_many_refuses_a_duplicate_and_its_transaction_keeps_nothing(profile):
+    _event("taken").save(force_insert=True)
+    rows = [_event("fresh-1"), _event("taken"), _event("fresh-2")]
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_many(rows)
+
+    assert list(MailEvent.objects.values_list("event_id", flat=True)) == ["taken"]
