@@ -1,22 +1,26 @@
-"""Storing a tracking event from Anymail: one MailEvent per event id, suppression applied with it.
+"""Storing tracking events from Anymail: one MailEvent per event id, suppression applied with it.
 
-Both happen in one transaction (an event that cannot suppress is a single INSERT): a crash
-between them rolls both back, the webhook answers 5xx, and Mailgun's retry finds nothing
-stored and is processed in full, once. Rows are written out (opsproject.fast_insert), not
-saved through the ORM: its per-save work was the largest part of the webhook's own cost
-(bench/webhook.py).
+The webhook hands each verified event to `record`, which puts it in the inbox (mailops.inbox,
+a Redis stream the workers drain with `store_batch`) or, without one, stores it at once.
+
+A direct store is one transaction (an event that cannot suppress is a single INSERT): a crash
+between the event and its suppression rolls both back, the webhook answers 5xx, and Mailgun's
+retry finds nothing stored and is processed in full, once. A batch is one transaction too.
+Rows are written out (opsproject.fast_insert), not saved through the ORM: its per-save work
+was the largest part of the webhook's own cost (bench/webhook.py).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mailops import suppression
 from mailops.models import MailEvent, OutboundMessage, address_key
-from opsproject.fast_insert import insert_one
+from opsproject.fast_insert import insert_many, insert_one
 
 log = logging.getLogger(__name__)
 
@@ -84,25 +88,104 @@ def _store(row: MailEvent) -> tuple[MailEvent, bool]:
     return row, True
 
 
-def record(event) -> tuple[MailEvent, bool]:
-    """Store an AnymailTrackingEvent; returns the MailEvent and False if it was stored already.
+# The MailEvent columns an event's fields carry, in the order `fields_of` gives them.
+FIELDS = (
+    "event_id",
+    "event_type",
+    "esp_event",
+    "recipient",
+    "recipient_key",
+    "message_id",
+    "outbound_id",
+    "reject_reason",
+    "description",
+    "mta_response",
+    "occurred_at",
+    "received_at",
+    "payload",
+)
+_TIMES = ("occurred_at", "received_at")
 
-    Returns once the row is committed, so the webhook's 200 means stored.
-    """
+
+def fields_of(event) -> dict:
+    """An AnymailTrackingEvent as the MailEvent columns it fills, JSON-serialisable (times as ISO)."""
     esp_payload = _payload(event.esp_event)
     recipient = (event.recipient or "")[:320]
-    row = MailEvent(
-        event_id=event.event_id,
-        event_type=event.event_type or MailEvent.Type.UNKNOWN,
-        esp_event=str(esp_payload.get("event", ""))[:64],
-        recipient=recipient,
-        recipient_key=address_key(recipient),
-        message_id=(event.message_id or "")[:255],
-        outbound_id=_outbound_id(event),
-        reject_reason=event.reject_reason or "",
-        description=event.description or "",
-        mta_response=event.mta_response or "",
-        occurred_at=event.timestamp or timezone.now(),
-        payload=esp_payload,
-    )
-    return _store(row)
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type or MailEvent.Type.UNKNOWN,
+        "esp_event": str(esp_payload.get("event", ""))[:64],
+        "recipient": recipient,
+        "recipient_key": address_key(recipient),
+        "message_id": (event.message_id or "")[:255],
+        "outbound_id": _outbound_id(event),
+        "reject_reason": event.reject_reason or "",
+        "description": event.description or "",
+        "mta_response": event.mta_response or "",
+        "occurred_at": (event.timestamp or timezone.now()).isoformat(),
+        "received_at": timezone.now().isoformat(),
+        "payload": esp_payload,
+    }
+
+
+def row_of(fields: dict) -> MailEvent:
+    """The unsaved MailEvent of `fields_of`'s output (as read back from the inbox)."""
+    values = {name: fields[name] for name in FIELDS}
+    for name in _TIMES:
+        values[name] = datetime.fromisoformat(values[name])
+    return MailEvent(**values)
+
+
+def store(fields: dict) -> tuple[MailEvent, bool]:
+    """Store one event now; returns the MailEvent and False if it was stored already."""
+    return _store(row_of(fields))
+
+
+def store_batch(rows: list[MailEvent]) -> int:
+    """Store the events of `rows` not stored yet, in one transaction; returns how many were new.
+
+    Replays inside the batch and events stored earlier (by either path) are skipped; an
+    event naming a message that is gone is kept, unlinked; suppression rules run for each new
+    event in the batch's order once all are stored, which is what storing them one by one gives
+    for events in time order (and better for events out of it: a soft bounce that arrives late
+    still counts towards the ones of its window).
+    Raises (and stores nothing) on any failure: the caller keeps the entries and retries.
+    """
+    unique: dict[str, MailEvent] = {}
+    for row in rows:
+        unique.setdefault(row.event_id, row)
+    with transaction.atomic():
+        stored = set(MailEvent.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
+        new = [row for event_id, row in unique.items() if event_id not in stored]
+        linked = {row.outbound_id for row in new if row.outbound_id is not None}
+        if linked:
+            existing = set(OutboundMessage.objects.filter(pk__in=linked).values_list("pk", flat=True))
+            for row in new:
+                if row.outbound_id is not None and row.outbound_id not in existing:
+                    row.outbound_id = None
+        insert_many(new)
+        considered = {row.event_id: row for row in new if row.event_type in suppression.CONSIDERED}
+        if considered:
+            # The suppression rows link their event: read back the ids the INSERT gave them.
+            for event_id, pk in MailEvent.objects.filter(event_id__in=list(considered)).values_list(
+                "event_id", "pk"
+            ):
+                considered[event_id].pk = pk
+            suppression.apply_batch(list(considered.values()))
+    return len(new)
+
+
+def record(event) -> bool:
+    """Take an AnymailTrackingEvent; True when it is in the inbox, False when it was stored here.
+
+    Returns once the event is safe (in the inbox, or committed), so the webhook's 200 means kept.
+    An inbox that cannot take it (Redis down) does not fail the webhook: the event is stored
+    directly instead.
+    """
+    from mailops import inbox  # imports this module
+
+    fields = fields_of(event)
+    if inbox.spool(fields):
+        return True
+    store(fields)
+    return False

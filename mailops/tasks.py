@@ -1,10 +1,11 @@
-"""Celery tasks of mailops: sending one message, keeping the credential check warm, pruning history."""
+"""Celery tasks of mailops: sending one message, storing an event the inbox could not, keeping the
+credential check warm, pruning history."""
 
 from __future__ import annotations
 
 import logging
 
-from mailops import credentials, delivery, retention
+from mailops import credentials, delivery, recording, retention
 from queueops.policy import PolicyTask, policy_task
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,16 @@ class MailTask(PolicyTask):
 def send_message(self, outbound_id: int) -> str | None:
     message = delivery.deliver(outbound_id, attempt=getattr(self.request, "attempt", 1) or 1)
     return message.status if message else None
+
+
+@policy_task(name="mailops.store_event")
+def store_event(fields: dict) -> bool:
+    """Store one tracking event a batch of the inbox could not (mailops.inbox); True if new.
+
+    Its retries and, in the end, its FailedJob (args: the event's fields) keep the event.
+    """
+    _, new = recording.store(fields)
+    return new
 
 
 @policy_task(name="mailops.refresh_credentials", tries=1)

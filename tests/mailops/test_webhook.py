@@ -1,4 +1,10 @@
-"""The tracking webhook over real HTTP (Django's live server) with Mailgun-signed posts."""
+"""The tracking webhook over real HTTP (Django's live server) with Mailgun-signed posts.
+
+Each test runs twice: with the inbox (the production path: the webhook puts the event in Redis
+and a drain, here run after each post, stores it) and without (the webhook stores it itself,
+as in the embedded profile and whenever Redis cannot take it). tests/mailops/test_inbox.py has
+the inbox's own behaviour, with a real worker draining it.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,26 @@ import time
 
 import pytest
 
-from mailops import suppression
+from mailops import inbox, suppression
 from mailops.models import MailEvent, OutboundMessage, Suppression
-from tests.mailops.signing import SIGNING_KEY, payload, post, signature
+from tests.mailops import signing
+from tests.mailops.signing import SIGNING_KEY, payload, signature
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True, params=["inbox", "direct"])
+def store_path(request, settings) -> str:
+    settings.MAIL_INBOX = request.param == "inbox"
+    assert inbox.enabled() is (request.param == "inbox")
+    return request.param
+
+
+def post(url: str, body, **options):
+    """Post over real HTTP, then store what the inbox holds (a worker's drainer would)."""
+    answer = signing.post(url, body, **options)
+    inbox.drain_all()
+    return answer
 
 
 @pytest.mark.parametrize(
@@ -164,6 +185,8 @@ def test_bad_posts_get_a_one_line_400_and_nothing_is_stored(webhook_url, why, bo
     assert not Suppression.objects.exists()
 
 
+# Stored in the request only without the inbox; a crash while draining it is test_inbox's.
+@pytest.mark.parametrize("store_path", ["direct"], indirect=True)
 def test_a_crash_in_the_receiver_gives_5xx_and_the_retry_is_processed_once(webhook_url, monkeypatch):
     real_apply = suppression.apply
     crashes = []
