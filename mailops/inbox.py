@@ -10,11 +10,12 @@ The stream `STREAM` has one consumer group; each worker runs a `Drainer` (the `I
 worker step) reading batches of up to MAIL_INBOX_BATCH entries at most every
 MAIL_INBOX_INTERVAL seconds. A batch is stored in one transaction (mailops.recording.store_batch:
 event ids unique, so Mailgun's retries and replays are stored once whichever path they took),
-and only then acknowledged and deleted: a worker killed mid-batch leaves its entries pending,
-and another drainer claims them once they have waited MAIL_INBOX_CLAIM_AFTER seconds. A batch
+and only then acknowledged and deleted: a worker killed mid-batch leaves its entries pending;
+restarted (same node name) it takes them back at once, and any other drainer claims them once
+they have waited MAIL_INBOX_CLAIM_AFTER seconds. A batch
 that fails is stored entry by entry; an entry that fails on its own becomes a
 `mailops.store_event` task (the queue policy retries it, then leaves a FailedJob). While the
-database is unreachable the entries simply wait.
+database is unreachable (a failure and no answer to SELECT 1) the entries simply wait.
 
 Without Redis (the embedded profile) or with MAIL_INBOX off there is no inbox: `spool` says
 so and the webhook stores each event itself.
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 from celery import bootsteps
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from queueops.failed import UNREACHABLE
 
@@ -154,6 +155,18 @@ def _done(client, ids: list[str]) -> None:
         pipe.execute()
 
 
+def _database_answers() -> bool:
+    """Whether the database takes a query now: an OperationalError can also be one event's own
+    (a value the server refuses), which must not hold up the inbox as an outage would."""
+    try:
+        connection.close_if_unusable_or_obsolete()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except UNREACHABLE:
+        return False
+    return True
+
+
 def drain_once(consumer: str | None = None, *, count: int | None = None, block_ms: int | None = None) -> int:
     """Store one batch from the inbox; returns how many entries it took care of (0: none waiting).
 
@@ -178,15 +191,15 @@ def drain_once(consumer: str | None = None, *, count: int | None = None, block_m
         try:
             parsed.append((entry_id, json.loads(data[FIELD])))
         except (TypeError, KeyError, ValueError):
-            # Not written by `spool` (or deleted while pending): nothing to store; say what it was.
+            # Not written by `spool`: nothing to store; say what it was.
             log.error("mail inbox entry %s is not an event; dropped: %.500r", entry_id, data)
             unreadable.append(entry_id)
     try:
         recording.store_batch([recording.row_of(fields) for _, fields in parsed])
-    except UNREACHABLE:
-        _done(client, unreadable)
-        raise
     except Exception as error:
+        if isinstance(error, UNREACHABLE) and not _database_answers():
+            _done(client, unreadable)
+            raise
         log.warning(
             "mail inbox: a batch of %d failed (%s: %s); storing its events one by one",
             len(parsed),
@@ -196,9 +209,9 @@ def drain_once(consumer: str | None = None, *, count: int | None = None, block_m
         for entry_id, fields in parsed:
             try:
                 recording.store(fields)
-            except UNREACHABLE:
-                raise
             except Exception as one_error:
+                if isinstance(one_error, UNREACHABLE) and not _database_answers():
+                    raise
                 # This event alone fails: the queue policy retries it, then keeps a FailedJob.
                 store_event.delay(fields)
                 log.error(
@@ -220,16 +233,21 @@ def drain_all(*, count: int | None = None) -> int:
     total = 0
     while taken := drain_once(consumer, count=count):
         total += taken
+    client = _client()
+    if client is not None and total:
+        # This one-off consumer is done and holds nothing: leave the group as it was.
+        client.xgroup_delconsumer(STREAM, GROUP, consumer)
     return total
 
 
 class Drainer(threading.Thread):
     """A worker's inbox drain: a batch at most every MAIL_INBOX_INTERVAL s, until stopped."""
 
-    def __init__(self):
+    def __init__(self, consumer: str):
         super().__init__(name="mail-inbox-drainer", daemon=True)
         self.stopping = threading.Event()
-        self.consumer = f"{socket.gethostname()}:{os.getpid()}:drainer"
+        # The worker's node name: a restarted worker takes back at once what it had read.
+        self.consumer = consumer
 
     def run(self) -> None:
         interval = settings.MAIL_INBOX_INTERVAL
@@ -273,7 +291,7 @@ class InboxDrain(bootsteps.StartStopStep):
 
     def start(self, worker):
         if self.drainer is None and enabled():
-            self.drainer = Drainer()
+            self.drainer = Drainer(worker.hostname)
             self.drainer.start()
 
     def stop(self, worker):

@@ -44,20 +44,31 @@ def _payload(esp_event) -> dict:
 
 
 def _outbound_id(event) -> int | None:
-    """The message the event is about: named by our metadata, else found by Mailgun's id.
-
-    The metadata id is trusted without a query (the post is signed, and the foreign key
-    refuses an id that does not exist, see `record`): the busiest path stays one INSERT.
-    """
+    """The message the event is about, as our metadata names it (no query: the post is signed,
+    and the foreign key refuses an id that does not exist, see `_store`)."""
     try:
         return int((event.metadata or {}).get(OUTBOUND_ID))
     except (TypeError, ValueError):
-        pass
-    if event.message_id:
-        return (
-            OutboundMessage.objects.filter(message_id=event.message_id).values_list("pk", flat=True).first()
-        )
-    return None
+        return None
+
+
+def _link_by_message_id(rows: list[MailEvent]) -> None:
+    """Rows our metadata did not link: find their message by Mailgun's id (one query).
+
+    Done where the rows are stored, not in the webhook, so that the webhook with an inbox
+    needs no database at all.
+    """
+    unlinked = {row.message_id for row in rows if row.outbound_id is None and row.message_id}
+    if not unlinked:
+        return
+    found: dict[str, int] = {}
+    for message_id, pk in (
+        OutboundMessage.objects.filter(message_id__in=unlinked).order_by("pk").values_list("message_id", "pk")
+    ):
+        found.setdefault(message_id, pk)
+    for row in rows:
+        if row.outbound_id is None and row.message_id:
+            row.outbound_id = found.get(row.message_id)
 
 
 def _insert(row: MailEvent) -> None:
@@ -73,6 +84,7 @@ def _insert(row: MailEvent) -> None:
 
 def _store(row: MailEvent) -> tuple[MailEvent, bool]:
     """The stored row, and False if its event was stored already."""
+    _link_by_message_id([row])
     try:
         _insert(row)
     except IntegrityError:
@@ -157,6 +169,7 @@ def store_batch(rows: list[MailEvent]) -> int:
     with transaction.atomic():
         stored = set(MailEvent.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
         new = [row for event_id, row in unique.items() if event_id not in stored]
+        _link_by_message_id(new)
         linked = {row.outbound_id for row in new if row.outbound_id is not None}
         if linked:
             existing = set(OutboundMessage.objects.filter(pk__in=linked).values_list("pk", flat=True))

@@ -156,6 +156,7 @@ def test_while_the_database_is_unreachable_events_wait_in_redis(webhook_url, mon
 
     with monkeypatch.context() as patched:
         patched.setattr(recording, "store_batch", unreachable)
+        patched.setattr(inbox, "_database_answers", lambda: False)
         with pytest.raises(OperationalError):
             inbox.drain_once("w1")
         assert _waiting() == 1 and inbox.backlog().pending == {"w1": 1}
@@ -163,6 +164,35 @@ def test_while_the_database_is_unreachable_events_wait_in_redis(webhook_url, mon
 
     assert inbox.drain_once("w1") == 1, "the same drainer takes its own pending entries first"
     assert Suppression.objects.get().address_key == "rita@example.com"
+    assert _waiting() == 0
+
+
+def test_a_database_error_of_one_event_does_not_hold_up_the_inbox(webhook_url, monkeypatch):
+    """An OperationalError while the database answers is that event's own (MySQL reports some
+    refused values so): the event goes to the task, the others are stored."""
+    for recipient in ("a@example.com", "poison@example.com", "b@example.com"):
+        assert post(webhook_url, payload("delivered", recipient))[0] == 200
+    real_store = recording.store
+    handed = []
+
+    def refuse_poison(fields):
+        if fields["recipient"] == "poison@example.com":
+            raise OperationalError(1366, "Incorrect string value")
+        return real_store(fields)
+
+    def batch_refused(rows):
+        raise OperationalError(1366, "Incorrect string value")
+
+    monkeypatch.setattr(recording, "store_batch", batch_refused)
+    monkeypatch.setattr(recording, "store", refuse_poison)
+    from mailops import tasks
+
+    monkeypatch.setattr(tasks.store_event, "delay", lambda fields: handed.append(fields["recipient"]))
+
+    assert inbox.drain_all() == 3
+
+    assert sorted(MailEvent.objects.values_list("recipient", flat=True)) == ["a@example.com", "b@example.com"]
+    assert handed == ["poison@example.com"]
     assert _waiting() == 0
 
 

@@ -5,8 +5,9 @@ real signed payloads with their event data mangled (fields deleted, types change
 odd unicode, legacy form posts), forged signatures, stale and odd timestamps, first deliveries
 and byte-for-byte replays. Every answer must be below 500 (refused posts a 4xx, valid ones 200);
 the MailEvent and Suppression counts, read every 25 posts once the inbox (mailops.inbox) is
-drained as a worker would, may grow only by what those posts were allowed to store, and at the end each stored event is traced by its token to the one post allowed
-to store it: nothing from a refused post, each valid event once however often it was replayed.
+drained as a worker would, may grow only by what those posts were allowed to store, and at the
+end each stored event is traced by its token to the one post allowed to store it: nothing from
+a refused post, each valid event once however often it was replayed.
 
 Why a seeded generator and not hypothesis here: the webhook is stateful (replays depend on what
 was stored before), so hypothesis could not shrink a failure without replaying its history, and
