@@ -69,6 +69,7 @@ class LeaderScheduler(DatabaseScheduler):
         self.is_leader = False
         self._last_heartbeat = 0.0
         self._coordination_failing = False
+        self._database_failing = False
         super().__init__(*args, **kwargs)
         # Renew three times per TTL at least, so one slow tick never costs the lock.
         self.max_interval = min(self.max_interval, self.lock_ttl / 3)
@@ -81,7 +82,24 @@ class LeaderScheduler(DatabaseScheduler):
         self._publish_heartbeat()
         if not leading:
             return self.max_interval
-        return super().tick(*args, **kwargs)
+        try:
+            interval = super().tick(*args, **kwargs)
+        except (DatabaseError, InterfaceError) as exc:
+            # The schedule lives in the database: without it nothing can be sent, but the beat
+            # must not exit (a beat that became leader during an outage did, and with it the
+            # standby once it took over). Keep the lock and read the schedule afresh once back;
+            # a slot sent before the failure but not yet recorded is still claimed, not resent.
+            if not self._database_failing:
+                log.error(
+                    "beat %s: database unreachable (%s); not sending until it is back", self.identity, exc
+                )
+            self._database_failing = True
+            self._reload_schedule()
+            return self.max_interval
+        if self._database_failing:
+            log.info("beat %s: database reachable again", self.identity)
+            self._database_failing = False
+        return interval
 
     def apply_entry(self, entry, producer=None):
         slot, ttl = slot_of(entry)

@@ -88,3 +88,33 @@ def test_standby_takes_over_within_ttl_plus_a_tick_under_load_with_no_duplicate_
     stack.start_beat(leader).wait_for_line(r"beat: Starting", timeout=60)
     time.sleep(BEAT_TICK * 2)
     assert stack.leader() == standby, "the restarted beat must join as standby"
+
+
+def test_a_beat_that_takes_over_while_mariadb_is_down_waits_for_it_instead_of_exiting(stack):
+    """Taking over means reading the schedule from the database; during an outage that failed and
+    the beat exited (found by test_mail_inbox: after a Redis and a MariaDB fault, no beat led)."""
+    leader = stack.leader()
+    standby = next(name for name in BEATS if name != leader)
+    mark = len(stack.beats[standby].lines)
+
+    stack.mariadb.stop()
+    try:
+        stack.kill_beat(leader)
+        wait_until(lambda: stack.leader() == standby, BOUND + 5, f"{standby} to lead", interval=0.05)
+        wait_until(
+            lambda: any("database unreachable" in line for line in stack.beats[standby].lines[mark:]),
+            10,
+            f"{standby} to say it waits for the database",
+        )
+        time.sleep(BEAT_TICK * 2)
+        assert stack.beats[standby].proc.poll() is None, stack.beats[standby].output[-3000:]
+    finally:
+        stack.mariadb.start()
+    wait_until(
+        lambda: any(SENT.search(line) for line in stack.beats[standby].lines[mark:]),
+        30,
+        f"{standby} to send again once the database is back",
+        explain=lambda: "\n".join(stack.beats[standby].lines[mark:][-30:]),
+    )
+    assert stack.leader() == standby
+    stack.start_beat(leader).wait_for_line(r"beat: Starting", timeout=60)
