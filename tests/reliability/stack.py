@@ -28,6 +28,7 @@ import pytest
 import redis
 from celery import Celery
 
+from tests.mailops.signing import SIGNING_KEY as WEBHOOK_SIGNING_KEY
 from tests.reliability.tasks import TABLES
 from tests.support.mariadb_server import MariaDBServer
 from tests.support.processes import BIN, PYTHON, REPO, ManagedProcess, free_port
@@ -156,6 +157,8 @@ class Stack:
             "REDIS_SOCKET_TIMEOUT": "2",
             "REALTIME_LAYER_CHECK_INTERVAL": "0.5",
             "REALTIME_SHUTDOWN_GRACE": "1",
+            # The mail webhook's key (test_mail_inbox signs with it; the soak brings its own).
+            "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", WEBHOOK_SIGNING_KEY),
             **extra,
         }
 

@@ -1,0 +1,130 @@
+"""The mail inbox under faults: signed webhooks keep coming while a worker (its drainer) is
+SIGKILLed, Redis crashes and MariaDB stops; every event the webhook answered 200 ends stored
+exactly once, and the inbox ends empty.
+
+Where each fault sends an event: while Redis is down the webhook stores it directly (MariaDB is
+up); while MariaDB is down it waits in the inbox (the webhook needs no database) and is stored
+once MariaDB is back; a drainer killed mid-batch leaves its entries pending, and its worker,
+restarted under the same node name, takes them back.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+
+from tests.mailops.signing import SIGNING_KEY, payload
+from tests.reliability.stack import (
+    Stack,
+    stack_fixture,  # noqa: F401 - the `stack` fixture
+    wait_until,
+)
+
+WEBHOOK = "/anymail/mailgun/tracking/"
+KINDS = ("delivered", "opened", "permanent_failure", "temporary_failure", "complained")
+OUTAGE = 2.0  # seconds Redis and MariaDB each stay down
+
+
+class Webhooks(threading.Thread):
+    """Posts signed Mailgun events to the stack's web until stopped; keeps each token's answer."""
+
+    def __init__(self, stack: Stack, prefix: str, pause: float = 0.02):
+        super().__init__(daemon=True)
+        self.stack = stack
+        self.prefix = prefix
+        self.pause = pause
+        self.answers: dict[str, int | None] = {}
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        connection = None
+        n = 0
+        while not self._halt.is_set():
+            n += 1
+            token = f"{self.prefix}{n:05d}"
+            body = payload(KINDS[n % len(KINDS)], f"user{n % 40}@example.com", key=SIGNING_KEY, token=token)
+            try:
+                if connection is None:
+                    connection = http.client.HTTPConnection("127.0.0.1", self.stack.web_port, timeout=15)
+                connection.request(
+                    "POST", WEBHOOK, body=json.dumps(body), headers={"Content-Type": "application/json"}
+                )
+                response = connection.getresponse()
+                response.read()
+                self.answers[token] = response.status
+            except (OSError, http.client.HTTPException):
+                self.answers[token] = None
+                connection = None
+            self._halt.wait(self.pause)
+
+    def finish(self) -> None:
+        self._halt.set()
+        self.join(30)
+
+    def acknowledged(self) -> set[str]:
+        return {token for token, status in self.answers.items() if status == 200}
+
+
+def _stored(stack: Stack, prefix: str) -> list[str]:
+    return [
+        row[0] for row in stack.sql(f"SELECT event_id FROM mailops_mailevent WHERE event_id LIKE '{prefix}%'")
+    ]
+
+
+def _waiting(stack: Stack) -> int:
+    return stack.redis.client().xlen("mailops:inbox")
+
+
+def test_every_acknowledged_webhook_event_is_stored_once_through_worker_redis_and_database_faults(stack):
+    prefix = f"inbox-{int(time.time())}-"
+    hooks = Webhooks(stack, prefix)
+    hooks.start()
+    wait_until(lambda: len(_stored(stack, prefix)) >= 30, 30, "events stored by the drainers")
+
+    # A worker, and its drainer, SIGKILLed under load; restarted under the same node name.
+    killed = "w1@reliability"
+    stack.kill_worker(killed)
+    time.sleep(1)
+    stack.start_worker(killed).wait_for_line(r"ready\.", timeout=90)
+
+    # Redis crashes: the webhook stores what it is sent directly meanwhile.
+    stack.redis.stop(kill=True)
+    time.sleep(OUTAGE)
+    stack.redis.start()
+    wait_until(lambda: stack.health().status == 200, 60, "/health to pass after Redis")
+    stack.restart_exited_workers()  # kombu 5.7 may exit a worker on a Redis crash (RUNBOOK)
+
+    # MariaDB stops: the webhook keeps answering 200, the events wait in the inbox.
+    stack.mariadb.stop()
+    during_db = len(hooks.acknowledged())
+    time.sleep(OUTAGE)
+    answered_while_db_down = len(hooks.acknowledged()) - during_db
+    waiting_while_db_down = _waiting(stack)
+    stack.mariadb.start()
+    wait_until(lambda: stack.health().status == 200, 60, "/health to pass after MariaDB")
+    time.sleep(1)
+    hooks.finish()
+
+    acknowledged = hooks.acknowledged()
+    wait_until(
+        lambda: _waiting(stack) == 0 and acknowledged <= set(_stored(stack, prefix)),
+        90,
+        f"all {len(acknowledged)} acknowledged events stored",
+        explain=lambda: (
+            f"{len(acknowledged - set(_stored(stack, prefix)))} missing, {_waiting(stack)} waiting\n"
+            f"{stack.outputs()}"
+        ),
+    )
+    stored = _stored(stack, prefix)
+    assert len(stored) == len(set(stored)), "an event stored twice"
+    assert set(stored) <= set(hooks.answers), "an event nobody posted"
+    assert answered_while_db_down > 0 and waiting_while_db_down > 0, "the database outage was not seen"
+    refused = {status for status in hooks.answers.values() if status != 200}
+    assert refused <= {503, None}, f"unclear answers: {refused}"
+    print(
+        f"mail inbox faults: {len(acknowledged)} of {len(hooks.answers)} posts acknowledged, all stored "
+        f"once; {answered_while_db_down} answered 200 while MariaDB was down ({waiting_while_db_down} "
+        f"waiting in the inbox then); other answers {sorted(map(str, refused)) or 'none'}"
+    )
