@@ -295,15 +295,21 @@ def _measure(stack, realtime, listeners, loads, minutes: float) -> int:
     return _report(stack, samples, listeners, loads, minutes)
 
 
+def _stored_events(stack) -> int:
+    return stack.scalar("SELECT COUNT(*) FROM mailops_mailevent")
+
+
 def _drain(stack, listeners, loads, timeout: float = 60) -> None:
-    """Wait (bounded) for the last tasks and broadcasts sent to be done and delivered."""
+    """Wait (bounded) for the last tasks and broadcasts sent to be done and delivered, and the
+    last webhook events to be stored (the workers drain the mail inbox)."""
     tasks = sum(load.outcomes["sent"] for load in loads if load.name == "tasks")
     broadcasts = sum(load.outcomes["sent"] for load in loads if load.name == "broadcasts")
+    events = sum(load.outcomes["200"] for load in loads if load.name == "webhooks")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = stack.scalar("SELECT COUNT(*) FROM reliability_done WHERE k LIKE 'soak-%'")
         delivered = sum(1 for count in listeners.received.values() if count == WS_CLIENTS)
-        if done >= tasks and delivered >= broadcasts:
+        if done >= tasks and delivered >= broadcasts and _stored_events(stack) >= events:
             return
         time.sleep(0.5)
 
@@ -343,7 +349,15 @@ def _report(stack, samples, listeners, loads, minutes: float) -> int:
     tasks = sum(load.outcomes["sent"] for load in loads if load.name == "tasks")
     print(f"tasks: {tasks} sent, {done} completed")
     ok &= done == tasks
-    print("\nPASS: memory flat, no failed request, every task and broadcast delivered" if ok else "\nFAILED")
+    events = sum(load.outcomes["200"] for load in loads if load.name == "webhooks")
+    stored = _stored_events(stack)
+    print(f"webhook events: {events} acknowledged, {stored} stored (through the mail inbox)")
+    ok &= stored == events
+    print(
+        "\nPASS: memory flat, no failed request, every task, broadcast and webhook event delivered"
+        if ok
+        else "\nFAILED"
+    )
     return 0 if ok else 1
 
 
