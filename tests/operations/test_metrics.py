@@ -138,3 +138,24 @@ def test_task_outcomes_of_two_worker_processes_are_summed(metrics_settings, clea
     assert (("job", "operations.sample_queues"),) in jobs
     errors = samples(families["ops_scrape_error"])
     assert all(value == 0 for value in errors.values()), errors
+
+
+@pytest.mark.django_db
+def test_the_mail_inbox_backlog_is_exposed(metrics_settings, settings):
+    from mailops import inbox
+
+    settings.MAIL_INBOX = True
+    client = inbox._client()
+    client.delete(inbox.STREAM)
+    try:
+        empty = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+        assert samples(empty["ops_mail_inbox_waiting"]) == {(): 0}
+        assert samples(empty["ops_mail_inbox_oldest_seconds"]) == {(): 0}
+        client.xadd(inbox.STREAM, {inbox.FIELD: "{}"}, id=f"{int((time.time() - 90) * 1000)}-0")
+        client.xadd(inbox.STREAM, {inbox.FIELD: "{}"})
+        late = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+        assert samples(late["ops_mail_inbox_waiting"]) == {(): 2}
+        assert 89 <= samples(late["ops_mail_inbox_oldest_seconds"])[()] <= 95
+        assert samples(late["ops_scrape_error"])[(("part", "mail"),)] == 0
+    finally:
+        client.delete(inbox.STREAM)
