@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -154,8 +155,6 @@ def alerts(recent_hours: int = 24, limit: int = 20) -> dict:
 
 
 def scheduler() -> dict:
-    from django.conf import settings
-
     from queueops.leadership import coordinator, is_fresh
     from queueops.runlog import job_statuses
 
@@ -188,6 +187,7 @@ def scheduler() -> dict:
 
 
 def mail() -> dict:
+    from mailops import inbox
     from mailops.models import MailEvent, OutboundMessage, Suppression
 
     since = timezone.now() - timedelta(hours=24)
@@ -204,6 +204,18 @@ def mail() -> dict:
         "sent_24h": sent,
         "bounce_rate": round(min(100.0, 100.0 * bounced / sent), 2) if sent else 0.0,
         "suppressions": Suppression.objects.count(),
+        "inbox": _inbox(inbox) if inbox.enabled() else None,
+    }
+
+
+def _inbox(inbox) -> dict:
+    """Webhook events the workers have not stored yet (mailops.inbox)."""
+    waiting = inbox.backlog()
+    age = waiting.oldest_age
+    return {
+        "waiting": waiting.waiting,
+        "oldest_age": round(age, 1) if age is not None else None,
+        "late": age is not None and age > settings.MAIL_INBOX_WARN_AGE,
     }
 
 
