@@ -17,24 +17,24 @@ derived fields themselves).
 
 from __future__ import annotations
 
-import threading
-
 from django.db import connections, models, router
 from django.db.models.constants import OnConflict
 
 _PLAIN = (models.CharField, models.TextField)
+# Read and filled without a lock: a dict lookup or store is atomic in CPython, and two threads
+# building the same statement at once build the same thing. No lock also means nothing a worker
+# thread (the mail inbox drainer) could hold while the worker forks a pool child.
 _statements: dict[tuple, tuple[str, list, list, bool]] = {}
-_lock = threading.Lock()
 
 
 def _statement(model: type[models.Model], alias: str, ignore_conflicts: bool):
     """(sql, fields, plain flags, returns id) for one row of `model` on database `alias`.
 
-    The sql ends in its VALUES group unless it returns the id (then insert_many is not used).
+    The sql is `INSERT ... VALUES (...)`, then the conflict clause or RETURNING where asked for
+    (insert_many strips the RETURNING and never asks for ignore_conflicts).
     """
     key = (model, alias, ignore_conflicts)
-    with _lock:
-        built = _statements.get(key)
+    built = _statements.get(key)
     if built is not None:
         return built
     connection = connections[alias]
@@ -55,8 +55,7 @@ def _statement(model: type[models.Model], alias: str, ignore_conflicts: bool):
         returning, _ = ops.return_insert_columns([meta.pk])
         sql += " " + returning
     built = (sql, fields, [isinstance(field, _PLAIN) for field in fields], returns_id)
-    with _lock:
-        _statements[key] = built
+    _statements[key] = built
     return built
 
 
