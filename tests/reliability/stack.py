@@ -462,24 +462,42 @@ class Traffic(threading.Thread):
     """Requests the web in a loop until stopped, keeping every answer by path.
 
     `paths` are (method, path) pairs sent with the operator's token. Afterwards `bad()` lists
-    every answer that is neither 2xx nor a clear 503, connection failures included.
+    every answer that is neither 2xx nor a clear 503, connection failures included. `pause()`
+    returns once no request is in flight; `resume()` carries on.
     """
 
     def __init__(self, stack: Stack, paths: list[tuple[str, str]], pause: float = 0.05):
         super().__init__(daemon=True)
         self.stack = stack
         self.paths = paths
-        self.pause = pause
+        self.pause_between = pause
         self.replies: list[tuple[str, Reply]] = []
         self._halt = threading.Event()
+        self._go = threading.Event()
+        self._go.set()
+        self._idle = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
+            if not self._go.is_set():
+                self._idle.set()
+                self._go.wait(0.1)
+                continue
+            self._idle.clear()
             for method, path in self.paths:
                 self.replies.append((path, self.stack.request(method, path, token=True)))
-            self._halt.wait(self.pause)
+            self._halt.wait(self.pause_between)
+
+    def pause(self, timeout: float = 30) -> None:
+        self._go.clear()
+        if not self._idle.wait(timeout):
+            raise AssertionError(f"a request was still in flight after {timeout} s")
+
+    def resume(self) -> None:
+        self._go.set()
 
     def finish(self) -> None:
+        self._go.set()
         self._halt.set()
         self.join(30)
 
