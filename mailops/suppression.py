@@ -79,56 +79,66 @@ def is_suppressed(address: str) -> bool:
     return bool(suppressed_keys([address]))
 
 
-def apply(event: MailEvent) -> bool:
-    """Suppress the event's recipient if the event calls for it; True when it did (or was)."""
-    if not event.recipient or len(event.recipient) > MAX_ADDRESS:
-        return False  # no (deliverable) address: nothing to suppress
+def _suppressible(event: MailEvent) -> bool:
+    """The event may suppress, and has a (deliverable) address to suppress."""
+    return event.event_type in CONSIDERED and bool(event.recipient) and len(event.recipient) <= MAX_ADDRESS
+
+
+def _suppression_for(event: MailEvent, key: str, soft_bounces: int) -> Suppression | None:
+    """The rule: the row the event puts on the list, or None. `soft_bounces`: the stored temporary
+    failures of the address within the window ending at the event (counted for those only)."""
     reason = IMMEDIATE.get(event.event_type)
     detail = event.description or event.mta_response or ""
-    if reason is None and event.event_type == MailEvent.Type.DEFERRED and _soft_bounces_reached(event):
-        reason = Suppression.Reason.SOFT_BOUNCED
-        limit, window = settings.MAIL_SOFT_BOUNCE_LIMIT, settings.MAIL_SOFT_BOUNCE_WINDOW
-        detail = f"{limit} temporary failures within {window} s"
     if reason is None:
-        return False
-    row = Suppression(
+        limit = settings.MAIL_SOFT_BOUNCE_LIMIT
+        if event.event_type != MailEvent.Type.DEFERRED or soft_bounces < limit:
+            return None
+        reason = Suppression.Reason.SOFT_BOUNCED
+        detail = f"{limit} temporary failures within {settings.MAIL_SOFT_BOUNCE_WINDOW} s"
+    return Suppression(
         address=event.recipient.strip(),
-        address_key=address_key(event.recipient),
+        address_key=key,
         reason=reason,
         source=Suppression.Source.WEBHOOK,
         detail=detail[:2000],
         event=event,
     )
-    # One INSERT that leaves an existing row alone: no read first and no savepoint, because the
-    # webhook's transaction is on Mailgun's busiest path (bench/webhook.py).
+
+
+def apply(event: MailEvent) -> bool:
+    """Suppress the event's recipient if the event calls for it (a stored event, one by one);
+    True when it did (or was)."""
+    if not _suppressible(event):
+        return False
+    deferred = event.event_type == MailEvent.Type.DEFERRED
+    row = _suppression_for(event, address_key(event.recipient), _soft_bounce_count(event) if deferred else 0)
+    if row is None:
+        return False
+    # One INSERT that leaves an existing row alone: no read first and no savepoint, inside the
+    # caller's transaction (mailops.recording).
     insert_one(row, ignore_conflicts=True)
     return True
 
 
-def _soft_bounces_reached(event: MailEvent) -> bool:
+def _soft_bounce_count(event: MailEvent) -> int:
     since = event.occurred_at - timedelta(seconds=settings.MAIL_SOFT_BOUNCE_WINDOW)
-    count = MailEvent.objects.filter(
+    return MailEvent.objects.filter(
         recipient_key=address_key(event.recipient),
         event_type=MailEvent.Type.DEFERRED,
         occurred_at__gt=since,
         occurred_at__lte=event.occurred_at,
     ).count()
-    return count >= settings.MAIL_SOFT_BOUNCE_LIMIT
 
 
 def apply_batch(events: list[MailEvent]) -> int:
     """`apply` for a batch of events stored together (mailops.inbox), in a few queries in all.
 
-    The same outcome as `apply` called for each in turn once all are stored (which is how a
-    batch is stored: the events first): soft bounces counted over the stored events, the first
-    suppressing event of an address the one linked. The events need their pks. Returns how many
-    addresses were newly suppressed.
+    The same rule (`_suppression_for`) on the same counts as `apply` called for each in turn once
+    all are stored (which is how a batch is stored: the events first): soft bounces counted over
+    the stored events, the first suppressing event of an address the one linked. The events need
+    their pks. Returns how many addresses were newly suppressed.
     """
-    candidates = [
-        (event, address_key(event.recipient))
-        for event in events
-        if event.event_type in CONSIDERED and event.recipient and len(event.recipient) <= MAX_ADDRESS
-    ]
+    candidates = [(event, address_key(event.recipient)) for event in events if _suppressible(event)]
     if not candidates:
         return 0
     taken = set(
@@ -136,41 +146,25 @@ def apply_batch(events: list[MailEvent]) -> int:
             "address_key", flat=True
         )
     )
+    deferred = MailEvent.Type.DEFERRED
     deferred_times = _deferred_times(
-        [
-            event
-            for event, key in candidates
-            if event.event_type == MailEvent.Type.DEFERRED and key not in taken
-        ]
+        [event for event, key in candidates if event.event_type == deferred and key not in taken]
     )
     window = timedelta(seconds=settings.MAIL_SOFT_BOUNCE_WINDOW)
-    limit = settings.MAIL_SOFT_BOUNCE_LIMIT
     rows = []
     for event, key in candidates:
         if key in taken:
             continue
-        reason = IMMEDIATE.get(event.event_type)
-        detail = event.description or event.mta_response or ""
-        if reason is None:
+        soft_bounces = 0
+        if event.event_type == deferred:
             times = deferred_times.get(key, [])
-            in_window = bisect_right(times, event.occurred_at) - bisect_right(
+            soft_bounces = bisect_right(times, event.occurred_at) - bisect_right(
                 times, event.occurred_at - window
             )
-            if in_window < limit:
-                continue
-            reason = Suppression.Reason.SOFT_BOUNCED
-            detail = f"{limit} temporary failures within {settings.MAIL_SOFT_BOUNCE_WINDOW} s"
-        taken.add(key)
-        rows.append(
-            Suppression(
-                address=event.recipient.strip(),
-                address_key=key,
-                reason=reason,
-                source=Suppression.Source.WEBHOOK,
-                detail=detail[:2000],
-                event=event,
-            )
-        )
+        row = _suppression_for(event, key, soft_bounces)
+        if row is not None:
+            taken.add(key)
+            rows.append(row)
     # An address suppressed meanwhile by someone else keeps its row (as `apply`'s INSERT does).
     Suppression.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
