@@ -100,22 +100,6 @@ def _store(row: MailEvent) -> tuple[MailEvent, bool]:
     return row, True
 
 
-# The MailEvent columns an event's fields carry, in the order `fields_of` gives them.
-FIELDS = (
-    "event_id",
-    "event_type",
-    "esp_event",
-    "recipient",
-    "recipient_key",
-    "message_id",
-    "outbound_id",
-    "reject_reason",
-    "description",
-    "mta_response",
-    "occurred_at",
-    "received_at",
-    "payload",
-)
 _TIMES = ("occurred_at", "received_at")
 
 
@@ -142,7 +126,7 @@ def fields_of(event) -> dict:
 
 def row_of(fields: dict) -> MailEvent:
     """The unsaved MailEvent of `fields_of`'s output (as read back from the inbox)."""
-    values = {name: fields[name] for name in FIELDS}
+    values = dict(fields)
     for name in _TIMES:
         values[name] = datetime.fromisoformat(values[name])
     return MailEvent(**values)
