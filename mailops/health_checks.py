@@ -97,11 +97,7 @@ def bounce_rate() -> Result:
 def inbox_result() -> Result:
     waiting = inbox.backlog()
     age = round(waiting.oldest_age or 0.0, 1)
-    status = PASS
-    if age > settings.MAIL_INBOX_FAIL_AGE:
-        status = FAIL
-    elif age > settings.MAIL_INBOX_WARN_AGE:
-        status = WARN
+    status = waiting.level
     output = f"{waiting.waiting} webhook event(s) waiting to be stored"
     if waiting.waiting:
         output += f", the oldest for {age:g} s"

@@ -35,6 +35,7 @@ from celery import bootsteps
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from health.results import FAIL, PASS, WARN
 from queueops.failed import UNREACHABLE
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,15 @@ class Backlog:
     waiting: int  # entries not yet stored (new and pending)
     oldest_age: float | None  # seconds since the oldest waiting entry arrived
     pending: dict[str, int]  # consumer -> entries it read and has not acknowledged
+
+    @property
+    def level(self) -> str:
+        """The health status of the oldest entry's age: FAIL past MAIL_INBOX_FAIL_AGE, WARN past
+        MAIL_INBOX_WARN_AGE (the `mail:inbox` check, the dashboard, `mail_inbox status`)."""
+        age = self.oldest_age or 0.0
+        if age > settings.MAIL_INBOX_FAIL_AGE:
+            return FAIL
+        return WARN if age > settings.MAIL_INBOX_WARN_AGE else PASS
 
 
 def backlog() -> Backlog:

@@ -209,13 +209,15 @@ def mail() -> dict:
 
 
 def _inbox(inbox) -> dict:
-    """Webhook events the workers have not stored yet (mailops.inbox)."""
+    """Webhook events the workers have not stored yet (mailops.inbox); late from MAIL_INBOX_WARN_AGE."""
+    from health.results import PASS
+
     waiting = inbox.backlog()
     age = waiting.oldest_age
     return {
         "waiting": waiting.waiting,
         "oldest_age": round(age, 1) if age is not None else None,
-        "late": age is not None and age > settings.MAIL_INBOX_WARN_AGE,
+        "late": waiting.level != PASS,
     }
 
 

@@ -7,6 +7,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from health.results import FAIL
 from mailops import inbox
 
 EXIT_USAGE = 2
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{stored} inbox entr{'y' if stored == 1 else 'ies'} stored or handed on")
             return
         waiting = inbox.backlog()
-        late = (waiting.oldest_age or 0) > settings.MAIL_INBOX_FAIL_AGE
+        late = waiting.level == FAIL
         if options["json"]:
             self.stdout.write(
                 json.dumps(
