@@ -336,6 +336,28 @@ REALTIME_SEND_QUEUE = env.int("REALTIME_SEND_QUEUE", default=200)
 REALTIME_DROP_LOG_INTERVAL = env.float("REALTIME_DROP_LOG_INTERVAL", default=60)
 # On SIGTERM: how long clients get to close after the 4200 before the server stops anyway.
 REALTIME_SHUTDOWN_GRACE = env.float("REALTIME_SHUTDOWN_GRACE", default=2)
+# Limits on each websocket (realtime/limits.py), each refused with its Pusher error code: the
+# largest message a client may send (Pusher's 10 KB; servers get it as --ws-max-size too),
+# channels one connection may follow, open websockets per client address in one process (0: no
+# limit), and per-second rates of subscribe requests (bursts of twice REALTIME_MAX_SUBSCRIPTIONS,
+# so a reconnecting page re-subscribes at once) and of client events (Pusher's 10 a second).
+REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=10240)
+REALTIME_MAX_SUBSCRIPTIONS = env.int("REALTIME_MAX_SUBSCRIPTIONS", default=100)
+REALTIME_MAX_CONNECTIONS_PER_IP = env.int("REALTIME_MAX_CONNECTIONS_PER_IP", default=100)
+REALTIME_SUBSCRIBE_RATE = env.float("REALTIME_SUBSCRIBE_RATE", default=10)
+REALTIME_CLIENT_EVENT_RATE = env.float("REALTIME_CLIENT_EVENT_RATE", default=10)
+# Below these every client would be locked out (256 bytes: a signed presence subscription).
+for _name, _value_read, _least in (
+    ("REALTIME_MAX_MESSAGE_BYTES", REALTIME_MAX_MESSAGE_BYTES, 256),
+    ("REALTIME_MAX_SUBSCRIPTIONS", REALTIME_MAX_SUBSCRIPTIONS, 1),
+    ("REALTIME_MAX_CONNECTIONS_PER_IP", REALTIME_MAX_CONNECTIONS_PER_IP, 0),
+    ("REALTIME_SUBSCRIBE_RATE", REALTIME_SUBSCRIBE_RATE, 0.01),
+    ("REALTIME_CLIENT_EVENT_RATE", REALTIME_CLIENT_EVENT_RATE, 0.01),
+):
+    if _value_read < _least:
+        if not PRODUCTION:
+            raise ImproperlyConfigured(f"{_name} must be at least {_least}, not {_value_read}")
+        _refused.append(f"{_name} must be at least {_least}")
 if REDIS_URL:
     # channels_redis waits up to 5 s in each blocking pop; redis-py's default 5 s socket timeout
     # would cut every idle wait short with a TimeoutError, so the layer's reads get longer.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from urllib.parse import parse_qs
@@ -9,7 +10,7 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from realtime import protocol
+from realtime import limits, protocol
 from realtime.hub import get_hub
 from realtime.store import Member
 
@@ -22,6 +23,16 @@ class PusherConsumer(AsyncWebsocketConsumer):
 
     connection = None
     hub = None
+    address: str | None = None  # counted in limits.per_address while this consumer lives
+
+    async def __call__(self, scope, receive, send):
+        # Whatever ends this consumer (a close, an exception, a cancelled task), its
+        # subscriptions, presence entries and counters go at once: nothing is left for the
+        # hub to re-join on every layer check.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await asyncio.shield(self._release())
 
     async def connect(self) -> None:
         await self.accept()
@@ -35,10 +46,22 @@ class PusherConsumer(AsyncWebsocketConsumer):
         if not version.isdigit() or int(version) not in protocol.SUPPORTED_PROTOCOLS:
             await self._refuse(protocol.UNSUPPORTED_PROTOCOL, f"Unsupported protocol version {version[:16]}")
             return
+        admitted, self.address = limits.per_address.acquire(self.scope)
+        if not admitted:
+            logger.warning(
+                "realtime: refused a connection from %s: over REALTIME_MAX_CONNECTIONS_PER_IP (%d)",
+                self.scope["client"][0],
+                settings.REALTIME_MAX_CONNECTIONS_PER_IP,
+            )
+            refusal = "Over capacity: too many connections from your address"
+            await self._refuse(protocol.OVER_CAPACITY, refusal)
+            return
         self.hub = await get_hub()
         if self.hub.shutting_down:
             await self._refuse(protocol.PLEASE_RECONNECT, "Server is restarting: please reconnect")
             return
+        self.subscribe_rate = limits.subscribe_rate()
+        self.client_event_rate = limits.client_event_rate()
         self.connection = self.hub.open(self)
         activity_timeout = max(1, round(settings.REALTIME_ACTIVITY_TIMEOUT))
         data = {"socket_id": self.connection.socket_id, "activity_timeout": activity_timeout}
@@ -49,61 +72,87 @@ class PusherConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code) -> None:
-        if self.connection is not None:
-            await self.hub.close(self.connection)
+        await self._release()
+
+    async def _release(self) -> None:
+        connection, self.connection = self.connection, None
+        address, self.address = self.address, None
+        limits.per_address.release(address)
+        if connection is not None:
+            await self.hub.close(connection)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.connection is None or self.connection.closing:
             return
         self.connection.touch()
+        if refusal := limits.message_too_large(text_data, bytes_data):
+            logger.warning("realtime: closing %s (4009): %s", self.connection.socket_id, refusal)
+            self.connection.close(protocol.UNAUTHORIZED, refusal)
+            return
         try:
-            message = json.loads(text_data or "")
-            event = message["event"]
-            data = message.get("data") or {}
-            if isinstance(data, str) and event.startswith("pusher:"):
-                data = json.loads(data)
-            if not isinstance(event, str):
-                raise TypeError(event)
-        except (ValueError, KeyError, TypeError):
-            self._error(None, "Invalid message format")
+            event, data, message = protocol.parse_message(text_data)
+        except protocol.InvalidMessage as invalid:
+            logger.debug("realtime: invalid message from %s: %s", self.connection.socket_id, invalid)
+            if self._within(self.subscribe_rate):
+                self._error(protocol.INVALID_MESSAGE, "Invalid message format")
+            return
+        rate = self.client_event_rate if event.startswith("client-") else self.subscribe_rate
+        if not self._within(rate):
             return
         try:
             await self._handle(event, data, message)
         except Exception:
-            logger.exception("realtime: handling %r from %s failed", event, self.connection.socket_id)
-            self._error(None, f"Could not handle {event[:64]}")
+            logger.exception("realtime: handling %r from %s failed", event[:64], self.connection.socket_id)
+            self._error(protocol.PLEASE_RECONNECT, f"Could not handle {event[:64]}")
+
+    def _within(self, rate: limits.Rate) -> bool:
+        """Whether a message is within its rate; past it the client is told 4301, then closed."""
+        verdict = rate.take()
+        if verdict == limits.REFUSE:
+            self._error(protocol.RATE_LIMITED, "Rate limit exceeded: message rejected")
+        elif verdict == limits.CLOSE:
+            logger.warning(
+                "realtime: closing %s (4301): it kept sending past its rate", self.connection.socket_id
+            )
+            self.connection.close(protocol.RATE_LIMITED, "Rate limit exceeded: closing")
+        return verdict == limits.ALLOW
 
     async def _handle(self, event: str, data, message: dict) -> None:
         if event == "pusher:ping":
             self.connection.send(protocol.frame("pusher:pong"))
         elif event == "pusher:pong":
             pass  # touch() above already counted it
-        elif event == "pusher:subscribe" and isinstance(data, dict):
+        elif event == "pusher:subscribe":
             await self._subscribe(data)
-        elif event == "pusher:unsubscribe" and isinstance(data, dict):
-            await self.hub.unsubscribe(self.connection, str(data.get("channel")))
+        elif event == "pusher:unsubscribe" and not isinstance(data.get("channel"), str):
+            self._error(protocol.INVALID_MESSAGE, "Invalid message format")
+        elif event == "pusher:unsubscribe":
+            await self.hub.unsubscribe(self.connection, data["channel"])
         elif event.startswith("client-"):
             await self._client_event(event, message)
         else:
-            self._error(None, f"Unsupported event {event[:64]}")
+            self._error(protocol.INVALID_MESSAGE, f"Unsupported event {event[:64]}")
 
     def _error(self, code: int | None, text: str) -> None:
         self.connection.send(protocol.error_frame(code, text))
 
-    def _subscription_failed(self, channel: str, reason: str) -> None:
+    def _subscription_failed(self, channel: str, reason: str, status: int = 403) -> None:
         logger.warning(
             "realtime: subscription of %s to %r refused: %s", self.connection.socket_id, channel[:200], reason
         )
         # The connection-level 4009 of the protocol, and the channel-level event pusher-js and
         # Echo's .error() callbacks listen for.
         self._error(protocol.UNAUTHORIZED, f"Subscription to {channel[:200]} refused: {reason}")
-        error = {"type": "AuthError", "error": reason, "status": 403}
+        error = {"type": "AuthError" if status == 403 else "LimitReached", "error": reason, "status": status}
         self.connection.send(protocol.frame("pusher:subscription_error", error, channel))
 
     async def _subscribe(self, data: dict) -> None:
         channel = data.get("channel")
         if not protocol.valid_channel_name(channel):
             self._subscription_failed(str(channel), "invalid channel name")
+            return
+        if refusal := limits.over_subscriptions(self.connection.channels, channel):
+            self._subscription_failed(channel, refusal, status=429)
             return
         kind = protocol.channel_kind(channel)
         member = None

@@ -18,10 +18,14 @@ from django.conf import settings
 # a back-off; 4200-4299: reconnect at once.
 UNKNOWN_APP_KEY = 4001
 UNSUPPORTED_PROTOCOL = 4007
-UNAUTHORIZED = 4009
+UNAUTHORIZED = 4009  # also: over a quota of the connection (message size, subscriptions)
+OVER_CAPACITY = 4100
 PLEASE_RECONNECT = 4200
 PONG_TIMEOUT = 4201
 CLIENT_EVENTS_DISABLED = 4301
+RATE_LIMITED = 4301
+# What Laravel Reverb (the server this one replaces) answers to a message it cannot read.
+INVALID_MESSAGE = 4200
 
 SUPPORTED_PROTOCOLS = range(5, 8)
 
@@ -53,6 +57,42 @@ def group_name(channel: str) -> str:
     if _GROUP_SAFE.fullmatch(channel):
         return f"rt.{channel}"
     return "rt.h." + hashlib.sha256(channel.encode()).hexdigest()
+
+
+class InvalidMessage(ValueError):
+    """A client message that is not a Pusher message: the text says what is wrong with it."""
+
+
+def parse_message(text: str | None) -> tuple[str, object, dict]:
+    """(event, data, message) of a client's text frame; InvalidMessage for anything else.
+
+    `data` of a `pusher:` event is an object (pusher-js may send it JSON-encoded); client events
+    carry any JSON. Whatever its shape or depth, a frame ends here or in InvalidMessage.
+    """
+    if text is None:
+        raise InvalidMessage("binary frames are not part of the protocol")
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidMessage("not JSON") from None
+    if not isinstance(message, dict):
+        raise InvalidMessage("not a JSON object")
+    event = message.get("event")
+    if not isinstance(event, str) or not event:
+        raise InvalidMessage("event must be a non-empty string")
+    if not isinstance(message.get("channel"), str | None):
+        raise InvalidMessage("channel must be a string")
+    data = message.get("data")
+    if event.startswith("pusher:"):
+        if isinstance(data, str) and data:
+            try:
+                data = json.loads(data)
+            except (ValueError, RecursionError):
+                raise InvalidMessage("data is not JSON") from None
+        data = data or {}
+        if not isinstance(data, dict):
+            raise InvalidMessage("data of a pusher: event must be an object")
+    return event, data, message
 
 
 def frame(event: str, data: object = None, channel: str | None = None, **extra: object) -> str:

@@ -1,0 +1,115 @@
+"""What one websocket client may do: message size, subscriptions, rates, connections per address.
+
+Each limit is a setting (docs/PRODUCTION_ENV.md) and each refusal carries its Pusher error code;
+the consumer asks, this module answers:
+
+    limits.message_too_large(text_data, bytes_data)  -> refusal text, or None
+    limits.over_subscriptions(connection, channel)   -> refusal text, or None
+    rate = limits.Rate(per_second, burst)            -> rate.take(): ALLOW, REFUSE or CLOSE
+    limits.per_address.acquire(scope) / .release(address)
+
+Connections per address are counted in this process, beside the hub's other per-process state:
+a load balancer spreads one address over the realtime processes, so an address may hold up to
+the limit in each. The address is uvicorn's `scope["client"]`: uvicorn (and gunicorn's uvicorn
+worker) put the X-Forwarded-For address there only when the peer is in FORWARDED_ALLOW_IPS, so a
+client cannot choose the address it is counted under.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.conf import settings
+
+ALLOW, REFUSE, CLOSE = "allow", "refuse", "close"
+
+
+def message_too_large(text_data: str | None, bytes_data: bytes | None) -> str | None:
+    """Why a message is refused for its size (bytes on the wire, as uvicorn's --ws-max-size counts)."""
+    limit = settings.REALTIME_MAX_MESSAGE_BYTES
+    size = len(bytes_data) if text_data is None else len(text_data.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        return f"Message of {size} bytes is over the limit of {limit} bytes"
+    return None
+
+
+def over_subscriptions(channels: dict, channel: str) -> str | None:
+    """Why one more subscription is refused; re-subscribing to a channel already held is free."""
+    limit = settings.REALTIME_MAX_SUBSCRIPTIONS
+    if channel not in channels and len(channels) >= limit:
+        return f"over the limit of {limit} subscriptions per connection"
+    return None
+
+
+class Rate:
+    """A token bucket: `per_second` on average, `burst` at once.
+
+    A message past the rate is refused (the client is told, and should slow down); a client
+    that goes on sending another `burst` of messages while refused is not listening, and is
+    closed: answering each of its messages would queue replies it never reads.
+    """
+
+    def __init__(self, per_second: float, burst: float):
+        self.per_second = per_second
+        self.burst = max(burst, 1.0)
+        self.tokens = self.burst
+        self.at = time.monotonic()
+
+    def take(self) -> str:
+        now = time.monotonic()
+        # Refused messages cost a token too: a client is admitted again only once it slows down.
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_second) - 1
+        self.at = now
+        if self.tokens >= 0:
+            return ALLOW
+        if self.tokens >= -self.burst:
+            return REFUSE
+        return CLOSE
+
+
+def subscribe_rate() -> Rate:
+    """Subscribes and every other protocol message (pings, malformed frames).
+
+    Bursts of twice the subscriptions a connection may hold: a reconnecting page re-subscribes
+    everything at once, and may unsubscribe and subscribe again while the bucket refills.
+    """
+    return Rate(settings.REALTIME_SUBSCRIBE_RATE, 2 * settings.REALTIME_MAX_SUBSCRIPTIONS)
+
+
+def client_event_rate() -> Rate:
+    return Rate(settings.REALTIME_CLIENT_EVENT_RATE, settings.REALTIME_CLIENT_EVENT_RATE)
+
+
+class ConnectionsPerAddress:
+    """Open websockets per client address in this process; every acquire is released once."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.open: dict[str, int] = {}
+
+    def acquire(self, scope: dict) -> tuple[bool, str | None]:
+        """(admitted, the address counted, to release later); an unknown address is not counted."""
+        client = scope.get("client")
+        address = str(client[0]) if client else None
+        limit = settings.REALTIME_MAX_CONNECTIONS_PER_IP
+        if address is None or limit == 0:
+            return True, None
+        with self._lock:
+            if self.open.get(address, 0) >= limit:
+                return False, None
+            self.open[address] = self.open.get(address, 0) + 1
+        return True, address
+
+    def release(self, address: str | None) -> None:
+        if address is None:
+            return
+        with self._lock:
+            left = self.open.get(address, 0) - 1
+            if left > 0:
+                self.open[address] = left
+            else:
+                self.open.pop(address, None)
+
+
+per_address = ConnectionsPerAddress()
