@@ -233,16 +233,21 @@ def main() -> int:
         "DATABASE_URL": f"sqlite:///{var_dir}/db.sqlite3",
         "VAR_DIR": var_dir,
         "LOG_LEVEL": "WARNING",
+        # Every bench client comes from 127.0.0.1: production's per-address limit would refuse most.
+        "REALTIME_MAX_CONNECTIONS_PER_IP": "0",
     }
     os.environ.update(env)
     import django
 
     django.setup()
+    from django.conf import settings
+
     from tests.support.processes import BIN, free_port, running
 
     port = free_port()
     argv = [str(BIN / "uvicorn"), "bench.realtime:make_application", "--factory", "--port", str(port)]
     argv += ["--host", "127.0.0.1", "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+    argv += ["--ws-max-size", str(settings.REALTIME_MAX_MESSAGE_BYTES)]  # as production runs it
     rows = []
     with running(argv, env=env) as server:
         deadline = time.monotonic() + 30

@@ -200,6 +200,7 @@ def main() -> int:
         realtime_port = free_port()
         argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--host", "127.0.0.1"]
         argv += ["--port", str(realtime_port), "--lifespan", "off", "--log-level", "info", "--no-access-log"]
+        argv += ["--ws-max-size", str(settings.REALTIME_MAX_MESSAGE_BYTES)]  # as production runs it
         realtime = ManagedProcess(argv, env=stack.env())
         realtime.wait_for_line(r"Uvicorn running on", timeout=60)
 

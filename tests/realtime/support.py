@@ -40,11 +40,18 @@ class Server:
 
 
 @contextmanager
-def asgi_server(**env: str) -> Iterator[Server]:
-    """uvicorn serving opsproject.asgi, on this test's database and (unless told) Redis."""
+def asgi_server(ws_max_size: bool = True, **env: str) -> Iterator[Server]:
+    """uvicorn serving opsproject.asgi, on this test's database and (unless told) Redis.
+
+    Started as production starts it: --ws-max-size is the message limit the app enforces,
+    unless `ws_max_size` is false (a server started without the flag).
+    """
     port = free_port()
     argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--lifespan", "off", "--log-level", "info"]
+    if ws_max_size:
+        limit = env.get("REALTIME_MAX_MESSAGE_BYTES") or settings.REALTIME_MAX_MESSAGE_BYTES
+        argv += ["--ws-max-size", str(limit)]
     with running(argv, env={**child_env(), **FAST, **env}) as process:
         process.wait_for_line(r"Uvicorn running on", timeout=60)
         yield Server(process, port)

@@ -212,8 +212,11 @@ class Stack:
             self.sql(statement)
 
     def _start_web(self) -> None:
+        from django.conf import settings
+
         argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--host", "127.0.0.1"]
         argv += ["--port", str(self.web_port), "--lifespan", "off", "--log-level", "info"]
+        argv += ["--ws-max-size", str(settings.REALTIME_MAX_MESSAGE_BYTES)]  # as production runs it
         self.web = ManagedProcess(argv, env=self.env())
 
     def start_worker(self, hostname: str) -> ManagedProcess:
