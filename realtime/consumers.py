@@ -98,6 +98,10 @@ class PusherConsumer(AsyncWebsocketConsumer):
             return
         rate = self.client_event_rate if event.startswith("client-") else self.subscribe_rate
         if not self._within(rate):
+            if event == "pusher:subscribe" and protocol.valid_channel_name(data.get("channel")):
+                # pusher-js and Echo wait for the channel's own answer to a subscription.
+                error = {"type": "LimitReached", "error": "rate limit exceeded", "status": 429}
+                self.connection.send(protocol.frame("pusher:subscription_error", error, data["channel"]))
             return
         try:
             await self._handle(event, data, message)
