@@ -197,7 +197,7 @@ class PusherNoise:
 
     def message(self) -> str | bytes:
         """Any other frame: random JSON, malformed Pusher events, odd events, a huge frame."""
-        choice = self.random.randrange(9)
+        choice = self.random.randrange(13)
         if choice == 0:
             return self.random.randbytes(self.random.choice([0, 10, 3000]))
         if choice == 1:
@@ -220,4 +220,21 @@ class PusherNoise:
         if choice == 7:  # one large frame, below the 16 MiB a websocket message may be
             pad = "x" * self.random.choice([100_000, 2_000_000])
             return json.dumps({"event": "pusher:ping", "data": {"pad": pad}})
+        if choice == 9:  # an event that is no string, with data that is (the AttributeError of issue 18)
+            event = self.random.choice([5, 1.5, True, [], {}, ["pusher:ping"], {"event": "x"}])
+            return json.dumps({"event": event, "data": self.random.choice(["x", "{}", "pusher:", 5, None])})
+        if choice == 10:  # nesting deeper than the JSON parser recurses, under the 10 KB limit
+            depth = self.random.choice([900, 3000, 5000])
+            deep = "[" * depth + "]" * depth
+            subscribe = json.dumps({"event": "pusher:subscribe", "data": deep})
+            return self.random.choice([deep, '{"event":"client-x","data":' + deep + "}", subscribe])
+        odd = [5, 1.5, True, None, [], {}, ["x"], {"a": [1]}, "x" * 300]
+        if choice == 11:  # subscription fields of the wrong type
+            data = {"channel": self.random.choice([*odd, self.channel()])}
+            for field in ("auth", "channel_data"):
+                if self.random.random() < 0.7:
+                    data[field] = self.random.choice(odd)
+            return json.dumps({"event": "pusher:subscribe", "data": data})
+        if choice == 12:  # a client event whose channel or data is of the wrong type
+            return json.dumps({"event": "client-typing", "channel": self.random.choice(odd), "data": "x"})
         return json.dumps({"event": "pusher:ping", "data": "not an object"})

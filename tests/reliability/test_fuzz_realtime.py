@@ -4,15 +4,17 @@ One server (tests/realtime's uvicorn of opsproject.asgi, on the test database an
 
 - raw frames by hand (tests/reliability/fuzz_websocket.py): reserved opcodes and bits, unmasked
   and oversized control frames, invalid UTF-8 text, lying lengths, one connection after another;
-- Pusher-level noise from several clients: random JSON, malformed events, huge frames, and
-  subscriptions to random channel names (private- and presence- ones too) with a missing or
-  forged `auth`: another socket's, another channel's, the wrong secret's, the wrong app key's,
-  signed for other presence data;
+- Pusher-level noise from several clients: random JSON, malformed events (fields of the wrong
+  type, nesting past the parser's depth, binary frames), huge frames, and subscriptions to
+  random channel names (private- and presence- ones too) with a missing or forged `auth`:
+  another socket's, another channel's, the wrong secret's, the wrong app key's, signed for
+  other presence data;
 - random channel names at POST /broadcasting/auth, anonymous and as a user with no tickets.
 
 Then: no private or presence subscription succeeded, a broadcast on every such channel the fuzz
-asked for reaches none of its clients, /broadcasting/auth never answered 5xx nor granted a channel
-the user has no right to, the server still serves a well-behaved client (signed subscription,
+asked for reaches none of its clients, once the fuzz clients are gone no channel group of
+theirs is left in Redis, /broadcasting/auth never answered 5xx nor granted a channel the user
+has no right to, the server still serves a well-behaved client (signed subscription,
 broadcast received), and its log holds no traceback. A seeded generator drives it all: the
 websocket side is stateful (a connection the server closed is replaced), which hypothesis could
 not shrink anyway.
@@ -21,13 +23,16 @@ not shrink anyway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
 import urllib.parse
 
 import pytest
+import redis
 import websockets
+from django.conf import settings
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
@@ -35,13 +40,16 @@ from realtime import abroadcast, protocol
 from tests.realtime.support import KEY, PusherClient, asgi_server, decode, signed
 from tests.reliability.fuzz_http import KeepAliveClient, unexpected_tracebacks
 from tests.reliability.fuzz_websocket import FrameNoise, PusherNoise, RawSocket
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SEED = 20261202
 RAW_CONNECTIONS = 200  # each sends 1-6 raw frames
-PUSHER_CLIENTS = 6
-MESSAGES_PER_CLIENT = 250  # a third of them forged subscriptions
+# Fewer than a connection's subscribe burst (2 x REALTIME_MAX_SUBSCRIPTIONS) each, so the rate
+# limit leaves every forged subscription to the signature check.
+PUSHER_CLIENTS = 10
+MESSAGES_PER_CLIENT = 150  # a third of them forged subscriptions
 AUTH_POSTS = 120
 SUCCEEDED = "pusher_internal:subscription_succeeded"
 BROADCAST_EVENT = "fuzz.leak"
@@ -134,6 +142,12 @@ async def pusher_noise(server, rng: random.Random, attempted: set[str]) -> tuple
                 text = json.dumps(message)
             else:
                 text = noise.message()
+            if len(text) > settings.REALTIME_MAX_MESSAGE_BYTES:
+                # It costs its sender the connection (1009): a throwaway one, so that the fuzz
+                # clients stay to hear a leaked broadcast.
+                await send_oversized(server, text)
+                sent += 1
+                continue
             try:
                 await client.ws.send(text)
                 sent += 1
@@ -141,6 +155,14 @@ async def pusher_noise(server, rng: random.Random, attempted: set[str]) -> tuple
                 pass
         await asyncio.sleep(0.05)  # let the answers to the last messages arrive
     return clients, sent
+
+
+async def send_oversized(server, text: str | bytes) -> None:
+    client = await FuzzClient.connect(server.ws_url())
+    with contextlib.suppress(websockets.ConnectionClosed):
+        await client.ws.send(text)
+        await asyncio.wait_for(client.reader, 10)  # the server closes it
+    await client.close()
 
 
 async def leaked_broadcasts(clients: list[FuzzClient], channels: list[str]) -> list[dict]:
@@ -161,6 +183,14 @@ async def well_behaved_client_is_served(server) -> None:
     await abroadcast(channel, "fuzz.control", {"ok": True})
     assert (await client.expect("fuzz.control", channel))["data"]["ok"] is True
     await client.close()
+
+
+def left_in_redis(channels: set[str]) -> list[str]:
+    """Channel-layer groups of `channels` still in Redis (none once their subscribers are gone)."""
+    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    store = redis.Redis.from_url(settings.REDIS_URL)
+    keys = [f"{prefix}:group:{protocol.group_name(c)}" for c in channels if protocol.valid_channel_name(c)]
+    return [key for key in keys if store.exists(key)]
 
 
 # --- /broadcasting/auth -----------------------------------------------------------------------
@@ -233,6 +263,9 @@ def test_random_frames_and_channel_names_neither_crash_the_server_nor_subscribe_
         assert not leaked, leaked[:5]
         for client in clients:
             await client.close()
+        await asyncio.to_thread(
+            wait_until, lambda: not left_in_redis(attempted), 30, "the fuzz clients' channel groups are gone"
+        )
         await well_behaved_client_is_served(server)
         return raw_sent, sent
 
