@@ -164,6 +164,28 @@ def test_a_client_flooding_subscribe_requests_is_refused_with_4301_then_closed()
         no_tracebacks(srv)
 
 
+def test_a_client_flooding_garbage_without_reading_is_closed_with_4301(server):
+    """Each malformed frame earns a reply; one that never reads them must not pile them up."""
+
+    async def scenario():
+        bystander = await PusherClient.connect(server.ws_url())
+        client = await PusherClient.connect(server.ws_url())
+        for _ in range(200):  # the server's burst is 2 x 5 messages
+            try:
+                await client.ws.send("not json")
+            except websockets.ConnectionClosed:
+                break
+        assert await client.close_code() == protocol.RATE_LIMITED
+        refusals = [f["data"]["code"] for f in client.frames if f["event"] == "pusher:error"]
+        assert protocol.INVALID_MESSAGE in refusals and protocol.RATE_LIMITED in refusals
+        assert len(refusals) < 40, "replies stop once the client is closed"
+        await still_served(bystander)
+        await bystander.close()
+
+    asyncio.run(scenario())
+    no_tracebacks(server)
+
+
 def test_client_events_past_their_rate_are_refused_with_4301_then_the_sender_is_closed(server):
     channel = f"presence-whisper.{uuid.uuid4().hex}"
 
