@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "health",
+    # The audit log and the action -> permission map: every app below operations writes it.
+    "audit",
     "queueops",
     "mailops",
     "realtime",

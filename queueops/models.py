@@ -30,6 +30,11 @@ class FailedJob(models.Model):
 
     class Meta:
         ordering = ["-failed_at", "-id"]
+        # Forgetting one is the default delete permission; see audit.rights for who holds which.
+        permissions = [
+            ("retry_failedjob", "Can retry failed jobs"),
+            ("flush_failedjob", "Can flush failed jobs (forget many at once)"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.task} ({self.exception})"
@@ -58,6 +63,7 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
+        permissions = [("resolve_alert", "Can resolve alerts by hand")]
 
     def __str__(self) -> str:
         return f"{self.key}: {self.summary}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from audit.models import AuditEntry
 from mailops.models import MailEvent
-from operations.models import AuditEntry
 from opsproject.serializers import StrictSerializer
 
 
