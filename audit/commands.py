@@ -19,6 +19,15 @@ class AuditedCommand(BaseCommand):
     def audit_target_for(self, options: dict) -> str:
         return ""
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        if self.audit_action or type(self).audit_action_for is not AuditedCommand.audit_action_for:
+            parser.epilog = (
+                "Each run that changes something is written to the audit log (door 'command': the "
+                "command, its arguments with secrets masked, the OS user, how it ended)."
+            )
+        return parser
+
     def execute(self, *args, **options):
         action = self.audit_action_for(options)
         if not action:

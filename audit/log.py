@@ -58,10 +58,12 @@ def record(
     )
 
 
-def _write(**fields) -> AuditEntry:
+def _write(*, quiet: bool = False, **fields) -> AuditEntry:
     fields["target"] = str(fields["target"])[:300]
     fields["detail"] = fields["detail"] or {}
     entry = AuditEntry.objects.create(**fields)
+    if quiet:
+        return entry
     log.info(
         "audit: %s %s %s (%s, %s)", entry.username, entry.action, entry.target, entry.channel, entry.outcome
     )
@@ -101,7 +103,9 @@ def _masked(value):
 @contextmanager
 def run_of(command: str, action: str, options: dict, target: str = ""):
     """Audit one run of a command: yields a dict the command may add detail to; the entry is
-    written when the run ends, FAILED when it raised or exited non-zero, and the exit is kept."""
+    written when the run ends, FAILED when it raised or exited non-zero, and the exit is kept.
+    A bad usage (exit 2) did nothing and is not written; nor is a log line (the command's own
+    output says what it did, and its stderr stays one line on failure)."""
     detail: dict = {"command": command, "arguments": arguments(options)}
     outcome = AuditEntry.OK
     try:
@@ -120,17 +124,26 @@ def run_of(command: str, action: str, options: dict, target: str = ""):
         detail["error"] = mask(f"{type(error).__name__}: {error}")
         raise
     finally:
-        try:
-            _write(
-                user=None,
-                username=os_user(),
-                action=action,
-                target=target or command,
-                detail=detail,
-                channel=AuditEntry.COMMAND,
-                outcome=outcome,
-                remote_addr=None,
-            )
-        except DatabaseError as error:
-            # The command's own outcome matters more than its log line; say it was not written.
-            log.error("audit: %s was not written (%s)", command, type(error).__name__)
+        if detail.get("exit_code") != USAGE_EXIT:
+            _write_run(command, action, target, detail, outcome)
+
+
+USAGE_EXIT = 2
+
+
+def _write_run(command: str, action: str, target: str, detail: dict, outcome: str) -> None:
+    try:
+        _write(
+            quiet=True,
+            user=None,
+            username=os_user(),
+            action=action,
+            target=target or command,
+            detail=detail,
+            channel=AuditEntry.COMMAND,
+            outcome=outcome,
+            remote_addr=None,
+        )
+    except DatabaseError as error:
+        # The command's own outcome matters more than its audit row; say it was not written.
+        log.error("audit: %s was not written (%s)", command, type(error).__name__)
