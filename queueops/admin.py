@@ -65,7 +65,7 @@ class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
 
     @admin.display(description="message")
     def short_message(self, job):
-        text = " ".join(mask(job.message).split())
+        text = " ".join(job.shown_message.split())
         return text if len(text) <= 80 else text[:79] + "…"
 
     @admin.display(description="payload (args, kwargs)")
@@ -74,11 +74,11 @@ class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
 
     @admin.display(description="traceback")
     def traceback_text(self, job):
-        return format_html("<pre>{}</pre>", mask(job.traceback))
+        return format_html("<pre>{}</pre>", job.shown_traceback)
 
     @admin.display(description="message")
     def message_text(self, job):
-        return mask(job.message)
+        return job.shown_message
 
     @admin.action(description="Retry the selected failed jobs", permissions=["retry"])
     def retry(self, request, queryset):

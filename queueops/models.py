@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from health.redact import mask
+
 
 class FailedJob(models.Model):
     """A task that ran out of attempts (or failed permanently), kept until retried or forgotten.
@@ -38,6 +40,16 @@ class FailedJob(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.task} ({self.exception})"
+
+    # What every door shows (admin, ops API, dashboard, commands): masked again, for rows stored
+    # before failure_fields masked them, or under a secret configured since.
+    @property
+    def shown_message(self) -> str:
+        return mask(self.message)
+
+    @property
+    def shown_traceback(self) -> str:
+        return mask(self.traceback)
 
 
 class Alert(models.Model):

@@ -23,7 +23,7 @@ class FailedJobSerializer(serializers.Serializer):
     task = serializers.CharField()
     queue = serializers.CharField(allow_blank=True)
     exception = serializers.CharField(allow_blank=True)
-    message = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(source="shown_message", allow_blank=True)
     attempts = serializers.IntegerField()
     worker = serializers.CharField(allow_blank=True)
     failed_at = serializers.DateTimeField()
@@ -32,7 +32,7 @@ class FailedJobSerializer(serializers.Serializer):
 
 
 class FailedJobDetailSerializer(FailedJobSerializer):
-    traceback = serializers.CharField(allow_blank=True)
+    traceback = serializers.CharField(source="shown_traceback", allow_blank=True)
 
 
 class FailedJobFilterSerializer(StrictSerializer):
