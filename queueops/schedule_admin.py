@@ -42,7 +42,7 @@ class JobRunAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
         return False
 
 
-class AuditedPeriodicTaskAdmin(PeriodicTaskAdmin):
+class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin):
     actions = ("enable_tasks", "disable_tasks", "run_tasks")
 
     def has_resume_permission(self, request):
