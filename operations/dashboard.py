@@ -46,7 +46,12 @@ def panels_context() -> dict:
 
 
 def render_panels(request) -> str:
-    return render_to_string("operations/panels.html", panels_context(), request=request)
+    # Buttons only for what the user may do (the views refuse the rest anyway).
+    may = {
+        "retry": rights.may(request.user, "failed_job.retry"),
+        "forget": rights.may(request.user, "failed_job.forget"),
+    }
+    return render_to_string("operations/panels.html", {**panels_context(), "may": may}, request=request)
 
 
 def refresh(request) -> JsonResponse:
