@@ -72,6 +72,13 @@ class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin
     def run_tasks(self, request, queryset):
         self._audited(request, queryset, "schedule.run", super().run_tasks)
 
+    def get_readonly_fields(self, request, obj=None):
+        # Editing `enabled` in the form is a pause or resume: it needs that permission too.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not admin_support.may(request, "schedule.pause"):
+            readonly.append("enabled")
+        return readonly
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         detail = {"changed": sorted(form.changed_data), "enabled": obj.enabled}
