@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 
+from audit import admin_support
 from backups.models import BackupDrill, BackupRecord, BinlogArchive
 
 
 @admin.register(BackupRecord)
-class BackupRecordAdmin(admin.ModelAdmin):
+class BackupRecordAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ["backup_id", "status", "database_alias", "vendor", "started_at", "stored_size", "note"]
     list_filter = ["status", "vendor", "database_alias"]
     search_fields = ["backup_id", "note"]
@@ -19,7 +20,7 @@ class BackupRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(BackupDrill)
-class BackupDrillAdmin(admin.ModelAdmin):
+class BackupDrillAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ["backup_id", "status", "finished_at", "rto_seconds", "rpo_seconds"]
     list_filter = ["status"]
 
@@ -31,7 +32,7 @@ class BackupDrillAdmin(admin.ModelAdmin):
 
 
 @admin.register(BinlogArchive)
-class BinlogArchiveAdmin(admin.ModelAdmin):
+class BinlogArchiveAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ["file", "alias", "first_event_at", "last_event_at", "stored_size", "gap_before"]
     list_filter = ["alias"]
     search_fields = ["file"]

@@ -31,6 +31,7 @@ class BackupRecord(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = [("start_backup", "Can start a backup")]
 
     def __str__(self) -> str:
         return f"{self.backup_id} ({self.status})"
@@ -53,6 +54,7 @@ class BackupDrill(models.Model):
 
     class Meta:
         ordering = ["-finished_at"]
+        permissions = [("start_drill", "Can start a restore drill")]
 
     def __str__(self) -> str:
         return f"drill of {self.backup_id}: {self.status}"

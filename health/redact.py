@@ -1,4 +1,4 @@
-"""Keeps secrets out of health output: every configured password, key and token is masked.
+"""Keeps secrets out of health output (and failed jobs, audit entries): configured secrets are masked.
 
 A check's output is often an exception message, and client libraries put whatever they like
 there (a URL with its password, say). The runner passes every output through `redact` before
@@ -21,12 +21,19 @@ _NOT_SECRET = {"PASSWORD_HASHERS"}  # class paths, named like a secret
 
 
 def redact(text: str) -> str:
-    """`text` with credentials in URLs and every configured secret value replaced by ***."""
+    """`text` masked (see `mask`) and cut to MAX_OUTPUT characters."""
+    text = mask(text)
+    if len(text) > MAX_OUTPUT:
+        text = text[: MAX_OUTPUT - 1] + "…"
+    return text
+
+
+def mask(text: str) -> str:
+    """`text` with credentials in URLs and every configured secret value replaced by ***, whole
+    (for text kept in full, such as a failed job's traceback or an audit entry)."""
     text = _URL_USERINFO.sub("***@", text)
     for secret in _secrets():
         text = text.replace(secret, "***")
-    if len(text) > MAX_OUTPUT:
-        text = text[: MAX_OUTPUT - 1] + "…"
     return text
 
 

@@ -24,10 +24,11 @@ class UserSerializer(serializers.Serializer):
 
 
 class UserIdField(serializers.PrimaryKeyRelatedField):
-    """An active user, by id."""
+    """An active user, by id. An unknown id and an inactive user get the same answer, which does
+    not repeat the id: the error tells nobody which ids exist."""
 
     default_error_messages = {
-        "does_not_exist": "Unknown user {pk_value}.",
+        "does_not_exist": "No such user.",
         "incorrect_type": "Expected a user id, got {data_type}.",
     }
 

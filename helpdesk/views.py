@@ -2,13 +2,16 @@
 
 Order of refusals: a ticket the user may not see is 404 (its existence is not revealed), an
 action the user may not take on a ticket they see is 403, bad input is 400 with field errors.
+Only agents add collaborators (a requester could otherwise probe user ids and mail whoever they
+found); a non-agent's replies, which mail the ticket's people, are rate limited (429).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
 from rest_framework.response import Response
 
 from helpdesk import services
@@ -27,6 +30,7 @@ from helpdesk.serializers import (
     TicketSerializer,
     TicketUpdateSerializer,
 )
+from helpdesk.throttles import RequesterMailThrottle
 
 # Fields only agents may send: the SLA and workflow are theirs to set.
 AGENT_ONLY_FIELDS = frozenset({"status", "priority", "public"})
@@ -39,6 +43,19 @@ class TicketViewSet(viewsets.GenericViewSet):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authenticates and checks IsAuthenticated
         self.agent = is_agent(request.user)
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "replies":
+            throttles.append(RequesterMailThrottle())
+        return throttles
+
+    def throttled(self, request, wait):
+        raise Throttled(
+            wait,
+            detail="Too many replies: a reply mails the ticket's people, and replies by requesters "
+            f"are limited to {settings.HELPDESK_REQUESTER_MAIL_RATE}.",
+        )
 
     def get_queryset(self):
         return (
@@ -107,8 +124,7 @@ class TicketViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def collaborators(self, request, pk=None):
         ticket = self.get_object()
-        if not self.agent and ticket.requester_id != request.user.pk:
-            raise PermissionDenied("Only agents and the requester can add collaborators.")
+        self._require_agent()
         user = self._valid(CollaboratorSerializer, request.data, ticket=ticket)["user"]
         added = services.add_collaborator(ticket, user, actor=request.user)
         return self._detail(ticket, status.HTTP_201_CREATED if added else status.HTTP_200_OK)

@@ -1,10 +1,16 @@
-"""Admin for mail: what was sent, what Mailgun reported, and the suppression list."""
+"""Admin for mail: what was sent, what Mailgun reported, and the suppression list.
+
+Changing the suppression list needs `suppression.add`/`suppression.remove` (audit.rights), as in
+the ops API, and each change writes an audit entry (door "admin").
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 
+from audit import admin_support
 from mailops.models import MailEvent, OutboundMessage, Suppression, address_key
 
 
@@ -21,7 +27,7 @@ class EventInline(admin.TabularInline):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(admin.ModelAdmin):
+class OutboundMessageAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ("id", "created_at", "kind", "subject", "status", "attempts", "sent_at")
     list_filter = ("status", "kind")
     search_fields = ("subject", "message_id", "to")
@@ -35,7 +41,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(MailEvent)
-class MailEventAdmin(admin.ModelAdmin):
+class MailEventAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ("occurred_at", "event_type", "recipient", "esp_event", "outbound", "reject_reason")
     list_filter = ("event_type", "reject_reason")
     search_fields = ("recipient", "message_id", "event_id")
@@ -67,7 +73,7 @@ class SuppressionForm(forms.ModelForm):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     form = SuppressionForm
     list_display = ("address", "reason", "source", "created_at")
     list_filter = ("reason", "source")
@@ -80,7 +86,34 @@ class SuppressionAdmin(admin.ModelAdmin):
         # The address is the row's identity: change it by removing and adding.
         return ("address", "source", "event", "created_at") if obj else ("source", "event", "created_at")
 
+    def has_add_permission(self, request) -> bool:
+        return admin_support.may(request, "suppression.add")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return admin_support.may(request, "suppression.add")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return admin_support.may(request, "suppression.remove")
+
     def save_model(self, request, obj, form, change):
         if not change:
             obj.source = Suppression.Source.OPERATOR
-        super().save_model(request, obj, form, change)
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            detail = {"id": obj.pk, "reason": obj.reason, "changed": sorted(form.changed_data)}
+            action = "suppression.change" if change else "suppression.add"
+            admin_support.record(request, action, obj.address, detail)
+
+    def delete_model(self, request, obj):
+        detail = {"id": obj.pk, "address": obj.address, "reason": obj.reason}
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            admin_support.record(request, "suppression.remove", detail["address"], detail)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            rows = list(queryset.values("pk", "address", "reason"))
+            super().delete_queryset(request, queryset)
+            for row in rows:
+                detail = {"id": row["pk"], "address": row["address"], "reason": row["reason"]}
+                admin_support.record(request, "suppression.remove", row["address"], detail)

@@ -136,6 +136,7 @@ class Suppression(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("manage_suppression", "Can add, change and remove suppressions")]
 
     def __str__(self) -> str:
         return f"{self.address} ({self.reason})"

@@ -14,9 +14,9 @@ import uuid
 
 from django.db import transaction
 
+from audit import log as audit
+from audit.models import AuditEntry
 from health.redact import redact
-from operations import audit
-from operations.models import AuditEntry
 
 log = logging.getLogger(__name__)
 

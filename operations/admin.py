@@ -1,4 +1,4 @@
-"""Admin entries of operations: the Operations dashboard (staff only) and the read-only audit log."""
+"""The Operations dashboard's admin entry (staff with read access; the audit log is audit/admin.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from audit import rights
 from operations import dashboard
-from operations.models import AuditEntry, Dashboard
+from operations.models import Dashboard
 
 
 @admin.register(Dashboard)
 class DashboardAdmin(admin.ModelAdmin):
-    """The dashboard page in place of a change list; every URL goes through admin_view (staff)."""
+    """The dashboard page in place of a change list; every URL goes through admin_view (staff),
+    then asks audit.rights (read; each button its own action)."""
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return request.user.is_active and request.user.is_staff and rights.may_read(request.user)
 
     def has_view_permission(self, request, obj=None) -> bool:
         return self.has_module_permission(request)
@@ -40,6 +42,7 @@ class DashboardAdmin(admin.ModelAdmin):
         ]
 
     def changelist_view(self, request, extra_context=None):
+        dashboard.require_read(request)
         context = {
             **self.admin_site.each_context(request),
             "title": "Operations",
@@ -48,20 +51,3 @@ class DashboardAdmin(admin.ModelAdmin):
             "refresh_seconds": settings.OPS_DASHBOARD_REFRESH,
         }
         return TemplateResponse(request, "operations/dashboard.html", context)
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("at", "username", "action", "target", "channel", "outcome", "remote_addr")
-    list_filter = ("action", "channel", "outcome")
-    search_fields = ("username", "target", "action")
-    date_hierarchy = "at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,7 +1,9 @@
 """The Operations dashboard's views: the page, its self-refresh fragment, and the failed-job buttons.
 
 Mounted by DashboardAdmin (operations/admin.py) under /admin/operations/dashboard/, so the
-admin's own login and staff check guard every view. The page is server-rendered HTML; a small
+admin's own login and staff check come first; then every view asks audit.rights, as the ops API
+does: reading needs the `ops` group's permission, each button its action's (403, nothing done).
+The page is server-rendered HTML; a small
 script (static/operations/dashboard.js) fetches `refresh/` every OPS_DASHBOARD_REFRESH seconds
 and swaps the panels' HTML in place, and posts the retry/forget buttons with the CSRF token.
 """
@@ -11,13 +13,27 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from audit import rights
+from audit.models import AuditEntry
 from operations import actions, charts, snapshot
-from operations.models import AuditEntry
+
+
+def require_read(request) -> None:
+    if not rights.may_read(request.user):
+        raise PermissionDenied("Operators only: the 'ops' group (read) or 'ops-admin' (read and act).")
+
+
+def _refused(action: str) -> JsonResponse:
+    return JsonResponse(
+        {"detail": f"Not allowed: {action} needs the {rights.permission_for(action)} permission."},
+        status=403,
+    )
 
 
 def panels_context() -> dict:
@@ -30,11 +46,17 @@ def panels_context() -> dict:
 
 
 def render_panels(request) -> str:
-    return render_to_string("operations/panels.html", panels_context(), request=request)
+    # Buttons only for what the user may do (the views refuse the rest anyway).
+    may = {
+        "retry": rights.may(request.user, "failed_job.retry"),
+        "forget": rights.may(request.user, "failed_job.forget"),
+    }
+    return render_to_string("operations/panels.html", {**panels_context(), "may": may}, request=request)
 
 
 def refresh(request) -> JsonResponse:
     """The panels' current HTML, for the page's polling script."""
+    require_read(request)
     return JsonResponse({"html": render_panels(request), "at": timezone.now().isoformat()})
 
 
@@ -50,6 +72,8 @@ def _gone(pk: int) -> JsonResponse:
 
 @require_POST
 def retry(request, pk: int) -> JsonResponse:
+    if not rights.may(request.user, "failed_job.retry"):
+        return _refused("failed_job.retry")
     job = _job_or_none(pk)
     if job is None:
         return _gone(pk)
@@ -64,6 +88,8 @@ def retry(request, pk: int) -> JsonResponse:
 
 @require_POST
 def forget(request, pk: int) -> JsonResponse:
+    if not rights.may(request.user, "failed_job.forget"):
+        return _refused("failed_job.forget")
     job = _job_or_none(pk)
     if job is None:
         return _gone(pk)

@@ -1,41 +1,11 @@
-"""The operations tables: the audit log of operator actions and the sampled queue history."""
+"""The operations tables: the sampled queue history (the audit log moved to the audit app)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
-
-class AuditEntry(models.Model):
-    """One operator action (who, what, on what, when, how it ended), from the API or the dashboard."""
-
-    API = "api"
-    DASHBOARD = "dashboard"
-    CHANNELS = [(API, "API"), (DASHBOARD, "dashboard")]
-    OK = "ok"
-    FAILED = "failed"
-    OUTCOMES = [(OK, "ok"), (FAILED, "failed")]
-
-    at = models.DateTimeField(default=timezone.now, db_index=True)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # Kept beside the key so the log still names who acted after the account is deleted.
-    username = models.CharField(max_length=150)
-    action = models.CharField(max_length=100, db_index=True)
-    target = models.CharField(max_length=300, blank=True)
-    detail = models.JSONField(default=dict, blank=True)
-    channel = models.CharField(max_length=20, choices=CHANNELS, default=API)
-    outcome = models.CharField(max_length=10, choices=OUTCOMES, default=OK)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username} {self.action} {self.target}"
+# Moved down to audit so every app can write it; the name stays importable from here.
+from audit.models import AuditEntry  # noqa: F401
 
 
 class QueueSample(models.Model):

@@ -1,22 +1,44 @@
-"""Who is an operator: active staff, or members of the `ops` group."""
+"""The ops API's DRF permissions: reading needs audit.rights' READ, each action its own permission.
+
+Staff is not operator: `is_staff` opens the admin and grants nothing here. The rules are
+audit.rights', the same the dashboard and the admin pages ask.
+"""
 
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-OPS_GROUP = "ops"
+from audit import rights
 
 
 def is_ops(user) -> bool:
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    return bool(user.is_staff or user.groups.filter(name=OPS_GROUP).exists())
+    """May read operations data (the `ops` or `ops-admin` group, or the permission itself)."""
+    return rights.may_read(user)
 
 
 class IsOps(BasePermission):
-    """DRF permission of every ops endpoint (authentication itself is checked before it: 401)."""
+    """Every ops endpoint: read access (authentication itself is checked before it: 401)."""
 
-    message = "Operators only: staff, or members of the 'ops' group."
+    message = "Operators only: the 'ops' group (read) or 'ops-admin' (read and act)."
 
     def has_permission(self, request, view) -> bool:
         return is_ops(request.user)
+
+
+class MayAct(BasePermission):
+    """A view's `acts` maps an HTTP method to the action it takes; that action's permission is needed.
+
+    Checked before the view looks anything up: a refused user learns nothing and changes nothing.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        action = getattr(view, "acts", {}).get(request.method)
+        if action is None:
+            return True
+        if rights.may(request.user, action):
+            return True
+        self.message = (
+            f"Not allowed: {action} needs the {rights.permission_for(action)} permission "
+            f"(the '{rights.OPS_ADMIN_GROUP}' group holds it)."
+        )
+        return False

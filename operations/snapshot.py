@@ -114,7 +114,7 @@ def failed_jobs(latest: int = 10) -> dict:
                 "task": job.task,
                 "queue": job.queue,
                 "exception": job.exception,
-                "message": job.message[:300],
+                "message": job.shown_message[:300],
                 "attempts": job.attempts,
                 "failed_at": _iso(job.failed_at),
             }

@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "health",
+    # The audit log and the action -> permission map: every app below operations writes it.
+    "audit",
     "queueops",
     "mailops",
     "realtime",
@@ -312,6 +314,19 @@ HELPDESK_SLA = {
     }
     for kind, defaults in _SLA_DEFAULTS.items()
 }
+
+# A reply by a requester or collaborator mails the ticket's people through our Mailgun domain:
+# at most this many such replies per user ("N/second|minute|hour|day"); agents are not limited.
+HELPDESK_REQUESTER_MAIL_RATE = env.str("HELPDESK_REQUESTER_MAIL_RATE", default="20/hour")
+_mail_count, _, _mail_period = HELPDESK_REQUESTER_MAIL_RATE.partition("/")
+if not (
+    _mail_count.isdigit() and int(_mail_count) > 0 and _mail_period in {"second", "minute", "hour", "day"}
+):
+    if not PRODUCTION:
+        raise ImproperlyConfigured(
+            "HELPDESK_REQUESTER_MAIL_RATE must look like 20/hour (N/second|minute|hour|day)"
+        )
+    _refused.append("HELPDESK_REQUESTER_MAIL_RATE must look like 20/hour (N/second|minute|hour|day)")
 
 # --- realtime -------------------------------------------------------------------------------
 

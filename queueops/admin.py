@@ -1,19 +1,26 @@
-"""Admin for failed jobs (filters, search, payload and traceback, retry and forget) and alerts."""
+"""Admin for failed jobs (filters, search, payload and traceback, retry and forget) and alerts.
+
+Retry and forget need their audit.rights permissions and each writes an audit entry (door "admin").
+Messages and tracebacks are shown masked (health.redact), also for rows stored before masking.
+"""
 
 from __future__ import annotations
 
 import json
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.html import format_html
 
+from audit import admin_support
+from health.redact import mask
 from queueops.alerts import duration_text
 from queueops.failed import retry_many
 from queueops.models import Alert, FailedJob
 
 
 @admin.register(FailedJob)
-class FailedJobAdmin(admin.ModelAdmin):
+class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ["id", "failed_at", "queue", "task", "attempts", "exception_name", "short_message"]
     list_filter = ["queue", "task", "exception", "failed_at"]
     search_fields = ["task_id", "task", "exception", "message", "traceback"]
@@ -31,7 +38,7 @@ class FailedJobAdmin(admin.ModelAdmin):
         "attempts",
         "failed_at",
         "exception",
-        "message",
+        "message_text",
         "payload",
         "traceback_text",
     ]
@@ -43,13 +50,22 @@ class FailedJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # a record of what happened; retry or forget it instead
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the `forget` action deletes, with its own permission and audit entry
+
+    def has_retry_permission(self, request):
+        return admin_support.may(request, "failed_job.retry")
+
+    def has_forget_permission(self, request):
+        return admin_support.may(request, "failed_job.forget")
+
     @admin.display(description="exception", ordering="exception")
     def exception_name(self, job):
         return job.exception.rpartition(".")[2]
 
     @admin.display(description="message")
     def short_message(self, job):
-        text = " ".join(job.message.split())
+        text = " ".join(job.shown_message.split())
         return text if len(text) <= 80 else text[:79] + "…"
 
     @admin.display(description="payload (args, kwargs)")
@@ -58,20 +74,40 @@ class FailedJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="traceback")
     def traceback_text(self, job):
-        return format_html("<pre>{}</pre>", job.traceback)
+        return format_html("<pre>{}</pre>", job.shown_traceback)
 
-    @admin.action(description="Retry the selected failed jobs", permissions=["delete"])
+    @admin.display(description="message")
+    def message_text(self, job):
+        return job.shown_message
+
+    @admin.action(description="Retry the selected failed jobs", permissions=["retry"])
     def retry(self, request, queryset):
-        done, failed = retry_many(list(queryset))
+        jobs = list(queryset)
+        done, failed = retry_many(jobs)
+        admin_support.record(
+            request,
+            "failed_job.retry_many",
+            f"{len(jobs)} failed job(s)",
+            {
+                "retried": [item.job_id for item in done],
+                "failed": [{"id": job.pk, "error": type(exc).__name__} for job, exc in failed],
+            },
+            outcome="failed" if failed else "ok",
+        )
         if done:
             self.message_user(request, f"Sent {len(done)} failed job(s) again.", messages.SUCCESS)
         for job, exc in failed:
-            problem = f"Could not retry #{job.pk} ({job.task}): {type(exc).__name__}: {exc}"
+            problem = f"Could not retry #{job.pk} ({job.task}): {type(exc).__name__}: {mask(str(exc))}"
             self.message_user(request, problem, messages.ERROR)
 
-    @admin.action(description="Forget the selected failed jobs", permissions=["delete"])
+    @admin.action(description="Forget the selected failed jobs", permissions=["forget"])
     def forget(self, request, queryset):
-        deleted = queryset.delete()[0]
+        with transaction.atomic():
+            ids = list(queryset.values_list("pk", flat=True))
+            deleted = FailedJob.objects.filter(pk__in=ids).delete()[0]
+            admin_support.record(
+                request, "failed_job.forget", f"{deleted} failed job(s)", {"ids": ids, "deleted": deleted}
+            )
         self.message_user(request, f"Forgot {deleted} failed job(s).", messages.SUCCESS)
 
     def get_actions(self, request):
@@ -96,7 +132,7 @@ class AlertStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ["key", "severity", "status", "summary", "opened_at", "resolved_at", "lasted", "reminders"]
     list_filter = [AlertStatusFilter, "severity", "source"]
     search_fields = ["key", "summary", "detail"]

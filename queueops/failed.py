@@ -26,6 +26,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from health.redact import mask
 from queueops.models import FailedJob
 from queueops.store import PREFIX, RedisStore, store
 
@@ -91,8 +92,10 @@ def failure_fields(task, request, exc: BaseException, attempts: int, traceback: 
         "args": _json(request.args, []),
         "kwargs": _json(request.kwargs, {}),
         "exception": f"{exc_type.__module__}.{exc_type.__qualname__}"[:255],
-        "message": str(exc),
-        "traceback": tb.format_exc() if traceback is None else traceback,
+        # Masked before they are stored or spooled, as health output is: client libraries put
+        # URLs with their passwords in exception messages.
+        "message": mask(str(exc)),
+        "traceback": mask(tb.format_exc() if traceback is None else traceback),
         "attempts": attempts,
         "worker": request.hostname or "",
         "failed_at": timezone.now().isoformat(),

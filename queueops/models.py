@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from health.redact import mask
+
 
 class FailedJob(models.Model):
     """A task that ran out of attempts (or failed permanently), kept until retried or forgotten.
@@ -30,9 +32,24 @@ class FailedJob(models.Model):
 
     class Meta:
         ordering = ["-failed_at", "-id"]
+        # Forgetting one is the default delete permission; see audit.rights for who holds which.
+        permissions = [
+            ("retry_failedjob", "Can retry failed jobs"),
+            ("flush_failedjob", "Can flush failed jobs (forget many at once)"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.task} ({self.exception})"
+
+    # What every door shows (admin, ops API, dashboard, commands): masked again, for rows stored
+    # before failure_fields masked them, or under a secret configured since.
+    @property
+    def shown_message(self) -> str:
+        return mask(self.message)
+
+    @property
+    def shown_traceback(self) -> str:
+        return mask(self.traceback)
 
 
 class Alert(models.Model):
@@ -58,6 +75,7 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
+        permissions = [("resolve_alert", "Can resolve alerts by hand")]
 
     def __str__(self) -> str:
         return f"{self.key}: {self.summary}"

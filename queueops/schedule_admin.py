@@ -1,12 +1,22 @@
-"""Admin pages for the scheduler: the jobs declared in code and the run log, read-only."""
+"""Admin pages for the scheduler: the jobs declared in code and the run log (read-only), and
+django-celery-beat's periodic tasks with their pause/resume/run actions under audit.rights.
+
+django-celery-beat's own actions need only the change permission and leave no trace; here
+enable/disable need `schedule.resume`/`schedule.pause`, run needs `schedule.run` (audit.rights),
+and each writes an audit entry per task (door "admin"). Its toggle action is left out: enable
+and disable say what they do, and the audit entry can name it.
+"""
 
 from django.contrib import admin
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 
+from audit import admin_support
 from queueops.schedule_models import JobRun, ManagedJob
 
 
 @admin.register(ManagedJob)
-class ManagedJobAdmin(admin.ModelAdmin):
+class ManagedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ("name", "task", "schedule", "critical", "in_code", "removed_at", "synced_at")
     list_filter = ("critical", "in_code")
     search_fields = ("name", "task")
@@ -18,7 +28,7 @@ class ManagedJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobRun)
-class JobRunAdmin(admin.ModelAdmin):
+class JobRunAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_display = ("job", "started_at", "outcome", "duration_ms", "worker", "slot")
     list_filter = ("outcome", "job")
     search_fields = ("job", "task_id", "error")
@@ -30,3 +40,61 @@ class JobRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin):
+    actions = ("enable_tasks", "disable_tasks", "run_tasks")
+
+    def has_resume_permission(self, request):
+        return admin_support.may(request, "schedule.resume")
+
+    def has_pause_permission(self, request):
+        return admin_support.may(request, "schedule.pause")
+
+    def has_run_permission(self, request):
+        return admin_support.may(request, "schedule.run")
+
+    def _audited(self, request, queryset, action: str, run) -> None:
+        states = dict(queryset.values_list("name", "enabled"))
+        run(request, queryset)
+        for name, was_enabled in states.items():
+            admin_support.record(request, action, name, {"was_enabled": was_enabled})
+
+    @admin.action(description="Enable (resume) selected tasks", permissions=["resume"])
+    def enable_tasks(self, request, queryset):
+        self._audited(request, queryset, "schedule.resume", super().enable_tasks)
+
+    @admin.action(description="Disable (pause) selected tasks", permissions=["pause"])
+    def disable_tasks(self, request, queryset):
+        self._audited(request, queryset, "schedule.pause", super().disable_tasks)
+
+    @admin.action(description="Run selected tasks now", permissions=["run"])
+    def run_tasks(self, request, queryset):
+        self._audited(request, queryset, "schedule.run", super().run_tasks)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Editing `enabled` in the form is a pause or resume: it needs that permission too.
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not admin_support.may(request, "schedule.pause"):
+            readonly.append("enabled")
+        return readonly
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        detail = {"changed": sorted(form.changed_data), "enabled": obj.enabled}
+        admin_support.record(request, "schedule.change" if change else "schedule.add", obj.name, detail)
+
+    def delete_model(self, request, obj):
+        name = obj.name
+        super().delete_model(request, obj)
+        admin_support.record(request, "schedule.delete", name)
+
+    def delete_queryset(self, request, queryset):
+        names = list(queryset.values_list("name", flat=True))
+        super().delete_queryset(request, queryset)
+        for name in names:
+            admin_support.record(request, "schedule.delete", name)
+
+
+admin.site.unregister(PeriodicTask)
+admin.site.register(PeriodicTask, AuditedPeriodicTaskAdmin)

@@ -26,6 +26,10 @@ class ManagedJob(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("run_managedjob", "Can run periodic jobs now"),
+            ("pause_managedjob", "Can pause and resume periodic jobs"),
+        ]
 
     def __str__(self):
         return self.name

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 
-from django.core.management.base import BaseCommand
-
+from audit.commands import AuditedCommand
 from backups.errors import BackupError, UsageError
 
 
-class BackupCommand(BaseCommand):
-    """Exit 0 on success, 1 when the operation failed, 2 on bad usage; never a traceback."""
+class BackupCommand(AuditedCommand):
+    """Exit 0 on success, 1 when the operation failed, 2 on bad usage; never a traceback.
+
+    A command that changes something sets `audit_action`: each run is audited (AuditedCommand),
+    a failed one too.
+    """
 
     def add_json_argument(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")

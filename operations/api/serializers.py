@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from audit.models import AuditEntry
 from mailops.models import MailEvent
-from operations.models import AuditEntry
 from opsproject.serializers import StrictSerializer
 
 
@@ -23,7 +23,7 @@ class FailedJobSerializer(serializers.Serializer):
     task = serializers.CharField()
     queue = serializers.CharField(allow_blank=True)
     exception = serializers.CharField(allow_blank=True)
-    message = serializers.CharField(allow_blank=True)
+    message = serializers.CharField(source="shown_message", allow_blank=True)
     attempts = serializers.IntegerField()
     worker = serializers.CharField(allow_blank=True)
     failed_at = serializers.DateTimeField()
@@ -32,7 +32,7 @@ class FailedJobSerializer(serializers.Serializer):
 
 
 class FailedJobDetailSerializer(FailedJobSerializer):
-    traceback = serializers.CharField(allow_blank=True)
+    traceback = serializers.CharField(source="shown_traceback", allow_blank=True)
 
 
 class FailedJobFilterSerializer(StrictSerializer):

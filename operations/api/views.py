@@ -1,8 +1,9 @@
 """The ops API views (/api/ops/): read the system, and act on it through operations.actions.
 
 Every view needs an authenticated operator (token or session; 401 without credentials, 403
-for a user who is not staff nor in the `ops` group). Every POST and DELETE writes an audit
-entry. Bad input is a 400 naming the field; a missing object a 404; a broker that refuses a
+without the read permission, the `ops` group's); every POST and DELETE also needs its action's
+permission (audit.rights, the `ops-admin` group's; 403 before anything is looked up) and writes
+an audit entry. Bad input is a 400 naming the field; a missing object a 404; a broker that refuses a
 message a 503 with nothing changed.
 """
 
@@ -17,15 +18,17 @@ from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from audit.models import AuditEntry
 from operations import actions, snapshot
 from operations.api import serializers as s
-from operations.models import AuditEntry
-from operations.permissions import IsOps
+from operations.permissions import IsOps, MayAct
 
 ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: field -> messages."),
     401: OpenApiResponse(s.ErrorSerializer, description="No or bad credentials."),
-    403: OpenApiResponse(s.ErrorSerializer, description="Not an operator (staff or the `ops` group)."),
+    403: OpenApiResponse(
+        s.ErrorSerializer, description="Not an operator (`ops` group), or lacks the action's permission."
+    ),
     404: OpenApiResponse(s.ErrorSerializer, description="No such object, or no such page."),
 }
 UNAVAILABLE = {503: OpenApiResponse(s.ErrorSerializer, description="The broker refused; nothing changed.")}
@@ -56,7 +59,8 @@ def unavailable(exc: Exception) -> Response:
 
 
 class OpsView(GenericAPIView):
-    permission_classes = [IsOps]
+    permission_classes = [IsOps, MayAct]
+    acts: dict[str, str] = {}  # HTTP method -> the audit.rights action it takes
 
     def paginated(self, items, serializer_class) -> Response:
         page = self.paginate_queryset(items)
@@ -132,6 +136,8 @@ class FailedJobObject:
 
 
 class FailedJobDetailView(FailedJobObject, OpsView):
+    acts = {"DELETE": "failed_job.forget"}
+
     @extend_schema(responses=responses(s.FailedJobDetailSerializer), tags=["failed jobs"])
     def get(self, request, pk: int):
         return Response(s.FailedJobDetailSerializer(self.get_object()).data)
@@ -147,6 +153,8 @@ class FailedJobDetailView(FailedJobObject, OpsView):
 
 
 class FailedJobRetryView(FailedJobObject, OpsView):
+    acts = {"POST": "failed_job.retry"}
+
     @extend_schema(
         request=None,
         responses=responses(s.RetriedSerializer, BUSY, UNAVAILABLE),
@@ -165,6 +173,8 @@ class FailedJobRetryView(FailedJobObject, OpsView):
 
 
 class FailedJobBulkRetryView(OpsView):
+    acts = {"POST": "failed_job.retry_many"}
+
     @extend_schema(
         operation_id="api_ops_failed_jobs_retry_many",
         request=s.FailedJobBulkSerializer,
@@ -178,6 +188,8 @@ class FailedJobBulkRetryView(OpsView):
 
 
 class FailedJobFlushView(OpsView):
+    acts = {"POST": "failed_job.flush"}
+
     @extend_schema(
         request=s.FailedJobBulkSerializer,
         responses=responses(s.FlushResultSerializer),
@@ -248,6 +260,8 @@ class AlertDetailView(AlertObject, OpsView):
 
 
 class AlertResolveView(AlertObject, OpsView):
+    acts = {"POST": "alert.resolve"}
+
     @extend_schema(
         request=None,
         responses=responses(s.AlertResolvedSerializer),
@@ -299,6 +313,8 @@ class ScheduleDetailView(OpsView):
 
 
 class ScheduleRunView(ScheduleObject, OpsView):
+    acts = {"POST": "schedule.run"}
+
     @extend_schema(
         request=None,
         responses=responses(s.ScheduleRunSerializer, UNAVAILABLE),
@@ -313,6 +329,7 @@ class ScheduleRunView(ScheduleObject, OpsView):
 
 
 class SchedulePauseView(ScheduleObject, OpsView):
+    acts = {"POST": "schedule.pause"}
     enabled = False
 
     @extend_schema(request=None, responses=responses(s.ScheduleStateSerializer), tags=["schedules"])
@@ -321,6 +338,7 @@ class SchedulePauseView(ScheduleObject, OpsView):
 
 
 class ScheduleResumeView(SchedulePauseView):
+    acts = {"POST": "schedule.resume"}
     enabled = True
 
 
@@ -328,6 +346,8 @@ class ScheduleResumeView(SchedulePauseView):
 
 
 class BackupListView(OpsView):
+    acts = {"POST": "backup.start"}
+
     @extend_schema(
         parameters=[s.PageQuery], responses=responses(s.BackupSerializer(many=True)), tags=["backups"]
     )
@@ -353,6 +373,8 @@ class BackupListView(OpsView):
 
 
 class DrillListView(OpsView):
+    acts = {"POST": "backup.drill"}
+
     @extend_schema(
         parameters=[s.PageQuery], responses=responses(s.DrillSerializer(many=True)), tags=["backups"]
     )
@@ -397,6 +419,8 @@ class MailEventListView(OpsView):
 
 
 class SuppressionListView(OpsView):
+    acts = {"POST": "suppression.add"}
+
     @extend_schema(
         parameters=[s.SuppressionQuery],
         responses=responses(s.SuppressionSerializer(many=True)),
@@ -427,6 +451,8 @@ class SuppressionListView(OpsView):
 
 
 class SuppressionDetailView(OpsView):
+    acts = {"DELETE": "suppression.remove"}
+
     def get_object(self):
         from mailops.models import Suppression
 

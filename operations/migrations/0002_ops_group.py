@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-OPS_GROUP = "ops"  # operations.permissions.OPS_GROUP, frozen here as migrations must be
+OPS_GROUP = "ops"  # audit.rights.OPS_GROUP, frozen here as migrations must be
 
 
 def create(apps, schema_editor):

@@ -1,10 +1,12 @@
-"""What the queue_* commands share: one-line usage errors (exit 2) and argument types."""
+"""What the queue_* commands share: one-line usage errors (exit 2), argument types, the audit log."""
 
 from __future__ import annotations
 
 import argparse
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+
+from audit.commands import AuditedCommand
 
 
 class _OneLineParser(CommandParser):
@@ -15,8 +17,9 @@ class _OneLineParser(CommandParser):
         raise CommandError(f"Error: {message}", returncode=2)
 
 
-class QueueCommand(BaseCommand):
-    """A command whose bad usage exits 2 with one line on stderr.
+class QueueCommand(AuditedCommand):
+    """A command whose bad usage exits 2 with one line on stderr; one that changes something sets
+    `audit_action` and each run is audited (AuditedCommand).
 
     System checks are skipped: these are the commands of an incident, and a check failing in
     unrelated configuration must not keep an operator from listing or retrying jobs. It also

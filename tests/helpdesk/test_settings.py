@@ -41,3 +41,14 @@ def test_a_non_positive_value_is_refused_by_name():
     error = production.stderr.strip().splitlines()[-1]
     assert error.startswith("django.core.exceptions.ImproperlyConfigured: DJANGO_ENV=production")
     assert "HELPDESK_SLA_FIRST_RESPONSE_LOW must be a positive number of seconds" in error
+
+
+def test_a_malformed_requester_mail_rate_is_refused():
+    done = _settings(HELPDESK_REQUESTER_MAIL_RATE="lots")
+    assert done.returncode != 0
+    assert "HELPDESK_REQUESTER_MAIL_RATE must look like 20/hour" in done.stderr
+    for good in ("5/minute", "100/day"):
+        assert _settings(HELPDESK_REQUESTER_MAIL_RATE=good).returncode == 0
+    production = _settings(DJANGO_ENV="production", HELPDESK_REQUESTER_MAIL_RATE="0/hour")
+    error = production.stderr.strip().splitlines()[-1]
+    assert "HELPDESK_REQUESTER_MAIL_RATE must look like 20/hour" in error

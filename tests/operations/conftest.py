@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from audit import rights
 from operations import outcomes
 from queueops.models import FailedJob
 from tests.queueops.conftest import clear_store, purge
@@ -16,11 +17,28 @@ QUEUES = ("celery", "ops_a", "ops_b", "ops_probe")
 PASSWORD = "correct horse battery staple 42"
 
 
-def make_user(username: str, *, staff: bool = False, ops_group: bool = False) -> User:
+def make_user(
+    username: str, *, staff: bool = False, ops_group: bool = False, ops_admin: bool = False
+) -> User:
+    """`ops_group`: may read; `ops_admin`: may read and act (the groups migration 0004 fills)."""
     user = User.objects.create_user(username, f"{username}@example.com", PASSWORD, is_staff=staff)
     if ops_group:
-        user.groups.add(Group.objects.get_or_create(name="ops")[0])
+        user.groups.add(ops_group_named("ops"))
+    if ops_admin:
+        user.groups.add(ops_group_named("ops-admin"))
     return user
+
+
+def ops_group_named(name: str) -> Group:
+    """The group as operations' migration 0004 makes it; made again after a transactional test's
+    flush emptied the tables (Django then recreates the permissions, not the groups)."""
+    group, created = Group.objects.get_or_create(name=name)
+    if created or not group.permissions.exists():
+        wanted = [permission.split(".") for permission in rights.GROUPS[name]]
+        group.permissions.set(
+            [Permission.objects.get(content_type__app_label=app, codename=code) for app, code in wanted]
+        )
+    return group
 
 
 def client_for(user: User | None) -> APIClient:
@@ -51,8 +69,14 @@ def staff(db) -> User:
 
 @pytest.fixture
 def operator(db) -> User:
-    """In the `ops` group, not staff: the API is theirs, the admin is not."""
-    return make_user("oscar-ops", ops_group=True)
+    """In the `ops-admin` group, not staff: the API is theirs (read and act), the admin is not."""
+    return make_user("oscar-ops", ops_admin=True)
+
+
+@pytest.fixture
+def reader(db) -> User:
+    """In the `ops` group only: reads everything, may take no action."""
+    return make_user("rhea-ops", ops_group=True)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
+from audit.models import AuditEntry
 from mailops.models import Suppression
-from operations.models import AuditEntry
 from opsproject.celery import app
 from queueops.models import FailedJob
 from tests.operations.conftest import client_for, failed_job, queue_size

@@ -64,7 +64,7 @@ def ops_token(db) -> str:
         failed_job(n)
     raise_alert("ops.fuzz", "An alert to look at", source="tests")
     Suppression.objects.create(address="fuzz@example.com", reason="manual", source="operator")
-    return Token.objects.create(user=make_user("fuzzy-ops", ops_group=True)).key
+    return Token.objects.create(user=make_user("fuzzy-ops", ops_admin=True)).key
 
 
 # Not schemathesis.pytest.from_fixture: its lazy loader writes pytest's private `_nodeid`,

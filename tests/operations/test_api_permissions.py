@@ -1,14 +1,16 @@
-"""Every ops API endpoint: anonymous 401, a non-operator 403, an operator 2xx, and actions audited."""
+"""Every ops API endpoint: anonymous 401, a non-operator 403, a reader reads but may not act, an
+`ops-admin` operator 2xx, and actions audited."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.urls import resolve
 
+from audit.models import AuditEntry
 from mailops.models import Suppression
 from operations.api import urls as api_urls
-from operations.models import AuditEntry
 from queueops.alerts import raise_alert
 from queueops.models import FailedJob
 from tests.operations.conftest import client_for, failed_job, make_user
@@ -98,8 +100,21 @@ def test_anonymous_gets_401_and_a_non_operator_403_everywhere_and_nothing_change
     assert Suppression.objects.count() == 1
 
 
+def test_a_reader_in_the_ops_group_reads_everything_and_may_take_no_action(world, reader):
+    for method, path, body, expected, action in endpoints(world):
+        response = _call(client_for(reader), method, path, body)
+        if action is None:
+            assert response.status_code == expected, (method, path, response.content)
+        else:
+            assert response.status_code == 403, (method, path, response.content)
+            assert response.json()["detail"].startswith(f"Not allowed: {action} needs the ")
+    assert not AuditEntry.objects.exists()
+    assert FailedJob.objects.count() == 2
+    assert Suppression.objects.count() == 1
+
+
 @CASES
-def test_an_operator_in_the_ops_group_may_and_every_action_is_audited(world, operator, index):
+def test_an_operator_in_ops_admin_may_and_every_action_is_audited(world, operator, index):
     method, path, body, expected, action = _case(world, index)
     response = _call(client_for(operator), method, path, body)
     assert response.status_code == expected, response.content
@@ -113,11 +128,20 @@ def test_an_operator_in_the_ops_group_may_and_every_action_is_audited(world, ope
         assert entries[0].remote_addr == "127.0.0.1"
 
 
-def test_staff_are_operators_too(world):
+def test_staff_is_not_operator(world):
     staff = make_user("sam-staff", staff=True)
+    assert client_for(staff).get("/api/ops/failed-jobs/").status_code == 403
+    staff.groups.add(Group.objects.get(name="ops"))
     response = client_for(staff).get("/api/ops/failed-jobs/")
     assert response.status_code == 200
     assert response.json()["count"] == 2
+
+
+def test_a_superuser_keeps_everything(world):
+    root = User.objects.create_superuser("root-ops", "root@example.com", "x")
+    response = client_for(root).post("/api/ops/failed-jobs/flush/", {"all": True}, format="json")
+    assert response.status_code == 200, response.content
+    assert not FailedJob.objects.exists()
 
 
 def test_an_inactive_staff_token_is_refused(world):

@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from audit.models import AuditEntry
 from operations import history
-from operations.models import AuditEntry
 from opsproject.celery import app
 from queueops.models import FailedJob
 from tests.operations.conftest import PASSWORD, failed_job, make_user, queue_size
@@ -121,7 +120,7 @@ def test_staff_see_a_failed_job_retry_it_and_watch_it_leave(server, browser):
     from selenium.webdriver.support import expected_conditions as seen
     from selenium.webdriver.support.ui import WebDriverWait
 
-    staff = make_user("dora-staff", staff=True)
+    staff = make_user("dora-staff", staff=True, ops_admin=True)
     job = failed_job(7, message="the probe fell over")
     app.send_task("queueops.probe", args=[0.0], queue="celery")
     history.sample()  # one point of queue history for the chart
@@ -199,15 +198,29 @@ def test_non_staff_get_no_dashboard(db):
     assert FailedJob.objects.filter(pk=job.pk).exists()
     assert not AuditEntry.objects.exists()
 
+    # Staff without the `ops` group: the admin opens, the dashboard does not (staff is not operator).
     staff = Client()
-    staff.force_login(User.objects.create_user("idx-staff", is_staff=True))
-    assert admin_index_link in staff.get("/admin/").content.decode()
-    assert staff.get("/admin/operations/dashboard/refresh/").json()["html"]
+    staff.force_login(make_user("idx-staff", staff=True))
+    assert admin_index_link not in staff.get("/admin/").content.decode()
+    for method, path in (
+        ("get", "/admin/operations/dashboard/"),
+        ("get", "/admin/operations/dashboard/refresh/"),
+        ("post", f"/admin/operations/dashboard/failed/{job.pk}/retry/"),
+        ("post", f"/admin/operations/dashboard/failed/{job.pk}/forget/"),
+    ):
+        assert getattr(staff, method)(path).status_code == 403, path
+    assert FailedJob.objects.filter(pk=job.pk).exists()
+    assert not AuditEntry.objects.exists()
+
+    reader = Client()
+    reader.force_login(make_user("idx-reader", staff=True, ops_group=True))
+    assert admin_index_link in reader.get("/admin/").content.decode()
+    assert reader.get("/admin/operations/dashboard/refresh/").json()["html"]
 
 
 def test_dashboard_buttons_answer_in_json_for_a_job_already_gone(db):
     staff = Client()
-    staff.force_login(User.objects.create_user("btn-staff", is_staff=True))
+    staff.force_login(make_user("btn-staff", staff=True, ops_admin=True))
     job = failed_job(10)
     forgotten = staff.post(f"/admin/operations/dashboard/failed/{job.pk}/forget/")
     assert forgotten.status_code == 200 and "forgotten" in forgotten.json()["detail"]

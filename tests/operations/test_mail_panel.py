@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from mailops import inbox
 from operations import snapshot
+from tests.operations.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ def test_the_mail_panel_shows_waiting_webhook_events_and_flags_a_late_inbox(empt
     assert panel["waiting"] == 1 and panel["late"] is True and 119 <= panel["oldest_age"] <= 125
 
     staff = Client()
-    staff.force_login(User.objects.create_user("mail-panel-staff", is_staff=True))
+    staff.force_login(make_user("mail-panel-staff", staff=True, ops_group=True))
     html = staff.get("/admin/operations/dashboard/refresh/").json()["html"]
     assert 'id="mail-inbox"' in html and "ops-warn-text" in html.split('id="mail-inbox"')[1][:300]
 
@@ -41,5 +41,5 @@ def test_without_an_inbox_the_panel_says_nothing_of_it(settings):
     settings.MAIL_INBOX = False
     assert snapshot.mail()["inbox"] is None
     staff = Client()
-    staff.force_login(User.objects.create_user("mail-panel-staff-2", is_staff=True))
+    staff.force_login(make_user("mail-panel-staff-2", staff=True, ops_group=True))
     assert 'id="mail-inbox"' not in staff.get("/admin/operations/dashboard/refresh/").json()["html"]

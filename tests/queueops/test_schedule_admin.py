@@ -21,3 +21,21 @@ def test_job_and_run_pages(admin_client):
     assert runs.status_code == 200 and b"t.page" in runs.content
     assert admin_client.get("/admin/queueops/jobrun/add/").status_code == 403
     assert admin_client.get("/admin/queueops/managedjob/add/").status_code == 403
+
+
+def test_periodic_task_actions_need_their_permissions_and_the_enabled_box_needs_pause(client):
+    from django.contrib.auth.models import Permission, User
+    from django_celery_beat.models import PeriodicTask
+
+    sync_jobs([PeriodicJob("t.beat", task="t", schedule=every(60))])
+    task = PeriodicTask.objects.get(name="t.beat")
+    editor = User.objects.create_user("editor", is_staff=True)
+    editor.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_periodictask", "change_periodictask"])
+    )
+    client.force_login(editor)
+    page = client.get("/admin/django_celery_beat/periodictask/")
+    assert page.status_code == 200
+    assert b"disable_tasks" not in page.content and b"run_tasks" not in page.content
+    form = client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")
+    assert b'name="enabled"' not in form.content  # shown, not editable

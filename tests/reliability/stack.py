@@ -47,7 +47,7 @@ BEATS = ("beat-1", "beat-2")
 
 # Writes the test jobs beside the code's, and an operator with a known token for /api/ops/.
 _SETUP = f"""
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 from queueops.periodic import PeriodicJob, cron, every, registered_jobs
 from queueops.schedule_sync import sync_jobs
@@ -57,6 +57,7 @@ sync_jobs([
     PeriodicJob({MARK_JOB!r}, task="reliability.mark", schedule=cron("0 0 1 1 *"), enabled=False),
 ])
 user = User.objects.create_user("reliability-ops", is_staff=True)
+user.groups.add(Group.objects.get(name="ops-admin"))  # staff alone is not an operator
 Token.objects.create(user=user, key={OPS_TOKEN!r})
 """
 

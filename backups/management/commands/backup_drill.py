@@ -12,6 +12,7 @@ class Command(BackupCommand):
         "the age of the last replayed event). Exit 0 passed, 1 failed, 2 bad usage (--pitr with a "
         "backup taken without binary logging, or no binlog shipped since it)."
     )
+    audit_action = "backup.drill"
 
     def add_arguments(self, parser):
         parser.add_argument("backup", nargs="?", default="latest", help="backup id or 'latest' (default)")

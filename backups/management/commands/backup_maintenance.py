@@ -10,6 +10,9 @@ class Command(BackupCommand):
         "'off --resume-workers' also tells every worker to consume its default queue again."
     )
 
+    def audit_action_for(self, options) -> str:
+        return "" if options["action"] == "status" else f"backup.maintenance_{options['action']}"
+
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["status", "on", "off"])
         parser.add_argument("--reason", default="manual maintenance")

@@ -13,6 +13,7 @@ class Command(BackupCommand):
         "the newest. Shipped binlogs older than the position of the oldest daily-kept backup go too "
         "(every moment of the daily window stays reachable). --dry-run only says what would go."
     )
+    audit_action = "backup.prune"
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -20,6 +20,7 @@ class Command(BackupCommand):
         "before the target is touched too. Exit 0 restored, 1 failed, 2 bad usage (including a moment "
         "before the backup's snapshot or past the last shipped binlog event)."
     )
+    audit_action = "backup.restore"
 
     def add_arguments(self, parser):
         parser.add_argument("backup", help="backup id (see backup_list) or 'latest'")

@@ -10,6 +10,7 @@ class Command(BackupCommand):
         "Back up a database: dump -> zstd -> age -> STORAGES['backups'] in one streaming pass, then "
         "write its manifest. Exit 0 stored, 1 failed (nothing partial is kept), 2 bad usage."
     )
+    audit_action = "backup.start"
 
     def add_arguments(self, parser):
         parser.add_argument("--database", default="default", help="Django database alias (default: default)")

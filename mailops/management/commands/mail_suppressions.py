@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db.models import Q
 
+from audit.commands import AuditedCommand
 from mailops import importing, mailgun
 from mailops.models import Suppression
 from mailops.sending import InvalidRecipient, clean_addresses
@@ -23,12 +24,23 @@ def _address(text: str) -> str:
         raise CommandError(str(error), returncode=EXIT_USAGE) from None
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Show and change the suppression list (addresses mail is never sent to). "
         "`import` pulls Mailgun's bounces, complaints and unsubscribes. Exit 0 ok, 1 failed "
         "(address not listed, Mailgun error), 2 bad usage."
     )
+
+    def audit_action_for(self, options) -> str:
+        # Listing and a dry run change nothing; every other run is audited (AuditedCommand).
+        if options["action"] == "list" or options.get("dry_run"):
+            return ""
+        return {"add": "suppression.add", "remove": "suppression.remove"}.get(
+            options["action"], "suppression.import"
+        )
+
+    def audit_target_for(self, options) -> str:
+        return options.get("address") or ""
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)

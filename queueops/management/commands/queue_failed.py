@@ -31,7 +31,7 @@ class Command(QueueCommand):
                 job.queue,
                 job.task,
                 str(job.attempts),
-                _short(f"{job.exception.rpartition('.')[2]}: {job.message}", 70),
+                _short(f"{job.exception.rpartition('.')[2]}: {job.shown_message}", 70),
                 job.task_id,
             ]
             for job in jobs
@@ -56,8 +56,8 @@ def _as_dict(job) -> dict:
         "args": job.args,
         "kwargs": job.kwargs,
         "exception": job.exception,
-        "message": job.message,
-        "traceback": job.traceback,
+        "message": job.shown_message,
+        "traceback": job.shown_traceback,
         "attempts": job.attempts,
         "worker": job.worker,
         "failed_at": job.failed_at.isoformat(),

@@ -14,6 +14,7 @@ class Command(QueueCommand):
         "ID is the number queue_failed shows or the task id; `all` takes every failed job, "
         "narrowed by --queue/--task. Exit 1 when a job was not found or could not be sent."
     )
+    audit_action = "failed_job.retry_many"
 
     def add_arguments(self, parser):
         parser.add_argument("ids", nargs="*", metavar="ID", help="failed job numbers or task ids, or `all`")

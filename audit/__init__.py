@@ -1,0 +1,1 @@
+"""The audit log of operator actions and who may take each action (see models, rights, log)."""

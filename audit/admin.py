@@ -1,0 +1,24 @@
+"""The audit log in the admin: read-only, for staff with its view permission."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from audit.models import AuditEntry
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "username", "action", "target", "channel", "outcome", "remote_addr")
+    list_filter = ("action", "channel", "outcome")
+    search_fields = ("username", "target", "action")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
