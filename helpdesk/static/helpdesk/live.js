@@ -55,4 +55,20 @@
     .listenToAll((name, data) => {
       if (!name.startsWith("pusher")) show(name.replace(/^\./, ""), data);
     });
+
+  // The reply form is an API client like any other: the event comes back over the websocket.
+  const form = document.getElementById("live-reply");
+  const status = document.getElementById("live-reply-status");
+  form.addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const payload = { body: form.elements.body.value, public: form.elements.public.checked };
+    const response = await fetch(form.dataset.url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(payload),
+    });
+    status.textContent = response.ok ? "sent" : `refused (${response.status})`;
+    if (response.ok) form.elements.body.value = "";
+  });
 })();
