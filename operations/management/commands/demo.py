@@ -27,9 +27,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--reset", action="store_true", help="remove the demo's rows, then load again")
         parser.add_argument("--offer", action="store_true", help="ask first (on a TTY), never refuse")
-        parser.add_argument("--json", action="store_true", help="print what was loaded as JSON")
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="print what was loaded as JSON"
+        )
 
-    def handle(self, *args, reset=False, offer=False, json=False, **options):
+    def handle(self, *args, reset=False, offer=False, as_json=False, **options):
         if settings.PRODUCTION:
             raise CommandError("the demo data is for development only (DJANGO_ENV=production)", returncode=2)
         if offer:
@@ -42,16 +44,19 @@ class Command(BaseCommand):
         removed = demo.remove() if reset else {}
         loaded = {}
         steps = demo.steps()
-        bar = tqdm(steps, desc="demo", unit="part", disable=True if json else None, file=sys.stderr)
+        bar = tqdm(steps, desc="demo", unit="part", disable=True if as_json else None, file=sys.stderr)
         for label, step in bar:
             bar.set_postfix_str(label)
             try:
                 loaded[label] = _summary(step())
             except Exception as exc:
                 bar.close()
-                raise CommandError(f"loading the demo's {label} failed: {type(exc).__name__}: {exc}") from exc
+                raise CommandError(
+                    f"loading the demo's {label} failed: {type(exc).__name__}: {exc} "
+                    "(`manage.py demo --reset` removes what was loaded and tries again)"
+                ) from exc
         bar.close()
-        if json:
+        if as_json:
             self.stdout.write(_json_dump({"removed": removed, "loaded": loaded}))
             return
         self.stdout.write(
