@@ -72,6 +72,7 @@ def drill():
 def remove() -> dict[str, int]:
     """Delete every row the demo wrote (backups aside); returns what went, by kind."""
     from mailops.models import MailEvent, OutboundMessage, Suppression
+    from operations.models import AuditEntry
     from queueops.models import Alert, FailedJob, JobRun
 
     prefix = ops_day.PREFIX
@@ -80,6 +81,7 @@ def remove() -> dict[str, int]:
         "failed jobs": FailedJob.objects.filter(task_id__startswith=prefix).delete()[0],
         "job runs": JobRun.objects.filter(task_id__startswith=prefix).delete()[0],
         "alerts": Alert.objects.filter(key__startswith=ops_day.ALERT_PREFIX).delete()[0],
+        "audit entries": AuditEntry.objects.filter(target__startswith=ops_day.ALERT_PREFIX).delete()[0],
         "mail events": MailEvent.objects.filter(event_id__startswith=prefix).delete()[0],
         "suppressions": Suppression.objects.filter(
             address_key__endswith=f"@{people_and_tickets.DOMAIN}"

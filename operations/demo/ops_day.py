@@ -18,7 +18,7 @@ from mailops import recording
 from mailops.models import OutboundMessage
 from operations import outcomes
 from operations.demo.people_and_tickets import DOMAIN
-from operations.models import QueueSample
+from operations.models import AuditEntry, QueueSample
 from queueops.alerts import raise_alert, resolve_alert
 from queueops.models import Alert, FailedJob, JobRun, ManagedJob
 
@@ -120,14 +120,23 @@ def failed_job(now) -> FailedJob:
 
 
 def alerts() -> None:
-    """One alert that opened and recovered, one still open."""
+    """One alert an operator resolved from the dashboard (audited as the dashboard does), one open."""
+    backlog = f"{ALERT_PREFIX}queue:celery:backlog"
     raise_alert(
-        f"{ALERT_PREFIX}queue:celery:backlog",
+        backlog,
         "Queue celery: 212 waiting (over 200) at the morning peak",
         source="demo",
         severity=Alert.WARNING,
     )
-    resolve_alert(f"{ALERT_PREFIX}queue:celery:backlog")
+    resolve_alert(backlog)
+    AuditEntry.objects.create(
+        username="demo-grace",
+        action="alert.resolve",
+        target=backlog,
+        detail={"key": backlog, "resolved": True},
+        channel=AuditEntry.DASHBOARD,
+        remote_addr="127.0.0.1",
+    )
     raise_alert(
         f"{ALERT_PREFIX}mail:bounce-rate",
         "Mail: a bounce to a requester's address; it is suppressed now",

@@ -28,6 +28,19 @@ def quick_passwords():
     """Not here: local_operator hashes with the default hashers, which this process checks."""
 
 
+OPS_LISTS = (
+    "failed-jobs/",
+    "queues/",
+    "alerts/",
+    "schedules/",
+    "backups/",
+    "backups/drills/",
+    "mail/events/",
+    "mail/suppressions/",
+    "audit/",
+)
+
+
 def manage(*args: str, production: bool = False, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, **child_env(**env)}
     if production:
@@ -116,6 +129,19 @@ def test_demo_loads_once_shows_progress_on_a_terminal_and_reloads_with_reset():
     assert piped.returncode == 0 and "9/9" not in piped.stderr + piped.stdout
     assert Ticket.objects.count() == 5 and FailedJob.objects.count() == 1
     assert Suppression.objects.count() == 1
+
+    # The ops API's lists and ops_report show the day too.
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("demo-reader", "", "x"))
+    for path in OPS_LISTS:
+        listing = operator.get(f"/api/ops/{path}")
+        assert listing.status_code == 200, (path, listing.content[:300])
+        body = listing.json()
+        rows = body.get("results", body) if isinstance(body, dict) else body
+        assert rows, (path, body)
+    report = manage("ops_report")
+    assert "| Recent backup | ✅ |" in report.stdout and "| Restore drill | ✅ |" in report.stdout
+    assert "1 job(s) failed in the last 24 h" in report.stdout
 
 
 def test_backup_run_draws_its_bar_on_a_terminal_only_without_json():
