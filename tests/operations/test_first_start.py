@@ -16,6 +16,7 @@ from helpdesk.models import Ticket
 from mailops.models import Suppression
 from queueops.models import FailedJob
 from tests.opsproject.test_production_settings import GOOD
+from tests.opsproject.test_production_settings import _start as start_production
 from tests.support.celery_worker import child_env
 from tests.support.processes import PYTHON, REPO
 from tests.support.terminal import run_in_terminal
@@ -80,6 +81,23 @@ def test_live_ticket_page_is_for_agents_only():
     assert (config["host"], config["port"], config["tls"]) == ("127.0.0.1", 8123, False)
     assert "opsproject-development-secret" not in page.content.decode()
     assert agent.get("/tickets/999999/live").status_code == 404
+
+
+def test_live_page_connects_where_realtime_public_url_says(settings):
+    settings.REALTIME_PUBLIC_URL = "wss://ws.example.com"
+    ticket = Ticket.objects.create(subject="Elsewhere", requester=User.objects.create_user("ws-requester"))
+    agent = Client()
+    agent.force_login(User.objects.create_user("ws-agent", is_staff=True))
+    page = agent.get(f"/tickets/{ticket.pk}/live").content.decode()
+    config = json.loads(page.split('type="application/json">')[1].split("</script>")[0])
+    assert (config["host"], config["port"], config["tls"]) == ("ws.example.com", 443, True)
+
+
+def test_a_malformed_realtime_public_url_is_refused_at_start_up():
+    done = start_production({"REALTIME_PUBLIC_URL": "https://ws.example.com/app"})
+    assert done.returncode != 0
+    assert "REALTIME_PUBLIC_URL must be ws://host[:port] or wss://host[:port]" in done.stderr
+    assert start_production({"REALTIME_PUBLIC_URL": "wss://ws.example.com:8443"}).returncode == 0
 
 
 def test_local_operator_is_made_once_with_a_private_generated_password(tmp_path):
