@@ -13,7 +13,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 # pytest exits 5 when a pass selects no test; that is not a failure of the suite.
 PYTEST_OK = rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
 
-.PHONY: run test lint format migrate services system-deps test-integration test-embedded clean
+.PHONY: run demo screenshot test lint format migrate services system-deps test-integration test-embedded clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,20 @@ migrate: $(VENV)/.base-installed
 	$(BIN)/python manage.py schedule_sync
 
 ## make run: web (uvicorn, HTTP + websockets on :8000), a Celery worker and beat until Ctrl-C.
+## Development only: it makes sure the local operator account exists and says how to sign in,
+## and on a first start offers the demo day (on a terminal; `make demo` any time).
 run: migrate
+	$(BIN)/python manage.py local_operator --url http://127.0.0.1:$(PORT)/
+	$(BIN)/python manage.py demo --offer
 	exec $(BIN)/honcho --procfile Procfile start --port $(PORT)
+
+## make demo: load a realistic day (tickets, mail, a backup and its drill, 24 h of history).
+demo: migrate
+	$(BIN)/python manage.py demo
+
+## make screenshot: the five-minutes browser test, keeping its dashboard screenshot in docs/.
+screenshot: $(VENV)/.test-installed
+	OPS_SCREENSHOT_DIR=$(CURDIR)/docs $(MAKE) test-embedded PYTEST_ARGS="tests/operations/test_first_five_minutes.py"
 
 ## make test: lint, then the integration profile (MariaDB + Redis), then the embedded profile.
 test: lint test-integration test-embedded

@@ -1,11 +1,12 @@
 """Progress reporting for long streams: a bar (bytes, rate) on a TTY, nothing otherwise.
 
-Without a TTY the commands log one line per stage instead, so logs stay readable.
+Callers pass the terminal to draw on (BackupCommand.tty(): stderr when it is a TTY and the
+command was not asked for --json), or None for no bar: a Celery task, a pipe, JSON output.
+Without a bar the commands log one line per stage instead, so logs stay readable.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 
 
@@ -18,13 +19,13 @@ def human(size: float) -> str:
 
 
 class Progress:
-    """Counts bytes of one stage; draws at most 5 times a second when `stream` is a TTY."""
+    """Counts bytes of one stage; draws at most 5 times a second when `stream` is a TTY (None: never)."""
 
     def __init__(self, label: str, total: int | None = None, stream=None):
         self.label = label
         self.total = total
-        self.stream = stream if stream is not None else sys.stderr
-        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.stream = stream
+        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
         self.done = 0
         self.started = time.monotonic()
         self._drawn = 0.0

@@ -8,6 +8,7 @@ docs/PRODUCTION_ENV.md lists every variable. Two profiles come out of the same m
   that names every missing or refused value, so an operator fixes the env file once.
 """
 
+import re
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -396,6 +397,11 @@ CHANNEL_LAYERS["default"].setdefault("CONFIG", {}).update(
         "group_expiry": env.int("REALTIME_GROUP_EXPIRY", default=86400),
     }
 )
+# Where browsers reach the websocket server (ws:// or wss://host[:port]) for the helpdesk's live
+# ticket page; empty: the page's own host and port (make run serves both from one process).
+REALTIME_PUBLIC_URL = _value("REALTIME_PUBLIC_URL")
+if REALTIME_PUBLIC_URL and not re.fullmatch(r"wss?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?", REALTIME_PUBLIC_URL):
+    _refused.append("REALTIME_PUBLIC_URL must be ws://host[:port] or wss://host[:port]")
 
 # --- health ---------------------------------------------------------------------------------
 

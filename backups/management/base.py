@@ -20,6 +20,8 @@ class BackupCommand(AuditedCommand):
         parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
     def execute(self, *args, **options):
+        # A progress bar would mix into what a program reads: --json keeps the terminal quiet.
+        self.quiet = bool(options.get("json"))
         try:
             return super().execute(*args, **options)
         except UsageError as error:
@@ -37,8 +39,8 @@ class BackupCommand(AuditedCommand):
         return self.__module__.rsplit(".", 1)[-1]
 
     def tty(self):
-        """stderr when it is a terminal (progress bars), else None."""
-        return sys.stderr if sys.stderr.isatty() else None
+        """stderr when it is a terminal and no --json was asked for (progress bars), else None."""
+        return sys.stderr if sys.stderr.isatty() and not getattr(self, "quiet", False) else None
 
     def emit_json(self, data) -> None:
         self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -17,15 +17,16 @@ def _get(url: str) -> int:
         return response.status
 
 
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run(
+def _manage(env: dict, *args: str) -> str:
+    return subprocess.run(
         [PYTHON, "manage.py", *args],
         cwd=REPO,
         env={**os.environ, **env},
         check=True,
         capture_output=True,
+        text=True,
         timeout=300,
-    )
+    ).stdout
 
 
 @pytest.mark.embedded
@@ -41,6 +42,10 @@ def test_web_worker_and_beat_start_serve_and_leave_nothing_on_ctrl_c(tmp_path):
     _manage(env, "migrate", "--noinput")
     _manage(env, "createcachetable")
     _manage(env, "schedule_sync")
+    # What the Makefile's run target does next: the account to sign in with, the demo offered.
+    told = _manage(env, "local_operator", "--url", f"http://127.0.0.1:{port}/")
+    assert re.search(rf"Open http://127\.0\.0\.1:{port}/ and sign in as `operator`\.\nPassword: \S+", told)
+    assert "`make demo` fills it" in _manage(env, "demo", "--offer")  # no terminal: no question
 
     with running([str(BIN / "honcho"), "--procfile", "Procfile", "start"], env=env) as stack:
         started = time.monotonic()
@@ -50,6 +55,8 @@ def test_web_worker_and_beat_start_serve_and_leave_nothing_on_ctrl_c(tmp_path):
         # The leader-locked scheduler leads on its own in the embedded profile (no Redis).
         stack.wait_for_line(r"became the leader", timeout=60)
         assert _get(f"http://127.0.0.1:{port}/admin/login/") == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as home:
+            assert home.url.startswith(f"http://127.0.0.1:{port}/admin/login/?next=")
         assert time.monotonic() - started < 60
 
         children = [int(pid) for pid in re.findall(r"started \(pid=(\d+)\)", stack.output)]
@@ -62,3 +69,25 @@ def test_web_worker_and_beat_start_serve_and_leave_nothing_on_ctrl_c(tmp_path):
             time.sleep(0.2)
         leftovers = {pid: group_members(pid) for pid in children if group_members(pid)}
         assert not leftovers, f"processes left behind: {leftovers}\n{stack.output}"
+
+
+@pytest.mark.embedded
+def test_make_run_runs_the_steps_the_test_above_replays():
+    """The test above replays the run target by hand; this keeps the two in step."""
+    planned = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", "PORT=8123"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.splitlines()
+    steps = [line.split("manage.py ", 1)[1] for line in planned if "manage.py " in line]
+    assert steps == [
+        "migrate --noinput",
+        "createcachetable",
+        "schedule_sync",
+        "local_operator --url http://127.0.0.1:8123/",
+        "demo --offer",
+    ]
+    assert planned[-1].startswith("exec ") and "honcho --procfile Procfile start --port 8123" in planned[-1]

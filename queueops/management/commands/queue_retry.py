@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
+from tqdm import tqdm
+
 from queueops.failed import retry_many
 from queueops.management.base import QueueCommand
 from queueops.management.failed_jobs import filtered, find
@@ -12,7 +17,8 @@ class Command(QueueCommand):
         "Send failed jobs again with their original arguments, queue and routing, as new tasks "
         "whose attempts start from one. A row is deleted only once the broker took its message. "
         "ID is the number queue_failed shows or the task id; `all` takes every failed job, "
-        "narrowed by --queue/--task. Exit 1 when a job was not found or could not be sent."
+        "narrowed by --queue/--task, with a progress bar on a terminal (none off a TTY or with --json). "
+        "Exit 1 when a job was not found or could not be sent."
     )
     audit_action = "failed_job.retry_many"
 
@@ -20,8 +26,14 @@ class Command(QueueCommand):
         parser.add_argument("ids", nargs="*", metavar="ID", help="failed job numbers or task ids, or `all`")
         parser.add_argument("--queue", help="with `all`: only jobs of this queue")
         parser.add_argument("--task", help="with `all`: only jobs of this task name")
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            dest="as_json",
+            help="print what was retried as JSON, no progress bar",
+        )
 
-    def handle(self, *args, ids, queue=None, task=None, **options):
+    def handle(self, *args, ids, queue=None, task=None, as_json=False, **options):
         if not ids:
             raise self.usage_error("give failed job IDs, or `all`")
         missing = []
@@ -29,7 +41,7 @@ class Command(QueueCommand):
             if len(ids) > 1:
                 raise self.usage_error("give either IDs or `all`, not both")
             jobs = list(filtered(queue, task))
-            if not jobs:
+            if not jobs and not as_json:
                 self.stdout.write("No failed jobs to retry.")
         elif queue or task:
             raise self.usage_error("--queue and --task narrow `all`; with IDs, leave them out")
@@ -42,7 +54,15 @@ class Command(QueueCommand):
                     self.stderr.write(f"No failed job matches {identifier}.")
                 else:
                     jobs.append(job)
-        done, failed = retry_many(jobs)
+        # disable=None: tqdm draws only when stderr is a terminal.
+        bar = tqdm(jobs, desc="retry", unit="job", disable=True if as_json else None, file=sys.stderr)
+        done, failed = retry_many(bar)
+        bar.close()
+        if as_json:
+            self.stdout.write(_dumps(done, failed, missing))
+            if missing or failed:
+                raise SystemExit(1)
+            return
         for retried in done:
             self.stdout.write(
                 f"Retried failed job #{retried.job_id} ({retried.task}) as task {retried.new_task_id}."
@@ -53,3 +73,16 @@ class Command(QueueCommand):
             )
         if missing or failed:
             raise SystemExit(1)
+
+
+def _dumps(done, failed, missing) -> str:
+    return json.dumps(
+        {
+            "retried": [vars(retried) for retried in done],
+            "failed": [
+                {"job_id": job.pk, "task": job.task, "error": type(exc).__name__} for job, exc in failed
+            ],
+            "missing": missing,
+        },
+        indent=2,
+    )

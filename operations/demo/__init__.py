@@ -1,0 +1,90 @@
+"""The demo day: what `manage.py demo` loads so every panel, the ops API and ops_report show content.
+
+A realistic day of a small helpdesk, written through the apps' own services and models: agents
+and requesters, tickets with replies and notes and one SLA breach (people_and_tickets), 24 h of
+queue history and job runs, the last hour's task outcomes, a failed job, alerts, mail with a
+bounce and its suppression (ops_day), and a real backup of the database with a passing restore
+drill. `steps()` lists the parts so the command can show progress; `remove()` takes the demo's
+rows out again (backups stay: they are real backups of the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import transaction
+from django.utils import timezone
+
+from operations.demo import ops_day, people_and_tickets
+
+Step = tuple[str, Callable[[], object]]
+
+
+def loaded() -> bool:
+    return people_and_tickets.loaded()
+
+
+def steps() -> list[Step]:
+    """The parts of the day in load order, each (label, function); times are relative to now."""
+    now = timezone.now()
+
+    def schedule():
+        from queueops.periodic import registered_jobs
+        from queueops.schedule_sync import sync_jobs
+
+        sync_jobs(registered_jobs())
+        return ops_day.job_runs(now)
+
+    def history():
+        from queueops.broker import known_queues
+
+        return ops_day.queue_history(now, known_queues())
+
+    return [
+        ("tickets", transaction.atomic(lambda: people_and_tickets.tickets(now))),
+        ("scheduler runs", transaction.atomic(schedule)),
+        ("queue history", history),
+        ("task outcomes", lambda: ops_day.task_outcomes(now)),
+        ("failed job", lambda: ops_day.failed_job(now)),
+        ("alerts", ops_day.alerts),
+        ("mail", transaction.atomic(lambda: ops_day.mail(now))),
+        ("backup", backup),
+        ("restore drill", drill),
+    ]
+
+
+def backup():
+    from backups.runner import run_backup
+
+    return run_backup(note="demo: the day's backup")
+
+
+def drill():
+    from backups.drill import run_drill
+
+    result = run_drill("latest")
+    if result.status != result.PASSED:
+        raise RuntimeError(f"the restore drill of {result.backup_id} failed: {result.detail}")
+    return result
+
+
+@transaction.atomic
+def remove() -> dict[str, int]:
+    """Delete every row the demo wrote (backups aside); returns what went, by kind."""
+    from mailops.models import MailEvent, OutboundMessage, Suppression
+    from operations.models import AuditEntry
+    from queueops.models import Alert, FailedJob, JobRun
+
+    prefix = ops_day.PREFIX
+    return {
+        "tickets": people_and_tickets.remove(),
+        "failed jobs": FailedJob.objects.filter(task_id__startswith=prefix).delete()[0],
+        "job runs": JobRun.objects.filter(task_id__startswith=prefix).delete()[0],
+        "alerts": Alert.objects.filter(key__startswith=ops_day.ALERT_PREFIX).delete()[0],
+        "audit entries": AuditEntry.objects.filter(target__startswith=ops_day.ALERT_PREFIX).delete()[0],
+        "mail events": MailEvent.objects.filter(event_id__startswith=prefix).delete()[0],
+        "suppressions": Suppression.objects.filter(
+            address_key__endswith=f"@{people_and_tickets.DOMAIN}"
+        ).delete()[0],
+        "messages": OutboundMessage.objects.filter(message_id__startswith=f"<{prefix}").delete()[0],
+    }
