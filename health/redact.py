@@ -20,13 +20,16 @@ _MIN_SECRET = 4  # shorter values would mask ordinary words
 _NOT_SECRET = {"PASSWORD_HASHERS"}  # class paths, named like a secret
 
 
-def redact(text: str) -> str:
-    """`text` with credentials in URLs and every configured secret value replaced by ***."""
+def redact(text: str, limit: int | None = MAX_OUTPUT) -> str:
+    """`text` with credentials in URLs and every configured secret value replaced by ***.
+
+    Cut to `limit` characters; log lines (opsproject.logs) pass None to keep tracebacks whole.
+    """
     text = _URL_USERINFO.sub("***@", text)
     for secret in _secrets():
         text = text.replace(secret, "***")
-    if len(text) > MAX_OUTPUT:
-        text = text[: MAX_OUTPUT - 1] + "…"
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
     return text
 
 

@@ -1,0 +1,78 @@
+"""The log line formats: JSON objects with the context, readable lines, secrets masked in both."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from health import redact
+from opsproject import logs
+
+SECRET = "mailgun-key-0123456789abcdef"
+
+
+@pytest.fixture
+def secret_settings(settings):
+    settings.MAILGUN_API_KEY = SECRET
+    redact.forget()
+    yield settings
+    redact.forget()
+
+
+def render(log_format: str, message: str, *args, exc_info=None, **extra) -> str:
+    config = logs.logging_config(log_format, "INFO")["formatters"]["structured"]
+    factory = config.pop("()")
+    formatter = factory(**config)
+    record = logging.LogRecord("helpdesk.views", logging.WARNING, __file__, 1, message, args, exc_info)
+    record.__dict__.update(extra)
+    return formatter.format(record)
+
+
+def test_a_json_line_holds_the_fields_and_the_bound_context(secret_settings):
+    with structlog.contextvars.bound_contextvars(request_id="req-12345678", task_id="t-1"):
+        line = render("json", "sent %s", "it", user_id=7)
+    parsed = json.loads(line)
+    assert parsed["message"] == "sent it"
+    assert parsed["level"] == "warning" and parsed["logger"] == "helpdesk.views"
+    assert parsed["time"].endswith("Z")
+    assert parsed["request_id"] == "req-12345678" and parsed["task_id"] == "t-1"
+    assert parsed["user_id"] == 7
+
+
+def test_secrets_are_masked_in_messages_fields_and_tracebacks(secret_settings):
+    try:
+        raise RuntimeError(f"https://api:{SECRET}@api.mailgun.net refused")
+    except RuntimeError:
+        import sys
+
+        exc_info = sys.exc_info()
+    for log_format in ("json", "plain"):
+        line = render(log_format, "key is %s", SECRET, exc_info=exc_info, detail=f"k={SECRET}")
+        assert SECRET not in line, line
+        assert "***" in line
+    assert "Traceback" in json.loads(render("json", "x", exc_info=exc_info))["exception"]
+
+
+def test_plain_lines_are_readable_not_json(secret_settings):
+    with structlog.contextvars.bound_contextvars(request_id="req-12345678"):
+        line = render("plain", "hello %s", "there")
+    assert not line.startswith("{")
+    assert " WARNING helpdesk.views hello there [request_id=req-12345678]" in line
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "short", "a" * 129, "has space 12345", 'x"}{"level":"critical"}', "ünïcode-123456"],
+)
+def test_a_malformed_request_id_is_replaced(header):
+    made = logs.request_id_from(header)
+    assert made != header and len(made) == 32 and logs.REQUEST_ID.match(made)
+
+
+def test_a_well_formed_request_id_is_kept():
+    assert (
+        logs.request_id_from("0f8fad5b-d9cb-469f-a165-70867728950e") == "0f8fad5b-d9cb-469f-a165-70867728950e"
+    )
