@@ -104,17 +104,3 @@ def logging_config(log_format: str, level: str) -> dict:
             **servers,
         },
     }
-
-
-def configure_structlog() -> None:
-    """structlog's own loggers (structlog.get_logger) go through the same stdlib handlers."""
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.stdlib.filter_by_level,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
-    )

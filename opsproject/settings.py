@@ -668,13 +668,15 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 # json: one JSON object per line (time, level, logger, message, request/task ids), for a log
 # store to search; plain: readable lines for a terminal. opsproject/logs.py builds both.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain").lower()
-if LOG_FORMAT not in ("json", "plain"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}")
+if LOG_FORMAT not in logs.FORMATS:
+    if not PRODUCTION:
+        raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}")
+    _refused.append("LOG_FORMAT must be 'json' or 'plain'")
+    LOG_FORMAT = "json"
 # Requests carry an id (the client's X-Request-ID when well-formed, else a new one) that is
 # returned in this header and follows the request into its tasks and broadcasts.
 REQUEST_ID_HEADER = "X-Request-ID"
 LOGGING = logs.logging_config(LOG_FORMAT, LOG_LEVEL)
-logs.configure_structlog()
 
 # --- production hardening -------------------------------------------------------------------
 

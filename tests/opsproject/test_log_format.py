@@ -76,3 +76,12 @@ def test_a_well_formed_request_id_is_kept():
     assert (
         logs.request_id_from("0f8fad5b-d9cb-469f-a165-70867728950e") == "0f8fad5b-d9cb-469f-a165-70867728950e"
     )
+
+
+def test_production_refuses_an_unknown_log_format_in_its_one_error():
+    from tests.opsproject.test_production_settings import _error_lines, _start
+
+    done = _start({"LOG_FORMAT": "xml", "DEBUG": "1"})
+    (error,) = _error_lines(done)
+    assert "LOG_FORMAT must be 'json' or 'plain'" in error and "DEBUG must be off" in error
+    assert "Traceback" not in error
