@@ -63,15 +63,6 @@ def test_plain_lines_are_readable_not_json(secret_settings):
     assert " WARNING helpdesk.views hello there [request_id=req-12345678]" in line
 
 
-@pytest.mark.parametrize(
-    "header",
-    [None, "", "short", "a" * 129, "has space 12345", 'x"}{"level":"critical"}', "ünïcode-123456"],
-)
-def test_a_malformed_request_id_is_replaced(header):
-    made = logs.request_id_from(header)
-    assert made != header and len(made) == 32 and logs.REQUEST_ID.match(made)
-
-
 def test_a_well_formed_request_id_is_kept():
     assert (
         logs.request_id_from("0f8fad5b-d9cb-469f-a165-70867728950e") == "0f8fad5b-d9cb-469f-a165-70867728950e"

@@ -104,34 +104,3 @@ def test_one_request_id_is_found_in_the_web_worker_and_realtime_lines():
     assert any(line["task_name"] == "mailops.send_message" and line["task_id"] for line in task_lines)
     delivered = with_request_id(realtime.process, request_id)
     assert any(channel in line["message"] for line in delivered), delivered
-
-
-def test_a_hostile_request_id_is_replaced_and_the_response_names_the_one_used():
-    with asgi_server(**JSON_LOGS) as web:
-        for hostile in ('x"}{"level":"critical"}', "short", "a" * 129, "id with spaces"):
-            request = {"X-Request-ID": hostile}
-            status, headers = head(f"{web.base}/api/tickets/", request)
-            assert status == 401
-            assert headers["X-Request-ID"] != hostile
-            assert len(headers["X-Request-ID"]) == 32
-        status, headers = head(f"{web.base}/api/tickets/", {"X-Request-ID": "good-id.1234:abc"})
-        assert headers["X-Request-ID"] == "good-id.1234:abc"
-        status, made = head(f"{web.base}/api/tickets/", {})
-        assert made["X-Request-ID"] and made["X-Request-ID"] != headers["X-Request-ID"]
-        # Every line the web wrote is one JSON object: a hostile id forged no line of its own.
-        wait_until(lambda: len(json_lines(web.process)) >= 6, timeout=30, what="the request lines")
-        for line in web.process.lines:
-            if line.startswith("{"):
-                assert json.loads(line).get("level") != "critical"
-
-
-def head(url: str, headers: dict):
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.headers
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers
