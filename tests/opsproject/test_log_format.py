@@ -76,3 +76,35 @@ def test_production_refuses_an_unknown_log_format_in_its_one_error():
     (error,) = _error_lines(done)
     assert "LOG_FORMAT must be 'json' or 'plain'" in error and "DEBUG must be off" in error
     assert "Traceback" not in error
+
+
+def test_a_task_run_binds_its_id_name_request_id_and_periodic_job():
+    from celery import signals
+
+    from mailops.tasks import send_message
+
+    send_message.push_request(id="t-9", request_id="req-from-web-1", periodic_task_name="mail.refresh")
+    try:
+        signals.task_prerun.send(sender=send_message, task_id="t-9", task=send_message, args=(), kwargs={})
+        assert structlog.contextvars.get_contextvars() == {
+            "task_id": "t-9",
+            "task_name": "mailops.send_message",
+            "request_id": "req-from-web-1",
+            "job": "mail.refresh",
+        }
+    finally:
+        signals.task_postrun.send(sender=send_message, task_id="t-9", task=send_message, args=(), kwargs={})
+        send_message.pop_request()
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+def test_a_task_published_while_a_request_id_is_bound_carries_it():
+    from celery import signals
+
+    headers = {}
+    with structlog.contextvars.bound_contextvars(request_id="req-abcdef12"):
+        signals.before_task_publish.send(sender="mailops.send_message", body=(), headers=headers)
+    assert headers["request_id"] == "req-abcdef12"
+    untouched = {}
+    signals.before_task_publish.send(sender="mailops.send_message", body=(), headers=untouched)
+    assert "request_id" not in untouched
