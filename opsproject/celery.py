@@ -1,8 +1,13 @@
 """The Celery application: configuration from Django settings, tasks autodiscovered per app."""
 
+import logging.config
 import os
 
-from celery import Celery
+import structlog
+from celery import Celery, signals
+from django.conf import settings
+
+from opsproject import logs
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsproject.settings")
 
@@ -31,3 +36,44 @@ app.conf.update(
 # the broker URL it belongs to; see the comment there for why it is an hour.
 
 app.autodiscover_tasks()
+
+# Log context across processes: a task published while serving a request carries its id in a
+# message header; the worker binds it, with the task's id and name and the periodic job's name
+# (django-celery-beat's header), for every line the task writes (opsproject/logs.py).
+REQUEST_ID = "request_id"
+
+
+@signals.before_task_publish.connect
+def _carry_request_id(headers=None, **kwargs):
+    request_id = structlog.contextvars.get_contextvars().get(REQUEST_ID)
+    if request_id and headers is not None and REQUEST_ID not in headers:
+        headers[REQUEST_ID] = request_id
+
+
+@signals.task_prerun.connect
+def _bind_task_context(task_id=None, task=None, **kwargs):
+    structlog.contextvars.clear_contextvars()
+    context = {"task_id": task_id, "task_name": task.name if task else None}
+    if task is not None:
+        for key, header in ((REQUEST_ID, REQUEST_ID), ("job", "periodic_task_name")):
+            value = task.request.get(header)
+            # Headers come from whoever could publish; only a well-formed id is trusted.
+            if isinstance(value, str) and (key != REQUEST_ID or logs.REQUEST_ID.match(value)):
+                context[key] = value
+    structlog.contextvars.bind_contextvars(**context)
+
+
+@signals.task_postrun.connect
+def _unbind_task_context(**kwargs):
+    structlog.contextvars.clear_contextvars()
+
+
+def _keep_django_logging(**kwargs):
+    """Celery would replace the handlers with its own format; keep settings.LOGGING's JSON lines."""
+    logging.config.dictConfig(settings.LOGGING)
+
+
+# Development keeps Celery's own readable worker lines (Celery configures logging itself
+# only when nothing is connected to setup_logging).
+if settings.LOG_FORMAT == "json":
+    signals.setup_logging.connect(_keep_django_logging, weak=False)

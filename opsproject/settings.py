@@ -15,6 +15,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from opsproject import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -98,6 +100,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request (and its tasks, broadcasts) carries the request id.
+    "opsproject.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # 503 + Retry-After while a restore replaces the live database (health and admin exempt).
@@ -704,16 +708,18 @@ SPECTACULAR_SETTINGS = {
 # --- logging --------------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# json: one JSON object per line (time, level, logger, message, request/task ids), for a log
+# store to search; plain: readable lines for a terminal. opsproject/logs.py builds both.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain").lower()
+if LOG_FORMAT not in logs.FORMATS:
+    if not PRODUCTION:
+        raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}")
+    _refused.append("LOG_FORMAT must be 'json' or 'plain'")
+    LOG_FORMAT = "json"
+# Requests carry an id (the client's X-Request-ID when well-formed, else a new one) that is
+# returned in this header and follows the request into its tasks and broadcasts.
+REQUEST_ID_HEADER = "X-Request-ID"
+LOGGING = logs.logging_config(LOG_FORMAT, LOG_LEVEL)
 
 # --- production hardening -------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 
+from opsproject.logs import current_request_id
 from realtime import protocol
 from realtime.store import get_store
 
@@ -42,6 +43,9 @@ async def abroadcast(channel: str, event: str, data: object, exclude_socket_id: 
             "frame": frame,
             "exclude": exclude_socket_id,
         }
+        # The websocket processes log it on delivery: a request's trail reaches its events.
+        if request_id := current_request_id():
+            message["request_id"] = request_id
         await get_channel_layer().group_send(protocol.group_name(channel), message)
     except Exception as exc:
         raise BroadcastError(f"broadcasting {event!r} on {channel!r} failed: {exc!r}") from exc

@@ -212,9 +212,20 @@ class Hub:
 
     def deliver(self, message: dict) -> None:
         exclude = message.get("exclude")
+        delivered = 0
         for connection in tuple(self.subscribers.get(message.get("channel"), ())):
             if connection.socket_id != exclude:
                 connection.send(message["frame"], droppable=True)
+                delivered += 1
+        request_id = message.get("request_id")
+        if delivered and isinstance(request_id, str):
+            # Only broadcasts made while serving a request (or its tasks) are traced here.
+            logger.info(
+                "realtime: delivered on %s to %d connection(s)",
+                message.get("channel"),
+                delivered,
+                extra={"request_id": request_id[:128]},
+            )
 
     # the channel layer: receive, watch, recover
 

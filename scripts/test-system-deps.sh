@@ -19,6 +19,8 @@ command -v pg_dump >/dev/null && command -v psql >/dev/null || need+=(postgresql
 # Operations dashboard browser test: Debian's chromium and its matching chromedriver.
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+# deploy/prometheus: promtool checks and unit-tests the alert rules.
+command -v promtool >/dev/null || need+=(prometheus)
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,106 @@
+"""How every process formats its log lines: JSON lines in production, readable lines in development.
+
+Code keeps logging through the standard library (`logging.getLogger(__name__)`); structlog's
+ProcessorFormatter renders each record, adding what the current context knows (structlog's
+contextvars: the request id, the user id, the task id and name, the job) and masking every
+configured secret with the redaction health output uses. Each JSON line holds `time` (UTC,
+ISO 8601), `level`, `logger` and `message`, then the context and any `extra=` fields.
+
+settings.LOGGING is built by `logging_config`; Celery and uvicorn/gunicorn are told to keep it
+(opsproject/celery.py, the `uvicorn`/`gunicorn` loggers below).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import structlog
+
+FORMATS = ("json", "plain")
+# What a client may send as X-Request-ID: long enough for a UUID or a proxy's trace id, in a
+# charset that cannot forge log structure or headers. Anything else is replaced, not trusted.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+# Loggers that servers configure with handlers of their own before Django loads settings.
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
+
+
+def request_id_from(header: str | None) -> str:
+    """The client's id when it is well-formed, otherwise a new random one."""
+    if header and REQUEST_ID.match(header):
+        return header
+    return secrets.token_hex(16)
+
+
+def current_request_id() -> str | None:
+    """The request id bound in this context (a request being served, a task run for one)."""
+    return structlog.contextvars.get_contextvars().get("request_id")
+
+
+def _redact(logger, method_name, event_dict):
+    """Masks secrets in the message and every string field, exception text included."""
+    from health.redact import mask
+
+    for key, value in event_dict.items():
+        if isinstance(value, str) and key not in ("time", "level", "logger"):
+            event_dict[key] = mask(value)
+    return event_dict
+
+
+def _plain(logger, method_name, event_dict) -> str:
+    """The development line: time level logger message, then the context as key=value."""
+    time, level = event_dict.pop("time", ""), str(event_dict.pop("level", "")).upper()
+    logger_name, message = event_dict.pop("logger", ""), event_dict.pop("event", "")
+    exception = event_dict.pop("exception", None)
+    context = " ".join(f"{key}={value}" for key, value in event_dict.items())
+    line = f"{time} {level} {logger_name} {message}"
+    line = f"{line} [{context}]" if context else line
+    return f"{line}\n{exception}" if exception else line
+
+
+def _pre_chain() -> list:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+    ]
+
+
+def logging_config(log_format: str, level: str) -> dict:
+    """settings.LOGGING for `log_format` ("json" or "plain")."""
+    if log_format == "json":
+        processors = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ]
+    else:
+        processors = [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact,
+            _plain,
+        ]
+    formatter = {
+        "()": structlog.stdlib.ProcessorFormatter,
+        "processors": processors,
+        "foreign_pre_chain": _pre_chain(),
+    }
+    # In development the servers keep their own familiar lines; in production they are JSON too.
+    server = {"handlers": ["console"], "level": level, "propagate": False}
+    servers = {name: dict(server) for name in SERVER_LOGGERS} if log_format == "json" else {}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"structured": formatter},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "django.db.backends": {"level": "INFO"},
+            **servers,
+        },
+    }
