@@ -157,6 +157,16 @@ _db["CONN_HEALTH_CHECKS"] = True
 WEB_THREADS = env.int("WEB_THREADS", default=16)
 if WEB_THREADS < 1:
     raise ImproperlyConfigured("WEB_THREADS must be at least 1")
+# A request's body is read before it takes one of those threads (opsproject/http_body.py):
+# within WEB_BODY_TIMEOUT seconds (408 after) and WEB_BODY_MAX_BYTES bytes (413 above).
+# Readiness fails once no thread has been free for WEB_THREADS_BUSY_FAIL seconds.
+WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=10.0)
+WEB_BODY_MAX_BYTES = env.int("WEB_BODY_MAX_BYTES", default=2621440)
+WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0)
+if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0:
+    raise ImproperlyConfigured(
+        "WEB_BODY_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, WEB_BODY_MAX_BYTES at least 1"
+    )
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     if PRODUCTION and "DATABASE_URL" not in _missing:
@@ -378,6 +388,7 @@ HEALTH_CHECKS = _health_list(
         "health.checks.cache",
         "health.checks.storage",
         "health.checks.migrations",
+        "opsproject.health_checks.web",
         "realtime.health_checks.realtime",
         "queueops.health_checks.queue",
         "queueops.scheduler_health.scheduler",
@@ -392,6 +403,7 @@ HEALTH_CRITICAL = _health_list(
         "database",
         "cache",
         "storage",
+        "web",
     ],
 )
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
