@@ -681,7 +681,12 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # A wrong Host header is the client's doing (answered 400): Django logs it as an ERROR with
+        # a traceback, which would mail ADMINS for every scanner; the access log keeps the 400.
+        "django.security.DisallowedHost": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
 }
 
 # --- production hardening -------------------------------------------------------------------
