@@ -16,6 +16,7 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from operations import actions, snapshot
 from operations.api import serializers as s
@@ -57,6 +58,8 @@ def unavailable(exc: Exception) -> Response:
 
 class OpsView(GenericAPIView):
     permission_classes = [IsOps]
+    # Rates: API_THROTTLE_ANON / API_THROTTLE_USER; 429 with Retry-After past them.
+    throttle_classes = [AnonRateThrottle, UserRateThrottle]
 
     def paginated(self, items, serializer_class) -> Response:
         page = self.paginate_queryset(items)

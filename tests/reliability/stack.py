@@ -35,7 +35,7 @@ from tests.support.processes import BIN, PYTHON, REPO, ManagedProcess, free_port
 from tests.support.waiting import wait_until
 
 DATABASE = "opsstack"
-OPS_TOKEN = "reliability0ops0token0000000000000000000"
+OPS_TOKEN = "0e1ab111" * 8  # an API token is 64 hex digits (knox)
 SLOT_JOB = "reliability.every_second"
 MARK_JOB = "reliability.mark"
 BEAT_LOCK_TTL = 3.0
@@ -48,7 +48,10 @@ BEATS = ("beat-1", "beat-2")
 # Writes the test jobs beside the code's, and an operator with a known token for /api/ops/.
 _SETUP = f"""
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from knox.settings import knox_settings
+from django.utils import timezone
 from queueops.periodic import PeriodicJob, cron, every, registered_jobs
 from queueops.schedule_sync import sync_jobs
 sync_jobs([
@@ -57,7 +60,10 @@ sync_jobs([
     PeriodicJob({MARK_JOB!r}, task="reliability.mark", schedule=cron("0 0 1 1 *"), enabled=False),
 ])
 user = User.objects.create_user("reliability-ops", is_staff=True)
-Token.objects.create(user=user, key={OPS_TOKEN!r})
+AuthToken.objects.bulk_create([AuthToken(
+    user=user, digest=hash_token({OPS_TOKEN!r}), token_key={OPS_TOKEN!r}[:15],
+    expiry=timezone.now() + knox_settings.TOKEN_TTL,
+)])
 """
 
 

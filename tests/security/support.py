@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
+from knox.models import AuthToken
 
 from tests.support.celery_worker import child_env
 from tests.support.processes import BIN, ManagedProcess, free_port, running
@@ -79,6 +80,4 @@ def status_of(raw: bytes) -> int:
 
 def api_token(user: User) -> str:
     """A fresh API token of `user`: the value a client sends after `Token `."""
-    from rest_framework.authtoken.models import Token
-
-    return Token.objects.create(user=user).key
+    return AuthToken.objects.create(user=user)[1]
