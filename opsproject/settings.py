@@ -723,6 +723,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["operations.schema.api_only"],
+    # The schema maps every endpoint an attacker could try: operators only in production
+    # (operations.permissions.IsOps, the ops API's own rule); open in development.
+    "SERVE_PERMISSIONS": [
+        "operations.permissions.IsOps" if PRODUCTION else "rest_framework.permissions.AllowAny"
+    ],
 }
 
 # --- logging --------------------------------------------------------------------------------

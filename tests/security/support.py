@@ -41,7 +41,7 @@ def asgi_server(**env: str) -> Iterator[Server]:
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: bytes
 
     def json(self):
@@ -54,9 +54,13 @@ def request(method: str, url: str, body: bytes | None = None, headers: dict | No
     try:
         # A guard against a hang, not a measure: the assertions are on what comes back.
         with urllib.request.urlopen(req, timeout=120) as response:
-            return Response(response.status, dict(response.headers), response.read())
+            return Response(response.status, _names_lowered(response.headers), response.read())
     except urllib.error.HTTPError as error:
-        return Response(error.code, dict(error.headers), error.read())
+        return Response(error.code, _names_lowered(error.headers), error.read())
+
+
+def _names_lowered(headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def raw_exchange(port: int, head: bytes, timeout: float = 120) -> bytes:
