@@ -59,7 +59,7 @@ class Trickler(threading.Thread):
 
 def test_tricklers_hold_no_thread_and_get_408():
     token = api_token(User.objects.create_user("slow-body-victim"))
-    with asgi_server(WEB_THREADS=str(THREADS), WEB_BODY_TIMEOUT="5") as server:
+    with asgi_server(WEB_THREADS=str(THREADS), WEB_BODY_TIMEOUT="15") as server:
         tricklers = [Trickler(server.port) for _ in range(THREADS * 2)]
         for trickler in tricklers:
             trickler.start()
@@ -74,7 +74,7 @@ def test_tricklers_hold_no_thread_and_get_408():
         for trickler in tricklers:
             assert not trickler.is_alive()
             assert status_of(trickler.answer) == 408, trickler.answer
-            assert b"Request body not received within 5 seconds" in trickler.answer
+            assert b"Request body not received within 15 seconds" in trickler.answer
             assert b"connection: close" in trickler.answer.lower()
 
 
