@@ -27,13 +27,21 @@ SLOW_BODY = (
 )
 
 
-class Trickler(threading.Thread):
-    """Sends the head of a 100-byte body, then one byte a second until the server answers."""
+SLOW_CHUNKS = (
+    b"POST /api/tickets/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
 
-    def __init__(self, port: int):
+
+class Trickler(threading.Thread):
+    """Sends the head of a 100-byte body, then one byte a second until the server answers;
+    `chunked`, the same as one-byte chunks with no length declared."""
+
+    def __init__(self, port: int, chunked: bool = False):
         super().__init__(daemon=True)
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=120)
-        self.sock.sendall(SLOW_BODY + b"{")
+        self.byte = b"1\r\n \r\n" if chunked else b" "
+        self.sock.sendall((SLOW_CHUNKS + b"1\r\n{\r\n") if chunked else (SLOW_BODY + b"{"))
         self.answer = b""
         self.sent = 1
 
@@ -45,7 +53,7 @@ class Trickler(threading.Thread):
                     chunk = self.sock.recv(65536)
                 except TimeoutError:
                     if self.sent < 99:  # never the last byte: the body must stay incomplete
-                        self.sock.sendall(b" ")
+                        self.sock.sendall(self.byte)
                         self.sent += 1
                     continue
                 if not chunk:
@@ -60,7 +68,7 @@ class Trickler(threading.Thread):
 def test_tricklers_hold_no_thread_and_get_408():
     token = api_token(User.objects.create_user("slow-body-victim"))
     with asgi_server(WEB_THREADS=str(THREADS), WEB_BODY_TIMEOUT="15") as server:
-        tricklers = [Trickler(server.port) for _ in range(THREADS * 2)]
+        tricklers = [Trickler(server.port, chunked=n % 2 == 1) for n in range(THREADS * 2)]
         for trickler in tricklers:
             trickler.start()
         # While they trickle, an honest client is served at once.
