@@ -11,8 +11,10 @@ A check returns one Result or several (one per measurement or per instance). It 
 the runner turns any exception into a `fail` result, so a broken check never breaks a probe.
 The same happens past the check's deadline (`timeout`, default HEALTH_TIMEOUT): the result is
 `fail` with `timed out after N s`, keyed `<component>:<measurement>` when `measurement=` is
-given. A check that talks to a server should give its client that deadline as its own
-timeout, from `health.runner.current_timeout()`, so a hung server frees the thread soon.
+given. A check about the process itself (`per_process=True`) is run by each process, never
+shared between the processes of a host. A check that talks to a server should give its client
+that deadline as its own timeout, from `health.runner.current_timeout()`, so a hung server
+frees the thread soon.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ class Check:
     # The measurement the runner puts on a result it makes for the check (timed out, raised),
     # so `database:responseTime` keeps its key when the database hangs.
     measurement: str = ""
+    # The check describes this process, not a dependency the host shares: never served from
+    # another process's run (health.shared).
+    per_process: bool = False
 
     @property
     def path(self) -> str:
@@ -47,7 +52,7 @@ class Check:
 
 
 def health_check(
-    component: str, *, timeout: float | None = None, measurement: str = ""
+    component: str, *, timeout: float | None = None, measurement: str = "", per_process: bool = False
 ) -> Callable[[CheckFunction], CheckFunction]:
     """Mark `function` as the health check of `component` (the name in URLs and output)."""
     if not component or not component.replace("_", "").isalnum():
@@ -57,7 +62,11 @@ def health_check(
 
     def register(function: CheckFunction) -> CheckFunction:
         function.health_check = Check(
-            component=component, function=function, timeout=timeout, measurement=measurement
+            component=component,
+            function=function,
+            timeout=timeout,
+            measurement=measurement,
+            per_process=per_process,
         )
         return function
 

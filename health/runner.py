@@ -182,7 +182,7 @@ def _run_shared(
 ) -> tuple[tuple[Result, ...], float]:
     """Results and their age in seconds: this process's run, or another process's."""
     store = _store()
-    if store is None:
+    if store is None or check.per_process:
         return _call(check, timeout), 0.0
     since = time.time()
     if not fresh:

@@ -13,6 +13,7 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from helpdesk import services
 from helpdesk.models import Ticket
@@ -39,6 +40,8 @@ AGENT_ONLY_FIELDS = frozenset({"status", "priority", "public"})
 class TicketViewSet(viewsets.GenericViewSet):
     serializer_class = TicketSerializer
     lookup_value_regex = "[0-9]+"
+    # Rates: API_THROTTLE_ANON / API_THROTTLE_USER; 429 with Retry-After past them.
+    throttle_classes = [AnonRateThrottle, UserRateThrottle]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authenticates and checks IsAuthenticated

@@ -33,7 +33,12 @@ def bad_allowed_ips() -> list[str]:
 def token_matches(header: str) -> bool:
     scheme, _, token = header.partition(" ")
     expected = settings.METRICS_TOKEN
-    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+    # Bytes: compare_digest refuses a str with non-ASCII characters, and the header is the client's.
+    return (
+        bool(expected)
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(token.strip().encode(), expected.encode())
+    )
 
 
 def address_allowed(remote_addr: str | None) -> bool:

@@ -11,16 +11,49 @@ ThreadSensitiveContext with a caller-owned, single-thread executor), so a thread
 outlives the request and Django's usual rules apply to it: closed after CONN_MAX_AGE, checked
 before reuse (CONN_HEALTH_CHECKS), dropped when broken. The pool also bounds the web's
 threads: a request that finds every thread busy waits for one instead of starting another.
+
+A request takes a thread only once its body is in (opsproject/http_body.py), so a client that
+trickles its body holds none. How long every thread has been busy is kept per process
+(`saturated_for`): the `web` health check fails readiness once it passes WEB_THREADS_BUSY_FAIL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
+
+from opsproject import http_body
+
+# The handlers of this process (one, in practice), for the health check's question.
+_handlers: weakref.WeakSet = weakref.WeakSet()
+
+
+def saturated_for() -> float | None:
+    """Seconds since every request thread of this process became busy; 0 if one is free; None
+    if this process serves no HTTP (a command, a worker)."""
+    handlers = list(_handlers)
+    if not handlers:
+        return None
+    now = time.monotonic()
+    return max((now - h.saturated_since if h.saturated_since is not None else 0.0) for h in handlers)
+
+
+class _Received:
+    """The `receive` of a request whose body was read already (http_body), carrying that body."""
+
+    def __init__(self, receive, body):
+        self.receive = receive
+        self.body = body
+
+    async def __call__(self):
+        return await self.receive()
 
 
 class ThreadPoolASGIHandler(ASGIHandler):
@@ -33,6 +66,8 @@ class ThreadPoolASGIHandler(ASGIHandler):
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"web-{n}") for n in range(threads)
         ]
         self._idle: asyncio.Queue | None = None
+        self.saturated_since: float | None = None  # time.monotonic() when the last thread was taken
+        _handlers.add(self)
 
     def _queue(self) -> asyncio.Queue:
         # Made on first use, inside the server's event loop.
@@ -55,13 +90,29 @@ class ThreadPoolASGIHandler(ASGIHandler):
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        try:
+            body = await http_body.read_body(scope, receive)
+        except RequestAborted:
+            return
+        except http_body.BodyRefused as refusal:
+            await http_body.refuse(send, refusal)
+            return
         idle = self._queue()
         executor = await idle.get()
+        if idle.empty() and self.saturated_since is None:
+            self.saturated_since = time.monotonic()
         try:
             async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, receive, send)
+                await self.handle(scope, _Received(receive, body), send)
         finally:
             idle.put_nowait(executor)
+            self.saturated_since = None
+
+    async def read_body(self, receive):
+        # handle() reads the body; ours was read before the thread was taken (__call__).
+        if isinstance(receive, _Received):
+            return receive.body
+        return await super().read_body(receive)
 
 
 def get_asgi_application(threads: int) -> ThreadPoolASGIHandler:

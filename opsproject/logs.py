@@ -101,6 +101,9 @@ def logging_config(log_format: str, level: str) -> dict:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "INFO"},
+            # A wrong Host header is the client's doing (answered 400): Django logs it as an ERROR with
+            # a traceback, which would mail ADMINS for every scanner; the access log keeps the 400.
+            "django.security.DisallowedHost": {"handlers": [], "level": "CRITICAL", "propagate": False},
             **servers,
         },
     }

@@ -9,6 +9,7 @@ docs/PRODUCTION_ENV.md lists every variable. Two profiles come out of the same m
 """
 
 import re
+from datetime import timedelta
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -84,7 +85,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "health",
@@ -95,6 +97,7 @@ INSTALLED_APPS = [
     "realtime",
     "backups",
     "helpdesk",
+    "apitokens",
     # Depends on every app above (reads them all), nothing depends on it.
     "operations",
 ]
@@ -114,6 +117,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A view that fails because the database or Redis is unreachable answers 503, not 500.
     "opsproject.outages.DependencyOutageMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "opsproject.urls"
@@ -164,6 +169,16 @@ _db["CONN_HEALTH_CHECKS"] = True
 WEB_THREADS = env.int("WEB_THREADS", default=16)
 if WEB_THREADS < 1:
     raise ImproperlyConfigured("WEB_THREADS must be at least 1")
+# A request's body is read before it takes one of those threads (opsproject/http_body.py):
+# within WEB_BODY_TIMEOUT seconds (408 after) and WEB_BODY_MAX_BYTES bytes (413 above).
+# Readiness fails once no thread has been free for WEB_THREADS_BUSY_FAIL seconds.
+WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=10.0)
+WEB_BODY_MAX_BYTES = env.int("WEB_BODY_MAX_BYTES", default=2621440)
+WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0)
+if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0:
+    raise ImproperlyConfigured(
+        "WEB_BODY_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, WEB_BODY_MAX_BYTES at least 1"
+    )
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     if PRODUCTION and "DATABASE_URL" not in _missing:
@@ -280,10 +295,11 @@ CELERY_TASK_SEND_SENT_EVENT = True
 
 # --- REST API (Django REST framework) ------------------------------------------------------
 
+_RATE_PERIODS = ("second", "minute", "hour", "day")
 REST_FRAMEWORK = {
     # Token first: an anonymous request then gets 401 with `WWW-Authenticate: Token`, not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apitokens.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -293,7 +309,56 @@ REST_FRAMEWORK = {
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Throttles of the ticket and ops APIs and the token endpoint, counted in the default cache
+    # (Redis in production). Clients are told apart by REMOTE_ADDR as uvicorn sets it (it applies
+    # X-Forwarded-For from FORWARDED_ALLOW_IPS only): NUM_PROXIES=0 keeps DRF from reading the
+    # header itself, where any client could write a new address per request.
+    "NUM_PROXIES": 0,
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="120/minute"),
+        "user": env.str("API_THROTTLE_USER", default="3000/minute"),
+    },
 }
+for _name in ("API_THROTTLE_ANON", "API_THROTTLE_USER"):
+    _count, _, _period = env.str(_name, default="1/second").partition("/")
+    if not (_count.isascii() and _count.isdigit() and int(_count) > 0 and _period in _RATE_PERIODS):
+        raise ImproperlyConfigured(
+            f"{_name} must be a rate like 120/minute (per second, minute, hour or day)"
+        )
+
+# --- authentication: passwords, login lockout, API tokens ----------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("PASSWORD_MIN_LENGTH", default=12)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes: LOGIN_FAILURE_LIMIT failed logins (admin or /api/auth/token/) from one address for
+# one username lock that pair out for LOGIN_LOCKOUT_SECONDS (429). The address is REMOTE_ADDR as
+# uvicorn sets it: X-Forwarded-For counts only when uvicorn trusts the proxy (FORWARDED_ALLOW_IPS).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# API tokens (django-rest-knox): stored as SHA-512 digests, expiring API_TOKEN_TTL seconds after
+# they are made; clients send `Authorization: Token <token>`, as with DRF's plain tokens before.
+API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=30 * 24 * 3600)
+REST_KNOX = {"TOKEN_TTL": timedelta(seconds=API_TOKEN_TTL), "AUTH_HEADER_PREFIX": "Token"}
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() <= 0 or API_TOKEN_TTL < 60:
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURE_LIMIT must be at least 1, LOGIN_LOCKOUT_SECONDS above 0, API_TOKEN_TTL at least 60"
+    )
 
 # --- helpdesk SLA policy (seconds per priority) ---------------------------------------------
 
@@ -425,6 +490,7 @@ HEALTH_CHECKS = _health_list(
         "health.checks.cache",
         "health.checks.storage",
         "health.checks.migrations",
+        "opsproject.health_checks.web",
         "realtime.health_checks.realtime",
         "queueops.health_checks.queue",
         "queueops.scheduler_health.scheduler",
@@ -439,6 +505,7 @@ HEALTH_CRITICAL = _health_list(
         "database",
         "cache",
         "storage",
+        "web",
     ],
 )
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
@@ -703,6 +770,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["operations.schema.api_only"],
+    # The schema maps every endpoint an attacker could try: operators only in production
+    # (operations.permissions.IsOps, the ops API's own rule); open in development.
+    "SERVE_PERMISSIONS": [
+        "operations.permissions.IsOps" if PRODUCTION else "rest_framework.permissions.AllowAny"
+    ],
 }
 
 # --- logging --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("health.urls")),
     # /metrics, /api/ops/, /api/schema/, /api/docs/ (before helpdesk's api/ so ops/ is ours).
     path("", include("operations.urls")),
+    path("api/auth/", include("apitokens.urls")),
     path("api/", include("helpdesk.urls")),
     path("anymail/", include("mailops.urls")),
     path("broadcasting/", include("realtime.urls")),

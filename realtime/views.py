@@ -40,7 +40,9 @@ class HistoryView(APIView):
     def get(self, request):
         channel = request.query_params.get("channel", "")
         after = request.query_params.get("after", "0")
-        if not after.isdigit():
+        # ASCII digits only, and no longer than an event id can be: str.isdigit() accepts `²`,
+        # which int() refuses, and int() refuses more than 4300 digits.
+        if not (after.isascii() and after.isdigit() and len(after) <= 19):
             return Response({"detail": "after must be an event_id (a non-negative integer)"}, status=400)
         try:
             authorize(request.user, channel)

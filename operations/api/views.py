@@ -17,6 +17,7 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from audit.models import AuditEntry
 from operations import actions, snapshot
@@ -61,6 +62,8 @@ def unavailable(exc: Exception) -> Response:
 class OpsView(GenericAPIView):
     permission_classes = [IsOps, MayAct]
     acts: dict[str, str] = {}  # HTTP method -> the audit.rights action it takes
+    # Rates: API_THROTTLE_ANON / API_THROTTLE_USER; 429 with Retry-After past them.
+    throttle_classes = [AnonRateThrottle, UserRateThrottle]
 
     def paginated(self, items, serializer_class) -> Response:
         page = self.paginate_queryset(items)

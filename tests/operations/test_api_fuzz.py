@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -64,7 +64,7 @@ def ops_token(db) -> str:
         failed_job(n)
     raise_alert("ops.fuzz", "An alert to look at", source="tests")
     Suppression.objects.create(address="fuzz@example.com", reason="manual", source="operator")
-    return Token.objects.create(user=make_user("fuzzy-ops", ops_admin=True)).key
+    return AuthToken.objects.create(user=make_user("fuzzy-ops", ops_admin=True))[1]
 
 
 # Not schemathesis.pytest.from_fixture: its lazy loader writes pytest's private `_nodeid`,

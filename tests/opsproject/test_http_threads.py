@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.db import connection
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from tests.support.celery_worker import child_env
 from tests.support.processes import BIN, free_port, running
@@ -50,7 +50,7 @@ def _get(url: str, token: str) -> int:
 def test_many_requests_share_the_threads_database_connections():
     if connection.vendor != "mysql":
         pytest.skip("counts MariaDB's connections")
-    token = Token.objects.create(user=User.objects.create_user("threads")).key
+    token = AuthToken.objects.create(user=User.objects.create_user("threads"))[1]
     port = free_port()
     argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--lifespan", "off"]

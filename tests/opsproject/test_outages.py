@@ -28,7 +28,9 @@ def test_a_database_outage_is_a_503_with_retry_after_over_real_http():
     argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--port", str(port), "--lifespan", "off"]
     with running(argv, env=env) as server:
         server.wait_for_line(r"Uvicorn running", timeout=60)
-        status, headers, body = _get(f"http://127.0.0.1:{port}/api/tickets/", {"Authorization": "Token abc"})
+        # A well-formed token (64 hex digits) is looked up in the database; a malformed one is not.
+        token = {"Authorization": "Token " + "ab" * 32}
+        status, headers, body = _get(f"http://127.0.0.1:{port}/api/tickets/", token)
         assert status == 503, body
         assert headers.get("Retry-After") == "5"
         assert "the database is not answering" in json.loads(body)["detail"]

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from helpdesk.models import Ticket
@@ -133,9 +133,9 @@ def test_bad_input_is_a_400(people):
 
 
 def test_token_authentication(people):
-    token = Token.objects.create(user=people["agent"])
+    token = AuthToken.objects.create(user=people["agent"])[1]
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     channel = f"private-ticket.{people['ticket'].pk}.agents"
     assert (
         client.post("/broadcasting/auth", {"socket_id": SOCKET, "channel_name": channel}).status_code == 200

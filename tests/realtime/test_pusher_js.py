@@ -7,7 +7,7 @@ import shutil
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import connection
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from helpdesk.models import Ticket
 from helpdesk.permissions import AGENTS_GROUP
@@ -43,7 +43,7 @@ def person(username: str, agent: bool = False) -> tuple[User, str]:
     user = User.objects.create_user(username, f"{username}@example.com", first_name=username.title())
     if agent:
         user.groups.add(Group.objects.get_or_create(name=AGENTS_GROUP)[0])
-    return user, Token.objects.create(user=user).key
+    return user, AuthToken.objects.create(user=user)[1]
 
 
 def echo_follows_a_ticket_and_hears_its_assignment(server):

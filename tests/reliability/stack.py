@@ -35,7 +35,7 @@ from tests.support.processes import BIN, PYTHON, REPO, ManagedProcess, free_port
 from tests.support.waiting import wait_until
 
 DATABASE = "opsstack"
-OPS_TOKEN = "reliability0ops0token0000000000000000000"
+OPS_TOKEN = "0e1ab111" * 8  # an API token is 64 hex digits (knox)
 SLOT_JOB = "reliability.every_second"
 MARK_JOB = "reliability.mark"
 BEAT_LOCK_TTL = 3.0
@@ -48,7 +48,10 @@ BEATS = ("beat-1", "beat-2")
 # Writes the test jobs beside the code's, and an operator with a known token for /api/ops/.
 _SETUP = f"""
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
+from knox.crypto import hash_token
+from knox.models import AuthToken
+from knox.settings import knox_settings
+from django.utils import timezone
 from queueops.periodic import PeriodicJob, cron, every, registered_jobs
 from queueops.schedule_sync import sync_jobs
 sync_jobs([
@@ -58,7 +61,10 @@ sync_jobs([
 ])
 user = User.objects.create_user("reliability-ops", is_staff=True)
 user.groups.add(Group.objects.get(name="ops-admin"))  # staff alone is not an operator
-Token.objects.create(user=user, key={OPS_TOKEN!r})
+AuthToken.objects.bulk_create([AuthToken(
+    user=user, digest=hash_token({OPS_TOKEN!r}), token_key={OPS_TOKEN!r}[:15],
+    expiry=timezone.now() + knox_settings.TOKEN_TTL,
+)])
 """
 
 
@@ -158,6 +164,9 @@ class Stack:
             "REDIS_SOCKET_TIMEOUT": "2",
             "REALTIME_LAYER_CHECK_INTERVAL": "0.5",
             "REALTIME_SHUTDOWN_GRACE": "1",
+            # Traffic is one operator's token asking as fast as the web answers: load, not a user
+            # the per-user throttle is for (tests/security tests the throttle).
+            "API_THROTTLE_USER": "1000000/minute",
             # The mail webhook's key (test_mail_inbox signs with it; the soak brings its own).
             "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", WEBHOOK_SIGNING_KEY),
             **extra,

@@ -1,70 +1,87 @@
-"""What the attack tests share: a real uvicorn on the test database, and an HTTP client that logs
-in with a real session cookie (and a CSRF token, as a browser sends one)."""
+"""What the security tests attack with: a real uvicorn serving opsproject.asgi, raw HTTP."""
 
 from __future__ import annotations
 
 import json
-import secrets
+import socket
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass
 
 from django.contrib.auth.models import User
-from django.test import Client
+from knox.models import AuthToken
 
-from tests.health.support import database_url, uvicorn
+from tests.support.celery_worker import child_env
+from tests.support.processes import BIN, ManagedProcess, free_port, running
+
+
+@dataclass
+class Server:
+    process: ManagedProcess
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
 
 @contextmanager
-def server(var_dir: Path, **env: str):
-    """opsproject.asgi under a real uvicorn on the test database; yields its base URL."""
-    with uvicorn({"DATABASE_URL": database_url(), **env}, var_dir) as base:
-        yield base
+def asgi_server(**env: str) -> Iterator[Server]:
+    """uvicorn serving opsproject.asgi on this test's database and Redis, put down afterwards."""
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--lifespan", "off", "--log-level", "info"]
+    with running(argv, env={**child_env(), **env}) as process:
+        process.wait_for_line(r"Uvicorn running on", timeout=60)
+        yield Server(process, port)
 
 
-class Session:
-    """One user's browser: their session cookie and a CSRF token, over real HTTP."""
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
 
-    def __init__(self, base: str, user: User | None = None):
-        self.base = base
-        self.csrf = secrets.token_hex(16)  # 32 characters: a valid cookie secret
-        self.cookies = {"csrftoken": self.csrf}
-        if user is not None:
-            client = Client()
-            client.force_login(user)
-            self.cookies["sessionid"] = client.cookies["sessionid"].value
-
-    def call(self, method: str, path: str, body=None, *, form: bool = False, headers=None):
-        """(status, JSON body or text) of one request."""
-        data, content_type = None, None
-        if body is not None and form:
-            from urllib.parse import urlencode
-
-            data, content_type = urlencode(body, doseq=True).encode(), "application/x-www-form-urlencoded"
-        elif body is not None:
-            data, content_type = json.dumps(body).encode(), "application/json"
-        request = urllib.request.Request(f"{self.base}{path}", data=data, method=method.upper())
-        request.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
-        request.add_header("X-CSRFToken", self.csrf)
-        if content_type:
-            request.add_header("Content-Type", content_type)
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
-        opener = urllib.request.build_opener(_NoRedirect)
-        try:
-            with opener.open(request, timeout=60) as response:
-                return response.status, _parsed(response.read(), response.headers)
-        except urllib.error.HTTPError as error:
-            return error.code, _parsed(error.read(), error.headers)
+    def json(self):
+        return json.loads(self.body)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a 302 is an answer to assert, not to follow
+def request(method: str, url: str, body: bytes | None = None, headers: dict | None = None) -> Response:
+    """One request over urllib; an error status comes back like any other."""
+    req = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
+    try:
+        # A guard against a hang, not a measure: the assertions are on what comes back.
+        with urllib.request.urlopen(req, timeout=120) as response:
+            return Response(response.status, _names_lowered(response.headers), response.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, _names_lowered(error.headers), error.read())
 
 
-def _parsed(raw: bytes, headers):
-    if "json" in (headers.get("Content-Type") or ""):
-        return json.loads(raw or b"null")
-    return raw.decode(errors="replace")
+def _names_lowered(headers) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def raw_exchange(port: int, head: bytes, timeout: float = 120) -> bytes:
+    """Send `head` on a new socket and read until the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head)
+        return read_until_closed(sock)
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def status_of(raw: bytes) -> int:
+    """The status code of a raw HTTP/1.1 response."""
+    return int(raw.split(b" ", 2)[1])
+
+
+def api_token(user: User) -> str:
+    """A fresh API token of `user`: the value a client sends after `Token `."""
+    return AuthToken.objects.create(user=user)[1]

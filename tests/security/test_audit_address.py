@@ -7,7 +7,7 @@ import pytest
 
 from audit.models import AuditEntry
 from tests.operations.conftest import make_user
-from tests.security.support import Session, server
+from tests.security.sessions import Session, server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from helpdesk.models import Reply, Ticket
 from mailops.models import OutboundMessage
 from tests.helpdesk.conftest import make_user
-from tests.security.support import Session, server
+from tests.security.sessions import Session, server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,7 +17,7 @@ from tests.queueops.conftest import (
     queue_env,  # noqa: F401 - the fixture, used by name below
     wait_for,
 )
-from tests.security.support import Session, server
+from tests.security.sessions import Session, server
 from tests.support.celery_worker import celery_worker
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queue_env")]

@@ -1,0 +1,1 @@
+"""API tokens: hashed and expiring (django-rest-knox), their endpoint, admin and command."""
