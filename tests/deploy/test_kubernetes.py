@@ -16,7 +16,8 @@ from tests.support.processes import PYTHON, REPO
 
 # The names health/redact.py treats as secrets; two are not: the browsers' Pusher key and a cache time.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|(^|_)KEY$")
-PUBLIC = {"REALTIME_APP_KEY", "MAIL_CREDENTIAL_TTL"}
+# Named like a secret, but a public key, a lifetime or a length: plain configuration.
+PUBLIC = {"REALTIME_APP_KEY", "MAIL_CREDENTIAL_TTL", "API_TOKEN_TTL", "PASSWORD_MIN_LENGTH"}
 
 
 def config_and_secret() -> tuple[dict, dict]:
