@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from functools import lru_cache
 
 from django.conf import settings
+
+from opsproject.secret_values import matches
 
 
 @lru_cache(maxsize=8)
@@ -32,8 +33,10 @@ def bad_allowed_ips() -> list[str]:
 
 def token_matches(header: str) -> bool:
     scheme, _, token = header.partition(" ")
-    expected = settings.METRICS_TOKEN
-    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), expected)
+    # METRICS_TOKEN_PREVIOUS too while a rotation lasts, so scrapers can move over one by one.
+    if not settings.METRICS_TOKEN or scheme.lower() != "bearer":
+        return False
+    return matches(token.strip(), settings.METRICS_TOKEN, settings.METRICS_TOKEN_PREVIOUS)
 
 
 def address_allowed(remote_addr: str | None) -> bool:

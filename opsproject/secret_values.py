@@ -56,11 +56,11 @@ def matches(presented: str | bytes, *valid: str) -> bool:
     Every value is compared (no early return), so the answer's timing tells nothing about which
     one matched. Non-ASCII input is compared as UTF-8 bytes, never refused with a TypeError.
     """
-    given = presented.encode() if isinstance(presented, str) else presented
+    given = presented.encode("utf-8", "surrogatepass") if isinstance(presented, str) else presented
     found = False
     for value in valid:
         if value:
-            found |= hmac.compare_digest(given, value.encode())
+            found |= hmac.compare_digest(given, value.encode("utf-8", "surrogatepass"))
     return found
 
 
