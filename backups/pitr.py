@@ -62,8 +62,11 @@ class Plan:
         return f"{len(self.logs)} binlog(s) {names} from position {self.start_position} to {moment}"
 
 
-def plan(manifest: Manifest, until: datetime | None, store: BackupStorage | None = None) -> Plan:
-    """The shipped logs that take `manifest` to `until`; UsageError when it cannot be reached."""
+def plan(
+    manifest: Manifest, until: datetime | None, store: BackupStorage | None = None, *, allow_unsigned=False
+) -> Plan:
+    """The shipped logs that take `manifest` to `until`; UsageError when it cannot be reached or a
+    log's manifest is unsigned (unless `allow_unsigned`). Logs with a wrong MAC are not listed."""
     store = store or BackupStorage()
     if manifest.vendor != "mysql":
         raise UsageError(
@@ -105,6 +108,12 @@ def plan(manifest: Manifest, until: datetime | None, store: BackupStorage | None
         if current is newest or (until is not None and current.last_event_at >= until):
             break
         number += 1
+    unsigned = [item.file for item in needed if not item.authenticated]
+    if unsigned and not allow_unsigned:
+        raise UsageError(
+            f"binlog manifest(s) {', '.join(unsigned[:3])} are unsigned (shipped before manifests were "
+            "signed, or planted): refused; backup_restore --allow-unsigned accepts them"
+        )
     return Plan(manifest, until, needed, int(position.get("position") or 4))
 
 
