@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from backups import keys, notify, signing
 from backups.dumpers import dumper_for
-from backups.dumpers.base import StderrCollector
+from backups.dumpers.base import StderrCollector, child_env
 from backups.dumpers.mysql import MySQLDumper, _first_tool
 from backups.errors import BackupError, UsageError
 from backups.manifest import parse_time
@@ -229,6 +229,7 @@ class Server:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 stdin=subprocess.DEVNULL,
+                env=child_env(),
             )
             errors = StderrCollector(process.stderr)
             code = process.wait()

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from backups import binlogs
-from backups.dumpers.base import StderrCollector
+from backups.dumpers.base import StderrCollector, child_env
 from backups.dumpers.mysql import MySQLDumper, _first_tool
 from backups.errors import BackupError, IntegrityError, UsageError
 from backups.manifest import Manifest
@@ -166,7 +166,7 @@ def replay(the_plan: Plan, paths: list[Path], dumper: MySQLDumper, target: str) 
     if the_plan.until is not None:
         argv.append(f"--stop-datetime={the_plan.until:%Y-%m-%d %H:%M:%S}")
     argv += [str(path) for path in paths]
-    env = {**os.environ, "TZ": "UTC"}  # --stop-datetime is read in the tool's local zone
+    env = child_env(TZ="UTC")  # --stop-datetime is read in the tool's local zone
     # A failing client breaks the pipe: leaving the block first lets its own error be the message.
     with dumper.load(target) as stdin:
         process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets
