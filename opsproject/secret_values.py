@@ -24,10 +24,13 @@ PLACEHOLDERS = frozenset(
         "django-insecure-development-only-key-never-use-in-production-0123456789",
         "opsproject-development-secret",
         "opsproject-development-key",
-        "opsproject-development-manifest-key",
     }
 )
-PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me", "django-insecure", "development-only", "example")
+# In any value: the template's `change-me...`. In a secret also these, which no generator makes.
+TEMPLATE_MARKS = ("change-me", "changeme", "change_me")
+PLACEHOLDER_MARKS = (*TEMPLATE_MARKS, "django-insecure", "development-only", "example")
+# Template values that are not secrets but are still not real (the age key is cut short).
+TEMPLATE_VALUES = frozenset({"age1..."})
 
 GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
@@ -48,6 +51,12 @@ def weakness(value: str, min_length: int = MIN_LENGTH) -> str | None:
     if small_steps > len(value) // 2:
         return "a sequence"
     return None
+
+
+def is_template_value(value: str) -> bool:
+    """Whether a (not necessarily secret) value was left as compose/production.env.example has it."""
+    lowered = value.lower()
+    return value in TEMPLATE_VALUES or any(mark in lowered for mark in TEMPLATE_MARKS)
 
 
 def matches(presented: str | bytes, *valid: str) -> bool:

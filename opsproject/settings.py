@@ -731,6 +731,24 @@ if PRODUCTION:
         # list): an operator makes it with SECURE_HSTS_PRELOAD, the deploy check does not.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
+# Values production.env.example ships that are not secrets (checked above) but still placeholders,
+# such as the database password in DATABASE_URL: named, never echoed.
+_TEMPLATE_FILLED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REALTIME_APP_KEY",
+    "MAILGUN_API_KEY",
+    "BACKUP_AGE_RECIPIENTS",
+    "BACKUP_S3_ACCESS_KEY_ID",
+    "BACKUP_S3_SECRET_ACCESS_KEY",
+)
+if PRODUCTION:
+    _refused.extend(
+        f"{name} still holds the env template's placeholder"
+        for name in _TEMPLATE_FILLED
+        if secret_values.is_template_value(_value(name))
+    )
+
 if _missing or _refused:
     _parts = []
     if _missing:

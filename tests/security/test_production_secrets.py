@@ -21,7 +21,7 @@ DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production-0
 
 def _example_values() -> dict[str, str]:
     text = (REPO / "compose" / "production.env.example").read_text()
-    return dict(re.findall(r"^([A-Z_]+)=(.*)$", text, re.MULTILINE))
+    return dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", text, re.MULTILINE))
 
 
 def _refused(done) -> str:
@@ -85,3 +85,13 @@ def test_the_manifest_key_is_required():
     done = _start({"BACKUP_MANIFEST_KEY": None})
     assert "missing required variables: BACKUP_MANIFEST_KEY" in done.stderr
     assert GOOD["SECRET_KEY"] not in done.stderr
+
+
+def test_the_env_template_copied_as_it_is_is_refused_naming_every_placeholder():
+    template = _example_values()
+    error = _refused(_start(template))
+    for name in ("DATABASE_URL", "MAILGUN_API_KEY", "BACKUP_AGE_RECIPIENTS", "BACKUP_S3_SECRET_ACCESS_KEY"):
+        assert f"{name} still holds the env template's placeholder" in error
+    for name in ("SECRET_KEY", "HEALTH_TOKEN", "METRICS_TOKEN", "BACKUP_MANIFEST_KEY"):
+        assert f"{name} is a placeholder" in error
+    assert "change-me" not in error  # names only, never the values
