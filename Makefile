@@ -13,7 +13,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 # pytest exits 5 when a pass selects no test; that is not a failure of the suite.
 PYTEST_OK = rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
 
-.PHONY: run demo screenshot test lint format migrate services system-deps test-integration test-embedded clean
+.PHONY: run demo screenshot test lint deploy-check format migrate services system-deps test-integration test-embedded clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,9 @@ demo: migrate
 screenshot: $(VENV)/.test-installed
 	OPS_SCREENSHOT_DIR=$(CURDIR)/docs $(MAKE) test-embedded PYTEST_ARGS="tests/operations/test_first_five_minutes.py"
 
-## make test: lint, then the integration profile (MariaDB + Redis), then the embedded profile.
-test: lint test-integration test-embedded
+## make test: lint, the deploy check, then the integration profile (MariaDB + Redis), then the
+## embedded profile.
+test: lint deploy-check test-integration test-embedded
 
 system-deps:
 	@scripts/test-system-deps.sh
@@ -74,6 +75,10 @@ test-embedded: $(VENV)/.test-installed $(JS_TEST_DIR)/node_modules/.installed
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## make deploy-check: `manage.py check --deploy` in the production profile must give no warning.
+deploy-check: $(VENV)/.test-installed
+	PYTHON=$(BIN)/python scripts/deploy-check.sh
 
 format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .

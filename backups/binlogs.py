@@ -33,9 +33,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from backups import keys, notify
+from backups import keys, notify, signing
 from backups.dumpers import dumper_for
-from backups.dumpers.base import StderrCollector
+from backups.dumpers.base import StderrCollector, child_env
 from backups.dumpers.mysql import MySQLDumper, _first_tool
 from backups.errors import BackupError, UsageError
 from backups.manifest import parse_time
@@ -98,6 +98,7 @@ class BinlogManifest:
     gap_before: list[str] = field(default_factory=list)  # logs purged before they were shipped
     compression: dict[str, Any] = field(default_factory=lambda: {"format": "zstd"})
     format: int = FORMAT
+    authenticated = False  # not stored: whether the manifest read carried a valid MAC
 
     @property
     def name(self) -> str:
@@ -120,6 +121,11 @@ class BinlogManifest:
             manifest = cls(**values)
             if manifest.sequence != sequence(manifest.file) or len(manifest.sha256) != 64:
                 raise ValueError("file, sequence or sha256 is inconsistent")
+            if (
+                "/" in manifest.alias
+                or manifest.archive != f"{folder(manifest.alias)}/{manifest.file}{ARCHIVE_SUFFIX}"
+            ):
+                raise ValueError("archive is not this log's archive name")
         except (KeyError, TypeError, ValueError) as error:
             name = data.get("file", "?") if isinstance(data, dict) else "?"
             raise BackupError(f"binlog manifest {name} is not valid: {error}") from None
@@ -219,7 +225,11 @@ class Server:
                 name,
             ]
             process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-                argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+                argv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=child_env(),
             )
             errors = StderrCollector(process.stderr)
             code = process.wait()
@@ -242,7 +252,13 @@ def shipped(alias: str, store: BackupStorage | None = None) -> list[BinlogManife
         if not name.endswith(MANIFEST_SUFFIX):
             continue
         try:
-            found.append(BinlogManifest.from_dict(store.read_json(name)))
+            data = store.read_json(name)
+            authenticated = signing.check(data, name)  # IntegrityError: a wrong MAC
+            manifest = BinlogManifest.from_dict(data)
+            if manifest.name != name:
+                raise BackupError(f"holds {manifest.name}: not stored under its own name")
+            manifest.authenticated = authenticated
+            found.append(manifest)
         except (BackupError, ValueError) as error:
             log.warning("binlogs: skipping manifest %s: %s", name, error)
     return sorted(found, key=lambda m: m.sequence)
@@ -353,7 +369,7 @@ def _ship_one(server: Server, name: str, gap: list[str], status: dict, store, re
         store.delete(archive)
         raise BackupError(f"{name} changed while it was shipped ({events.size} -> {stats.raw_bytes} bytes)")
     try:
-        store.write_json(manifest.name, manifest.to_dict())
+        store.write_json(manifest.name, signing.sign(manifest.to_dict()))
     except BaseException:
         store.delete(archive)  # an archive without its manifest is not shipped
         raise

@@ -10,7 +10,8 @@ import logging
 
 from django.db import transaction
 
-from backups.errors import BackupError, UsageError
+from backups import signing
+from backups.errors import BackupError, IntegrityError, UsageError
 from backups.manifest import Manifest
 from backups.models import BackupRecord
 from backups.storage import MANIFEST_SUFFIX, BackupStorage
@@ -84,9 +85,24 @@ def resolve(reference: str, store: BackupStorage | None = None, alias: str | Non
 
 
 def read_manifest(store: BackupStorage, name: str) -> Manifest:
-    """The manifest stored as `name`; BackupError (one line) when it is not JSON or not valid."""
+    """The manifest stored as `name`, its MAC checked; BackupError (one line) when it is not JSON,
+    not valid, not stored under its own id, or IntegrityError when its MAC is wrong."""
     try:
         data = store.read_json(name)
     except ValueError as error:  # not JSON, or not UTF-8
         raise BackupError(f"manifest {name} is not valid JSON: {str(error).splitlines()[0]}") from None
-    return Manifest.from_dict(data)
+    authenticated = signing.check(data, name)
+    manifest = Manifest.from_dict(data)
+    if name != f"{manifest.id}{MANIFEST_SUFFIX}":  # a signed manifest copied under another id
+        raise IntegrityError(f"manifest {name} holds backup {manifest.id}: not stored under its own id")
+    manifest.authenticated = authenticated
+    return manifest
+
+
+def require_authenticated(manifest: Manifest, *, allow_unsigned: bool = False) -> None:
+    """Refuse (exit 2) a manifest without a MAC unless the operator said it may be restored."""
+    if not manifest.authenticated and not allow_unsigned:
+        raise UsageError(
+            f"backup {manifest.id} has an unsigned manifest (written before manifests were signed, or "
+            "planted): refused; if you know it is genuine, run backup_restore with --allow-unsigned"
+        )

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from backups import catalog, keys, pitr
 from backups.dumpers import dumper_for
-from backups.errors import BackupError
+from backups.errors import BackupError, IntegrityError
 from backups.models import BackupDrill
 from backups.restore import compare_counts, compare_migrations, load, verify
 from backups.storage import BackupStorage
@@ -37,6 +37,10 @@ def run_drill(
     """Run one drill and record it; raises UsageError for bad input, never for a failed drill."""
     store = store or BackupStorage()
     manifest = catalog.resolve(reference, store, alias=alias if reference == "latest" else None)
+    if not manifest.authenticated:  # never --allow-unsigned: a drill runs unattended
+        raise IntegrityError(
+            f"backup {manifest.id} has an unsigned manifest: drills restore only signed ones"
+        )
     dumper = dumper_for(alias)
     if manifest.vendor != dumper.vendor:
         raise BackupError(f"backup {manifest.id} is {manifest.vendor}; database {alias!r} is {dumper.vendor}")

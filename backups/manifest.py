@@ -2,11 +2,14 @@
 
 Manifests are the source of truth: `BackupRecord` rows mirror them and can be rebuilt from
 them. A manifest is written only after its archive is complete, so an archive without one is
-unfinished (or abandoned) and is neither listed nor restored.
+unfinished (or abandoned) and is neither listed nor restored. Each is signed (backups/signing.py);
+`authenticated` says whether the one read carried a valid MAC (False: written before signing).
+The archive it names must be the writer's own name for that id: nothing with a path in it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +18,10 @@ from backups.errors import BackupError
 from backups.storage import ARCHIVE_SUFFIX, MANIFEST_SUFFIX
 
 FORMAT = 1
+# runner.new_backup_id makes `20261201T020000Z-default-a1b2c3`, archive_name() `<id>.<extension>.zst.age`.
+# An id is one safe file name (no `/`, no `.`, so no `..`); the archive must be its own id's.
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+ARCHIVE = re.compile(r"^(?P<id>[A-Za-z0-9_-]+)\.[a-z0-9]{1,16}" + re.escape(ARCHIVE_SUFFIX) + "$")
 
 
 def manifest_name(backup_id: str) -> str:
@@ -51,6 +58,8 @@ class Manifest:
     position: dict[str, Any] | None = None
     note: str = ""
     format: int = FORMAT
+    # Not a field (never stored): set by catalog.read_manifest from the MAC it checked.
+    authenticated = False
 
     @property
     def vendor(self) -> str:
@@ -82,6 +91,11 @@ class Manifest:
                     raise ValueError(f"database.{key} is missing")
             if len(manifest.sha256) != 64 or not manifest.archive:
                 raise ValueError("sha256 or archive is missing")
+            if not isinstance(manifest.id, str) or not ID.match(manifest.id):
+                raise ValueError("id is not a backup id")
+            archive = ARCHIVE.match(manifest.archive) if isinstance(manifest.archive, str) else None
+            if archive is None or archive["id"] != manifest.id:
+                raise ValueError("archive is not this backup's archive name")
         # AttributeError: a field of the wrong type, such as a database that is not an object
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             name = data.get("id", "?") if isinstance(data, dict) else "?"

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from backups import binlogs
-from backups.dumpers.base import StderrCollector
+from backups.dumpers.base import StderrCollector, child_env
 from backups.dumpers.mysql import MySQLDumper, _first_tool
 from backups.errors import BackupError, IntegrityError, UsageError
 from backups.manifest import Manifest
@@ -62,8 +62,11 @@ class Plan:
         return f"{len(self.logs)} binlog(s) {names} from position {self.start_position} to {moment}"
 
 
-def plan(manifest: Manifest, until: datetime | None, store: BackupStorage | None = None) -> Plan:
-    """The shipped logs that take `manifest` to `until`; UsageError when it cannot be reached."""
+def plan(
+    manifest: Manifest, until: datetime | None, store: BackupStorage | None = None, *, allow_unsigned=False
+) -> Plan:
+    """The shipped logs that take `manifest` to `until`; UsageError when it cannot be reached or a
+    log's manifest is unsigned (unless `allow_unsigned`). Logs with a wrong MAC are not listed."""
     store = store or BackupStorage()
     if manifest.vendor != "mysql":
         raise UsageError(
@@ -105,6 +108,12 @@ def plan(manifest: Manifest, until: datetime | None, store: BackupStorage | None
         if current is newest or (until is not None and current.last_event_at >= until):
             break
         number += 1
+    unsigned = [item.file for item in needed if not item.authenticated]
+    if unsigned and not allow_unsigned:
+        raise UsageError(
+            f"binlog manifest(s) {', '.join(unsigned[:3])} are unsigned (shipped before manifests were "
+            "signed, or planted): refused; backup_restore --allow-unsigned accepts them"
+        )
     return Plan(manifest, until, needed, int(position.get("position") or 4))
 
 
@@ -157,7 +166,7 @@ def replay(the_plan: Plan, paths: list[Path], dumper: MySQLDumper, target: str) 
     if the_plan.until is not None:
         argv.append(f"--stop-datetime={the_plan.until:%Y-%m-%d %H:%M:%S}")
     argv += [str(path) for path in paths]
-    env = {**os.environ, "TZ": "UTC"}  # --stop-datetime is read in the tool's local zone
+    env = child_env(TZ="UTC")  # --stop-datetime is read in the tool's local zone
     # A failing client breaks the pipe: leaving the block first lets its own error be the message.
     with dumper.load(target) as stdin:
         process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets

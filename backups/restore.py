@@ -145,13 +145,22 @@ def _describe(report: RestoreReport, plan: pitr.Plan | None) -> None:
 
 
 def restore_to(
-    manifest: Manifest, alias: str, target: str, *, store=None, tty=None, plan: pitr.Plan | None = None
+    manifest: Manifest,
+    alias: str,
+    target: str,
+    *,
+    store=None,
+    tty=None,
+    plan: pitr.Plan | None = None,
+    allow_unsigned: bool = False,
 ) -> RestoreReport:
     """Restore into database `target` on the server of `alias` (not the live database).
 
     With a point-in-time `plan`, every binlog it needs is verified too before the target is
-    touched, and replayed after the row counts of the full backup were checked.
+    touched, and replayed after the row counts of the full backup were checked. An unsigned
+    manifest is refused unless `allow_unsigned`.
     """
+    catalog.require_authenticated(manifest, allow_unsigned=allow_unsigned)
     store = store or BackupStorage()
     dumper = dumper_for(alias)
     _check_vendor(manifest, dumper)
@@ -192,8 +201,10 @@ def restore_live(
     store=None,
     tty=None,
     plan: pitr.Plan | None = None,
+    allow_unsigned: bool = False,
 ):
     """Restore over the live database of `alias`, running the whole maintenance procedure."""
+    catalog.require_authenticated(manifest, allow_unsigned=allow_unsigned)
     store = store or BackupStorage()
     with _scratch(plan) as scratch:
         return _restore_live(manifest, alias, flush_queues, store, tty, plan, scratch)

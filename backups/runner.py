@@ -13,7 +13,7 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from backups import keys
+from backups import keys, signing
 from backups.dumpers import dumper_for
 from backups.errors import BackupError
 from backups.manifest import Manifest, archive_name, manifest_name
@@ -92,7 +92,7 @@ def run_backup(
         )
         stage = "writing the manifest"
         try:
-            store.write_json(manifest_name(backup_id), manifest.to_dict())
+            store.write_json(manifest_name(backup_id), signing.sign(manifest.to_dict()))
         except BaseException:
             store.delete(archive)  # an archive without its manifest is not a backup
             raise

@@ -16,7 +16,6 @@ gets statuses, and nobody gets versions, settings or tracebacks.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from django.views.decorators.http import require_safe
 from health import runner
 from health.registry import checks_of
 from health.results import FAIL, PASS
+from opsproject.secret_values import matches
 
 CONTENT_TYPE = "application/health+json"
 logger = logging.getLogger("health")
@@ -67,12 +67,12 @@ class Answer:
 
 
 def token_matches(authorization: str) -> bool:
-    """`Authorization: Bearer <HEALTH_TOKEN>`, compared in constant time; never without a token."""
-    expected = settings.HEALTH_TOKEN
+    """`Authorization: Bearer <HEALTH_TOKEN>` (or HEALTH_TOKEN_PREVIOUS during a rotation), compared
+    in constant time; never without a token."""
     scheme, _, token = authorization.partition(" ")
-    if not expected or scheme.lower() != "bearer":
+    if not settings.HEALTH_TOKEN or scheme.lower() != "bearer":
         return False
-    return hmac.compare_digest(token.strip().encode(), expected.encode())
+    return matches(token.strip(), settings.HEALTH_TOKEN, settings.HEALTH_TOKEN_PREVIOUS)
 
 
 def wants_fresh(value: str | None) -> bool:

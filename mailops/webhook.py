@@ -79,6 +79,21 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
             self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
         return HttpResponse()
 
+    def run_validators(self, request) -> None:
+        """Anymail's checks with the current signing key, then with the previous one during a rotation.
+
+        `webhook_signing_key` is the view's documented constructor option; each request gets its
+        own view instance, so setting it here touches no other request.
+        """
+        try:
+            super().run_validators(request)
+        except AnymailWebhookValidationFailure:
+            previous = settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
+            if not previous:
+                raise
+            self.webhook_signing_key = previous.encode()
+            super().run_validators(request)
+
     def check_age(self, request) -> None:
         timestamp = self._signature_timestamp(request)
         try:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 from functools import lru_cache
 
 from django.conf import settings
+
+from opsproject.secret_values import matches
 
 
 @lru_cache(maxsize=8)
@@ -32,13 +33,10 @@ def bad_allowed_ips() -> list[str]:
 
 def token_matches(header: str) -> bool:
     scheme, _, token = header.partition(" ")
-    expected = settings.METRICS_TOKEN
-    # Bytes: compare_digest refuses a str with non-ASCII characters, and the header is the client's.
-    return (
-        bool(expected)
-        and scheme.lower() == "bearer"
-        and hmac.compare_digest(token.strip().encode(), expected.encode())
-    )
+    # METRICS_TOKEN_PREVIOUS too while a rotation lasts, so scrapers can move over one by one.
+    if not settings.METRICS_TOKEN or scheme.lower() != "bearer":
+        return False
+    return matches(token.strip(), settings.METRICS_TOKEN, settings.METRICS_TOKEN_PREVIOUS)
 
 
 def address_allowed(remote_addr: str | None) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from opsproject import logs
+from opsproject import logs, secret_values
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,7 @@ PRODUCTION = DJANGO_ENV == "production"
 # Problems found while reading the environment in production; raised together at the end.
 _missing: list[str] = []
 _refused: list[str] = []
+_weak: list[str] = []  # secrets refused as weak: the error then says how to generate one
 
 
 def _value(name: str) -> str:
@@ -47,15 +48,35 @@ def _required(name: str, development_default: str) -> str:
     return development_default
 
 
+def _secret(name: str, development_default: str, *, required: bool = True, min_length: int = 32) -> str:
+    """A secret; production refuses a weak one, and `<name>_PREVIOUS` (read by `_previous`) too.
+
+    Refusals name the variable and the reason, never the value.
+    """
+    given = _value(name)
+    if PRODUCTION and given:
+        reason = secret_values.weakness(given, min_length)
+        if reason:
+            _refused.append(f"{name} is {reason}")
+            _weak.append(name)
+    return _required(name, development_default) if required else given
+
+
+def _previous(name: str, *, min_length: int = 32) -> str:
+    """`<name>_PREVIOUS`: the value a rotation replaces, still accepted by checks while it is set."""
+    return _secret(f"{name}_PREVIOUS", "", required=False, min_length=min_length)
+
+
 VAR_DIR = Path(_value("VAR_DIR") or BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- core -----------------------------------------------------------------------------------
 
 _DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production-0123456789"  # noqa: S105 - refused in production
-SECRET_KEY = _required("SECRET_KEY", _DEV_SECRET_KEY)
-if PRODUCTION and SECRET_KEY != _DEV_SECRET_KEY and len(SECRET_KEY) < 50:
-    _refused.append("SECRET_KEY is shorter than 50 characters")
+# 50 characters, not 32: Django's own deploy check (security.W009) asks for that many.
+SECRET_KEY = _secret("SECRET_KEY", _DEV_SECRET_KEY, min_length=50)
+# A rotation: the old key keeps sessions, password-reset links and signed values valid.
+SECRET_KEY_FALLBACKS = [key for key in [_previous("SECRET_KEY", min_length=50)] if key]
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
@@ -67,6 +88,8 @@ ALLOWED_HOSTS = env.list(
 )
 if PRODUCTION and not ALLOWED_HOSTS:
     _missing.append("ALLOWED_HOSTS")
+if PRODUCTION and "*" in ALLOWED_HOSTS:
+    _refused.append("ALLOWED_HOSTS must name the hosts, not '*'")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -403,11 +426,15 @@ if not (
 # One Pusher "app": browsers connect to /app/<key>; the secret signs channel authorizations.
 REALTIME_APP_ID = _value("REALTIME_APP_ID") or "opsproject"
 REALTIME_APP_KEY = _required("REALTIME_APP_KEY", "opsproject-development-key")
-REALTIME_APP_SECRET = _required("REALTIME_APP_SECRET", "opsproject-development-secret")
+REALTIME_APP_SECRET = _secret("REALTIME_APP_SECRET", "opsproject-development-secret")
+# During a rotation, channel authorizations signed with the previous secret are still accepted.
+REALTIME_APP_SECRET_PREVIOUS = _previous("REALTIME_APP_SECRET")
 # Whether subscribers may send `client-` events to the others on private and presence channels.
 REALTIME_CLIENT_EVENTS = env.bool("REALTIME_CLIENT_EVENTS", default=False)
 # Origins (https://app.example.com) or host patterns accepted besides ALLOWED_HOSTS.
 REALTIME_ALLOWED_ORIGINS = env.list("REALTIME_ALLOWED_ORIGINS", default=[])
+if PRODUCTION and "*" in REALTIME_ALLOWED_ORIGINS:
+    _refused.append("REALTIME_ALLOWED_ORIGINS must name the origins, not '*'")
 # How long broadcasts stay available to GET /broadcasting/history.
 REALTIME_HISTORY_SECONDS = env.int("REALTIME_HISTORY_SECONDS", default=300)
 # Seconds of silence before a ping (told to clients in the handshake), then seconds to answer it.
@@ -513,9 +540,8 @@ HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
 if HEALTH_TIMEOUT <= 0 or HEALTH_CACHE_SECONDS < 0:
     raise ImproperlyConfigured("HEALTH_TIMEOUT must be above 0 and HEALTH_CACHE_SECONDS at least 0")
 # Bearer token that unlocks details and ?fresh=1 on the health endpoints; unset: staff only.
-HEALTH_TOKEN = _value("HEALTH_TOKEN")
-if PRODUCTION and HEALTH_TOKEN and len(HEALTH_TOKEN) < 24:
-    _refused.append("HEALTH_TOKEN is shorter than 24 characters")
+HEALTH_TOKEN = _secret("HEALTH_TOKEN", "", required=False)
+HEALTH_TOKEN_PREVIOUS = _previous("HEALTH_TOKEN")  # still accepted while a rotation lasts
 # Where the processes of one host share check results, so a probe storm runs each check once.
 HEALTH_STATE_DIR = Path(_value("HEALTH_STATE_DIR") or VAR_DIR / "health")
 
@@ -603,6 +629,11 @@ if any(not r.startswith("age1") for r in BACKUP_AGE_RECIPIENTS):
     _refused.append("BACKUP_AGE_RECIPIENTS holds a value that is not an age public key (age1...)")
 # File holding age identities (AGE-SECRET-KEY-...) for restore and drills; needed only there.
 BACKUP_AGE_IDENTITY_FILE = _value("BACKUP_AGE_IDENTITY_FILE")
+# HMAC key of the manifests (backups/signing.py): the backup writer and the restorer hold it, the
+# bucket never does, so whoever can only write to the bucket cannot get an archive restored.
+# Development without it uses a key generated under VAR_DIR. _PREVIOUS: still verifies.
+BACKUP_MANIFEST_KEY = _secret("BACKUP_MANIFEST_KEY", "")
+BACKUP_MANIFEST_KEY_PREVIOUS = _previous("BACKUP_MANIFEST_KEY")
 # Where archives go: a local folder, or an S3-compatible bucket when BACKUP_S3_BUCKET is set.
 BACKUP_DIR = Path(_value("BACKUP_DIR") or VAR_DIR / "backups")
 BACKUP_S3_BUCKET = _value("BACKUP_S3_BUCKET")
@@ -669,9 +700,14 @@ MAILGUN_API_KEY = _required("MAILGUN_API_KEY", "")
 MAILGUN_SENDER_DOMAIN = _required("MAILGUN_SENDER_DOMAIN", "localhost")
 # The API's base, without /v3 (https://api.eu.mailgun.net for the EU region).
 MAILGUN_API_URL = (_value("MAILGUN_API_URL") or "https://api.mailgun.net").rstrip("/").removesuffix("/v3")
-MAILGUN_WEBHOOK_SIGNING_KEY = _required("MAILGUN_WEBHOOK_SIGNING_KEY", "")
+MAILGUN_WEBHOOK_SIGNING_KEY = _secret("MAILGUN_WEBHOOK_SIGNING_KEY", "")
+# During a rotation, webhook posts signed with the previous key are still accepted.
+MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS = _previous("MAILGUN_WEBHOOK_SIGNING_KEY")
 # Optional `user:password` basic auth the webhook URL must also carry (Anymail's WEBHOOK_SECRET).
-WEBHOOK_SECRET = _value("WEBHOOK_SECRET")
+WEBHOOK_SECRET = _secret("WEBHOOK_SECRET", "", required=False)
+WEBHOOK_SECRET_PREVIOUS = _previous("WEBHOOK_SECRET")
+if PRODUCTION and any(value and ":" not in value for value in (WEBHOOK_SECRET, WEBHOOK_SECRET_PREVIOUS)):
+    _refused.append("WEBHOOK_SECRET (and WEBHOOK_SECRET_PREVIOUS) must be user:password")
 DEFAULT_FROM_EMAIL = _required("DEFAULT_FROM_EMAIL", f"helpdesk@{MAILGUN_SENDER_DOMAIN}")
 SERVER_EMAIL = _value("SERVER_EMAIL") or DEFAULT_FROM_EMAIL
 EMAIL_BACKEND = (
@@ -684,7 +720,8 @@ ANYMAIL = {
     "MAILGUN_SENDER_DOMAIN": MAILGUN_SENDER_DOMAIN,
     "MAILGUN_API_URL": f"{MAILGUN_API_URL}/v3",
     "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_WEBHOOK_SIGNING_KEY,
-    "WEBHOOK_SECRET": WEBHOOK_SECRET or None,
+    # Anymail accepts any of a list: the previous credentials keep working during a rotation.
+    "WEBHOOK_SECRET": secret_values.current_and_previous(WEBHOOK_SECRET, WEBHOOK_SECRET_PREVIOUS) or None,
     "REQUESTS_TIMEOUT": env.float("MAIL_API_TIMEOUT", default=10),
 }
 # Temporary failures that put an address on the suppression list: this many within the window.
@@ -737,9 +774,8 @@ if MAIL_RETENTION_DAYS < 0 or 0 < MAIL_RETENTION_DAYS * 86400 < MAIL_SOFT_BOUNCE
 
 # /metrics answers a request bearing `Authorization: Bearer <METRICS_TOKEN>`, or one from an
 # address in METRICS_ALLOWED_IPS (addresses or networks, `10.0.0.0/8`); nothing else.
-METRICS_TOKEN = _value("METRICS_TOKEN")
-if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 24:
-    _refused.append("METRICS_TOKEN is shorter than 24 characters")
+METRICS_TOKEN = _secret("METRICS_TOKEN", "", required=False)
+METRICS_TOKEN_PREVIOUS = _previous("METRICS_TOKEN")  # still accepted while a rotation lasts
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[] if PRODUCTION else ["127.0.0.1", "::1"])
 # Queue history for the dashboard's chart: sampled every OPS_HISTORY_SAMPLE_SECONDS, kept at
 # that resolution for OPS_HISTORY_RAW_SECONDS, then folded into OPS_HISTORY_BUCKET_SECONDS
@@ -796,11 +832,41 @@ LOGGING = logs.logging_config(LOG_FORMAT, LOG_LEVEL)
 # --- production hardening -------------------------------------------------------------------
 
 if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Only when the proxy in front says it sets X-Forwarded-Proto itself (overwriting a client's):
+    # trusted otherwise, any client could claim https and get past the redirect.
+    if env.bool("SECURE_PROXY_SSL_HEADER_TRUSTED", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # Probes and scrapers inside the cluster speak plain HTTP to the pods: not redirected.
+    SECURE_REDIRECT_EXEMPT = [r"^up/?$", r"^health(/|$)", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading is a decision about the whole domain, hard to take back (browsers ship the
+        # list): an operator makes it with SECURE_HSTS_PRELOAD, the deploy check does not.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Values production.env.example ships that are not secrets (checked above) but still placeholders,
+# such as the database password in DATABASE_URL: named, never echoed.
+_TEMPLATE_FILLED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REALTIME_APP_KEY",
+    "MAILGUN_API_KEY",
+    "BACKUP_AGE_RECIPIENTS",
+    "BACKUP_S3_ACCESS_KEY_ID",
+    "BACKUP_S3_SECRET_ACCESS_KEY",
+)
+if PRODUCTION:
+    _refused.extend(
+        f"{name} still holds the env template's placeholder"
+        for name in _TEMPLATE_FILLED
+        if secret_values.is_template_value(_value(name))
+    )
 
 if _missing or _refused:
     _parts = []
@@ -808,4 +874,6 @@ if _missing or _refused:
         _parts.append("missing required variables: " + ", ".join(_missing))
     if _refused:
         _parts.append("refused: " + "; ".join(_refused))
+    if _weak:
+        _parts.append(f"generate each secret with: {secret_values.GENERATE}")
     raise ImproperlyConfigured("DJANGO_ENV=production: " + " | ".join(_parts))

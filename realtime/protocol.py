@@ -14,6 +14,8 @@ import secrets
 
 from django.conf import settings
 
+from opsproject.secret_values import current_and_previous, matches
+
 # Close codes (and `pusher:error` codes). 4000-4099: do not reconnect; 4100-4199: reconnect after
 # a back-off; 4200-4299: reconnect at once.
 UNKNOWN_APP_KEY = 4001
@@ -125,10 +127,11 @@ def fill_event_id(template: list[str], event_id: int) -> str:
     return str(int(event_id)).join(template)
 
 
-def signature(socket_id: str, channel: str, channel_data: str | None = None) -> str:
+def signature(socket_id: str, channel: str, channel_data: str | None = None, *, secret: str = "") -> str:
+    """The HMAC-SHA256 hex of a subscription, with `secret` (default REALTIME_APP_SECRET)."""
     message = f"{socket_id}:{channel}" if channel_data is None else f"{socket_id}:{channel}:{channel_data}"
-    secret = settings.REALTIME_APP_SECRET.encode()
-    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+    key = (secret or settings.REALTIME_APP_SECRET).encode()
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
 def auth_token(socket_id: str, channel: str, channel_data: str | None = None) -> str:
@@ -137,7 +140,12 @@ def auth_token(socket_id: str, channel: str, channel_data: str | None = None) ->
 
 
 def verify_auth(auth: object, socket_id: str, channel: str, channel_data: str | None = None) -> bool:
+    """Whether `auth` was signed with REALTIME_APP_SECRET or, during a rotation, its _PREVIOUS value."""
     if not isinstance(auth, str):
         return False
-    expected = auth_token(socket_id, channel, channel_data)
-    return hmac.compare_digest(auth.encode(), expected.encode())
+    secrets_ = current_and_previous(settings.REALTIME_APP_SECRET, settings.REALTIME_APP_SECRET_PREVIOUS)
+    valid = [
+        f"{settings.REALTIME_APP_KEY}:{signature(socket_id, channel, channel_data, secret=secret)}"
+        for secret in secrets_
+    ]
+    return matches(auth, *valid)

@@ -9,6 +9,7 @@ read-back helpers the drill and the restore verification use.
 from __future__ import annotations
 
 import copy
+import os
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -56,11 +57,23 @@ class StderrCollector:
         return lines[-1] if lines else ""
 
 
+# All a client tool gets from our environment: where programs are, a home and a temporary folder,
+# the locale and zone. Never DATABASE_URL, SECRET_KEY or any other secret of the app's.
+CHILD_VARIABLES = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The minimal environment of a dump, load or binlog tool, plus its own `extra` variables."""
+    env = {name: os.environ[name] for name in CHILD_VARIABLES if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    return {**env, **extra}
+
+
 def run_tool(argv: list[str], env: dict[str, str] | None = None) -> str:
     """Run a short helper command (a version query) and return its stdout."""
     try:
         done = subprocess.run(  # noqa: S603 - fixed tool names, no shell
-            argv, env=env, capture_output=True, text=True, timeout=30, check=False
+            argv, env=env or child_env(), capture_output=True, text=True, timeout=30, check=False
         )
     except FileNotFoundError:
         raise BackupError(f"{argv[0]} is not installed") from None
@@ -78,7 +91,11 @@ def loader_process(argv: list[str], env: dict[str, str] | None = None) -> Iterat
     """
     try:
         process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-            argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            argv,
+            env=env or child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
     except FileNotFoundError:
         raise BackupError(f"{argv[0]} is not installed") from None

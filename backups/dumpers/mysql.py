@@ -1,9 +1,11 @@
 """MariaDB/MySQL: `mariadb-dump` (or `mysqldump`) out, the `mariadb` (or `mysql`) client in.
 
 Credentials go to the client tools in a 0600 option file (`--defaults-extra-file`), never in
-argv or the environment of a process list. Row counts and migration state are read in a
-consistent-snapshot transaction opened just before the dump starts its own, so they describe
-the same moment up to the milliseconds between the two snapshots.
+argv or the environment of a process list; the tools inherit nothing of ours but PATH, HOME, the
+locale and the zone (base.child_env), so no DATABASE_URL or other secret of the app's. Row
+counts and migration state are read in a consistent-snapshot transaction opened just before the
+dump starts its own, so they describe the same moment up to the milliseconds between the two
+snapshots.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, loader_process, run_tool
+from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, child_env, loader_process, run_tool
 from backups.errors import BackupError
 
 DUMP_FLAGS = [
@@ -120,7 +122,11 @@ class MySQLDumper(Dumper):
         with self._option_file() as option_file:
             argv = [tool, f"--defaults-extra-file={option_file}", *info.flags, "--", self.database_name]
             process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-                argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
+                env=child_env(),
             )
             errors = StderrCollector(process.stderr)
             try:

@@ -6,13 +6,12 @@ exports it (`pg_export_snapshot`) and pg_dump is started with `--snapshot`.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, loader_process, run_tool
+from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, child_env, loader_process, run_tool
 from backups.errors import BackupError
 
 DUMP_FLAGS = ["--format=plain", "--no-owner", "--encoding=UTF8"]
@@ -23,10 +22,10 @@ class PostgreSQLDumper(Dumper):
     extension = "sql"
 
     def _env(self, name: str) -> dict[str, str]:
-        """libpq variables for the client tools: the password never reaches argv."""
+        """libpq variables for the client tools: the password never reaches argv, and nothing else of
+        our environment (DATABASE_URL, SECRET_KEY...) reaches the tools."""
         db = self.settings_dict
-        env = {key: value for key, value in os.environ.items() if not key.startswith("PG")}
-        env["PGDATABASE"] = name
+        env = child_env(PGDATABASE=name)
         for key, variable in (
             ("HOST", "PGHOST"),
             ("PORT", "PGPORT"),

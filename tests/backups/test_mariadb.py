@@ -17,6 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from backups import signing
 from backups.manifest import Manifest
 from backups.models import BackupDrill, BackupRecord
 from tests.backups.conftest import backup_settings, make_keys
@@ -158,7 +159,8 @@ def _damaged_copy(folder: Path, manifest: Manifest, damage: str, consistent: boo
     if consistent:  # as if the manifest had been damaged to match: the stream checks must catch it
         copy.stored_size = len(data)
         copy.sha256 = hashlib.sha256(data).hexdigest()
-    (store / f"{new_id}.manifest.json").write_text(json.dumps(copy.to_dict()))
+    # Signed, as the writer would: the archive checks, not the MAC, must catch this damage.
+    (store / f"{new_id}.manifest.json").write_text(json.dumps(signing.sign(copy.to_dict())))
     return new_id
 
 

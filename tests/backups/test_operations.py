@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from backups import maintenance, workers
+from backups import maintenance, signing, workers
 from backups.dumpers.mysql import MySQLDumper
 from backups.health_checks import backups as backups_check
 from backups.models import BackupDrill, BackupRecord
@@ -173,12 +174,18 @@ def test_drill_fails_when_the_restore_does_not_match_the_manifest(local_backups,
     call_command("backup_run", "--json")
     manifest = json.loads(capsys.readouterr().out)
     # Same archive, but the manifest promises one migration row more than the dump holds.
-    lying = {**manifest, "id": manifest["id"] + "-lie"}
+    lying = {
+        **manifest,
+        "id": manifest["id"] + "-lie",
+        "archive": manifest["archive"].replace(".", "-lie.", 1),
+    }
+    shutil.copy(local_backups / manifest["archive"], local_backups / lying["archive"])
     lying["row_counts"] = {
         **manifest["row_counts"],
         "django_migrations": manifest["row_counts"]["django_migrations"] + 1,
     }
-    (local_backups / f"{lying['id']}.manifest.json").write_text(json.dumps(lying))
+    # Signed with the key: a writer's mistake, not a forgery, which the drill's comparison catches.
+    (local_backups / f"{lying['id']}.manifest.json").write_text(json.dumps(signing.sign(lying)))
     with pytest.raises(SystemExit) as exit_info:
         call_command("backup_drill", lying["id"], "--json")
     failed = json.loads(capsys.readouterr().out)

@@ -20,7 +20,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from backups import binlogs
+from backups import binlogs, signing
 from backups.health_checks import recovery_point_result
 from backups.manifest import Manifest
 from backups.models import BackupRecord, BinlogArchive
@@ -372,12 +372,12 @@ def test_retention_keeps_every_binlog_the_daily_window_needs(local_backups):
         log = None if day == 33 else f"binlog.{1 + 3 * day:06d}"
         positions[backup_id] = log
         (store / f"{backup_id}.manifest.json").write_text(
-            json.dumps(_backup_manifest(backup_id, started, log))
+            json.dumps(signing.sign(_backup_manifest(backup_id, started, log)))
         )
         (store / f"{backup_id}.sql.zst.age").write_bytes(b"12345")
         for part in range(3):
             item = _binlog_manifest(1 + 3 * day + part, started + timedelta(hours=8 * part))
-            (store / item.name).write_text(json.dumps(item.to_dict()))
+            (store / item.name).write_text(json.dumps(signing.sign(item.to_dict())))
             (store / item.archive).write_bytes(b"12345")
 
     code, out, err = run("backup_prune", "--dry-run", "--json")

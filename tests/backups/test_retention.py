@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
+from backups import signing
 from backups.manifest import Manifest
 from backups.models import BackupRecord
 from backups.retention import Candidate, decide
@@ -69,7 +70,7 @@ def _write_manifest(store, backup_id: str, started: datetime) -> None:
         sha256="0" * 64,
         recipients=["age1example"],
     )
-    (store / f"{backup_id}.manifest.json").write_text(json.dumps(manifest.to_dict()))
+    (store / f"{backup_id}.manifest.json").write_text(json.dumps(signing.sign(manifest.to_dict())))
     (store / manifest.archive).write_bytes(b"12345")
 
 

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from tests.deploy.compose_file import COMPOSE, long_running, seconds, services, workflow
-from tests.support.processes import BIN
+from tests.support.processes import BIN, REPO
 
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|_KEY$|ACCESS_KEY)", re.I)
 
@@ -105,7 +105,10 @@ def test_deploy_is_gated_on_health_and_rolls_back():
     steps = deploy["jobs"]["deploy"]["steps"]
     gate = next(step for step in steps if "health_gate" in step.get("run", ""))
     assert "--timeout 300" in gate["run"] and "--consecutive 3" in gate["run"]
-    assert "--token" in gate["run"] and "$APP_URL/health" in gate["run"]
+    # The token by environment only: not on the runner's nor the container's command line.
+    assert "--token" not in gate["run"] and "$APP_URL/health" in gate["run"]
+    assert "-e HEALTH_TOKEN " in gate["run"] and "HEALTH_TOKEN" in gate["env"]
+    assert "$HEALTH_TOKEN" not in gate["run"] and "${{" not in gate["run"]
     names = [step.get("name", "") for step in steps]
     rollback = steps[next(i for i, n in enumerate(names) if "Roll back" in n)]
     assert names.index(rollback["name"]) > steps.index(gate)
@@ -119,3 +122,27 @@ def test_ci_workflow_runs_make_test_on_mariadb_and_redis():
     job = ci["jobs"]["test"]
     assert {"mariadb", "redis"} <= set(job["services"])
     assert any("make test" in step.get("run", "") for step in job["steps"])
+
+
+def test_no_workflow_puts_a_secret_on_a_command_line():
+    for name in ("ci.yml", "deploy.yml"):
+        text = workflow(name).read_text()
+        for run in re.findall(r"run: \|\n((?:\s{10,}.*\n)+)", text):
+            assert "secrets." not in run, (name, run)
+            assert not re.search(r"--token|--password|\$\{?[A-Z_]*(TOKEN|PASSWORD|SECRET)\b", run), (
+                name,
+                run,
+            )
+
+
+def test_the_deploy_check_runs_before_the_rollout_and_in_make_test():
+    import yaml
+
+    steps = yaml.safe_load(workflow("deploy.yml").read_text())["jobs"]["deploy"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    check = next(i for i, run in enumerate(runs) if "check --deploy --fail-level WARNING" in run)
+    rollout = next(i for i, run in enumerate(runs) if "up -d" in run)
+    assert check < rollout
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^test: .*\bdeploy-check\b", makefile, re.M)
+    assert "check --deploy --fail-level WARNING" in (REPO / "scripts" / "deploy-check.sh").read_text()

@@ -249,3 +249,15 @@ def test_the_asgi_front_leaves_everything_else_and_sessions_to_django(settings):
     cookie = {"Cookie": f"{settings.SESSION_COOKIE_NAME}=abc"}
     assert _asgi("/health", headers=cookie)[3] == ["/health"]
     assert _asgi("/health", headers={**cookie, **AUTH})[3] == []
+
+
+def test_during_a_rotation_the_previous_token_still_shows_details(settings):
+    use_checks(settings, "warning")
+    anonymous = _body(_get("/health"))
+    settings.HEALTH_TOKEN = "new-health-token-Zq81LmT0pX4vB7nR2cY9"
+    settings.HEALTH_TOKEN_PREVIOUS = TOKEN
+    for token in (TOKEN, settings.HEALTH_TOKEN):
+        assert _body(_get("/health", Authorization=f"Bearer {token}")) != anonymous
+    assert _body(_get("/health", Authorization="Bearer older-token-never-configured")) == anonymous
+    settings.HEALTH_TOKEN_PREVIOUS = ""  # rotation over: the old token is refused again
+    assert _body(_get("/health", **AUTH)) == anonymous

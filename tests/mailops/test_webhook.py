@@ -229,3 +229,22 @@ def test_without_a_signing_key_the_webhook_answers_503(webhook_url, settings):
 
     assert status == 503 and "MAILGUN_WEBHOOK_SIGNING_KEY" in text
     assert not MailEvent.objects.exists()
+
+
+def test_during_a_rotation_posts_signed_with_the_previous_key_are_accepted(webhook_url, settings):
+    new_key = "new-signing-key-Qw8Er5Ty2Ui9Op4As7Df"
+    settings.ANYMAIL = {**settings.ANYMAIL, "MAILGUN_WEBHOOK_SIGNING_KEY": new_key}
+    settings.MAILGUN_WEBHOOK_SIGNING_KEY = new_key
+    settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS = SIGNING_KEY
+    assert post(webhook_url, payload("delivered", "old@example.com", key=SIGNING_KEY))[0] == 200
+    assert post(webhook_url, payload("delivered", "new@example.com", key=new_key))[0] == 200
+    status, text = post(
+        webhook_url, payload("delivered", "forged@example.com", key="some-other-key-entirely")
+    )
+    assert status == 400 and "incorrect signature" in text
+    settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS = ""
+    assert post(webhook_url, payload("delivered", "late@example.com", key=SIGNING_KEY))[0] == 400
+    assert sorted(MailEvent.objects.values_list("recipient_key", flat=True)) == [
+        "new@example.com",
+        "old@example.com",
+    ]

@@ -159,3 +159,19 @@ def test_the_mail_inbox_backlog_is_exposed(metrics_settings, settings):
         assert samples(late["ops_scrape_error"])[(("part", "mail"),)] == 0
     finally:
         client.delete(inbox.STREAM)
+
+
+@pytest.mark.django_db
+def test_during_a_rotation_the_previous_token_still_scrapes(metrics_settings):
+    metrics_settings.METRICS_TOKEN = "new-metrics-token-Hk3Wq9Lp0Zx7Vb2Nm5Rt"
+    metrics_settings.METRICS_TOKEN_PREVIOUS = TOKEN
+    client = Client()
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+    assert (
+        client.get("/metrics", HTTP_AUTHORIZATION="Bearer new-metrics-token-Hk3Wq9Lp0Zx7Vb2Nm5Rt").status_code
+        == 200
+    )
+    # Non-ASCII is compared, not a TypeError (500).
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer caf\u00e9").status_code == 403
+    metrics_settings.METRICS_TOKEN_PREVIOUS = ""
+    assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 403

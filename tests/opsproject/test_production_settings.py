@@ -1,26 +1,33 @@
 """DJANGO_ENV=production is strict: one error naming everything wrong, or a clean start."""
 
 import os
+import secrets
 import subprocess
 
 import pytest
 
 from tests.support.processes import PYTHON, REPO
 
+
+def generated() -> str:
+    return secrets.token_urlsafe(48)
+
+
 GOOD = {
     "DJANGO_ENV": "production",
-    "SECRET_KEY": "k" * 64,
+    "SECRET_KEY": generated(),
     "DATABASE_URL": "mysql://ops:pw@db.internal:3306/ops",
     "REDIS_URL": "redis://cache.internal:6379/0",
     "ALLOWED_HOSTS": "helpdesk.example.com",
     "DEBUG": "0",
     "MAILGUN_API_KEY": "key-production-test",
     "MAILGUN_SENDER_DOMAIN": "mg.example.com",
-    "MAILGUN_WEBHOOK_SIGNING_KEY": "signing-production-test",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": generated(),
     "DEFAULT_FROM_EMAIL": "Helpdesk <helpdesk@mg.example.com>",
     "BACKUP_AGE_RECIPIENTS": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
     "REALTIME_APP_KEY": "helpdesk-production-key",
-    "REALTIME_APP_SECRET": "realtime-secret-production-test",
+    "REALTIME_APP_SECRET": generated(),
+    "BACKUP_MANIFEST_KEY": generated(),
 }
 VARIABLES = (
     "SECRET_KEY",
@@ -32,13 +39,18 @@ VARIABLES = (
 )
 
 
-def _start(overrides: dict[str, str | None]) -> subprocess.CompletedProcess:
+def _start(overrides: dict[str, str | None], *command: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in (*GOOD, "VAR_DIR")}
     for key, value in {**GOOD, **overrides}.items():
         if value is not None:
             env[key] = value
     return subprocess.run(
-        [PYTHON, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        [PYTHON, *(command or ("manage.py", "check"))],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -72,6 +84,8 @@ def test_empty_value_counts_as_missing():
         ({"DATABASE_URL": "sqlite:////tmp/ops.sqlite3"}, "DATABASE_URL points at SQLite"),
         ({"DEBUG": "1"}, "DEBUG must be off in production"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY is shorter than 50 characters"),
+        ({"ALLOWED_HOSTS": "helpdesk.example.com,*"}, "ALLOWED_HOSTS must name the hosts, not '*'"),
+        ({"REALTIME_ALLOWED_ORIGINS": "*"}, "REALTIME_ALLOWED_ORIGINS must name the origins, not '*'"),
     ],
 )
 def test_refused_values(overrides, message):

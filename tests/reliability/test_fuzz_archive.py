@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from backups import keys as backup_keys
-from backups import restore
+from backups import restore, signing
 from backups.manifest import Manifest
 from backups.models import BackupRecord
 from backups.runner import run_backup
@@ -237,8 +237,8 @@ def test_every_random_damage_is_refused_before_the_target_is_touched(backups, ta
             manifest_bytes = garbled_manifest(data, fields)
             description = f"manifest file garbled: {manifest_bytes[:80]!r}"
         (store / archive).write_bytes(content)
-        if manifest_bytes is None:
-            manifest_bytes = json.dumps(fields).encode()
+        if manifest_bytes is None:  # signed as the writer would: the archive checks must catch it
+            manifest_bytes = json.dumps(signing.sign(fields)).encode()
         (store / f"{case_id}.manifest.json").write_bytes(manifest_bytes)
         try:
             with backup_settings(folder, keys):

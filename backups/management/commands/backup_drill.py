@@ -10,7 +10,9 @@ class Command(BackupCommand):
         "migration state with its manifest, record the result (RTO, RPO) and drop the scratch database. "
         "--pitr also verifies and replays every shipped binlog from the backup's position on (RPO: "
         "the age of the last replayed event). Exit 0 passed, 1 failed, 2 bad usage (--pitr with a "
-        "backup taken without binary logging, or no binlog shipped since it)."
+        "backup taken without binary logging, or no binlog shipped since it). Only manifests signed with "
+        "BACKUP_MANIFEST_KEY are drilled: an unsigned or forged one is refused (exit 1) before anything "
+        "is restored."
     )
     audit_action = "backup.drill"
 

@@ -18,7 +18,9 @@ class Command(BackupCommand):
         "--until TIME (MariaDB/MySQL with shipped binlogs, see backup_binlogs) then replays the binary "
         "logs from the backup's position up to that moment; every binlog archive it needs is verified "
         "before the target is touched too. Exit 0 restored, 1 failed, 2 bad usage (including a moment "
-        "before the backup's snapshot or past the last shipped binlog event)."
+        "before the backup's snapshot or past the last shipped binlog event). Manifests are authenticated "
+        "with BACKUP_MANIFEST_KEY before anything is touched: a wrong MAC is refused (exit 1); an unsigned "
+        "one (written before manifests were signed) only with --allow-unsigned (else exit 2)."
     )
     audit_action = "backup.restore"
 
@@ -41,6 +43,12 @@ class Command(BackupCommand):
             help="point in time (ISO 8601 with a zone, e.g. 2026-12-01T10:42:00Z): replay binlogs up to "
             "it, excluding events at or after it (one-second resolution)",
         )
+        parser.add_argument(
+            "--allow-unsigned",
+            action="store_true",
+            help="accept a backup (and binlog) manifest without a MAC: only for backups written before "
+            "manifests were signed, that you know are genuine",
+        )
         self.add_json_argument(parser)
 
     def handle(self, *args, **options):
@@ -48,7 +56,9 @@ class Command(BackupCommand):
         dumper = dumper_for(alias)
         until = pitr.parse_until(options["until"]) if options["until"] else None
         manifest = catalog.resolve(options["backup"], alias=alias if options["backup"] == "latest" else None)
-        plan = pitr.plan(manifest, until) if until else None
+        allow_unsigned = options["allow_unsigned"]
+        catalog.require_authenticated(manifest, allow_unsigned=allow_unsigned)  # before any question
+        plan = pitr.plan(manifest, until, allow_unsigned=allow_unsigned) if until else None
         target = options["target_database"]
         live = not target or target == dumper.database_name
         if live:
@@ -56,14 +66,21 @@ class Command(BackupCommand):
                 options, f"replace the LIVE database {dumper.database_name!r} with backup {manifest.id}"
             )
             report = restore.restore_live(
-                manifest, alias, flush_queues=options["flush_queues"], tty=self.tty(), plan=plan
+                manifest,
+                alias,
+                flush_queues=options["flush_queues"],
+                tty=self.tty(),
+                plan=plan,
+                allow_unsigned=allow_unsigned,
             )
         else:
             if dumper.target_exists(target):
                 self._confirm(
                     options, f"replace the contents of database {target!r} with backup {manifest.id}"
                 )
-            report = restore.restore_to(manifest, alias, target, tty=self.tty(), plan=plan)
+            report = restore.restore_to(
+                manifest, alias, target, tty=self.tty(), plan=plan, allow_unsigned=allow_unsigned
+            )
         if options["json"]:
             self.emit_json(report.__dict__)
         else:
