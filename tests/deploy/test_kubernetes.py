@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import subprocess
 
 import kubernetes_validate
+import pyrage
 import pytest
 
 from tests.deploy import kubernetes_manifests as k8s
@@ -95,16 +97,48 @@ def test_secret_settings_live_in_the_secret_not_the_configmap():
     assert {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MAILGUN_API_KEY", "METRICS_TOKEN"} <= set(secret)
 
 
-def test_production_settings_load_from_the_rendered_configmap_and_secret(tmp_path):
+def rendered_env(tmp_path) -> dict[str, str]:
+    """The environment a pod of the overlay gets, as shipped (placeholders included)."""
     objects = {k8s.key(obj): obj for obj in k8s.rendered_overlay()}
     env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
     env |= objects["ConfigMap", "opsproject-config"]["data"]
     env |= objects["Secret", "opsproject-secrets"]["stringData"]
     env["VAR_DIR"] = str(tmp_path)  # /app/var is the pod's volume, not this machine's
+    return env
+
+
+def operator_filled(env: dict[str, str]) -> dict[str, str]:
+    """`env` with every placeholder replaced by a generated value, as an operator supplies them."""
+    filled = {}
+    for name, value in env.items():
+        if name == "BACKUP_AGE_RECIPIENTS":
+            value = str(pyrage.x25519.Identity.generate().to_public())
+        elif "change-me" in value:
+            fresh = secrets.token_urlsafe(48)
+            value = value.replace("change-me", fresh) if "://" in value else fresh
+        filled[name] = value
+    return filled
+
+
+def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
     code = "import opsproject.settings as s; print(s.DJANGO_ENV, s.LOG_FORMAT, s.DEBUG)"
-    done = subprocess.run([PYTHON, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([PYTHON, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_production_settings_load_from_the_rendered_configmap_and_secret(tmp_path):
+    done = load_settings(operator_filled(rendered_env(tmp_path)))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["production", "json", "False"]
+
+
+def test_the_shipped_placeholders_are_refused_at_start_up(tmp_path):
+    done = load_settings(rendered_env(tmp_path))
+    assert done.returncode != 0
+    error = done.stderr.strip().splitlines()[-1]
+    assert "ImproperlyConfigured" in error
+    for name in ("SECRET_KEY", "REALTIME_APP_SECRET", "MAILGUN_WEBHOOK_SIGNING_KEY", "BACKUP_MANIFEST_KEY"):
+        assert name in error
+    assert "change-me" not in error  # names only, never a value
 
 
 WORKLOADS = [obj for obj in k8s.base_objects() if k8s.pod_spec(obj)]
