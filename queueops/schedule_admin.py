@@ -4,12 +4,26 @@ django-celery-beat's periodic tasks with their pause/resume/run actions under au
 django-celery-beat's own actions need only the change permission and leave no trace; here
 enable/disable need `schedule.resume`/`schedule.pause`, run needs `schedule.run` (audit.rights),
 and each writes an audit entry per task (door "admin"). Its toggle action is left out: enable
-and disable say what they do, and the audit entry can name it.
+and disable say what they do, and the audit entry can name it. Its schedules (crontab,
+interval, solar, clocked) are audited too: editing one reschedules every task using it, and
+deleting one deletes those tasks with it.
 """
 
 from django.contrib import admin
-from django_celery_beat.admin import PeriodicTaskAdmin
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.admin import (
+    ClockedScheduleAdmin,
+    CrontabScheduleAdmin,
+    IntervalScheduleAdmin,
+    PeriodicTaskAdmin,
+    SolarScheduleAdmin,
+)
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from audit import admin_support
 from queueops.schedule_models import JobRun, ManagedJob
@@ -98,3 +112,51 @@ class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, AuditedPeriodicTaskAdmin)
+
+
+class AuditedTimingAdmin:
+    """A schedule's add, change and delete, audited with the periodic tasks it times (a delete
+    cascades to them: they are named in its entry)."""
+
+    timing = ""  # PeriodicTask's foreign key to this kind of schedule
+
+    def _tasks(self, obj) -> list[str]:
+        return sorted(PeriodicTask.objects.filter(**{self.timing: obj}).values_list("name", flat=True))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        detail = {
+            "kind": self.timing,
+            "id": obj.pk,
+            "changed": sorted(form.changed_data),
+            "tasks": self._tasks(obj),
+        }
+        admin_support.record(
+            request, f"schedule.{self.timing}_{'change' if change else 'add'}", str(obj), detail
+        )
+
+    def delete_model(self, request, obj):
+        detail = {"kind": self.timing, "id": obj.pk, "tasks": self._tasks(obj)}
+        target = str(obj)
+        super().delete_model(request, obj)
+        admin_support.record(request, f"schedule.{self.timing}_delete", target, detail)
+
+    def delete_queryset(self, request, queryset):
+        rows = [
+            (str(obj), {"kind": self.timing, "id": obj.pk, "tasks": self._tasks(obj)}) for obj in queryset
+        ]
+        super().delete_queryset(request, queryset)
+        for target, detail in rows:
+            admin_support.record(request, f"schedule.{self.timing}_delete", target, detail)
+
+
+for model, base, timing in (
+    (CrontabSchedule, CrontabScheduleAdmin, "crontab"),
+    (IntervalSchedule, IntervalScheduleAdmin, "interval"),
+    (SolarSchedule, SolarScheduleAdmin, "solar"),
+    (ClockedSchedule, ClockedScheduleAdmin, "clocked"),
+):
+    admin.site.unregister(model)
+    admin.site.register(
+        model, type(f"Audited{base.__name__}", (AuditedTimingAdmin, base), {"timing": timing})
+    )

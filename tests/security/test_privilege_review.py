@@ -1,9 +1,15 @@
-"""A review's attacks over real HTTP: the admin's search as a secret oracle, and the dashboard's
-and ops API's POSTs without a CSRF token."""
+"""A review's attacks over real HTTP: the admin's search as a secret oracle, the dashboard's and
+ops API's POSTs without a CSRF token, and a periodic task's schedule changed behind its back."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
 
 from audit.models import AuditEntry
 from mailops.models import Suppression
@@ -14,6 +20,7 @@ from tests.security.support import Session, server
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DSN_PASSWORD = "dsn-pa55-Zq81"
+DAILY = "backups.daily"
 
 
 @pytest.fixture
@@ -68,3 +75,36 @@ def test_dashboard_and_api_posts_without_a_csrf_token_are_refused(base):
     assert status == 403, answer
     assert FailedJob.objects.filter(pk=job.pk).exists()
     assert not Suppression.objects.exists() and not AuditEntry.objects.exists()
+
+
+def _form_of(page: str) -> dict:
+    """The change form's inputs as the browser would post them back."""
+    form = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name = re.search(r'name="([^"]+)"', tag)
+        if name and 'type="submit"' not in tag and 'type="checkbox"' not in tag:
+            value = re.search(r'value="([^"]*)"', tag)
+            form[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    return form
+
+
+def test_rescheduling_or_deleting_a_tasks_crontab_in_the_admin_is_audited(base):
+    # Editing the crontab behind the daily backup moves it (to 31 February: never) without
+    # touching the task; deleting the crontab deletes the task with it.
+    call_command("schedule_sync", verbosity=0)
+    crontab = PeriodicTask.objects.get(name=DAILY).crontab
+    root = Session(base, User.objects.create_superuser("root-admin", "root@example.com", "x"))
+    path = f"/admin/django_celery_beat/crontabschedule/{crontab.pk}/change/"
+    status, page = root.call("get", path)
+    assert status == 200
+    form = {**_form_of(page), "day_of_month": "31", "month_of_year": "2", "timezone": "UTC"}
+    status, answer = root.call("post", path, form, form=True)
+    assert status == 302, answer
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.channel, entry.username) == ("schedule.crontab_change", "admin", "root-admin")
+    assert DAILY in entry.detail["tasks"] and "day_of_month" in entry.detail["changed"]
+    path = f"/admin/django_celery_beat/crontabschedule/{crontab.pk}/delete/"
+    assert root.call("post", path, {"post": "yes"}, form=True)[0] == 302
+    assert not PeriodicTask.objects.filter(name=DAILY).exists()
+    entry = AuditEntry.objects.get(action="schedule.crontab_delete")
+    assert DAILY in entry.detail["tasks"] and entry.remote_addr == "127.0.0.1"
