@@ -108,3 +108,22 @@ def test_rescheduling_or_deleting_a_tasks_crontab_in_the_admin_is_audited(base):
     assert not PeriodicTask.objects.filter(name=DAILY).exists()
     entry = AuditEntry.objects.get(action="schedule.crontab_delete")
     assert DAILY in entry.detail["tasks"] and entry.remote_addr == "127.0.0.1"
+
+
+def test_a_reader_finds_the_audit_log_in_the_admin_as_in_the_api_and_cannot_change_it(base):
+    # The runbook sends operators to admin > Audit; the ops API shows readers the same rows.
+    reader = Session(base, make_user("rhea-ops", staff=True, ops_group=True))
+    staff = Session(base, make_user("sam-staff", staff=True))
+    entry = AuditEntry.objects.create(username="olga-ops", action="failed_job.forget", target="failed job #7")
+    status, listing = reader.call("get", "/api/ops/audit/")
+    assert status == 200 and listing["results"][0]["target"] == "failed job #7"
+    status, page = reader.call("get", "/admin/audit/auditentry/")
+    assert status == 200 and "failed job #7" in page
+    assert staff.call("get", "/admin/audit/auditentry/")[0] == 403
+    form = {"action": "delete_selected", "_selected_action": [str(entry.pk)], "post": "yes"}
+    reader.call("post", "/admin/audit/auditentry/", form, form=True)
+    assert (
+        reader.call("post", f"/admin/audit/auditentry/{entry.pk}/delete/", {"post": "yes"}, form=True)[0]
+        == 403
+    )
+    assert AuditEntry.objects.filter(pk=entry.pk).exists()
