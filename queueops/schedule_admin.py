@@ -9,7 +9,7 @@ interval, solar, clocked) are audited too: editing one reschedules every task us
 deleting one deletes those tasks with it.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django_celery_beat.admin import (
     ClockedScheduleAdmin,
     CrontabScheduleAdmin,
@@ -26,6 +26,7 @@ from django_celery_beat.models import (
 )
 
 from audit import admin_support
+from audit.models import AuditEntry
 from queueops.schedule_models import JobRun, ManagedJob
 
 
@@ -84,7 +85,26 @@ class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin
 
     @admin.action(description="Run selected tasks now", permissions=["run"])
     def run_tasks(self, request, queryset):
-        self._audited(request, queryset, "schedule.run", super().run_tasks)
+        # django-celery-beat sends nothing when one task is not registered here (it says so in a
+        # message) and lets a broker error through: the entries say the run failed, not ok.
+        tasks = dict(queryset.values_list("name", "task"))
+        self.celery_app.loader.import_default_modules()
+        unknown = sorted(name for name, task in tasks.items() if self.celery_app.tasks.get(task) is None)
+        detail, outcome = {}, AuditEntry.OK
+        try:
+            super().run_tasks(request, queryset)
+        except Exception as exc:  # kombu's OperationalError, a socket error: the broker said no
+            detail, outcome = (
+                {"error": f"the broker did not accept the task ({type(exc).__name__})"},
+                AuditEntry.FAILED,
+            )
+            self.message_user(request, f"Not run: {detail['error']}.", messages.ERROR)
+        if unknown:
+            detail, outcome = {"error": f"task not registered: {', '.join(unknown)}"}, AuditEntry.FAILED
+        for name in tasks:
+            admin_support.record(
+                request, "schedule.run", name, {"task": tasks[name], **detail}, outcome=outcome
+            )
 
     def get_readonly_fields(self, request, obj=None):
         # Editing `enabled` in the form is a pause or resume: it needs that permission too.

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django_celery_beat.models import PeriodicTask
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from audit.models import AuditEntry
 from mailops.models import Suppression
@@ -127,3 +127,16 @@ def test_a_reader_finds_the_audit_log_in_the_admin_as_in_the_api_and_cannot_chan
         == 403
     )
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_running_a_task_the_admin_cannot_send_is_audited_as_failed_not_ok(base):
+    # django-celery-beat's action sends nothing when the task is not registered in the web
+    # process (it shows a message); the audit log must not say it ran.
+    every_day = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.DAYS)
+    gone = PeriodicTask.objects.create(name="gone.job", task="no.such.task", interval=every_day)
+    operator = Session(base, make_user("olga-ops", staff=True, ops_admin=True))
+    form = {"action": "run_tasks", "_selected_action": [str(gone.pk)], "index": "0"}
+    assert operator.call("post", "/admin/django_celery_beat/periodictask/", form, form=True)[0] == 302
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.target, entry.outcome) == ("schedule.run", "gone.job", "failed")
+    assert "gone.job" in entry.detail["error"]
