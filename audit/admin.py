@@ -23,3 +23,7 @@ class AuditEntryAdmin(OperatorsMayRead, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The user and group pages, audited where they change who holds which right.
+from audit import auth_admin  # noqa: E402, F401

@@ -14,7 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from audit.models import AuditEntry
 from mailops.models import Suppression
 from queueops.models import FailedJob
-from tests.operations.conftest import failed_job, make_user
+from tests.operations.conftest import failed_job, make_user, ops_group_named
 from tests.security.support import Session, server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,9 +82,14 @@ def _form_of(page: str) -> dict:
     form = {}
     for tag in re.findall(r"<input[^>]*>", page):
         name = re.search(r'name="([^"]+)"', tag)
-        if name and 'type="submit"' not in tag and 'type="checkbox"' not in tag:
-            value = re.search(r'value="([^"]*)"', tag)
-            form[name.group(1)] = html.unescape(value.group(1)) if value else ""
+        if not name or 'type="submit"' in tag:
+            continue
+        if 'type="checkbox"' in tag:
+            if " checked" in tag:
+                form[name.group(1)] = "on"
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        form[name.group(1)] = html.unescape(value.group(1)) if value else ""
     return form
 
 
@@ -140,3 +145,31 @@ def test_running_a_task_the_admin_cannot_send_is_audited_as_failed_not_ok(base):
     entry = AuditEntry.objects.get()
     assert (entry.action, entry.target, entry.outcome) == ("schedule.run", "gone.job", "failed")
     assert "gone.job" in entry.detail["error"]
+
+
+def test_granting_ops_admin_in_the_admin_is_audited_with_before_and_after(base):
+    # Who may act is decided here: putting a user in ops-admin must leave more than LogEntry.
+    root = Session(base, User.objects.create_superuser("root-admin", "root@example.com", "x"))
+    sam = make_user("sam-staff", staff=True)
+    ops_admin = ops_group_named("ops-admin")
+    path = f"/admin/auth/user/{sam.pk}/change/"
+    status, page = root.call("get", path)
+    assert status == 200
+    status, answer = root.call("post", path, {**_form_of(page), "groups": [str(ops_admin.pk)]}, form=True)
+    assert status == 302, answer
+    assert sam.groups.filter(name="ops-admin").exists()
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.target, entry.username, entry.channel, entry.remote_addr) == (
+        "user.rights_change",
+        "sam-staff",
+        "root-admin",
+        "admin",
+        "127.0.0.1",
+    )
+    assert entry.detail == {"groups": {"before": [], "after": ["ops-admin"]}}
+    path = f"/admin/auth/group/{ops_admin.pk}/change/"
+    status, page = root.call("get", path)
+    status, answer = root.call("post", path, {**_form_of(page), "permissions": []}, form=True)
+    assert status == 302, answer
+    entry = AuditEntry.objects.get(action="group.permissions_change")
+    assert entry.target == "ops-admin" and entry.detail["after"] == [] and entry.detail["before"]
