@@ -1,6 +1,7 @@
 """Admin for failed jobs (filters, search, payload and traceback, retry and forget) and alerts.
 
-Retry and forget need their audit.rights permissions and each writes an audit entry (door "admin").
+Retry and forget need their audit.rights permissions (forgetting more than one is a flush) and
+each writes an audit entry (door "admin").
 Messages and tracebacks are shown masked (health.redact), also for rows stored before masking.
 """
 
@@ -104,11 +105,17 @@ class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
 
     @admin.action(description="Forget the selected failed jobs", permissions=["forget"])
     def forget(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        # Forgetting many at once is a flush, as in the ops API: it needs that permission.
+        action = "failed_job.forget" if len(ids) == 1 else "failed_job.flush"
+        if not admin_support.may(request, action):
+            refused = f"Nothing forgotten: forgetting {len(ids)} failed jobs at once is a flush ({action})."
+            self.message_user(request, refused, messages.ERROR)
+            return
         with transaction.atomic():
-            ids = list(queryset.values_list("pk", flat=True))
             deleted = FailedJob.objects.filter(pk__in=ids).delete()[0]
             admin_support.record(
-                request, "failed_job.forget", f"{deleted} failed job(s)", {"ids": ids, "deleted": deleted}
+                request, action, f"{deleted} failed job(s)", {"ids": ids, "deleted": deleted}
             )
         self.message_user(request, f"Forgot {deleted} failed job(s).", messages.SUCCESS)
 

@@ -7,7 +7,7 @@ import html
 import re
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -173,3 +173,22 @@ def test_granting_ops_admin_in_the_admin_is_audited_with_before_and_after(base):
     assert status == 302, answer
     entry = AuditEntry.objects.get(action="group.permissions_change")
     assert entry.target == "ops-admin" and entry.detail["after"] == [] and entry.detail["before"]
+
+
+def test_forgetting_many_in_the_admin_is_a_flush_and_needs_its_permission(base):
+    # audit.rights tells forget (one) from flush (many); "select all" + Forget is a flush.
+    jobs = [failed_job(n).pk for n in (1, 2, 3)]
+    forgetter = make_user("fern-forget", staff=True)
+    forgetter.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_operations", "delete_failedjob"])
+    )
+    session = Session(base, forgetter)
+    form = {"action": "forget", "_selected_action": [str(pk) for pk in jobs], "index": "0"}
+    assert session.call("post", "/admin/queueops/failedjob/", form, form=True)[0] == 302
+    assert FailedJob.objects.count() == 3 and not AuditEntry.objects.exists()
+    form["_selected_action"] = [str(jobs[0])]
+    assert session.call("post", "/admin/queueops/failedjob/", form, form=True)[0] == 302
+    assert FailedJob.objects.count() == 2
+    assert list(AuditEntry.objects.values_list("action", "target")) == [
+        ("failed_job.forget", "1 failed job(s)")
+    ]
