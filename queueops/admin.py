@@ -167,6 +167,9 @@ class AlertAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleting an open alert would be an unaudited resolve: resolve it instead
+
     @admin.display(description="status")
     def status(self, alert):
         return "open" if alert.is_open else "resolved"

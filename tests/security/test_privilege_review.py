@@ -9,11 +9,14 @@ import re
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import call_command
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from audit.models import AuditEntry
+from backups.models import BackupDrill
 from mailops.models import Suppression
-from queueops.models import FailedJob
+from queueops.alerts import raise_alert
+from queueops.models import Alert, FailedJob
 from tests.operations.conftest import failed_job, make_user, ops_group_named
 from tests.security.support import Session, server
 
@@ -192,3 +195,19 @@ def test_forgetting_many_in_the_admin_is_a_flush_and_needs_its_permission(base):
     assert list(AuditEntry.objects.values_list("action", "target")) == [
         ("failed_job.forget", "1 failed job(s)")
     ]
+
+
+def test_not_even_a_superuser_deletes_an_alert_or_a_drill_in_the_admin(base):
+    # Deleting an open alert is a resolve, and deleting a failed drill rewrites what health
+    # says, neither audited: the admin offers no delete for these records.
+    alert = raise_alert("security.review", "Something is off", source="tests")
+    now = timezone.now()
+    drill = BackupDrill.objects.create(
+        backup_id="b-1", status=BackupDrill.FAILED, started_at=now, finished_at=now, rto_seconds=1.0
+    )
+    root = Session(base, User.objects.create_superuser("root-admin", "root@example.com", "x"))
+    for path, pk in (("/admin/queueops/alert/", alert.pk), ("/admin/backups/backupdrill/", drill.pk)):
+        assert root.call("post", f"{path}{pk}/delete/", {"post": "yes"}, form=True)[0] == 403
+        form = {"action": "delete_selected", "_selected_action": [str(pk)], "post": "yes"}
+        root.call("post", path, form, form=True)
+    assert Alert.objects.get(pk=alert.pk).is_open and BackupDrill.objects.filter(pk=drill.pk).exists()
