@@ -1,7 +1,8 @@
 """Admin views of backup records, shipped binlogs and drills (read-only: storage is the truth).
 
-Not deletable here either: a row deleted by hand (a failed drill, say) changes what health and
-the dashboard report, with no audit entry; the catalog sync and backup_prune keep the rows.
+Not deletable here either: a row deleted by hand (the latest, failed drill, say) changes what the
+dashboard and the ops API report, with no audit entry; the catalog sync and backup_prune keep
+the rows.
 """
 
 from django.contrib import admin

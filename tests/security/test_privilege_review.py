@@ -198,8 +198,8 @@ def test_forgetting_many_in_the_admin_is_a_flush_and_needs_its_permission(base):
 
 
 def test_not_even_a_superuser_deletes_an_alert_or_a_drill_in_the_admin(base):
-    # Deleting an open alert is a resolve, and deleting a failed drill rewrites what health
-    # says, neither audited: the admin offers no delete for these records.
+    # Deleting an open alert is a resolve, and deleting the latest, failed drill rewrites what
+    # the dashboard says, neither audited: the admin offers no delete for these records.
     alert = raise_alert("security.review", "Something is off", source="tests")
     now = timezone.now()
     drill = BackupDrill.objects.create(
