@@ -1,5 +1,7 @@
-"""A review's attacks over real HTTP: the admin's search as a secret oracle, the dashboard's and
-ops API's POSTs without a CSRF token, and a periodic task's schedule changed behind its back."""
+"""A review's attacks on the admin, dashboard and ops API over real HTTP: the search as a secret
+oracle, POSTs without a CSRF token, a schedule changed behind its task's back, a run that did not
+happen audited as ok, rights granted without a trace, a flush with forget's permission, and
+records deleted instead of resolved."""
 
 from __future__ import annotations
 
