@@ -1,14 +1,15 @@
-"""The audit log in the admin: read-only, for staff with its view permission."""
+"""The audit log in the admin: read-only, for the operators who read it in the ops API too."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
+from audit.admin_support import OperatorsMayRead
 from audit.models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(OperatorsMayRead, admin.ModelAdmin):
     list_display = ("at", "username", "action", "target", "channel", "outcome", "remote_addr")
     list_filter = ("action", "channel", "outcome")
     search_fields = ("username", "target", "action")
@@ -22,3 +23,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# The user and group pages, audited where they change who holds which right.
+from audit import auth_admin  # noqa: E402, F401

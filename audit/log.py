@@ -3,12 +3,13 @@
 The client address is REMOTE_ADDR as the server set it. The server (uvicorn, gunicorn) puts the
 X-Forwarded-For address there only when the connection came from a proxy in
 FORWARDED_ALLOW_IPS; the application never reads X-Forwarded-For itself, so a client cannot
-choose the address it is logged under.
+choose the address it is logged under. A value that is no IP address is logged as none.
 """
 
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import logging
 import re
 from contextlib import contextmanager
@@ -54,8 +55,17 @@ def record(
         detail=detail,
         channel=channel,
         outcome=outcome,
-        remote_addr=request.META.get("REMOTE_ADDR") or None,
+        remote_addr=_address(request.META.get("REMOTE_ADDR")),
     )
+
+
+def _address(remote_addr: str | None) -> str | None:
+    """REMOTE_ADDR when it is an IP address, else None: behind a trusted proxy it is whatever
+    X-Forwarded-For said, and the column (and the action it audits) must not fail on a word."""
+    try:
+        return str(ipaddress.ip_address((remote_addr or "").strip()))
+    except ValueError:
+        return None
 
 
 def _write(*, quiet: bool = False, **fields) -> AuditEntry:

@@ -1,4 +1,9 @@
-"""Admin views of backup records, shipped binlogs and drills (read-only: storage is the truth)."""
+"""Admin views of backup records, shipped binlogs and drills (read-only: storage is the truth).
+
+Not deletable here either: a row deleted by hand (the latest, failed drill, say) changes what the
+dashboard and the ops API report, with no audit entry; the catalog sync and backup_prune keep
+the rows.
+"""
 
 from django.contrib import admin
 
@@ -18,6 +23,9 @@ class BackupRecordAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(BackupDrill)
 class BackupDrillAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
@@ -28,6 +36,9 @@ class BackupDrillAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -41,4 +52,7 @@ class BinlogArchiveAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -4,14 +4,29 @@ django-celery-beat's periodic tasks with their pause/resume/run actions under au
 django-celery-beat's own actions need only the change permission and leave no trace; here
 enable/disable need `schedule.resume`/`schedule.pause`, run needs `schedule.run` (audit.rights),
 and each writes an audit entry per task (door "admin"). Its toggle action is left out: enable
-and disable say what they do, and the audit entry can name it.
+and disable say what they do, and the audit entry can name it. Its schedules (crontab,
+interval, solar, clocked) are audited too: editing one reschedules every task using it, and
+deleting one deletes those tasks with it.
 """
 
-from django.contrib import admin
-from django_celery_beat.admin import PeriodicTaskAdmin
-from django_celery_beat.models import PeriodicTask
+from django.contrib import admin, messages
+from django_celery_beat.admin import (
+    ClockedScheduleAdmin,
+    CrontabScheduleAdmin,
+    IntervalScheduleAdmin,
+    PeriodicTaskAdmin,
+    SolarScheduleAdmin,
+)
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from audit import admin_support
+from audit.models import AuditEntry
 from queueops.schedule_models import JobRun, ManagedJob
 
 
@@ -70,7 +85,26 @@ class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin
 
     @admin.action(description="Run selected tasks now", permissions=["run"])
     def run_tasks(self, request, queryset):
-        self._audited(request, queryset, "schedule.run", super().run_tasks)
+        # django-celery-beat sends nothing when one task is not registered here (it says so in a
+        # message) and lets a broker error through: the entries say the run failed, not ok.
+        tasks = dict(queryset.values_list("name", "task"))
+        self.celery_app.loader.import_default_modules()
+        unknown = sorted(name for name, task in tasks.items() if self.celery_app.tasks.get(task) is None)
+        detail, outcome = {}, AuditEntry.OK
+        try:
+            super().run_tasks(request, queryset)
+        except Exception as exc:  # kombu's OperationalError, a socket error: the broker said no
+            detail, outcome = (
+                {"error": f"the broker did not accept the task ({type(exc).__name__})"},
+                AuditEntry.FAILED,
+            )
+            self.message_user(request, f"Not run: {detail['error']}.", messages.ERROR)
+        if unknown:
+            detail, outcome = {"error": f"task not registered: {', '.join(unknown)}"}, AuditEntry.FAILED
+        for name in tasks:
+            admin_support.record(
+                request, "schedule.run", name, {"task": tasks[name], **detail}, outcome=outcome
+            )
 
     def get_readonly_fields(self, request, obj=None):
         # Editing `enabled` in the form is a pause or resume: it needs that permission too.
@@ -98,3 +132,51 @@ class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, AuditedPeriodicTaskAdmin)
+
+
+class AuditedTimingAdmin:
+    """A schedule's add, change and delete, audited with the periodic tasks it times (a delete
+    cascades to them: they are named in its entry)."""
+
+    timing = ""  # PeriodicTask's foreign key to this kind of schedule
+
+    def _tasks(self, obj) -> list[str]:
+        return sorted(PeriodicTask.objects.filter(**{self.timing: obj}).values_list("name", flat=True))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        detail = {
+            "kind": self.timing,
+            "id": obj.pk,
+            "changed": sorted(form.changed_data),
+            "tasks": self._tasks(obj),
+        }
+        admin_support.record(
+            request, f"schedule.{self.timing}_{'change' if change else 'add'}", str(obj), detail
+        )
+
+    def delete_model(self, request, obj):
+        detail = {"kind": self.timing, "id": obj.pk, "tasks": self._tasks(obj)}
+        target = str(obj)
+        super().delete_model(request, obj)
+        admin_support.record(request, f"schedule.{self.timing}_delete", target, detail)
+
+    def delete_queryset(self, request, queryset):
+        rows = [
+            (str(obj), {"kind": self.timing, "id": obj.pk, "tasks": self._tasks(obj)}) for obj in queryset
+        ]
+        super().delete_queryset(request, queryset)
+        for target, detail in rows:
+            admin_support.record(request, f"schedule.{self.timing}_delete", target, detail)
+
+
+for model, base, timing in (
+    (CrontabSchedule, CrontabScheduleAdmin, "crontab"),
+    (IntervalSchedule, IntervalScheduleAdmin, "interval"),
+    (SolarSchedule, SolarScheduleAdmin, "solar"),
+    (ClockedSchedule, ClockedScheduleAdmin, "clocked"),
+):
+    admin.site.unregister(model)
+    admin.site.register(
+        model, type(f"Audited{base.__name__}", (AuditedTimingAdmin, base), {"timing": timing})
+    )

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from audit.models import AuditEntry
 from mailops.models import MailEvent, OutboundMessage, Suppression
 from mailops.suppression import suppress
 from tests.mailops.conftest import mail_env
@@ -133,3 +134,11 @@ def test_mail_send_test_queues_without_waiting(mailgun):
     outcome = json.loads(done.stdout)
     assert outcome["status"] == "queued"
     assert OutboundMessage.objects.get(pk=outcome["id"]).kind == "mail_send_test"
+    # It mails an address of the operator's choosing through our domain: the run is audited.
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.channel, entry.target, entry.outcome) == (
+        "mail.send_test",
+        "command",
+        "ops@example.com",
+        "ok",
+    )
