@@ -107,10 +107,11 @@ class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin
             )
 
     def get_readonly_fields(self, request, obj=None):
-        # Editing `enabled` in the form is a pause or resume: it needs that permission too.
+        # Editing `enabled` in the form is a pause or resume, and so is a start in the future, an
+        # expiry in the past or "one-off" (django-celery-beat stops sending then): they need it too.
         readonly = list(super().get_readonly_fields(request, obj))
         if not admin_support.may(request, "schedule.pause"):
-            readonly.append("enabled")
+            readonly += ["enabled", "one_off", "expires", "expire_seconds", "start_time"]
         return readonly
 
     def save_model(self, request, obj, form, change):

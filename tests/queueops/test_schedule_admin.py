@@ -39,3 +39,17 @@ def test_periodic_task_actions_need_their_permissions_and_the_enabled_box_needs_
     assert b"disable_tasks" not in page.content and b"run_tasks" not in page.content
     form = client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")
     assert b'name="enabled"' not in form.content  # shown, not editable
+    for pausing in (b'name="one_off"', b'name="expires_0"', b'name="expire_seconds"', b'name="start_time_0"'):
+        assert pausing not in form.content  # each would stop the task as surely as `enabled`
+
+
+def test_an_operator_who_may_pause_edits_the_fields_that_pause(client):
+    from django.contrib.auth.models import User
+    from django_celery_beat.models import PeriodicTask
+
+    sync_jobs([PeriodicJob("t.beat", task="t", schedule=every(60))])
+    task = PeriodicTask.objects.get(name="t.beat")
+    client.force_login(User.objects.create_superuser("root-editor"))
+    form = client.get(f"/admin/django_celery_beat/periodictask/{task.pk}/change/")
+    for pausing in (b'name="enabled"', b'name="one_off"', b'name="expires_0"', b'name="start_time_0"'):
+        assert pausing in form.content
