@@ -120,6 +120,31 @@ def test_local_operator_is_made_once_with_a_private_generated_password(tmp_path)
     assert json.loads((other / "local-operator.txt").read_text())["password"] != stored["password"]
 
 
+def test_local_operator_file_removed_for_a_new_password_signs_in_with_the_printed_one(tmp_path):
+    assert manage("local_operator", VAR_DIR=str(tmp_path)).returncode == 0
+    (tmp_path / "local-operator.txt").unlink()  # what the command's own advice says to do
+    again = manage("local_operator", VAR_DIR=str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    printed = re.search(r"Password: (\S+)", again.stdout).group(1)
+    assert User.objects.get(username="operator").check_password(printed)
+    assert json.loads((tmp_path / "local-operator.txt").read_text())["password"] == printed
+
+
+def test_local_operator_tightens_a_widened_file_and_refuses_a_foreign_one(tmp_path):
+    assert manage("local_operator", VAR_DIR=str(tmp_path)).returncode == 0
+    stored = tmp_path / "local-operator.txt"
+    stored.chmod(0o644)
+    assert manage("local_operator", VAR_DIR=str(tmp_path)).returncode == 0
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    for foreign in ("[]\n", '{"username": "operator"}\n', "not json\n"):
+        stored.write_text(foreign)
+        done = manage("local_operator", VAR_DIR=str(tmp_path))
+        assert done.returncode == 2, (foreign, done.stdout, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "remove it" in done.stderr
+        assert "Password:" not in done.stdout and "Traceback" not in done.stderr
+        assert stored.read_text() == foreign  # not overwritten
+
+
 @pytest.mark.parametrize("command", ["local_operator", "demo"])
 def test_refused_in_production_with_one_line(command):
     done = manage(command, production=True)
