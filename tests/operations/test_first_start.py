@@ -145,6 +145,15 @@ def test_local_operator_tightens_a_widened_file_and_refuses_a_foreign_one(tmp_pa
         assert stored.read_text() == foreign  # not overwritten
 
 
+def test_local_operator_does_not_follow_a_link_left_in_place_of_its_file(tmp_path):
+    elsewhere = tmp_path / "elsewhere.txt"
+    (tmp_path / "local-operator.txt").symlink_to(elsewhere)  # dangling: reads as missing
+    done = manage("local_operator", VAR_DIR=str(tmp_path))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not elsewhere.exists() and "Password:" not in done.stdout
+
+
 @pytest.mark.parametrize("command", ["local_operator", "demo"])
 def test_refused_in_production_with_one_line(command):
     done = manage(command, production=True)

@@ -71,12 +71,18 @@ def _credentials(path) -> tuple[dict, bool]:
         os.chmod(path, 0o600)
         return {"username": str(stored["username"]), "password": str(stored["password"])}, False
     credentials = {"username": USERNAME, "password": secrets.token_urlsafe(18)}
-    # Created 0600 in one step: the password is never readable by others, not even for a moment.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Created 0600 in one step (the password is never readable by others, not even for a moment),
+    # and only as a new file: a link left in its place is not followed to write elsewhere.
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise CommandError(
+            f"{path} cannot be created ({type(exc).__name__}): remove what is in its place", returncode=2
+        ) from exc
+    os.fchmod(descriptor, 0o600)  # whatever the umask took away, the owner can read it
     with os.fdopen(descriptor, "w") as handle:
         json.dump(credentials, handle)
         handle.write("\n")
-    os.chmod(path, 0o600)
     return credentials, True
 
 
