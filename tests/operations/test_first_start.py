@@ -196,6 +196,16 @@ def test_demo_loads_once_shows_progress_on_a_terminal_and_reloads_with_reset():
     assert "1 job(s) failed in the last 24 h" in report.stdout
 
 
+def test_every_api_address_the_readme_sends_a_newcomer_to_answers():
+    run_it = (REPO / "README.md").read_text().split("## Run it", 1)[1].split("\n## ", 1)[0]
+    addresses = set(re.findall(r"(?<!POST )`(/api/[^`\s]*)`", run_it))
+    assert addresses, "the README's Run it section names no API address"
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("readme-reader", "", "x"))
+    for address in sorted(addresses):
+        assert operator.get(address).status_code == 200, address
+
+
 def test_backup_run_draws_its_bar_on_a_terminal_only_without_json():
     env = {**os.environ, **child_env()}
     code, shown = run_in_terminal([PYTHON, "manage.py", "backup_run"], env)
