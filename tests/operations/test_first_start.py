@@ -51,12 +51,16 @@ def manage(*args: str, production: bool = False, **env: str) -> subprocess.Compl
     )
 
 
-def test_root_sends_staff_to_the_dashboard_and_everyone_else_to_the_login():
+def test_root_sends_operators_to_the_dashboard_other_staff_to_the_admin_and_everyone_else_to_the_login():
     assert Client().get("/")["Location"] == "/admin/login/?next=%2Fadmin%2Foperations%2Fdashboard%2F"
-    staff, plain = Client(), Client()
-    staff.force_login(User.objects.create_user("root-staff", is_staff=True))
+    operator, staff, plain = Client(), Client(), Client()
+    operator.force_login(User.objects.create_superuser("root-operator", "", "x"))
+    staff.force_login(User.objects.create_user("root-staff", is_staff=True))  # an agent, not an operator
     plain.force_login(User.objects.create_user("root-plain"))
-    assert staff.get("/")["Location"] == "/admin/operations/dashboard/"
+    assert operator.get("/")["Location"] == "/admin/operations/dashboard/"
+    assert operator.get("/", follow=True).status_code == 200
+    assert staff.get("/", follow=True).status_code == 200  # not the dashboard's 403
+    assert staff.get("/")["Location"] == "/admin/"
     assert plain.get("/")["Location"].startswith("/admin/login/")
     assert staff.post("/").status_code == 405
     assert Client().get("/health/live").status_code == 200  # the probes' paths are unchanged
