@@ -210,6 +210,16 @@ def test_every_api_address_the_readme_sends_a_newcomer_to_answers():
         assert operator.get(address).status_code == 200, address
 
 
+@pytest.mark.parametrize("keys", [b"\x04", b"n\n"], ids=["ctrl-d", "no"])
+def test_demo_offer_declined_on_a_terminal_lets_make_run_go_on(keys):
+    env = {**os.environ, **child_env()}
+    argv = [PYTHON, "manage.py", "demo", "--offer"]
+    code, shown = run_in_terminal(argv, env, answer=("[Y/n]", keys))
+    assert code == 0, shown  # make run starts the stack only after a 0
+    assert "Traceback" not in shown and "`make demo`" in shown.split("[Y/n]", 1)[1], shown
+    assert not Ticket.objects.exists()
+
+
 def test_backup_run_draws_its_bar_on_a_terminal_only_without_json():
     env = {**os.environ, **child_env()}
     code, shown = run_in_terminal([PYTHON, "manage.py", "backup_run"], env)
