@@ -166,6 +166,23 @@ def test_refused_in_production_with_one_line(command):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", ["local_operator", "demo"])
+def test_refused_in_production_with_one_line_even_before_it_is_configured(command):
+    bare = {k: v for k, v in os.environ.items() if k not in (*GOOD, "VAR_DIR")}
+    done = subprocess.run(
+        [PYTHON, "manage.py", command],
+        cwd=REPO,
+        env={**bare, "DJANGO_ENV": "production"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "DJANGO_ENV=production" in done.stderr and "SECRET_KEY" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_demo_loads_once_shows_progress_on_a_terminal_and_reloads_with_reset():
     env = {**os.environ, **child_env()}
     code, shown = run_in_terminal([PYTHON, "manage.py", "demo"], env)
