@@ -1,4 +1,4 @@
-"""The site root: where `/` sends a visitor (the dashboard when signed in, the login page otherwise)."""
+"""The site root: where `/` sends a visitor (the dashboard to who may read it, the login page otherwise)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_safe
 
+from audit import rights
+
 
 @require_safe
 def home(request) -> HttpResponseRedirect:
     dashboard = reverse("admin:operations_dashboard_changelist")
-    if request.user.is_authenticated and request.user.is_active and request.user.is_staff:
-        return HttpResponseRedirect(dashboard)
+    user = request.user
+    if user.is_authenticated and user.is_active and user.is_staff:
+        # Staff is not operator: the dashboard would answer 403 to an agent; the admin is theirs.
+        return HttpResponseRedirect(dashboard if rights.may_read(user) else reverse("admin:index"))
     # The admin's login page sends the operator on to the dashboard once signed in.
     return HttpResponseRedirect(f"{reverse('admin:login')}?{urlencode({'next': dashboard})}")
 

@@ -51,12 +51,16 @@ def manage(*args: str, production: bool = False, **env: str) -> subprocess.Compl
     )
 
 
-def test_root_sends_staff_to_the_dashboard_and_everyone_else_to_the_login():
+def test_root_sends_operators_to_the_dashboard_other_staff_to_the_admin_and_everyone_else_to_the_login():
     assert Client().get("/")["Location"] == "/admin/login/?next=%2Fadmin%2Foperations%2Fdashboard%2F"
-    staff, plain = Client(), Client()
-    staff.force_login(User.objects.create_user("root-staff", is_staff=True))
+    operator, staff, plain = Client(), Client(), Client()
+    operator.force_login(User.objects.create_superuser("root-operator", "", "x"))
+    staff.force_login(User.objects.create_user("root-staff", is_staff=True))  # an agent, not an operator
     plain.force_login(User.objects.create_user("root-plain"))
-    assert staff.get("/")["Location"] == "/admin/operations/dashboard/"
+    assert operator.get("/")["Location"] == "/admin/operations/dashboard/"
+    assert operator.get("/", follow=True).status_code == 200
+    assert staff.get("/", follow=True).status_code == 200  # not the dashboard's 403
+    assert staff.get("/")["Location"] == "/admin/"
     assert plain.get("/")["Location"].startswith("/admin/login/")
     assert staff.post("/").status_code == 405
     assert Client().get("/health/live").status_code == 200  # the probes' paths are unchanged
@@ -120,11 +124,62 @@ def test_local_operator_is_made_once_with_a_private_generated_password(tmp_path)
     assert json.loads((other / "local-operator.txt").read_text())["password"] != stored["password"]
 
 
+def test_local_operator_file_removed_for_a_new_password_signs_in_with_the_printed_one(tmp_path):
+    assert manage("local_operator", VAR_DIR=str(tmp_path)).returncode == 0
+    (tmp_path / "local-operator.txt").unlink()  # what the command's own advice says to do
+    again = manage("local_operator", VAR_DIR=str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    printed = re.search(r"Password: (\S+)", again.stdout).group(1)
+    assert User.objects.get(username="operator").check_password(printed)
+    assert json.loads((tmp_path / "local-operator.txt").read_text())["password"] == printed
+
+
+def test_local_operator_tightens_a_widened_file_and_refuses_a_foreign_one(tmp_path):
+    assert manage("local_operator", VAR_DIR=str(tmp_path)).returncode == 0
+    stored = tmp_path / "local-operator.txt"
+    stored.chmod(0o644)
+    assert manage("local_operator", VAR_DIR=str(tmp_path)).returncode == 0
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    for foreign in ("[]\n", '{"username": "operator"}\n', "not json\n"):
+        stored.write_text(foreign)
+        done = manage("local_operator", VAR_DIR=str(tmp_path))
+        assert done.returncode == 2, (foreign, done.stdout, done.stderr)
+        assert len(done.stderr.strip().splitlines()) == 1 and "remove it" in done.stderr
+        assert "Password:" not in done.stdout and "Traceback" not in done.stderr
+        assert stored.read_text() == foreign  # not overwritten
+
+
+def test_local_operator_does_not_follow_a_link_left_in_place_of_its_file(tmp_path):
+    elsewhere = tmp_path / "elsewhere.txt"
+    (tmp_path / "local-operator.txt").symlink_to(elsewhere)  # dangling: reads as missing
+    done = manage("local_operator", VAR_DIR=str(tmp_path))
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not elsewhere.exists() and "Password:" not in done.stdout
+
+
 @pytest.mark.parametrize("command", ["local_operator", "demo"])
 def test_refused_in_production_with_one_line(command):
     done = manage(command, production=True)
     assert done.returncode == 2, done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "development only" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("command", ["local_operator", "demo"])
+def test_refused_in_production_with_one_line_even_before_it_is_configured(command):
+    bare = {k: v for k, v in os.environ.items() if k not in (*GOOD, "VAR_DIR")}
+    done = subprocess.run(
+        [PYTHON, "manage.py", command],
+        cwd=REPO,
+        env={**bare, "DJANGO_ENV": "production"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "DJANGO_ENV=production" in done.stderr and "SECRET_KEY" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -160,6 +215,26 @@ def test_demo_loads_once_shows_progress_on_a_terminal_and_reloads_with_reset():
     report = manage("ops_report")
     assert "| Recent backup | ✅ |" in report.stdout and "| Restore drill | ✅ |" in report.stdout
     assert "1 job(s) failed in the last 24 h" in report.stdout
+
+
+def test_every_api_address_the_readme_sends_a_newcomer_to_answers():
+    run_it = (REPO / "README.md").read_text().split("## Run it", 1)[1].split("\n## ", 1)[0]
+    addresses = set(re.findall(r"(?<!POST )`(/api/[^`\s]*)`", run_it))
+    assert addresses, "the README's Run it section names no API address"
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("readme-reader", "", "x"))
+    for address in sorted(addresses):
+        assert operator.get(address).status_code == 200, address
+
+
+@pytest.mark.parametrize("keys", [b"\x04", b"n\n"], ids=["ctrl-d", "no"])
+def test_demo_offer_declined_on_a_terminal_lets_make_run_go_on(keys):
+    env = {**os.environ, **child_env()}
+    argv = [PYTHON, "manage.py", "demo", "--offer"]
+    code, shown = run_in_terminal(argv, env, answer=("[Y/n]", keys))
+    assert code == 0, shown  # make run starts the stack only after a 0
+    assert "Traceback" not in shown and "`make demo`" in shown.split("[Y/n]", 1)[1], shown
+    assert not Ticket.objects.exists()
 
 
 def test_backup_run_draws_its_bar_on_a_terminal_only_without_json():

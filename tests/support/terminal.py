@@ -15,8 +15,11 @@ from collections.abc import Mapping, Sequence
 from tests.support.processes import REPO
 
 
-def run_in_terminal(argv: Sequence[str], env: Mapping[str, str], timeout: float = 300) -> tuple[int, str]:
-    """(exit code, everything written to the terminal): stdin, stdout and stderr are one pty."""
+def run_in_terminal(
+    argv: Sequence[str], env: Mapping[str, str], timeout: float = 300, answer: tuple[str, bytes] | None = None
+) -> tuple[int, str]:
+    """(exit code, everything written to the terminal): stdin, stdout and stderr are one pty.
+    `answer` (prompt, keys): the keys are typed once the prompt has been shown."""
     controller, terminal = pty.openpty()
     # 24 rows x 100 columns, as a terminal window has: a fresh pty says 0 x 0.
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
@@ -40,6 +43,9 @@ def run_in_terminal(argv: Sequence[str], env: Mapping[str, str], timeout: float 
             if not chunk:
                 break
             chunks.append(chunk)
+            if answer and answer[0].encode() in b"".join(chunks):
+                os.write(controller, answer[1])
+                answer = None
         return process.wait(), b"".join(chunks).decode(errors="replace")
     finally:
         if terminal != -1:

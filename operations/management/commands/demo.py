@@ -71,8 +71,15 @@ class Command(BaseCommand):
         if not sys.stdin.isatty():
             self.stdout.write("Empty database: `make demo` fills it with a realistic day.")
             return False
-        answer = input("The database is empty. Load a realistic demo day into it? [Y/n] ").strip().lower()
-        return answer in ("", "y", "yes")
+        try:
+            answer = input("The database is empty. Load a realistic demo day into it? [Y/n] ").strip().lower()
+        except EOFError:  # Ctrl-D: a no, and `make run` goes on to start the stack
+            answer = "n"
+            self.stdout.write("")
+        if answer in ("", "y", "yes"):
+            return True
+        self.stdout.write("Not loaded: `make demo` fills it any time.")
+        return False
 
 
 def _summary(result) -> str:
