@@ -30,10 +30,18 @@ INVALID_MESSAGE = 4200
 SUPPORTED_PROTOCOLS = range(5, 8)
 
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9_\-=@,.;]{1,164}")
+_VERSION = re.compile(r"[0-9]{1,3}")
 _SOCKET_ID = re.compile(r"\d{1,20}\.\d{1,20}")
 _GROUP_SAFE = re.compile(r"[A-Za-z0-9_\-.]{1,80}")
 
 PUBLIC, PRIVATE, PRESENCE = "public", "private", "presence"
+
+
+def supported_protocol(version: str) -> bool:
+    """Whether the `protocol` query value names a version served here."""
+    # ASCII digits only, and few: str.isdigit() admits "²", which int() refuses, and int()
+    # refuses strings past 4300 digits.
+    return _VERSION.fullmatch(version) is not None and int(version) in SUPPORTED_PROTOCOLS
 
 
 def valid_channel_name(name: object) -> bool:
