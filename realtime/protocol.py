@@ -136,7 +136,9 @@ def fill_event_id(template: list[str], event_id: int) -> str:
 def signature(socket_id: str, channel: str, channel_data: str | None = None) -> str:
     message = f"{socket_id}:{channel}" if channel_data is None else f"{socket_id}:{channel}:{channel_data}"
     secret = settings.REALTIME_APP_SECRET.encode()
-    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+    # A client's channel_data may hold lone surrogates (valid JSON escapes, not valid UTF-8):
+    # such data signs to a value no authorization matches, rather than raising.
+    return hmac.new(secret, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def auth_token(socket_id: str, channel: str, channel_data: str | None = None) -> str:
@@ -148,4 +150,4 @@ def verify_auth(auth: object, socket_id: str, channel: str, channel_data: str | 
     if not isinstance(auth, str):
         return False
     expected = auth_token(socket_id, channel, channel_data)
-    return hmac.compare_digest(auth.encode(), expected.encode())
+    return hmac.compare_digest(auth.encode("utf-8", "surrogatepass"), expected.encode())

@@ -1,0 +1,103 @@
+"""Forged or broken subscriptions at a real server: refused on their channel, never a traceback.
+
+A real uvicorn serves opsproject.asgi; a real websocket client sends signatures and presence
+data it made up. Each refusal is the connection-level 4009 and the channel's
+pusher:subscription_error (what pusher-js and Echo wait for), and the client is not subscribed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+
+from realtime import protocol
+from tests.realtime.support import PusherClient, asgi_server, signed
+from tests.security.test_websocket_frames import no_tracebacks
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, django_db_blocker):
+    with asgi_server(REALTIME_CLIENT_EVENTS="true") as running_server:
+        yield running_server
+
+
+def raw_subscribe(data: str) -> str:
+    """A subscribe frame whose data object is written by hand (JSON escapes json.dumps won't make)."""
+    return '{"event":"pusher:subscribe","data":' + data + "}"
+
+
+async def refused(client: PusherClient, channel: str) -> dict:
+    """The 4009 and the channel's subscription_error; the channel's error payload."""
+    error = await client.expect("pusher:error")
+    assert error["data"]["code"] == protocol.UNAUTHORIZED, error
+    channel_error = await client.expect("pusher:subscription_error", channel)
+    assert channel_error["data"]["status"] == 403
+    return channel_error["data"]
+
+
+async def not_subscribed(client: PusherClient, channel: str) -> None:
+    """A client event to `channel` is refused: the server does not count the client in."""
+    await client.send("client-probe", {}, channel=channel)
+    error = await client.expect("pusher:error")
+    assert error["data"]["message"] == f"Not subscribed to {channel}", error
+
+
+def test_an_auth_with_a_lone_surrogate_is_an_invalid_signature(server):
+    channel = f"private-s.{uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        client = await PusherClient.connect(server.ws_url())
+        await client.ws.send(raw_subscribe(f'{{"channel":"{channel}","auth":"\\ud800"}}'))
+        assert (await refused(client, channel))["error"] == "invalid signature"
+        await not_subscribed(client, channel)
+        await client.close()
+
+    asyncio.run(scenario())
+    no_tracebacks(server)
+
+
+def test_presence_channel_data_with_a_lone_surrogate_is_an_invalid_signature(server):
+    channel = f"presence-s.{uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        client = await PusherClient.connect(server.ws_url())
+        auth = protocol.auth_token(client.socket_id, channel, json.dumps({"user_id": "1"}))
+        data = f'{{"channel":"{channel}","auth":"{auth}","channel_data":"{{\\"user_id\\":\\"\\ud800\\"}}"}}'
+        await client.ws.send(raw_subscribe(data))
+        assert (await refused(client, channel))["error"] == "invalid signature"
+        await not_subscribed(client, channel)
+        await client.close()
+
+    asyncio.run(scenario())
+    no_tracebacks(server)
+
+
+def test_a_signature_for_another_socket_or_other_presence_data_is_refused(server):
+    channel = f"presence-f.{uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        victim = await PusherClient.connect(server.ws_url())
+        attacker = await PusherClient.connect(server.ws_url())
+        # The victim's own authorization, replayed on the attacker's socket.
+        stolen = signed(victim.socket_id, channel, {"user_id": "victim"})
+        await attacker.send("pusher:subscribe", {"channel": channel, **stolen})
+        await refused(attacker, channel)
+        # The attacker's genuine authorization with the user swapped for another.
+        own = signed(attacker.socket_id, channel, {"user_id": "attacker"})
+        forged = {**own, "channel_data": json.dumps({"user_id": "admin"})}
+        await attacker.send("pusher:subscribe", {"channel": channel, **forged})
+        await refused(attacker, channel)
+        await not_subscribed(attacker, channel)
+        # The genuine one works, and names the user it was signed for.
+        ok = await attacker.subscribe(channel, **own)
+        assert ok["data"]["presence"]["ids"] == ["attacker"], ok
+        await victim.close()
+        await attacker.close()
+
+    asyncio.run(scenario())
+    no_tracebacks(server)
