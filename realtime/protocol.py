@@ -62,7 +62,9 @@ def channel_kind(name: str) -> str:
 
 def group_name(channel: str) -> str:
     """The Channels group of a Pusher channel (group names allow fewer characters)."""
-    if _GROUP_SAFE.fullmatch(channel):
+    # "h.<hex>" is hashed too: kept as it is, it would share the group of the channel whose hash
+    # it names, and whoever left it would take this process out of that channel's group.
+    if _GROUP_SAFE.fullmatch(channel) and not channel.startswith("h."):
         return f"rt.{channel}"
     return "rt.h." + hashlib.sha256(channel.encode()).hexdigest()
 

@@ -8,12 +8,14 @@ pusher:subscription_error (what pusher-js and Echo wait for), and the client is 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 
 import pytest
 
 from realtime import protocol
+from realtime.broadcasting import abroadcast
 from tests.realtime.support import PusherClient, asgi_server, signed
 from tests.security.test_websocket_frames import no_tracebacks
 
@@ -96,6 +98,33 @@ def test_a_signature_for_another_socket_or_other_presence_data_is_refused(server
         # The genuine one works, and names the user it was signed for.
         ok = await attacker.subscribe(channel, **own)
         assert ok["data"]["presence"]["ids"] == ["attacker"], ok
+        await victim.close()
+        await attacker.close()
+
+    asyncio.run(scenario())
+    no_tracebacks(server)
+
+
+def test_a_public_channel_named_like_a_hashed_group_cannot_unplug_that_channel(server):
+    """Channel names the layer cannot take as group names are hashed; "h.<that hash>" is a
+    valid public channel name. Subscribing to it and leaving must not take this process out of
+    the hashed channel's group: its subscribers here would stop hearing broadcasts."""
+    channel = f"private-{'long-name.' * 9}{uuid.uuid4().hex}"  # past the 80 characters a group takes
+    lookalike = "h." + hashlib.sha256(channel.encode()).hexdigest()
+    assert protocol.valid_channel_name(lookalike)
+
+    async def scenario():
+        victim = await PusherClient.connect(server.ws_url())
+        attacker = await PusherClient.connect(server.ws_url())
+        ok = await victim.subscribe(channel, **signed(victim.socket_id, channel))
+        assert ok["event"] == "pusher_internal:subscription_succeeded", ok
+        assert (await attacker.subscribe(lookalike))["event"] == "pusher_internal:subscription_succeeded"
+        await attacker.send("pusher:unsubscribe", {"channel": lookalike})
+        await attacker.send("pusher:ping")
+        await attacker.expect("pusher:pong")  # the unsubscribe is handled
+        await abroadcast(channel, "secret", {"n": 1})
+        assert (await victim.expect("secret", channel, timeout=10))["data"]["n"] == 1
+        assert not [f for f in attacker.frames if f.get("channel") == channel]
         await victim.close()
         await attacker.close()
 
