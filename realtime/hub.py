@@ -166,6 +166,7 @@ class Hub:
 
     async def subscribe(self, connection: Connection, channel: str, member: Member | None = None):
         """Deliver `channel` to `connection`; for presence, join and return the members."""
+        rejoined = channel in connection.channels and connection.channels[channel] == member
         self.subscribers.setdefault(channel, set()).add(connection)
         connection.channels[channel] = member
         # Registered locally first: should the layer fail now, the resync after it recovers
@@ -178,7 +179,7 @@ class Hub:
         except Exception as exc:
             self.layer_failed(exc)
             return {member.user_id: member.user_info} if member else None
-        if result.added:
+        if result.added and not rejoined:  # a repeated subscribe is no arrival
             added = protocol.frame("pusher_internal:member_added", result.added.as_dict(), channel)
             await self.publish(channel, added, exclude=connection.socket_id)
         await self._announce_departures(channel, result.removed)

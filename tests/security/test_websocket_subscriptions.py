@@ -130,3 +130,27 @@ def test_a_public_channel_named_like_a_hashed_group_cannot_unplug_that_channel(s
 
     asyncio.run(scenario())
     no_tracebacks(server)
+
+
+def test_subscribing_again_to_a_presence_channel_announces_no_new_arrival(server):
+    channel = f"presence-again.{uuid.uuid4().hex[:8]}"
+
+    async def scenario():
+        ann = await PusherClient.connect(server.ws_url())
+        bob = await PusherClient.connect(server.ws_url())
+        await bob.subscribe(channel, **signed(bob.socket_id, channel, {"user_id": "bob"}))
+        ann_auth = signed(ann.socket_id, channel, {"user_id": "ann"})
+        for _ in range(4):  # once to join, then the same signed subscription again
+            ok = await ann.subscribe(channel, **ann_auth)
+            assert sorted(ok["data"]["presence"]["ids"]) == ["ann", "bob"], ok
+        await abroadcast(channel, "after", {})  # reaches bob after any announcement above
+        await bob.expect("after", channel)
+        arrivals = [f for f in bob.frames if f["event"] == "pusher_internal:member_added"]
+        assert [f["data"]["user_id"] for f in arrivals] == ["ann"], arrivals
+        assert not [f for f in bob.frames if f["event"] == "pusher_internal:member_removed"]
+        await ann.close()
+        assert (await bob.expect("pusher_internal:member_removed", channel))["data"] == {"user_id": "ann"}
+        await bob.close()
+
+    asyncio.run(scenario())
+    no_tracebacks(server)
