@@ -274,3 +274,27 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_counted():
         asyncio.run(scenario(srv))
         no_tracebacks(srv)
         srv.process.wait_for_line(r"refused a connection from 203\.0\.113\.7")
+
+
+def test_an_ipv6_client_counts_as_its_whole_64_behind_a_trusted_proxy():
+    """Whoever has one IPv6 address has its /64: another address of it is no new allowance."""
+
+    def via(address: str) -> dict:
+        return {"additional_headers": {"X-Forwarded-For": address}}
+
+    async def scenario(srv):
+        clients = [
+            await PusherClient.connect(srv.ws_url(), **via("2001:db8:1:2::1")),
+            await PusherClient.connect(srv.ws_url(), **via("2001:db8:1:2:ffff:ffff:ffff:fffe")),
+        ]
+        error, code = await refusal(srv.ws_url(), **via("2001:db8:1:2::99"))
+        assert (error["data"]["code"], code) == (protocol.OVER_CAPACITY, protocol.OVER_CAPACITY)
+        clients.append(await PusherClient.connect(srv.ws_url(), **via("2001:db8:1:3::1")))  # next /64
+        for client in clients:
+            await still_served(client)
+            await client.close()
+
+    with asgi_server(REALTIME_MAX_CONNECTIONS_PER_IP="2", FORWARDED_ALLOW_IPS="127.0.0.1") as srv:
+        asyncio.run(scenario(srv))
+        no_tracebacks(srv)
+        srv.process.wait_for_line(r"refused a connection from 2001:db8:1:2::99")
