@@ -43,7 +43,7 @@ class PusherConsumer(AsyncWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin1"))
         version = (query.get("protocol") or ["7"])[0]
-        if not version.isdigit() or int(version) not in protocol.SUPPORTED_PROTOCOLS:
+        if not protocol.supported_protocol(version):
             await self._refuse(protocol.UNSUPPORTED_PROTOCOL, f"Unsupported protocol version {version[:16]}")
             return
         admitted, self.address = limits.per_address.acquire(self.scope)

@@ -45,6 +45,7 @@ class Connection:
         self.last_seen = time.monotonic()
         self.ping_sent_at: float | None = None
         self.closing = False
+        self.closing_since = 0.0
         self._frames: deque[str | int] = deque()
         self._wake = asyncio.Event()
         self._writer = asyncio.ensure_future(self._write())
@@ -69,6 +70,7 @@ class Connection:
         if message is not None:
             self.send(protocol.error_frame(code, message))
         self.closing = True
+        self.closing_since = time.monotonic()
         self._frames.append(code)
         self._wake.set()
 
@@ -86,8 +88,6 @@ class Connection:
                         await self.consumer.close(code=item)
                         return
                     await self.consumer.send(text_data=item)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # the client went away mid-send: its disconnect cleans up
             logger.debug("realtime: writer of %s stopped: %r", self.socket_id, exc)
 
@@ -109,7 +109,7 @@ class Hub:
         self._trouble_reason: BaseException | None = None
         self._run_id: str | None = None
         self._groups_refreshed = time.monotonic()
-        self._tasks: list[asyncio.Task] = []  # held: the loop keeps only weak references
+        self._tasks: set[asyncio.Task] = set()  # held: the loop keeps only weak references
         self.started: asyncio.Future | None = None
         self.shutting_down = False
 
@@ -118,11 +118,8 @@ class Hub:
         # one prefix from one key under one lock, so a channel of another prefix would wait
         # behind other consumers' blocking pops.
         self.layer_channel = await self.layer.new_channel()
-        self._tasks = [
-            asyncio.ensure_future(self._receive_loop()),
-            asyncio.ensure_future(self._layer_loop()),
-            asyncio.ensure_future(self._activity_loop()),
-        ]
+        for loop in (self._receive_loop(), self._layer_loop(), self._activity_loop()):
+            self._tasks.add(asyncio.ensure_future(loop))
         self._install_signal_handlers()
 
     # connections and subscriptions
@@ -169,6 +166,7 @@ class Hub:
 
     async def subscribe(self, connection: Connection, channel: str, member: Member | None = None):
         """Deliver `channel` to `connection`; for presence, join and return the members."""
+        rejoined = channel in connection.channels and connection.channels[channel] == member
         self.subscribers.setdefault(channel, set()).add(connection)
         connection.channels[channel] = member
         # Registered locally first: should the layer fail now, the resync after it recovers
@@ -181,7 +179,7 @@ class Hub:
         except Exception as exc:
             self.layer_failed(exc)
             return {member.user_id: member.user_info} if member else None
-        if result.added:
+        if result.added and not rejoined:  # a repeated subscribe is no arrival
             added = protocol.frame("pusher_internal:member_added", result.added.as_dict(), channel)
             await self.publish(channel, added, exclude=connection.socket_id)
         await self._announce_departures(channel, result.removed)
@@ -234,8 +232,6 @@ class Hub:
             await self.layer_ok.wait()
             try:
                 message = await self.layer.receive(self.layer_channel)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 self.layer_failed(exc)
                 continue
@@ -258,8 +254,6 @@ class Hub:
                 if self._trouble.is_set():
                     raise self._trouble_reason or ConnectionError("channel layer failed")
                 await asyncio.wait_for(self._check(), interval)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 await self._recover(exc)
 
@@ -306,8 +300,6 @@ class Hub:
             await asyncio.sleep(delay)
             try:
                 await asyncio.wait_for(self._resync(), max(settings.REALTIME_LAYER_CHECK_INTERVAL, 1))
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 delay = min(delay * 2, 5.0)
                 continue
@@ -339,6 +331,13 @@ class Hub:
             now = time.monotonic()
             for connection in tuple(self.connections.values()):
                 if connection.closing:
+                    # Its close frame waits behind frames a client that stopped reading never
+                    # takes (uvicorn's send waits for the socket's buffer to drain, forever):
+                    # its channels and presence go now, the socket when the peer lets go.
+                    if now - connection.closing_since >= pong:
+                        task = asyncio.ensure_future(self.close(connection))
+                        self._tasks.add(task)
+                        task.add_done_callback(self._tasks.discard)
                     continue
                 if connection.ping_sent_at is not None:
                     if now - connection.ping_sent_at >= pong:

@@ -10,13 +10,15 @@ the consumer asks, this module answers:
 
 Connections per address are counted in this process, beside the hub's other per-process state:
 a load balancer spreads one address over the realtime processes, so an address may hold up to
-the limit in each. The address is uvicorn's `scope["client"]`: uvicorn (and gunicorn's uvicorn
-worker) put the X-Forwarded-For address there only when the peer is in FORWARDED_ALLOW_IPS, so a
-client cannot choose the address it is counted under.
+the limit in each. The address is uvicorn's `scope["client"]`, an IPv6 one counted by its /64
+(a client holds all of it): uvicorn (and gunicorn's uvicorn worker) put the X-Forwarded-For
+address there only when the peer is in FORWARDED_ALLOW_IPS, so a client cannot choose the
+address it is counted under.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 
@@ -81,6 +83,19 @@ def client_event_rate() -> Rate:
     return Rate(settings.REALTIME_CLIENT_EVENT_RATE, settings.REALTIME_CLIENT_EVENT_RATE)
 
 
+def counted_as(address: str) -> str:
+    """What a client address is counted under: an IPv6 client holds a whole /64, so its /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a forwarded value that is not an address: counted as it is
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network((ip, 64), strict=False))
+
+
 class ConnectionsPerAddress:
     """Open websockets per client address in this process; every acquire is released once."""
 
@@ -91,7 +106,7 @@ class ConnectionsPerAddress:
     def acquire(self, scope: dict) -> tuple[bool, str | None]:
         """(admitted, the address counted, to release later); an unknown address is not counted."""
         client = scope.get("client")
-        address = str(client[0]) if client else None
+        address = counted_as(str(client[0])) if client else None
         limit = settings.REALTIME_MAX_CONNECTIONS_PER_IP
         if address is None or limit == 0:
             return True, None

@@ -26,7 +26,7 @@ class LoggingOriginValidator(OriginValidator):
 
     async def __call__(self, scope, receive, send):
         origin = dict(scope.get("headers", [])).get(b"origin")
-        if origin is None or self.validate_origin(urlparse(origin.decode("latin1"))):
+        if origin is None or self._allowed(origin.decode("latin1")):
             return await self.application(scope, receive, send)
         logger.warning(
             "realtime: refused websocket %s from %s: origin %r is not in ALLOWED_HOSTS or "
@@ -36,3 +36,9 @@ class LoggingOriginValidator(OriginValidator):
             origin.decode("latin1")[:200],
         )
         return await WebsocketDenier()(scope, receive, send)
+
+    def _allowed(self, origin: str) -> bool:
+        try:
+            return self.validate_origin(urlparse(origin))
+        except ValueError:  # not a URL ("http://[", a port past 65535): like no allowed origin
+            return False

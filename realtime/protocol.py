@@ -32,10 +32,18 @@ INVALID_MESSAGE = 4200
 SUPPORTED_PROTOCOLS = range(5, 8)
 
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9_\-=@,.;]{1,164}")
+_VERSION = re.compile(r"[0-9]{1,3}")
 _SOCKET_ID = re.compile(r"\d{1,20}\.\d{1,20}")
 _GROUP_SAFE = re.compile(r"[A-Za-z0-9_\-.]{1,80}")
 
 PUBLIC, PRIVATE, PRESENCE = "public", "private", "presence"
+
+
+def supported_protocol(version: str) -> bool:
+    """Whether the `protocol` query value names a version served here."""
+    # ASCII digits only, and few: str.isdigit() admits "²", which int() refuses, and int()
+    # refuses strings past 4300 digits.
+    return _VERSION.fullmatch(version) is not None and int(version) in SUPPORTED_PROTOCOLS
 
 
 def valid_channel_name(name: object) -> bool:
@@ -56,7 +64,9 @@ def channel_kind(name: str) -> str:
 
 def group_name(channel: str) -> str:
     """The Channels group of a Pusher channel (group names allow fewer characters)."""
-    if _GROUP_SAFE.fullmatch(channel):
+    # "h.<hex>" is hashed too: kept as it is, it would share the group of the channel whose hash
+    # it names, and whoever left it would take this process out of that channel's group.
+    if _GROUP_SAFE.fullmatch(channel) and not channel.startswith("h."):
         return f"rt.{channel}"
     return "rt.h." + hashlib.sha256(channel.encode()).hexdigest()
 
@@ -131,7 +141,9 @@ def signature(socket_id: str, channel: str, channel_data: str | None = None, *, 
     """The HMAC-SHA256 hex of a subscription, with `secret` (default REALTIME_APP_SECRET)."""
     message = f"{socket_id}:{channel}" if channel_data is None else f"{socket_id}:{channel}:{channel_data}"
     key = (secret or settings.REALTIME_APP_SECRET).encode()
-    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+    # A client's channel_data may hold lone surrogates (valid JSON escapes, not valid UTF-8):
+    # such data signs to a value no authorization matches, rather than raising.
+    return hmac.new(key, message.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
 def auth_token(socket_id: str, channel: str, channel_data: str | None = None) -> str:

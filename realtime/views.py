@@ -5,6 +5,9 @@ Both authenticate like the API (DRF token or the Django session, CSRF-checked fo
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,6 +17,7 @@ from realtime.authorization import Refused, authorize, subscription_auth
 from realtime.broadcasting import history
 
 HISTORY_LIMIT = 1000
+_EVENT_ID = re.compile(r"[0-9]{1,20}")
 
 
 class ChannelAuthView(APIView):
@@ -24,6 +28,8 @@ class ChannelAuthView(APIView):
     parser_classes = [FormParser, MultiPartParser, JSONParser]
 
     def post(self, request):
+        if not isinstance(request.data, Mapping):  # JSON that is a list, a string, a number
+            return Response({"detail": "expected an object with socket_id and channel_name"}, status=400)
         socket_id = request.data.get("socket_id", "")
         channel = request.data.get("channel_name", "")
         try:
@@ -40,9 +46,7 @@ class HistoryView(APIView):
     def get(self, request):
         channel = request.query_params.get("channel", "")
         after = request.query_params.get("after", "0")
-        # ASCII digits only, and no longer than an event id can be: str.isdigit() accepts `²`,
-        # which int() refuses, and int() refuses more than 4300 digits.
-        if not (after.isascii() and after.isdigit() and len(after) <= 19):
+        if not _EVENT_ID.fullmatch(after):  # str.isdigit() takes "²", which int() refuses
             return Response({"detail": "after must be an event_id (a non-negative integer)"}, status=400)
         try:
             authorize(request.user, channel)
