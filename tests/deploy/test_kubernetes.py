@@ -9,6 +9,7 @@ import subprocess
 
 import kubernetes_validate
 import pytest
+import yaml
 
 from tests.deploy import kubernetes_manifests as k8s
 from tests.deploy.test_env_documentation import documented
@@ -187,3 +188,18 @@ def test_every_workload_has_a_disruption_budget_and_web_an_autoscaler():
     (hpa,) = [obj for obj in objects if obj["kind"] == "HorizontalPodAutoscaler"]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "web"
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_prometheus_scrapes_every_web_pod_ready_or_not():
+    """An outage makes every web pod unready; its /metrics must still reach Prometheus."""
+    prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    (name,) = job["dns_sd_configs"][0]["names"]
+    service, namespace = name.split(".")[:2]
+    overlay = k8s.kustomization(k8s.OVERLAY)
+    assert namespace == overlay["namespace"]
+    scraped = next(o for o in k8s.base_objects() if k8s.key(o) == ("Service", service))
+    assert scraped["spec"]["clusterIP"] == "None"
+    assert scraped["spec"]["selector"] == {"app.kubernetes.io/name": "web"}
+    assert scraped["spec"].get("publishNotReadyAddresses") is True
+    assert job["dns_sd_configs"][0]["port"] == scraped["spec"]["ports"][0]["port"]
