@@ -3,22 +3,25 @@ processes started with the manifests' own commands."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import urllib.error
 import urllib.request
 
 import pytest
+import websockets
 
 from tests.deploy import kubernetes_manifests as k8s
-from tests.realtime.support import asgi_server
 from tests.support.celery_worker import child_env
-from tests.support.processes import BIN, PYTHON, REPO, running
+from tests.support.processes import BIN, PYTHON, REPO, free_port, running
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEPLOYMENTS = {obj["metadata"]["name"]: obj for obj in k8s.base_objects() if obj["kind"] == "Deployment"}
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+CONFIG = next(obj for obj in k8s.base_objects() if obj["kind"] == "ConfigMap")["data"]
 
 
 def container(name: str) -> dict:
@@ -52,13 +55,65 @@ def get(url: str, host: str) -> int:
         return error.code
 
 
-def test_the_http_probes_answer_200_on_a_running_server():
-    with asgi_server() as server:
-        for name in ("web", "realtime"):
-            for probe in probes(name):
-                path = probe["httpGet"]["path"]
-                status = get(f"{server.base}{path}", host="10.42.0.17:8000")
-                assert status == 200, (name, path, status, server.process.output[-2000:])
+def served_here(argv: list[str], port: int) -> list[str]:
+    """The container's server command on this machine: loopback, a free port, one worker."""
+    program = str(BIN / argv[0]) if argv[0] in ("gunicorn", "uvicorn") else argv[0]
+    rest = []
+    for arg in argv[1:]:
+        if arg.startswith("--bind="):
+            arg = f"--bind=127.0.0.1:{port}"
+        elif arg.startswith("--host="):
+            arg = "--host=127.0.0.1"
+        elif arg.startswith("--port="):
+            arg = f"--port={port}"
+        elif arg.startswith("--workers="):
+            arg = "--workers=1"
+        rest.append(arg)
+    return [program, *rest]
+
+
+def oversized_message_close_code(port: int, size: int) -> int:
+    async def scenario():
+        url = f"ws://127.0.0.1:{port}/app/{CONFIG['REALTIME_APP_KEY']}?protocol=7&client=python&version=1.0"
+        async with websockets.connect(url, max_size=None) as ws:
+            json.loads(await asyncio.wait_for(ws.recv(), 30))  # pusher:connection_established
+            await ws.send(json.dumps({"event": "pusher:ping", "data": "x" * size}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 30)
+            return closed.value.rcvd.code
+
+    return asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("name", ["web", "realtime"])
+def test_the_http_probes_answer_200_on_the_containers_own_server_command(name):
+    """Started with the Deployment's own args: a worker class or flag the image lacks fails here."""
+    port = free_port()
+    env = child_env(REALTIME_APP_KEY=CONFIG["REALTIME_APP_KEY"])
+    with running(served_here(container(name)["args"], port), env=env) as server:
+
+        def answers() -> bool:
+            assert server.proc.poll() is None, f"{name} exited: {server.output[-2000:]}"
+            try:
+                return get(f"http://127.0.0.1:{port}/health/live", host="127.0.0.1") == 200
+            except OSError:  # not listening yet
+                return False
+
+        wait_until(
+            answers,
+            timeout=90,
+            what=f"{name}'s server to answer",
+            explain=lambda: server.output[-2000:],
+        )
+        for probe in probes(name):
+            path = probe["httpGet"]["path"]
+            status = get(f"http://127.0.0.1:{port}{path}", host="10.42.0.17:8000")
+            assert status == 200, (name, path, status, server.output[-2000:])
+        # Both serve opsproject.asgi's websockets: the transport caps a message at the size the
+        # ConfigMap's REALTIME_MAX_MESSAGE_BYTES sets, before the app reads it (1009, not 4009).
+        limit = int(CONFIG["REALTIME_MAX_MESSAGE_BYTES"])
+        assert oversized_message_close_code(port, limit * 4) == 1009, server.output[-2000:]
 
 
 def test_the_worker_probe_passes_for_the_running_worker_and_fails_without_it():
