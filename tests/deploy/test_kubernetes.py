@@ -3,6 +3,7 @@ with docs/PRODUCTION_ENV.md."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import subprocess
@@ -203,3 +204,14 @@ def test_prometheus_scrapes_every_web_pod_ready_or_not():
     assert scraped["spec"]["selector"] == {"app.kubernetes.io/name": "web"}
     assert scraped["spec"].get("publishNotReadyAddresses") is True
     assert job["dns_sd_configs"][0]["port"] == scraped["spec"]["ports"][0]["port"]
+
+
+@pytest.mark.parametrize("name", ["web", "realtime"])
+def test_the_servers_behind_the_ingress_trust_its_forwarded_address_and_no_one_else(name):
+    """Without FORWARDED_ALLOW_IPS every client is the ingress controller's address: one shared
+    API throttle, login lockout and websocket connection limit for the whole site."""
+    (container,) = k8s.containers(DEPLOYMENTS[name])
+    env = {item["name"]: item["value"] for item in container.get("env", [])}
+    assert "FORWARDED_ALLOW_IPS" in env, f"{name}: X-Forwarded-For from the ingress is ignored"
+    networks = [ipaddress.ip_network(part.strip()) for part in env["FORWARDED_ALLOW_IPS"].split(",")]
+    assert all(network.is_private and not network.is_loopback for network in networks), networks

@@ -90,7 +90,8 @@ def oversized_message_close_code(port: int, size: int) -> int:
 def test_the_http_probes_answer_200_on_the_containers_own_server_command(name):
     """Started with the Deployment's own args: a worker class or flag the image lacks fails here."""
     port = free_port()
-    env = child_env(REALTIME_APP_KEY=CONFIG["REALTIME_APP_KEY"])
+    own = {item["name"]: item["value"] for item in container(name).get("env", [])}
+    env = child_env(REALTIME_APP_KEY=CONFIG["REALTIME_APP_KEY"], **own)
     with running(served_here(container(name)["args"], port), env=env) as server:
 
         def answers() -> bool:
