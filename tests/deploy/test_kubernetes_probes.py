@@ -87,11 +87,14 @@ def oversized_message_close_code(port: int, size: int) -> int:
 
 
 @pytest.mark.parametrize("name", ["web", "realtime"])
-def test_the_http_probes_answer_200_on_the_containers_own_server_command(name):
+def test_the_http_probes_answer_200_on_the_containers_own_server_command(name, tmp_path):
     """Started with the Deployment's own args: a worker class or flag the image lacks fails here."""
     port = free_port()
     own = {item["name"]: item["value"] for item in container(name).get("env", [])}
-    env = child_env(REALTIME_APP_KEY=CONFIG["REALTIME_APP_KEY"], **own)
+    # The image's user has its home in the read-only /app: nothing may need to write there.
+    home = tmp_path / "read-only-home"
+    home.write_text("")
+    env = child_env(REALTIME_APP_KEY=CONFIG["REALTIME_APP_KEY"], LOG_FORMAT="json", HOME=str(home), **own)
     with running(served_here(container(name)["args"], port), env=env) as server:
 
         def answers() -> bool:
@@ -115,6 +118,8 @@ def test_the_http_probes_answer_200_on_the_containers_own_server_command(name):
         # ConfigMap's REALTIME_MAX_MESSAGE_BYTES sets, before the app reads it (1009, not 4009).
         limit = int(CONFIG["REALTIME_MAX_MESSAGE_BYTES"])
         assert oversized_message_close_code(port, limit * 4) == 1009, server.output[-2000:]
+    errors = [line for line in server.lines if "ERROR" in line or '"level": "error"' in line]
+    assert not errors, errors
 
 
 def test_the_worker_probe_passes_for_the_running_worker_and_fails_without_it():
