@@ -120,6 +120,9 @@ def test_the_http_probes_answer_200_on_the_containers_own_server_command(name, t
         assert oversized_message_close_code(port, limit * 4) == 1009, server.output[-2000:]
     errors = [line for line in server.lines if "ERROR" in line or '"level": "error"' in line]
     assert not errors, errors
+    # LOG_FORMAT=json: every line a log store can parse, the server's own included.
+    not_json = [line for line in server.lines if line.strip() and not line.startswith("{")]
+    assert not not_json, not_json
 
 
 def test_the_worker_probe_passes_for_the_running_worker_and_fails_without_it():
