@@ -4,6 +4,7 @@ with docs/PRODUCTION_ENV.md."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import subprocess
@@ -215,3 +216,21 @@ def test_the_servers_behind_the_ingress_trust_its_forwarded_address_and_no_one_e
     assert "FORWARDED_ALLOW_IPS" in env, f"{name}: X-Forwarded-For from the ingress is ignored"
     networks = [ipaddress.ip_network(part.strip()) for part in env["FORWARDED_ALLOW_IPS"].split(",")]
     assert all(network.is_private and not network.is_loopback for network in networks), networks
+
+
+def test_no_configmap_value_is_left_with_an_unresolved_variable(tmp_path):
+    """Kubernetes does not expand $NAME in envFrom values; what settings does not resolve stays
+    literal (a From address of helpdesk@$MAILGUN_SENDER_DOMAIN that Mailgun refuses)."""
+    config, secret = config_and_secret()
+    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    env |= config | secret | {"VAR_DIR": str(tmp_path)}
+    code = (
+        "import json, opsproject.settings as s; print(json.dumps({n: str(getattr(s, n)) for n in "
+        f"{sorted(config)!r} if hasattr(s, n)}}))"
+    )
+    done = subprocess.run([PYTHON, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "DEFAULT_FROM_EMAIL" in loaded and "HEALTH_STATE_DIR" in loaded
+    literal = {name: value for name, value in loaded.items() if "$" in value}
+    assert not literal, literal
