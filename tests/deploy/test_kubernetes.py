@@ -63,7 +63,7 @@ def test_the_overlay_lists_its_files_and_patches_only_objects_the_base_has():
     in_base = {k8s.key(obj) for obj in k8s.base_objects()}
     for patch in k8s.overlay_patches():
         assert k8s.key(patch) in in_base, f"the overlay patches {k8s.key(patch)}, which the base lacks"
-    images = {c["image"].split(":")[0] for obj in k8s.base_objects() for c in k8s.containers(obj)}
+    images = {c["image"].split(":")[0] for obj in k8s.base_objects() for c in k8s.all_containers(obj)}
     assert {image["name"] for image in overlay["images"]} == images
 
 
@@ -117,7 +117,7 @@ WORKLOADS = [obj for obj in k8s.base_objects() if k8s.pod_spec(obj)]
 def test_each_pod_runs_hardened_with_resources_and_every_setting(obj):
     spec = k8s.pod_spec(obj)
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] != 0
-    for container in spec["containers"]:
+    for container in k8s.all_containers(obj):
         security = container["securityContext"]
         assert security["readOnlyRootFilesystem"] is True
         assert security["allowPrivilegeEscalation"] is False
@@ -126,9 +126,10 @@ def test_each_pod_runs_hardened_with_resources_and_every_setting(obj):
         assert "memory" in container["resources"]["limits"]
         sources = {next(iter(source.values()))["name"] for source in container["envFrom"]}
         assert sources == {"opsproject-config", "opsproject-secrets"}
-        # Only the drill worker holds the age identity.
+        # Only the drill worker holds the age identity (not even its migrations wait).
         mounts = {mount["name"] for mount in container["volumeMounts"]}
-        assert ("age-identity" in mounts) == (obj["metadata"]["name"] == "drill-worker")
+        holder = obj["metadata"]["name"] == "drill-worker" and container in spec["containers"]
+        assert ("age-identity" in mounts) == holder
 
 
 DEPLOYMENTS = {obj["metadata"]["name"]: obj for obj in WORKLOADS if obj["kind"] == "Deployment"}
@@ -234,3 +235,15 @@ def test_no_configmap_value_is_left_with_an_unresolved_variable(tmp_path):
     assert "DEFAULT_FROM_EMAIL" in loaded and "HEALTH_STATE_DIR" in loaded
     literal = {name: value for name, value in loaded.items() if "$" in value}
     assert not literal, literal
+
+
+def test_every_long_running_pod_waits_for_the_migrations_first():
+    """The migrate Job and the Deployments are applied together: new code must not start first."""
+    (migrate,) = [obj for obj in k8s.base_objects() if obj["kind"] == "Job"]
+    assert "manage.py migrate" in " ".join(k8s.containers(migrate)[0]["args"])
+    (web_wait,) = k8s.init_containers(DEPLOYMENTS["web"])
+    assert "migrate --check" in web_wait["args"][-1]  # tests/deploy/test_kubernetes_probes.py runs it
+    for name, obj in DEPLOYMENTS.items():
+        (wait,) = k8s.init_containers(obj)
+        assert wait["args"] == web_wait["args"], name
+        assert wait["image"] == k8s.containers(obj)[0]["image"], name

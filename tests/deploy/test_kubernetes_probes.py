@@ -167,3 +167,23 @@ def test_the_beat_probe_passes_for_a_running_beat_and_fails_for_another():
         )
         other = exec_probe(probe, BEAT_NAME="k8s-beat-that-never-ran")
         assert other.returncode == 1, other.stdout + other.stderr
+
+
+def test_the_migrations_wait_holds_a_pod_until_the_migrate_job_has_run(tmp_path):
+    """The init container's own command, on an empty database: it waits, then lets go once the
+    migrate Job's command has run."""
+    (wait,) = k8s.init_containers(DEPLOYMENTS["web"])
+    (migrate_job,) = [obj for obj in k8s.base_objects() if obj["kind"] == "Job"]
+    # The embedded profile: a SQLite database of this test's own, nothing migrated yet.
+    env = {"DATABASE_URL": "", "REDIS_URL": "", "VAR_DIR": str(tmp_path)}
+    argv = [part.replace("python ", f"{PYTHON} ") for part in wait["args"]]
+    with running(argv, env=env) as waiting:
+        waiting.wait_for_line(r"waiting for the migrate Job", timeout=90)
+        assert waiting.proc.poll() is None
+        job = [part.replace("python ", f"{PYTHON} ") for part in k8s.containers(migrate_job)[0]["args"]]
+        done = subprocess.run(
+            job, cwd=REPO, env={**child_env(), **env}, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        wait_until(lambda: waiting.proc.poll() is not None, timeout=90, what="the wait to end")
+        assert waiting.proc.returncode == 0, waiting.output[-2000:]
