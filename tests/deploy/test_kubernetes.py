@@ -247,3 +247,11 @@ def test_every_long_running_pod_waits_for_the_migrations_first():
         (wait,) = k8s.init_containers(obj)
         assert wait["args"] == web_wait["args"], name
         assert wait["image"] == k8s.containers(obj)[0]["image"], name
+
+
+def test_the_realtime_transport_limit_is_the_configured_message_limit():
+    """--ws-max-size is written out in realtime.yaml; it must follow REALTIME_MAX_MESSAGE_BYTES."""
+    config, _ = config_and_secret()
+    args = k8s.containers(DEPLOYMENTS["realtime"])[0]["args"]
+    (flag,) = [arg for arg in args if arg.startswith("--ws-max-size=")]
+    assert flag.split("=", 1)[1] == config["REALTIME_MAX_MESSAGE_BYTES"]
