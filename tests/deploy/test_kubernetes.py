@@ -255,3 +255,14 @@ def test_the_realtime_transport_limit_is_the_configured_message_limit():
     args = k8s.containers(DEPLOYMENTS["realtime"])[0]["args"]
     (flag,) = [arg for arg in args if arg.startswith("--ws-max-size=")]
     assert flag.split("=", 1)[1] == config["REALTIME_MAX_MESSAGE_BYTES"]
+
+
+def test_the_ingress_passes_every_body_the_app_accepts():
+    """ingress-nginx refuses bodies over 1 MiB by default: below WEB_BODY_MAX_BYTES (2.5 MiB),
+    so a Mailgun webhook with an attachment would be refused before the app saw it."""
+    config, _ = config_and_secret()
+    ingress = next(obj for obj in k8s.base_objects() if obj["kind"] == "Ingress")
+    size = ingress["metadata"]["annotations"].get("nginx.ingress.kubernetes.io/proxy-body-size", "1m")
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", size.lower()).groups()
+    allowed = int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+    assert allowed >= int(config["WEB_BODY_MAX_BYTES"]), size
