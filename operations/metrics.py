@@ -84,12 +84,17 @@ class OpsCollector:
         wait = GaugeMetricFamily(
             "ops_queue_oldest_wait_seconds", "Age of the oldest waiting message (0: none).", labels=["queue"]
         )
+        # Per queue: a worker alive on another queue (the drill worker's `restore`) runs nothing here.
+        consumers = GaugeMetricFamily(
+            "ops_queue_consumers", "Workers with a fresh heartbeat that consume the queue.", labels=["queue"]
+        )
         for row in panel["queues"]:
             size.add_metric([row["name"]], row["size"])
             wait.add_metric([row["name"]], row["oldest_wait"] or 0)
+            consumers.add_metric([row["name"]], row["consumers"])
         workers = GaugeMetricFamily("ops_workers_live", "Celery workers with a fresh heartbeat.")
         workers.add_metric([], panel["live_workers"])
-        return [size, wait, workers]
+        return [size, wait, consumers, workers]
 
     def _tasks(self):
         from operations.outcomes import totals

@@ -18,6 +18,8 @@ import secrets
 import structlog
 
 FORMATS = ("json", "plain")
+# LOG_LEVEL's names; logging.config would fail on any other with a traceback, not a refusal.
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a client may send as X-Request-ID: long enough for a UUID or a proxy's trace id, in a
 # charset that cannot forge log structure or headers. Anything else is replaced, not trusted.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")

@@ -816,6 +816,12 @@ SPECTACULAR_SETTINGS = {
 # --- logging --------------------------------------------------------------------------------
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in logs.LEVELS:
+    _level_error = f"LOG_LEVEL must be one of {', '.join(logs.LEVELS)}, not {LOG_LEVEL!r}"
+    if not PRODUCTION:
+        raise ImproperlyConfigured(_level_error)
+    _refused.append(_level_error)
+    LOG_LEVEL = "INFO"
 # json: one JSON object per line (time, level, logger, message, request/task ids), for a log
 # store to search; plain: readable lines for a terminal. opsproject/logs.py builds both.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain").lower()

@@ -65,7 +65,7 @@ def rendered_overlay() -> list[dict]:
     rendered = [documents(OVERLAY / name)[0] for name in overlay["resources"] if not name.startswith("..")]
     for obj in objects.values():
         obj = merge(obj, {"metadata": {"namespace": overlay["namespace"]}})
-        for container in containers(obj):
+        for container in all_containers(obj):
             for image in overlay.get("images", []):
                 if container["image"].split(":")[0] == image["name"]:
                     container["image"] = f"{image['name']}:{image['newTag']}"
@@ -82,3 +82,12 @@ def pod_spec(obj: dict) -> dict | None:
 def containers(obj: dict) -> list[dict]:
     spec = pod_spec(obj)
     return spec["containers"] if spec else []
+
+
+def init_containers(obj: dict) -> list[dict]:
+    spec = pod_spec(obj)
+    return spec.get("initContainers", []) if spec else []
+
+
+def all_containers(obj: dict) -> list[dict]:
+    return containers(obj) + init_containers(obj)

@@ -3,6 +3,8 @@ with docs/PRODUCTION_ENV.md."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 import secrets
@@ -11,6 +13,7 @@ import subprocess
 import kubernetes_validate
 import pyrage
 import pytest
+import yaml
 
 from tests.deploy import kubernetes_manifests as k8s
 from tests.deploy.test_env_documentation import documented
@@ -62,7 +65,7 @@ def test_the_overlay_lists_its_files_and_patches_only_objects_the_base_has():
     in_base = {k8s.key(obj) for obj in k8s.base_objects()}
     for patch in k8s.overlay_patches():
         assert k8s.key(patch) in in_base, f"the overlay patches {k8s.key(patch)}, which the base lacks"
-    images = {c["image"].split(":")[0] for obj in k8s.base_objects() for c in k8s.containers(obj)}
+    images = {c["image"].split(":")[0] for obj in k8s.base_objects() for c in k8s.all_containers(obj)}
     assert {image["name"] for image in overlay["images"]} == images
 
 
@@ -148,7 +151,7 @@ WORKLOADS = [obj for obj in k8s.base_objects() if k8s.pod_spec(obj)]
 def test_each_pod_runs_hardened_with_resources_and_every_setting(obj):
     spec = k8s.pod_spec(obj)
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] != 0
-    for container in spec["containers"]:
+    for container in k8s.all_containers(obj):
         security = container["securityContext"]
         assert security["readOnlyRootFilesystem"] is True
         assert security["allowPrivilegeEscalation"] is False
@@ -157,9 +160,10 @@ def test_each_pod_runs_hardened_with_resources_and_every_setting(obj):
         assert "memory" in container["resources"]["limits"]
         sources = {next(iter(source.values()))["name"] for source in container["envFrom"]}
         assert sources == {"opsproject-config", "opsproject-secrets"}
-        # Only the drill worker holds the age identity.
+        # Only the drill worker holds the age identity (not even its migrations wait).
         mounts = {mount["name"] for mount in container["volumeMounts"]}
-        assert ("age-identity" in mounts) == (obj["metadata"]["name"] == "drill-worker")
+        holder = obj["metadata"]["name"] == "drill-worker" and container in spec["containers"]
+        assert ("age-identity" in mounts) == holder
 
 
 DEPLOYMENTS = {obj["metadata"]["name"]: obj for obj in WORKLOADS if obj["kind"] == "Deployment"}
@@ -221,3 +225,78 @@ def test_every_workload_has_a_disruption_budget_and_web_an_autoscaler():
     (hpa,) = [obj for obj in objects if obj["kind"] == "HorizontalPodAutoscaler"]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "web"
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_prometheus_scrapes_every_web_pod_ready_or_not():
+    """An outage makes every web pod unready; its /metrics must still reach Prometheus."""
+    prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    (name,) = job["dns_sd_configs"][0]["names"]
+    service, namespace = name.split(".")[:2]
+    overlay = k8s.kustomization(k8s.OVERLAY)
+    assert namespace == overlay["namespace"]
+    scraped = next(o for o in k8s.base_objects() if k8s.key(o) == ("Service", service))
+    assert scraped["spec"]["clusterIP"] == "None"
+    assert scraped["spec"]["selector"] == {"app.kubernetes.io/name": "web"}
+    assert scraped["spec"].get("publishNotReadyAddresses") is True
+    assert job["dns_sd_configs"][0]["port"] == scraped["spec"]["ports"][0]["port"]
+
+
+@pytest.mark.parametrize("name", ["web", "realtime"])
+def test_the_servers_behind_the_ingress_trust_its_forwarded_address_and_no_one_else(name):
+    """Without FORWARDED_ALLOW_IPS every client is the ingress controller's address: one shared
+    API throttle, login lockout and websocket connection limit for the whole site."""
+    (container,) = k8s.containers(DEPLOYMENTS[name])
+    env = {item["name"]: item["value"] for item in container.get("env", [])}
+    assert "FORWARDED_ALLOW_IPS" in env, f"{name}: X-Forwarded-For from the ingress is ignored"
+    networks = [ipaddress.ip_network(part.strip()) for part in env["FORWARDED_ALLOW_IPS"].split(",")]
+    assert all(network.is_private and not network.is_loopback for network in networks), networks
+
+
+def test_no_configmap_value_is_left_with_an_unresolved_variable(tmp_path):
+    """Kubernetes does not expand $NAME in envFrom values; what settings does not resolve stays
+    literal (a From address of helpdesk@$MAILGUN_SENDER_DOMAIN that Mailgun refuses)."""
+    config, secret = config_and_secret()
+    env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
+    env |= config | secret | {"VAR_DIR": str(tmp_path)}
+    code = (
+        "import json, opsproject.settings as s; print(json.dumps({n: str(getattr(s, n)) for n in "
+        f"{sorted(config)!r} if hasattr(s, n)}}))"
+    )
+    done = subprocess.run([PYTHON, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "DEFAULT_FROM_EMAIL" in loaded and "HEALTH_STATE_DIR" in loaded
+    literal = {name: value for name, value in loaded.items() if "$" in value}
+    assert not literal, literal
+
+
+def test_every_long_running_pod_waits_for_the_migrations_first():
+    """The migrate Job and the Deployments are applied together: new code must not start first."""
+    (migrate,) = [obj for obj in k8s.base_objects() if obj["kind"] == "Job"]
+    assert "manage.py migrate" in " ".join(k8s.containers(migrate)[0]["args"])
+    (web_wait,) = k8s.init_containers(DEPLOYMENTS["web"])
+    assert "migrate --check" in web_wait["args"][-1]  # tests/deploy/test_kubernetes_probes.py runs it
+    for name, obj in DEPLOYMENTS.items():
+        (wait,) = k8s.init_containers(obj)
+        assert wait["args"] == web_wait["args"], name
+        assert wait["image"] == k8s.containers(obj)[0]["image"], name
+
+
+def test_the_realtime_transport_limit_is_the_configured_message_limit():
+    """--ws-max-size is written out in realtime.yaml; it must follow REALTIME_MAX_MESSAGE_BYTES."""
+    config, _ = config_and_secret()
+    args = k8s.containers(DEPLOYMENTS["realtime"])[0]["args"]
+    (flag,) = [arg for arg in args if arg.startswith("--ws-max-size=")]
+    assert flag.split("=", 1)[1] == config["REALTIME_MAX_MESSAGE_BYTES"]
+
+
+def test_the_ingress_passes_every_body_the_app_accepts():
+    """ingress-nginx refuses bodies over 1 MiB by default: below WEB_BODY_MAX_BYTES (2.5 MiB),
+    so a Mailgun webhook with an attachment would be refused before the app saw it."""
+    config, _ = config_and_secret()
+    ingress = next(obj for obj in k8s.base_objects() if obj["kind"] == "Ingress")
+    size = ingress["metadata"]["annotations"].get("nginx.ingress.kubernetes.io/proxy-body-size", "1m")
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", size.lower()).groups()
+    allowed = int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+    assert allowed >= int(config["WEB_BODY_MAX_BYTES"]), size

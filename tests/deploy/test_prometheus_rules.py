@@ -58,7 +58,7 @@ def test_a_broken_rule_fails_the_unit_tests(tmp_path):
     """The unit tests can fail: a rule whose threshold is off no longer fires when expected."""
     (tmp_path / "rules").mkdir()
     (tmp_path / "tests").mkdir()
-    text = RULES.read_text().replace("ops_workers_live) == 0", "ops_workers_live) == 1")
+    text = RULES.read_text().replace("ops_queue_consumers) == 0", "ops_queue_consumers) == 1")
     (tmp_path / "rules" / RULES.name).write_text(text)
     (tmp_path / "tests" / TESTS.name).write_text(TESTS.read_text())
     done = promtool("test", "rules", TESTS.name, cwd=tmp_path / "tests")

@@ -25,6 +25,7 @@ REQUIRED = {
     "ops_health_check_latency_seconds",
     "ops_queue_size",
     "ops_queue_oldest_wait_seconds",
+    "ops_queue_consumers",
     "ops_workers_live",
     "ops_task_outcomes",
     "ops_failed_jobs",

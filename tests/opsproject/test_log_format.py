@@ -108,3 +108,23 @@ def test_a_task_published_while_a_request_id_is_bound_carries_it():
     untouched = {}
     signals.before_task_publish.send(sender="mailops.send_message", body=(), headers=untouched)
     assert "request_id" not in untouched
+
+
+def test_production_refuses_an_unknown_log_level_in_its_one_error():
+    """LOG_LEVEL reaches logging.config, which would fail with a traceback on a name it lacks."""
+    from tests.opsproject.test_production_settings import _error_lines, _start
+
+    done = _start({"LOG_LEVEL": "verbose", "LOG_FORMAT": "xml"})
+    (error,) = _error_lines(done)
+    assert "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL" in error
+    assert "LOG_FORMAT must be 'json' or 'plain'" in error
+    assert "Unable to configure" not in done.stderr
+
+
+def test_development_refuses_an_unknown_log_level_with_one_line():
+    from tests.opsproject.test_production_settings import _start
+
+    done = _start({"DJANGO_ENV": "development", "LOG_LEVEL": "LOUD"})
+    assert done.returncode != 0
+    assert "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'" in done.stderr
+    assert "Unable to configure" not in done.stderr
