@@ -14,7 +14,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+
+from opsproject.throttling import AnonThrottle
 
 LOCKED_OUT = "Too many failed logins for this username from this address: locked out for {seconds} s."
 
@@ -24,7 +25,7 @@ class TokenObtainView(LoginView):
 
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (AnonRateThrottle,)
+    throttle_classes = (AnonThrottle,)
     parser_classes = (JSONParser, FormParser)
     serializer_class = AuthTokenSerializer
 

@@ -16,6 +16,7 @@ from helpdesk.permissions import is_agent
 
 class RequesterMailThrottle(UserRateThrottle):
     scope = "helpdesk_requester_mail"
+    refused = False  # whether this throttle (not the API's general one) refused the request
 
     def get_rate(self) -> str:
         return settings.HELPDESK_REQUESTER_MAIL_RATE
@@ -23,4 +24,5 @@ class RequesterMailThrottle(UserRateThrottle):
     def allow_request(self, request, view) -> bool:
         if is_agent(request.user):
             return True
-        return super().allow_request(request, view)
+        self.refused = not super().allow_request(request, view)
+        return not self.refused

@@ -13,7 +13,6 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, Throttled
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from helpdesk import services
 from helpdesk.models import Ticket
@@ -32,6 +31,7 @@ from helpdesk.serializers import (
     TicketUpdateSerializer,
 )
 from helpdesk.throttles import RequesterMailThrottle
+from opsproject.throttling import AnonThrottle, UserThrottle
 
 # Fields only agents may send: the SLA and workflow are theirs to set.
 AGENT_ONLY_FIELDS = frozenset({"status", "priority", "public"})
@@ -41,19 +41,24 @@ class TicketViewSet(viewsets.GenericViewSet):
     serializer_class = TicketSerializer
     lookup_value_regex = "[0-9]+"
     # Rates: API_THROTTLE_ANON / API_THROTTLE_USER; 429 with Retry-After past them.
-    throttle_classes = [AnonRateThrottle, UserRateThrottle]
+    throttle_classes = [AnonThrottle, UserThrottle]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # authenticates and checks IsAuthenticated
         self.agent = is_agent(request.user)
 
+    mail_throttle: RequesterMailThrottle | None = None
+
     def get_throttles(self):
         throttles = super().get_throttles()
         if self.action == "replies":
-            throttles.append(RequesterMailThrottle())
+            self.mail_throttle = RequesterMailThrottle()
+            throttles.append(self.mail_throttle)
         return throttles
 
     def throttled(self, request, wait):
+        if self.mail_throttle is None or not self.mail_throttle.refused:
+            super().throttled(request, wait)  # the API's general rate: DRF's own message
         raise Throttled(
             wait,
             detail="Too many replies: a reply mails the ticket's people, and replies by requesters "

@@ -17,12 +17,12 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
 from audit.models import AuditEntry
 from operations import actions, snapshot
 from operations.api import serializers as s
 from operations.permissions import IsOps, MayAct
+from opsproject.throttling import AnonThrottle, UserThrottle
 
 ERRORS = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: field -> messages."),
@@ -63,7 +63,7 @@ class OpsView(GenericAPIView):
     permission_classes = [IsOps, MayAct]
     acts: dict[str, str] = {}  # HTTP method -> the audit.rights action it takes
     # Rates: API_THROTTLE_ANON / API_THROTTLE_USER; 429 with Retry-After past them.
-    throttle_classes = [AnonRateThrottle, UserRateThrottle]
+    throttle_classes = [AnonThrottle, UserThrottle]
 
     def paginated(self, items, serializer_class) -> Response:
         page = self.paginate_queryset(items)

@@ -20,6 +20,8 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from knox.models import AuthToken
 
+from tests.operations.conftest import ops_group_named
+from tests.opsproject.test_production_settings import generated
 from tests.security.support import Response, api_token, asgi_server, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,6 +51,7 @@ def _auth(token: str) -> dict:
 
 def test_the_user_throttle_answers_429_with_retry_after():
     first, second = User.objects.create_user("busy", is_staff=True), User.objects.create_user("calm")
+    first.groups.add(ops_group_named("ops"))  # so the ops API answers it, until the throttle
     busy, calm = api_token(first), api_token(second)
     with asgi_server(API_THROTTLE_USER="5/minute", **NOT_OUR_PROXY) as server:
         url = f"{server.base}/api/tickets/"
@@ -168,22 +171,26 @@ def test_a_malformed_token_is_a_401():
 
 PRODUCTION = {
     "DJANGO_ENV": "production",
-    "SECRET_KEY": "s" * 64,
+    "SECRET_KEY": generated(),
     "ALLOWED_HOSTS": "127.0.0.1",
     "DEBUG": "0",
     "STATIC_MANIFEST": "0",  # no collectstatic in the test tree
     "MAILGUN_API_KEY": "key-security-test",
     "MAILGUN_SENDER_DOMAIN": "mg.example.com",
-    "MAILGUN_WEBHOOK_SIGNING_KEY": "signing-security-test",
+    "MAILGUN_WEBHOOK_SIGNING_KEY": generated(),
     "DEFAULT_FROM_EMAIL": "Helpdesk <helpdesk@mg.example.com>",
     "BACKUP_AGE_RECIPIENTS": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p",
     "REALTIME_APP_KEY": "helpdesk-security-key",
-    "REALTIME_APP_SECRET": "realtime-secret-security-test",
+    "REALTIME_APP_SECRET": generated(),
+    "BACKUP_MANIFEST_KEY": generated(),
+    "SECURE_SSL_REDIRECT": "0",  # the test server speaks plain HTTP, no proxy in front
 }
 
 
 def test_schema_and_docs_are_for_operators_only_in_production():
-    operator = api_token(User.objects.create_user("schema-operator", is_staff=True))
+    reader = User.objects.create_user("schema-operator", is_staff=True)
+    reader.groups.add(ops_group_named("ops"))  # staff alone is not an operator
+    operator = api_token(reader)
     user = api_token(User.objects.create_user("schema-user"))
     with asgi_server(**PRODUCTION) as server:
         answers = {
