@@ -49,8 +49,16 @@ def record_fields(manifest: Manifest) -> dict:
 
 
 def refresh(store: BackupStorage | None = None) -> dict[str, int]:
-    """Rebuild BackupRecord rows from storage; returns counts of what changed."""
-    found = {m.id: m for m in manifests(store)}
+    """Rebuild BackupRecord rows from storage; returns counts of what changed.
+
+    An unsigned manifest is never recorded as a good backup: it may be planted by someone who
+    can write to the bucket, and a record would count for the backups health check (a recent
+    good backup) and hide that ours fail. Records already kept for one stay while it is stored.
+    """
+    stored = {m.id: m for m in manifests(store)}
+    found = {backup_id: m for backup_id, m in stored.items() if m.authenticated}
+    if unsigned := len(stored) - len(found):
+        log.warning("backups: %d unsigned manifest(s) in storage not recorded (see backup_list)", unsigned)
     added = updated = removed = 0
     with transaction.atomic():
         existing = {r.backup_id: r for r in BackupRecord.objects.select_for_update()}
@@ -63,9 +71,9 @@ def refresh(store: BackupStorage | None = None) -> dict[str, int]:
             elif record.status != BackupRecord.OK or record.sha256 != manifest.sha256:
                 BackupRecord.objects.filter(pk=record.pk).update(**fields)
                 updated += 1
-        gone = [r.pk for bid, r in existing.items() if r.status == BackupRecord.OK and bid not in found]
+        gone = [r.pk for bid, r in existing.items() if r.status == BackupRecord.OK and bid not in stored]
         removed = BackupRecord.objects.filter(pk__in=gone).delete()[0]
-    return {"added": added, "updated": updated, "removed": removed, "total": len(found)}
+    return {"added": added, "updated": updated, "removed": removed, "total": len(found), "unsigned": unsigned}
 
 
 def resolve(reference: str, store: BackupStorage | None = None, alias: str | None = None) -> Manifest:

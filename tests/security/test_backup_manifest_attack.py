@@ -153,3 +153,20 @@ def test_an_unsigned_old_backup_restores_only_with_the_flag_and_is_never_drilled
         )
         assert code == 0, lines
         assert "django_migrations" in _tables(target) and "precious" not in _tables(target)
+
+
+def test_a_planted_unsigned_manifest_is_never_recorded_as_a_good_backup(tmp_path, keys, capsys):
+    """Else backup_list --refresh would count it as a recent good backup and mask our failures."""
+    from backups.models import BackupRecord
+
+    with backup_settings(tmp_path, keys):
+        planted = _backup(OUR_KEY, capsys)
+        path = tmp_path / "store" / f"{planted['id']}.manifest.json"
+        unsigned = json.loads(path.read_text())
+        del unsigned["mac"]
+        path.write_text(json.dumps(unsigned))
+        BackupRecord.objects.all().delete()  # a fresh installation, or records rebuilt from storage
+
+        code, _lines = _run(capsys, "backup_list", "--refresh", "--json")
+        assert code == 0
+        assert not BackupRecord.objects.filter(backup_id=planted["id"]).exists()
