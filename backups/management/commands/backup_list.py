@@ -48,7 +48,7 @@ class Command(BackupCommand):
             self.stderr.write(
                 f"refreshed from storage: {changes['added']} added, {changes['updated']} updated, "
                 f"{changes['removed']} removed"
-                + (f"; {changes['unsigned']} unsigned manifest(s) not recorded" if changes["unsigned"] else "")
+                + (f"; {changes['unsigned']} unsigned not recorded" if changes["unsigned"] else "")
             )
         if not rows:
             self.stdout.write("no backups")
