@@ -40,13 +40,24 @@ def current_request_id() -> str | None:
 
 
 def _redact(logger, method_name, event_dict):
-    """Masks secrets in the message and every string field, exception text included."""
+    """Masks secrets in the message and every string field, exception text included, and in the
+    strings inside fields that hold dicts, lists or tuples (a logger's `extra=`)."""
+    for key, value in event_dict.items():
+        if key not in ("time", "level", "logger"):
+            event_dict[key] = _masked(value)
+    return event_dict
+
+
+def _masked(value):
     from health.redact import mask
 
-    for key, value in event_dict.items():
-        if isinstance(value, str) and key not in ("time", "level", "logger"):
-            event_dict[key] = mask(value)
-    return event_dict
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _plain(logger, method_name, event_dict) -> str:

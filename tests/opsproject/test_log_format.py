@@ -56,6 +56,15 @@ def test_secrets_are_masked_in_messages_fields_and_tracebacks(secret_settings):
     assert "Traceback" in json.loads(render("json", "x", exc_info=exc_info))["exception"]
 
 
+def test_secrets_nested_in_extra_fields_are_masked(secret_settings):
+    extra = {"request": {"headers": [f"Authorization: Bearer {SECRET}"], "status": 401}}
+    for log_format in ("json", "plain"):
+        line = render(log_format, "refused", context=extra)
+        assert SECRET not in line, line
+    parsed = json.loads(render("json", "refused", context=extra))
+    assert parsed["context"] == {"request": {"headers": ["Authorization: Bearer ***"], "status": 401}}
+
+
 def test_plain_lines_are_readable_not_json(secret_settings):
     with structlog.contextvars.bound_contextvars(request_id="req-12345678"):
         line = render("plain", "hello %s", "there")
