@@ -20,7 +20,7 @@ from mailops.models import Suppression
 from queueops.alerts import raise_alert
 from queueops.models import Alert, FailedJob
 from tests.operations.conftest import failed_job, make_user, ops_group_named
-from tests.security.support import Session, server
+from tests.security.sessions import Session, server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
