@@ -175,9 +175,13 @@ if WEB_THREADS < 1:
 WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=10.0)
 WEB_BODY_MAX_BYTES = env.int("WEB_BODY_MAX_BYTES", default=2621440)
 WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0)
-if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0:
+# The response is sent while the thread is held: a client that takes no part of it (64 KB) for
+# WEB_SEND_TIMEOUT seconds loses the response and the connection, and the thread is freed.
+WEB_SEND_TIMEOUT = env.float("WEB_SEND_TIMEOUT", default=30.0)
+if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0 or WEB_SEND_TIMEOUT <= 0:
     raise ImproperlyConfigured(
-        "WEB_BODY_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, WEB_BODY_MAX_BYTES at least 1"
+        "WEB_BODY_TIMEOUT, WEB_SEND_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, "
+        "WEB_BODY_MAX_BYTES at least 1"
     )
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
