@@ -105,6 +105,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later line of the request (and its tasks, broadcasts) carries the request id.
     "opsproject.request_id.RequestIdMiddleware",
+    # A query string past DATA_UPLOAD_MAX_NUMBER_FIELDS is a 400 here, not a 500 in a view.
+    "opsproject.query_string.QueryStringMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # 503 + Retry-After while a restore replaces the live database (health and admin exempt).
