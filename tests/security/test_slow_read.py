@@ -14,6 +14,7 @@ import pytest
 
 from tests.reliability.fuzz_http import unexpected_tracebacks
 from tests.security.support import asgi_server, read_until_closed, request
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,7 +43,15 @@ def test_a_client_that_stops_reading_frees_its_thread():
             # Every thread is taken by a reader that reads nothing; an honest client is still
             # served once their sends run out of time.
             honest = request("GET", f"{server.base}/api/tickets/")
-            # The stalled connections were closed: what they get is less than the file.
+            # Each stalled response is abandoned; only then does a reader read (reading earlier
+            # would take the response in full). What they get is less than they asked for.
+            wait_until(
+                lambda: (
+                    sum("response abandoned" in line for line in list(server.process.lines)) >= len(readers)
+                ),
+                timeout=120,
+                what="every stalled response abandoned",
+            )
             received = [len(read_until_closed(reader)) for reader in readers]
         finally:
             for reader in readers:
