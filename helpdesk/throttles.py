@@ -23,4 +23,9 @@ class RequesterMailThrottle(UserRateThrottle):
     def allow_request(self, request, view) -> bool:
         if is_agent(request.user):
             return True
-        return super().allow_request(request, view)
+        allowed = super().allow_request(request, view)
+        if not allowed:
+            # DRF tells the view only how long to wait, not which throttle refused: the view
+            # words its 429 for this one only (TicketViewSet.throttled).
+            view.requester_mail_throttled = True
+        return allowed

@@ -54,6 +54,8 @@ class TicketViewSet(viewsets.GenericViewSet):
         return throttles
 
     def throttled(self, request, wait):
+        if not getattr(self, "requester_mail_throttled", False):
+            super().throttled(request, wait)  # API_THROTTLE_ANON / _USER: DRF's own message
         raise Throttled(
             wait,
             detail="Too many replies: a reply mails the ticket's people, and replies by requesters "
