@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from knox.models import AuthToken
 
+from tests.operations.conftest import ops_group_named
 from tests.security.support import Response, api_token, asgi_server, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,7 +49,8 @@ def _auth(token: str) -> dict:
 
 
 def test_the_user_throttle_answers_429_with_retry_after():
-    first, second = User.objects.create_user("busy", is_staff=True), User.objects.create_user("calm")
+    first, second = User.objects.create_user("busy"), User.objects.create_user("calm")
+    first.groups.add(ops_group_named("ops"))  # reads the ops API (is_staff does not)
     busy, calm = api_token(first), api_token(second)
     with asgi_server(API_THROTTLE_USER="5/minute", **NOT_OUR_PROXY) as server:
         url = f"{server.base}/api/tickets/"
@@ -183,7 +185,9 @@ PRODUCTION = {
 
 
 def test_schema_and_docs_are_for_operators_only_in_production():
-    operator = api_token(User.objects.create_user("schema-operator", is_staff=True))
+    operator_user = User.objects.create_user("schema-operator")
+    operator_user.groups.add(ops_group_named("ops"))
+    operator = api_token(operator_user)
     user = api_token(User.objects.create_user("schema-user"))
     with asgi_server(**PRODUCTION) as server:
         answers = {
