@@ -5,11 +5,12 @@ Both authenticate like the API (DRF token or the Django session, CSRF-checked fo
 
 from __future__ import annotations
 
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from opsproject.json_parser import JSONParser
 from realtime.authorization import Refused, authorize, subscription_auth
 from realtime.broadcasting import history
 
@@ -24,6 +25,8 @@ class ChannelAuthView(APIView):
     parser_classes = [FormParser, MultiPartParser, JSONParser]
 
     def post(self, request):
+        if not hasattr(request.data, "get"):  # JSON that is not an object: `1`, `[]`
+            return Response({"detail": "send socket_id and channel_name"}, status=400)
         socket_id = request.data.get("socket_id", "")
         channel = request.data.get("channel_name", "")
         try:
