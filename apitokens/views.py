@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from django.conf import settings
 from knox.views import LoginView
+from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from opsproject.json_parser import JSONParser
 from opsproject.throttling import AnonThrottle
 
 LOCKED_OUT = "Too many failed logins for this username from this address: locked out for {seconds} s."
+
+
+class TokenSerializer(AuthTokenSerializer):
+    """DRF's, with the username no longer than a username can be: a longer one reached
+    django-axes, whose 255-character column refused it on MariaDB (a 500)."""
+
+    username = serializers.CharField(label="Username", max_length=150, write_only=True)
 
 
 class TokenObtainView(LoginView):
@@ -27,10 +36,10 @@ class TokenObtainView(LoginView):
     permission_classes = (AllowAny,)
     throttle_classes = (AnonThrottle,)
     parser_classes = (JSONParser, FormParser)
-    serializer_class = AuthTokenSerializer
+    serializer_class = TokenSerializer
 
     def post(self, request, format=None):
-        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer = TokenSerializer(data=request.data, context={"request": request})
         valid = serializer.is_valid()
         # Set by axes' backend on the request it was given when the pair is locked out; the
         # middleware cannot see it on DRF's Request, so the refusal is answered here.

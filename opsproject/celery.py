@@ -58,7 +58,7 @@ def _bind_task_context(task_id=None, task=None, **kwargs):
         for key, header in ((REQUEST_ID, REQUEST_ID), ("job", "periodic_task_name")):
             value = task.request.get(header)
             # Headers come from whoever could publish; only a well-formed id is trusted.
-            if isinstance(value, str) and (key != REQUEST_ID or logs.REQUEST_ID.match(value)):
+            if isinstance(value, str) and (key != REQUEST_ID or logs.REQUEST_ID.fullmatch(value)):
                 context[key] = value
     structlog.contextvars.bind_contextvars(**context)
 

@@ -13,23 +13,32 @@ before reuse (CONN_HEALTH_CHECKS), dropped when broken. The pool also bounds the
 threads: a request that finds every thread busy waits for one instead of starting another.
 
 A request takes a thread only once its body is in (opsproject/http_body.py), so a client that
-trickles its body holds none. How long every thread has been busy is kept per process
-(`saturated_for`): the `web` health check fails readiness once it passes WEB_THREADS_BUSY_FAIL.
+trickles its body holds none. Django sends the response from inside the thread's context, so a
+client that stops reading would hold the thread for good: the response goes to a queue that a
+task of its own sends (`_Outbox`), the thread is free once Django has made the response, and a
+client that takes no part of it for WEB_SEND_TIMEOUT seconds loses it and the connection.
+
+How long every thread has been busy is kept per process (`saturated_for`): the `web` health
+check fails readiness once it passes WEB_THREADS_BUSY_FAIL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 
 from opsproject import http_body
+
+log = logging.getLogger(__name__)
 
 # The handlers of this process (one, in practice), for the health check's question.
 _handlers: weakref.WeakSet = weakref.WeakSet()
@@ -54,6 +63,38 @@ class _Received:
 
     async def __call__(self):
         return await self.receive()
+
+
+class _Outbox:
+    """The `send` of a request: Django's messages are queued and a task of their own sends them.
+
+    So the thread goes back to the pool as soon as Django has made the response, however slowly
+    the client reads it. A message the client has not taken within `timeout` seconds abandons
+    the rest of the response; uvicorn then closes the connection.
+    """
+
+    def __init__(self, send, timeout: float):
+        self.send = send
+        self.timeout = timeout
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.delivery = asyncio.create_task(self._deliver())
+
+    async def __call__(self, message) -> None:
+        self.queue.put_nowait(message)
+
+    async def _deliver(self) -> None:
+        while (message := await self.queue.get()) is not None:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self.send(message)
+            except TimeoutError:
+                log.warning("client took no response data for %g s: response abandoned", self.timeout)
+                return
+
+    async def close(self) -> None:
+        """Wait until every queued message is sent or the response is abandoned."""
+        self.queue.put_nowait(None)
+        await self.delivery
 
 
 class ThreadPoolASGIHandler(ASGIHandler):
@@ -101,12 +142,16 @@ class ThreadPoolASGIHandler(ASGIHandler):
         executor = await idle.get()
         if idle.empty() and self.saturated_since is None:
             self.saturated_since = time.monotonic()
+        outbox = _Outbox(send, settings.WEB_SEND_TIMEOUT)
         try:
-            async with ThreadSensitiveContext(executor=executor):
-                await self.handle(scope, _Received(receive, body), send)
+            try:
+                async with ThreadSensitiveContext(executor=executor):
+                    await self.handle(scope, _Received(receive, body), outbox)
+            finally:
+                idle.put_nowait(executor)
+                self.saturated_since = None
         finally:
-            idle.put_nowait(executor)
-            self.saturated_since = None
+            await outbox.close()
 
     async def read_body(self, receive):
         # handle() reads the body; ours was read before the thread was taken (__call__).

@@ -22,14 +22,14 @@ FORMATS = ("json", "plain")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # What a client may send as X-Request-ID: long enough for a UUID or a proxy's trace id, in a
 # charset that cannot forge log structure or headers. Anything else is replaced, not trusted.
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")  # fullmatch: `$` would let a final newline in
 # Loggers that servers configure with handlers of their own before Django loads settings.
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
 
 
 def request_id_from(header: str | None) -> str:
     """The client's id when it is well-formed, otherwise a new random one."""
-    if header and REQUEST_ID.match(header):
+    if header and REQUEST_ID.fullmatch(header):
         return header
     return secrets.token_hex(16)
 

@@ -128,6 +128,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every later line of the request (and its tasks, broadcasts) carries the request id.
     "opsproject.request_id.RequestIdMiddleware",
+    # A query string past DATA_UPLOAD_MAX_NUMBER_FIELDS is a 400 here, not a 500 in a view.
+    "opsproject.query_string.QueryStringMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # 503 + Retry-After while a restore replaces the live database (health and admin exempt).
@@ -198,9 +200,13 @@ if WEB_THREADS < 1:
 WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=10.0)
 WEB_BODY_MAX_BYTES = env.int("WEB_BODY_MAX_BYTES", default=2621440)
 WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0)
-if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0:
+# The response is sent while the thread is held: a client that takes no part of it (64 KB) for
+# WEB_SEND_TIMEOUT seconds loses the response and the connection, and the thread is freed.
+WEB_SEND_TIMEOUT = env.float("WEB_SEND_TIMEOUT", default=30.0)
+if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0 or WEB_SEND_TIMEOUT <= 0:
     raise ImproperlyConfigured(
-        "WEB_BODY_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, WEB_BODY_MAX_BYTES at least 1"
+        "WEB_BODY_TIMEOUT, WEB_SEND_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, "
+        "WEB_BODY_MAX_BYTES at least 1"
     )
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
@@ -330,7 +336,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env.int("API_PAGE_SIZE", default=25),
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + ([] if PRODUCTION else ["rest_framework.renderers.BrowsableAPIRenderer"]),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's, with JSON nested too deep for Python a 400 instead of a 500.
+    "DEFAULT_PARSER_CLASSES": ["opsproject.json_parser.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Throttles of the ticket and ops APIs and the token endpoint, counted in the default cache
     # (Redis in production). Clients are told apart by REMOTE_ADDR as uvicorn sets it (it applies

@@ -22,6 +22,7 @@ HOSTILE = [
     "id with spaces",
     "ünïcode-123456",
     "../../etc/passwd",
+    "well-formed-1234\n",  # `$` matches before a final newline: a broken line in plain logs
 ]
 
 
