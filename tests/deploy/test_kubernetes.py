@@ -258,7 +258,7 @@ def test_no_configmap_value_is_left_with_an_unresolved_variable(tmp_path):
     literal (a From address of helpdesk@$MAILGUN_SENDER_DOMAIN that Mailgun refuses)."""
     config, secret = config_and_secret()
     env = {name: os.environ[name] for name in ("PATH", "HOME") if name in os.environ}
-    env |= config | secret | {"VAR_DIR": str(tmp_path)}
+    env = operator_filled(env | config | secret | {"VAR_DIR": str(tmp_path)})
     code = (
         "import json, opsproject.settings as s; print(json.dumps({n: str(getattr(s, n)) for n in "
         f"{sorted(config)!r} if hasattr(s, n)}}))"
