@@ -8,9 +8,7 @@ class OperationsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self):
-        # Every process that runs tasks counts their outcomes in the shared store, and every
-        # websocket process adds its dropped-message reports to a shared counter.
-        from operations import checks, outcomes, realtime_drops  # noqa: F401 - checks register themselves
+        # Every process that runs tasks counts their outcomes in the shared store.
+        from operations import checks, outcomes  # noqa: F401 - checks register themselves
 
         outcomes.connect()
-        realtime_drops.install()

@@ -260,11 +260,11 @@ def backups() -> dict:
 
 
 def realtime() -> dict:
-    from operations import realtime_drops
+    from realtime import drops
     from realtime.store import get_store
 
     connections = asyncio.run(asyncio.wait_for(get_store().connection_count(), 3))
-    dropped = realtime_drops.totals()
+    dropped = drops.totals()
     return {"connections": connections, "dropped": dropped, "dropped_total": sum(dropped.values())}
 
 

@@ -138,7 +138,7 @@ def test_layer_drops_are_counted_and_logged_once_per_interval(settings, caplog):
     caplog.set_level(logging.INFO)
     drops.flush(force=True)
     drops._last_logged = 0.0  # the interval starts fresh for this test
-    before = drops.totals[drops.LAYER_OVER_CAPACITY]
+    before = drops.process_totals[drops.LAYER_OVER_CAPACITY]
 
     async def overfill():
         layer = get_channel_layer()
@@ -148,7 +148,7 @@ def test_layer_drops_are_counted_and_logged_once_per_interval(settings, caplog):
         await layer.flush()
 
     asyncio.run(overfill())
-    assert drops.totals[drops.LAYER_OVER_CAPACITY] - before == 10
+    assert drops.process_totals[drops.LAYER_OVER_CAPACITY] - before == 10
     lines = [r.getMessage() for r in caplog.records if r.name == "realtime.drops"]
     assert lines == ["realtime dropped 1 message(s) since the last report: layer_over_capacity=1"]
     assert not [r for r in caplog.records if "over capacity" in r.getMessage()], (
