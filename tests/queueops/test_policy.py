@@ -8,12 +8,14 @@ from itertools import pairwise
 import pytest
 from django.conf import settings
 
+from opsproject.celery import app as celery_app
 from queueops.attempt_counter import RECORD_AFTER
 from queueops.models import FailedJob
 from queueops.policy import PolicyTask, wait_after
 from tests.queueops import tasks
 from tests.queueops.conftest import INCLUDE, runs, wait_for
 from tests.support.celery_worker import celery_worker
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -150,15 +152,36 @@ def test_a_lost_last_attempt_ends_as_a_failed_job(queue_env, tmp_path, monkeypat
     assert job.exception == "queueops.policy.AttemptsExhausted" and job.attempts == 1
 
 
-def test_a_retry_handed_back_by_a_worker_shutting_down_does_not_use_up_an_attempt(queue_env, tmp_path):
-    # Attempt 1 fails; the retry waits 1 s in the worker, which is told to stop meanwhile and
-    # gives the message back (flagged redelivered). It never ran: the next worker runs it as
-    # attempt 2, not 3.
+def holds_only_the_retry(task_id: str) -> bool:
+    """The worker runs no delivery of `task_id` (its ack is sent) and holds one with an ETA."""
+    inspect = celery_app.control.inspect(timeout=1)
+    active = inspect.active() or {}
+    scheduled = inspect.scheduled() or {}
+    running = [task for tasks in active.values() for task in tasks if task["id"] == task_id]
+    waiting = [
+        entry for entries in scheduled.values() for entry in entries if entry["request"]["id"] == task_id
+    ]
+    return not running and bool(waiting)
+
+
+def test_a_retry_handed_back_by_a_worker_shutting_down_does_not_use_up_an_attempt(
+    queue_env, tmp_path, monkeypatch
+):
+    # Attempt 1 fails; the retry waits in the worker, which is told to stop meanwhile and gives
+    # the message back (flagged redelivered). It never ran: the next worker runs it as attempt
+    # 2, not 3. The stop comes only once the worker has acknowledged attempt 1 (no longer
+    # active) and holds the retry (scheduled): stopped earlier, it gave attempt 1's message back
+    # too. The wait is long next to that condition, so the retry cannot start before the stop.
+    monkeypatch.setenv("QUEUE_BACKOFF", "10")
     log = tmp_path / "runs"
     with celery_worker(include=INCLUDE) as worker:
         result = tasks.flaky.delay(str(log), 1)
         wait_for(lambda: runs(log), timeout=60, message="attempt 1 ran", worker=worker)
-        worker.wait_for_line(r"attempt 1 of 3 failed", timeout=30)
+        wait_until(
+            lambda: holds_only_the_retry(result.id),
+            timeout=60,
+            what="the worker to have acknowledged attempt 1 and to hold its retry",
+        )
         worker.signal(signal.SIGTERM)
         assert worker.proc.wait(30) == 0
     assert len(runs(log)) == 1
