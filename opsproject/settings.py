@@ -293,6 +293,11 @@ if BROKER_IS_RABBITMQ:
     # acknowledged is on disk. Countdowns use Celery's native delayed delivery (quorum
     # delay exchanges) instead of ETA messages held unacknowledged in a worker.
     CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+    CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
+    # Native delayed delivery binds queues through their exchange and skips direct ones
+    # (their countdown tasks would wait unacknowledged in a worker, as on Redis).
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+    CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
     CELERY_WORKER_DETECT_QUORUM_QUEUES = True
     CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE = "quorum"
     CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
