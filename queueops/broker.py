@@ -4,7 +4,8 @@ Every task message gets an `enqueued_at` header (epoch seconds) when it is publi
 `before_task_publish` handler below, connected in QueueopsConfig.ready() so the web, workers,
 beat and commands all stamp what they send. The oldest waiting message of a queue is read
 without taking it: the tail of the Redis list (one per priority step), or the first file of the
-filesystem broker's folder.
+filesystem broker's folder. RabbitMQ has no peek: its sizes come from a passive queue declare
+and the oldest wait is not known there (None) until it is measured another way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from amqp.exceptions import NotFound
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
@@ -92,6 +94,25 @@ def _filesystem_stats(channel, names: list[str]) -> list[QueueStats]:
     return stats
 
 
+def _amqp_stats(conn, names: list[str]) -> list[QueueStats]:
+    stats = []
+    for name in names:
+        # A passive declare of a queue nobody declared yet is a channel error that closes the
+        # channel: one channel per queue, and a missing queue is an empty one.
+        channel = conn.channel()
+        try:
+            size = channel.queue_declare(name, passive=True).message_count
+        except NotFound:
+            size = 0
+        finally:
+            try:
+                channel.close()
+            except (*conn.connection_errors, *conn.channel_errors):
+                pass
+        stats.append(QueueStats(name, size, None))
+    return stats
+
+
 def queue_stats(names: list[str]) -> list[QueueStats]:
     """Size and oldest message of each queue; BrokerUnavailable when the broker does not answer."""
     from opsproject.celery import app
@@ -106,6 +127,8 @@ def queue_stats(names: list[str]) -> list[QueueStats]:
                 return _redis_stats(channel, names)
             if conn.transport_cls == "filesystem":
                 return _filesystem_stats(channel, names)
+            if conn.transport_cls in ("amqp", "amqps", "pyamqp"):
+                return _amqp_stats(conn, names)
             return [
                 QueueStats(name, channel.queue_declare(name, passive=True).message_count, None)
                 for name in names

@@ -1,0 +1,56 @@
+"""RabbitMQ as the broker: quorum queues, and queue sizes read by queue_monitor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.queueops.conftest import manage
+from tests.support.celery_worker import child_env
+from tests.support.processes import PYTHON, REPO
+from tests.support.rabbitmq import exchange_types, queue_types, vhost
+
+_SEND = (
+    "import sys, django; django.setup(); from opsproject.celery import app; "
+    "[app.send_task('queueops.probe', args=[0.0], queue=sys.argv[1]) for _ in range(int(sys.argv[2]))]"
+)
+
+
+@pytest.fixture
+def rabbit_url():
+    with vhost() as url:
+        yield url
+
+
+def _send(url: str, queue: str, count: int) -> None:
+    env = {**os.environ, **child_env(CELERY_BROKER_URL=url), "DJANGO_SETTINGS_MODULE": "opsproject.settings"}
+    subprocess.run([PYTHON, "-c", _SEND, queue, str(count)], cwd=REPO, env=env, check=True, timeout=120)
+
+
+def test_tasks_go_to_quorum_queues_and_queue_monitor_counts_them(rabbit_url):
+    _send(rabbit_url, "qo_rabbit", 3)
+    assert queue_types(rabbit_url)["qo_rabbit"] == "quorum"
+    # Topic, so that native delayed delivery can bind the queue (it skips direct exchanges).
+    assert exchange_types(rabbit_url)["qo_rabbit"] == "topic"
+
+    ran = manage(
+        "queue_monitor", "--json", "qo_rabbit:2", "qo_never_declared:0", env={"CELERY_BROKER_URL": rabbit_url}
+    )
+    assert ran.returncode == 1, ran.stderr  # qo_rabbit is over its limit of 2
+    rows = {row["queue"]: row for row in json.loads(ran.stdout)["queues"]}
+    assert rows["qo_rabbit"]["size"] == 3
+    assert rows["qo_rabbit"]["exceeded"] is True
+    # A queue nobody declared yet is empty, not an error.
+    assert rows["qo_never_declared"]["size"] == 0
+    assert rows["qo_never_declared"]["exceeded"] is False
+
+
+def test_an_unreachable_rabbitmq_is_one_line_without_the_password():
+    ran = manage("queue_monitor", env={"CELERY_BROKER_URL": "amqp://guest:s3cr3tpw@127.0.0.1:1/none"})
+    assert ran.returncode == 1
+    assert ran.stderr.strip().startswith("broker unreachable (")
+    assert "s3cr3tpw" not in ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stderr
