@@ -110,7 +110,13 @@ class PolicyTask(Task):
                 type(exc).__name__,
                 wait,
             )
-            raise self.retry(exc=exc, countdown=wait, headers={ATTEMPTS_HEADER: attempt}) from None
+            # Named, the queue keeps the retry: from the delivered exchange and routing key alone,
+            # Celery's native delayed delivery (RabbitMQ) routes the countdown by the default
+            # queue's key, and a retry from any other queue never comes back.
+            queue = (request.delivery_info or {}).get("routing_key") or None
+            raise self.retry(
+                exc=exc, countdown=wait, queue=queue, headers={ATTEMPTS_HEADER: attempt}
+            ) from None
 
     def _record(self, request, exc, attempts: int, traceback: str | None = None) -> None:
         from queueops.failed import record_failure  # the models, once the app registry is ready

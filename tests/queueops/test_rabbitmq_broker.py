@@ -10,8 +10,9 @@ import pytest
 
 from tests.queueops.conftest import manage
 from tests.support.celery_worker import child_env
-from tests.support.processes import PYTHON, REPO
+from tests.support.processes import BIN, PYTHON, REPO, running
 from tests.support.rabbitmq import exchange_types, queue_types, vhost
+from tests.support.waiting import wait_until
 
 _SEND = (
     "import sys, django; django.setup(); from opsproject.celery import app; "
@@ -23,6 +24,17 @@ _SEND = (
 def rabbit_url():
     with vhost() as url:
         yield url
+
+
+def _send_task(url: str, name: str, args: list, queue: str) -> None:
+    code = (
+        "import json, sys, django; django.setup(); from opsproject.celery import app; "
+        "app.send_task(sys.argv[1], args=json.loads(sys.argv[2]), queue=sys.argv[3])"
+    )
+    env = {**os.environ, **child_env(CELERY_BROKER_URL=url), "DJANGO_SETTINGS_MODULE": "opsproject.settings"}
+    subprocess.run(
+        [PYTHON, "-c", code, name, json.dumps(args), queue], cwd=REPO, env=env, check=True, timeout=120
+    )
 
 
 def _send(url: str, queue: str, count: int) -> None:
@@ -54,3 +66,28 @@ def test_an_unreachable_rabbitmq_is_one_line_without_the_password():
     assert ran.stderr.strip().startswith("broker unreachable (")
     assert "s3cr3tpw" not in ran.stdout + ran.stderr
     assert "Traceback" not in ran.stderr
+
+
+def test_retries_with_backoff_come_back_through_native_delayed_delivery(rabbit_url, queue_env, tmp_path):
+    runs = tmp_path / "runs"
+    env = child_env(CELERY_BROKER_URL=rabbit_url, **queue_env)
+    argv = [str(BIN / "celery"), "-A", "opsproject", "worker", "--loglevel=INFO", "--pool=prefork"]
+    # The default queue too: the delayed-delivery bootstep binds every queue the app knows.
+    argv += ["--concurrency=1", "--without-gossip", "--without-mingle", "--queues=celery,qo_rabbit"]
+    argv.append("--include=tests.queueops.tasks")
+    with running(argv, env={**os.environ, **env}) as worker:
+        worker.wait_for_line(r"ready\.", timeout=120)
+        _send_task(rabbit_url, "tests.queueops.flaky", [str(runs), 2], "qo_rabbit")
+        wait_until(
+            lambda: runs.exists() and len(runs.read_text().splitlines()) >= 3,
+            120,
+            "three runs",
+            explain=lambda: worker.output[-4000:],
+        )
+        times = [float(line.split()[0]) for line in runs.read_text().splitlines()]
+        assert len(times) == 3  # two failures, then the success: no run lost, none twice
+        # QUEUE_BACKOFF=1,2: each retry waited its countdown on the broker, not in the worker.
+        assert times[1] - times[0] >= 1 and times[2] - times[1] >= 2
+        log = worker.output
+        assert "Failed to setup delayed delivery" not in log
+        assert "Direct exchanges are not supported" not in log
