@@ -5,7 +5,7 @@ Every task message gets an `enqueued_at` header (epoch seconds) when it is publi
 beat and commands all stamp what they send. The oldest waiting message of a queue is read
 without taking it: the tail of the Redis list (one per priority step), or the first file of the
 filesystem broker's folder. RabbitMQ has no peek: its sizes come from a passive queue declare
-and the oldest wait is not known there (None) until it is measured another way.
+and the oldest wait is the age of the backlog check's unanswered canary (queueops.canary).
 """
 
 from __future__ import annotations
@@ -95,6 +95,9 @@ def _filesystem_stats(channel, names: list[str]) -> list[QueueStats]:
 
 
 def _amqp_stats(conn, names: list[str]) -> list[QueueStats]:
+    from queueops.canary import waiting_since
+
+    canaries = waiting_since()
     stats = []
     for name in names:
         # A passive declare of a queue nobody declared yet is a channel error that closes the
@@ -109,7 +112,7 @@ def _amqp_stats(conn, names: list[str]) -> list[QueueStats]:
                 channel.close()
             except (*conn.connection_errors, *conn.channel_errors):
                 pass
-        stats.append(QueueStats(name, size, None))
+        stats.append(QueueStats(name, size, canaries.get(name)))
     return stats
 
 
