@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 
@@ -38,6 +39,26 @@ class QueueStats:
         if self.oldest_enqueued_at is None or not self.size:
             return None
         return max(0.0, (now or time.time()) - self.oldest_enqueued_at)
+
+
+# Celery's native delayed delivery (RabbitMQ) sends a countdown through its own exchanges with
+# the countdown's 28 bits before the routing key; a message back from a countdown carries them.
+_DELAYED_KEY = re.compile(r"^(?:[01]\.){28}")
+
+
+def sent_to(delivery_info: dict | None) -> tuple[str, str]:
+    """(exchange, routing key) a delivered task was sent with, before any countdown's detour.
+
+    After a countdown on RabbitMQ the exchange is "" (the queue named by the key, as Celery
+    names its queues' exchanges and keys after them).
+    """
+    delivery = delivery_info or {}
+    exchange = delivery.get("exchange") or ""
+    routing_key = delivery.get("routing_key") or ""
+    original = _DELAYED_KEY.sub("", routing_key, count=1)
+    if original != routing_key:
+        return "", original
+    return exchange, routing_key
 
 
 class BrokerUnavailable(Exception):

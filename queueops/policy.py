@@ -34,6 +34,7 @@ from django.conf import settings
 
 from queueops import attempt_counter
 from queueops.attempt_counter import ATTEMPTS_HEADER
+from queueops.broker import sent_to
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ class PolicyTask(Task):
             )
             # Named, the queue keeps the retry: from the delivered exchange and routing key alone,
             # Celery's native delayed delivery (RabbitMQ) routes the countdown by the default
-            # queue's key, and a retry from any other queue never comes back.
-            queue = (request.delivery_info or {}).get("routing_key") or None
+            # queue's key, and a retry from any other queue never comes back. The key a countdown
+            # delivered is not a queue's name: sent_to() gives the one it was sent with.
+            queue = sent_to(request.delivery_info)[1] or None
             raise self.retry(
                 exc=exc, countdown=wait, queue=queue, headers={ATTEMPTS_HEADER: attempt}
             ) from None

@@ -91,3 +91,33 @@ def test_retries_with_backoff_come_back_through_native_delayed_delivery(rabbit_u
         log = worker.output
         assert "Failed to setup delayed delivery" not in log
         assert "Direct exchanges are not supported" not in log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_try_becomes_a_failed_job_and_queue_retry_sends_it_again(rabbit_url, queue_env, tmp_path):
+    from queueops.models import FailedJob
+
+    runs, flag = tmp_path / "runs", tmp_path / "flag"
+    env = {**os.environ, **child_env(CELERY_BROKER_URL=rabbit_url, **queue_env)}
+    argv = [str(BIN / "celery"), "-A", "opsproject", "worker", "--loglevel=INFO", "--pool=prefork"]
+    argv += ["--concurrency=1", "--without-gossip", "--without-mingle", "--queues=celery,qo_rabbit"]
+    argv.append("--include=tests.queueops.tasks")
+    with running(argv, env=env) as worker:
+        worker.wait_for_line(r"ready\.", timeout=120)
+        _send_task(rabbit_url, "tests.queueops.fails_unless", [str(runs), str(flag)], "qo_rabbit")
+        job = wait_until(
+            lambda: FailedJob.objects.filter(task="tests.queueops.fails_unless").first(),
+            120,
+            "the failed job after the last try",
+            explain=lambda: worker.output[-3000:],
+        )
+        assert job.attempts == 3 and len(runs.read_text().splitlines()) == 3
+        # The queue it was sent to, not the key a countdown delivered it with.
+        assert (job.queue, job.exchange, job.routing_key) == ("qo_rabbit", "", "qo_rabbit")
+        # Retries declared no queue named after a countdown's key.
+        assert not [name for name in queue_types(rabbit_url) if name.startswith(("0.", "1."))]
+        flag.write_text("fixed")
+        ran = manage("queue_retry", str(job.pk), env={"CELERY_BROKER_URL": rabbit_url})
+        assert ran.returncode == 0, ran.stderr
+        assert not FailedJob.objects.filter(pk=job.pk).exists()
+        wait_until(lambda: len(runs.read_text().splitlines()) == 4, 60, "the retried run")
