@@ -67,7 +67,12 @@ def resume(paused: dict[str, list[str]]) -> None:
         late = {}
     for worker, queues in {**late, **paused}.items():
         for queue in queues:
-            app.control.add_consumer(queue, destination=[worker], reply=True, timeout=5)
+            # The queue's own exchange type: add_consumer's default (direct) is refused by
+            # RabbitMQ for a queue declared on a topic exchange.
+            exchange_type = app.amqp.queues[queue].exchange.type
+            app.control.add_consumer(
+                queue, exchange_type=exchange_type, destination=[worker], reply=True, timeout=5
+            )
     log.info("restore: resumed %d worker(s)", len({**late, **paused}))
 
 

@@ -1,10 +1,16 @@
-"""Benchmark: tasks/s through the retry policy vs a plain Celery task, same Redis, same worker.
+"""Benchmark: tasks/s through the retry policy vs a plain Celery task, same broker, same worker.
 
     make bench ONLY=queue      # or: .venv/bin/python -m bench.queue [--tasks 400] [--rounds 7]
+                               #     [--broker redis|rabbitmq|both]
 
 It runs on BENCH_DATABASE_URL (default: MariaDB `ops_bench_queue` on 127.0.0.1, created if
 missing, migrated) and BENCH_REDIS_URL (default: redis://127.0.0.1:6379/6), in a temporary
-VAR_DIR, so it touches neither the tests' nor the live data.
+VAR_DIR, so it touches neither the tests' nor the live data. Each broker gets its rows in the
+same run: Redis, then RabbitMQ at BENCH_RABBITMQ_URL (default: the vhost `ops_bench_queue` on
+127.0.0.1:5672 as guest, created with rabbitmqctl if missing), each in a process of its own
+(the broker is a setting). On RabbitMQ a round ends once the queue has no ready message and the
+worker reports none reserved or active (RabbitMQ counts no unacknowledged message for a
+passive declare).
 
 One real `celery worker` (prefork, concurrency 2, as the Procfile runs it) loads both tasks.
 Each round fills a queue with N messages of one kind while the worker ignores it, then tells
@@ -25,6 +31,7 @@ ratio and says so. Exits 1 below target.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -63,7 +70,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=400, help="messages per round (400)")
     parser.add_argument("--rounds", type=int, default=7, help="rounds per task kind and setting (7)")
+    parser.add_argument("--broker", choices=("redis", "rabbitmq", "both"), default="both", help="(both)")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # a child's answer
     options = parser.parse_args()
+    if options.broker == "both":
+        table, loads = [], []
+        for broker in ("redis", "rabbitmq"):
+            argv = [sys.executable, "-m", "bench.queue", "--broker", broker, "--json"]
+            argv += ["--tasks", str(options.tasks), "--rounds", str(options.rounds)]
+            done = subprocess.run(argv, cwd=REPO, stdout=subprocess.PIPE, text=True, check=True)
+            answer = json.loads(done.stdout.strip().splitlines()[-1])
+            table += [tuple(row) for row in answer["table"]]
+            loads.append(answer["peak_load"])
+        return _report(table, options, max(loads))
+    if options.broker == "rabbitmq":
+        os.environ["CELERY_BROKER_URL"] = _rabbitmq_vhost()
     database_url = os.environ.get("BENCH_DATABASE_URL", "mysql://root@127.0.0.1:3306/ops_bench_queue")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
     var_dir = tempfile.mkdtemp(prefix="bench-queue-")
@@ -106,7 +127,8 @@ def main() -> int:
                     rates[kind].append(rate)
                     cpu[kind].append(cpu_ms)
                 loads.append(os.getloadavg()[0])
-            table.append(("ignore_result" if ignore_result else "results stored", rates, cpu))
+            setting = "ignore_result" if ignore_result else "results stored"
+            table.append((f"{options.broker} {setting}", rates, cpu))
     finally:
         worker.terminate()
         worker.wait(30)
@@ -114,7 +136,24 @@ def main() -> int:
         for start in range(0, len(keys), 1000):
             redis.delete(*keys[start : start + 1000])
         shutil.rmtree(var_dir, ignore_errors=True)
+    if options.json:
+        print(json.dumps({"table": table, "peak_load": max(loads)}))
+        return 0
     return _report(table, options, max(loads))
+
+
+def _rabbitmq_vhost() -> str:
+    url = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/ops_bench_queue")
+    vhost = url.rsplit("/", 1)[1]
+    # add_vhost fails when it exists: that is fine; the permissions are set either way.
+    subprocess.run(["rabbitmqctl", "add_vhost", vhost], capture_output=True, timeout=120)
+    subprocess.run(
+        ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return url
 
 
 def _wait_ready(app, destination, timeout: float = 60) -> None:
@@ -146,17 +185,33 @@ def _measure(
 ) -> tuple[float, float]:
     """Tasks per second, and the worker's CPU milliseconds per task, for one round."""
     queue = f"bench_{task.name.rsplit('.', 1)[1]}"
-    redis.delete(queue)
+    pending = _pending_on(app, redis, destination, queue)
+    with app.connection_for_write() as conn:
+        if conn.transport_cls == "redis":
+            redis.delete(queue)
+        else:
+            app.amqp.queues[queue](conn.default_channel).declare()
+            conn.default_channel.queue_purge(queue)
     with app.producer_or_acquire() as producer:
         for n in range(count):
             task.apply_async(args=[n], queue=queue, ignore_result=ignore_result, producer=producer)
     cpu_before = _group_cpu(pgid)
     started = time.monotonic()
-    app.control.add_consumer(queue, destination=destination, reply=True, timeout=5)
+    # As this process declared it: on RabbitMQ a quorum queue on a topic exchange, which a
+    # worker declaring add_consumer's defaults (classic, direct) would be refused.
+    declared = app.amqp.queues[queue]
+    app.control.add_consumer(
+        queue,
+        exchange_type=declared.exchange.type,
+        options={"queue_arguments": declared.queue_arguments or {}},
+        destination=destination,
+        reply=True,
+        timeout=5,
+    )
     quiet_since = None
-    while True:  # done once the queue and the unacked set stay empty for 30 ms: a message
-        # BRPOPped but not yet in the unacked set is briefly in neither
-        if redis.llen(queue) or redis.hlen("unacked"):
+    while True:  # done once nothing is pending for 30 ms: on Redis a message BRPOPped but
+        # not yet in the unacked set is briefly in neither the queue nor that set
+        if pending():
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
@@ -169,13 +224,31 @@ def _measure(
     return count / elapsed, cpu_ms
 
 
+def _pending_on(app, redis, destination, queue: str):
+    """A function saying whether any message of `queue` waits or runs, for this broker."""
+    with app.connection_for_read() as conn:
+        transport = conn.transport_cls
+    if transport == "redis":
+        return lambda: redis.llen(queue) or redis.hlen("unacked")
+    inspect = app.control.inspect(destination=destination, timeout=1, limit=1)
+
+    def pending() -> bool:
+        with app.connection_for_read() as conn:
+            if conn.default_channel.queue_declare(queue, passive=True).message_count:
+                return True
+        return any(any(answer.values()) for answer in (inspect.reserved() or {}, inspect.active() or {}))
+
+    return pending
+
+
 def _report(table, options, peak_load: float) -> int:
     cores = os.cpu_count() or 1
     loaded = peak_load > cores
     print(f"\nbench/queue.py: {options.tasks} tasks x {options.rounds} rounds per kind, concurrency 2")
+    print("ratio: policy/plain on the same broker, rounds interleaved")
     print(f"load average peaked at {peak_load:.1f} on {cores} cores\n")
     print(
-        f"{'setting':<16} {'plain/s':>8} {'policy/s':>9} {'ratio':>6} "
+        f"{'setting':<24} {'plain/s':>8} {'policy/s':>9} {'ratio':>6} "
         f"{'plain cpu':>10} {'policy cpu':>11} {'cpu ratio':>10}   rounds/s: plain | policy"
     )
     worst_wall = worst_cpu = None
@@ -188,7 +261,7 @@ def _report(table, options, peak_load: float) -> int:
         worst_cpu = cpu_ratio if worst_cpu is None else min(worst_cpu, cpu_ratio)
         rounds = " | ".join(" ".join(f"{rate:.0f}" for rate in rates[kind]) for kind in ("plain", "policy"))
         print(
-            f"{setting:<16} {plain_rate:>8.0f} {policy_rate:>9.0f} {ratio:>6.3f} "
+            f"{setting:<24} {plain_rate:>8.0f} {policy_rate:>9.0f} {ratio:>6.3f} "
             f"{plain_cpu:>7.2f} ms {policy_cpu:>8.2f} ms {cpu_ratio:>10.3f}   {rounds}"
         )
     worst, basis = (worst_cpu, "cpu ratio (machine loaded)") if loaded else (worst_wall, "tasks/s ratio")

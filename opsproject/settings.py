@@ -272,9 +272,37 @@ else:
 
 # --- Celery (read by opsproject/celery.py through the CELERY_ namespace) --------------------
 
-CELERY_BROKER_URL = REDIS_URL or "filesystem://"
+# One name for the broker. Unset, it is Redis (REDIS_URL), or in development without Redis
+# the filesystem. amqp:// is RabbitMQ, which acknowledges for real: a worker killed at any
+# moment loses no task (docs/RUNBOOK.md "Lost messages").
+_broker_given = _value("CELERY_BROKER_URL")
+if _broker_given and not _broker_given.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+    _scheme = _broker_given.split("://", 1)[0] if "://" in _broker_given else "no scheme"
+    # The URL may hold a password: the message names only its scheme.
+    _broker_refusal = f"CELERY_BROKER_URL must be redis://, rediss://, amqp:// or amqps://, not {_scheme}"
+    if PRODUCTION:
+        _refused.append(_broker_refusal)
+    else:
+        raise ImproperlyConfigured(_broker_refusal)
+CELERY_BROKER_URL = _broker_given or REDIS_URL or "filesystem://"
+BROKER_IS_RABBITMQ = CELERY_BROKER_URL.startswith(("amqp://", "amqps://"))
 CELERY_BROKER_DIR = VAR_DIR / "broker"
-if CELERY_BROKER_URL.startswith("filesystem://"):
+if BROKER_IS_RABBITMQ:
+    # Quorum queues are replicated and durable; messages are persistent (Celery's default
+    # delivery mode) and every publish waits for the broker's confirm, so an enqueue the web
+    # acknowledged is on disk. Countdowns use Celery's native delayed delivery (quorum
+    # delay exchanges) instead of ETA messages held unacknowledged in a worker.
+    CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
+    CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
+    # Native delayed delivery binds queues through their exchange and skips direct ones
+    # (their countdown tasks would wait unacknowledged in a worker, as on Redis).
+    CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
+    CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
+    CELERY_WORKER_DETECT_QUORUM_QUEUES = True
+    CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE = "quorum"
+    CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+elif CELERY_BROKER_URL.startswith("filesystem://"):
     # Production never gets here: REDIS_URL is required there, so the filesystem broker
     # is refused by being the missing variable.
     for _sub in ("queue", "processed", "control"):

@@ -2,7 +2,8 @@
 
 A breach raises the alert `queue.backlog.<queue>` (one notice, then reminders at most every
 QUEUE_ALERT_REPEAT seconds); a queue back within its limits resolves it (one recovery notice).
-A broker that does not answer raises `queue.broker`. Run it as the task
+A broker that does not answer raises `queue.broker`. On RabbitMQ each check also keeps a
+canary waiting in each queue, whose age is the oldest wait (queueops.canary). Run it as the task
 `queueops.check_backlog` (every minute once the scheduler runs it) or call `check()`.
 """
 
@@ -32,6 +33,10 @@ def check() -> dict[str, dict]:
         raise_alert("queue.broker", "The Celery broker does not answer", str(exc), source=SOURCE)
         return {}
     resolve_alert("queue.broker")
+    if settings.BROKER_IS_RABBITMQ:  # the oldest wait is measured there by canaries
+        from queueops.canary import keep_one_waiting
+
+        keep_one_waiting({stat.name: stat.size for stat in stats})
     try:
         consumers = heartbeat.consumers_by_queue(heartbeat.workers())
     except Exception as exc:

@@ -4,16 +4,19 @@ Every task message gets an `enqueued_at` header (epoch seconds) when it is publi
 `before_task_publish` handler below, connected in QueueopsConfig.ready() so the web, workers,
 beat and commands all stamp what they send. The oldest waiting message of a queue is read
 without taking it: the tail of the Redis list (one per priority step), or the first file of the
-filesystem broker's folder.
+filesystem broker's folder. RabbitMQ has no peek: its sizes come from a passive queue declare
+and the oldest wait is the age of the backlog check's unanswered canary (queueops.canary).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 
+from amqp.exceptions import NotFound
 from django.conf import settings
 from kombu.exceptions import OperationalError
 
@@ -36,6 +39,26 @@ class QueueStats:
         if self.oldest_enqueued_at is None or not self.size:
             return None
         return max(0.0, (now or time.time()) - self.oldest_enqueued_at)
+
+
+# Celery's native delayed delivery (RabbitMQ) sends a countdown through its own exchanges with
+# the countdown's 28 bits before the routing key; a message back from a countdown carries them.
+_DELAYED_KEY = re.compile(r"^(?:[01]\.){28}")
+
+
+def sent_to(delivery_info: dict | None) -> tuple[str, str]:
+    """(exchange, routing key) a delivered task was sent with, before any countdown's detour.
+
+    After a countdown on RabbitMQ the exchange is "" (the queue named by the key, as Celery
+    names its queues' exchanges and keys after them).
+    """
+    delivery = delivery_info or {}
+    exchange = delivery.get("exchange") or ""
+    routing_key = delivery.get("routing_key") or ""
+    original = _DELAYED_KEY.sub("", routing_key, count=1)
+    if original != routing_key:
+        return "", original
+    return exchange, routing_key
 
 
 class BrokerUnavailable(Exception):
@@ -92,6 +115,28 @@ def _filesystem_stats(channel, names: list[str]) -> list[QueueStats]:
     return stats
 
 
+def _amqp_stats(conn, names: list[str]) -> list[QueueStats]:
+    from queueops.canary import waiting_since
+
+    canaries = waiting_since()
+    stats = []
+    for name in names:
+        # A passive declare of a queue nobody declared yet is a channel error that closes the
+        # channel: one channel per queue, and a missing queue is an empty one.
+        channel = conn.channel()
+        try:
+            size = channel.queue_declare(name, passive=True).message_count
+        except NotFound:
+            size = 0
+        finally:
+            try:
+                channel.close()
+            except (*conn.connection_errors, *conn.channel_errors):
+                pass
+        stats.append(QueueStats(name, size, canaries.get(name)))
+    return stats
+
+
 def queue_stats(names: list[str]) -> list[QueueStats]:
     """Size and oldest message of each queue; BrokerUnavailable when the broker does not answer."""
     from opsproject.celery import app
@@ -106,6 +151,8 @@ def queue_stats(names: list[str]) -> list[QueueStats]:
                 return _redis_stats(channel, names)
             if conn.transport_cls == "filesystem":
                 return _filesystem_stats(channel, names)
+            if conn.transport_cls in ("amqp", "amqps", "pyamqp"):
+                return _amqp_stats(conn, names)
             return [
                 QueueStats(name, channel.queue_declare(name, passive=True).message_count, None)
                 for name in names

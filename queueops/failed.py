@@ -78,9 +78,10 @@ def record_failure(
 
 def failure_fields(task, request, exc: BaseException, attempts: int, traceback: str | None) -> dict:
     """The FailedJob's columns (task id aside), all JSON-serialisable; read without the database."""
+    from queueops.broker import sent_to
+
     delivery = request.delivery_info or {}
-    exchange = delivery.get("exchange") or ""
-    routing_key = delivery.get("routing_key") or ""
+    exchange, routing_key = sent_to(delivery)
     exc_type = type(exc)
     return {
         "connection": _broker_uri(task.app),

@@ -34,6 +34,7 @@ from django.conf import settings
 
 from queueops import attempt_counter
 from queueops.attempt_counter import ATTEMPTS_HEADER
+from queueops.broker import sent_to
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,14 @@ class PolicyTask(Task):
                 type(exc).__name__,
                 wait,
             )
-            raise self.retry(exc=exc, countdown=wait, headers={ATTEMPTS_HEADER: attempt}) from None
+            # Named, the queue keeps the retry: from the delivered exchange and routing key alone,
+            # Celery's native delayed delivery (RabbitMQ) routes the countdown by the default
+            # queue's key, and a retry from any other queue never comes back. The key a countdown
+            # delivered is not a queue's name: sent_to() gives the one it was sent with.
+            queue = sent_to(request.delivery_info)[1] or None
+            raise self.retry(
+                exc=exc, countdown=wait, queue=queue, headers={ATTEMPTS_HEADER: attempt}
+            ) from None
 
     def _record(self, request, exc, attempts: int, traceback: str | None = None) -> None:
         from queueops.failed import record_failure  # the models, once the app registry is ready

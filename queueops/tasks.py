@@ -31,3 +31,11 @@ def check_backlog() -> dict:
     from queueops.backlog import check
 
     return check()
+
+
+@shared_task(name="queueops.wait_canary", ignore_result=True)
+def wait_canary(queue: str, sent_at: float) -> None:
+    """The backlog check's canary on RabbitMQ (queueops.canary): marks itself answered."""
+    from queueops.canary import answered
+
+    answered(queue, sent_at)

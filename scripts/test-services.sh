@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts MariaDB and Redis for the integration tests when they are not already answering.
+# Starts MariaDB, Redis and RabbitMQ for the integration tests when they are not already answering.
 set -euo pipefail
 
 wait_for() {  # wait_for NAME CMD...: up to 30 s for CMD to succeed
@@ -25,6 +25,13 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_for Redis redis-cli -h 127.0.0.1 -p 6379 ping
+fi
+
+# The RabbitMQ broker tests (tests/support/rabbitmq.py) use a vhost of their own on this node.
+if ! rabbitmq-diagnostics -q check_port_connectivity >/dev/null 2>&1; then
+  echo "test-services: starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  wait_for RabbitMQ rabbitmq-diagnostics -q check_port_connectivity
 fi
 
 # The backup tests restore into PostgreSQL too (trust auth on localhost, user postgres).

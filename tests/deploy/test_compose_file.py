@@ -38,7 +38,7 @@ def test_the_schema_check_really_rejects_a_broken_file(tmp_path):
 
 
 def test_the_expected_services_exist():
-    assert set(services()) == {"mysql", "redis", "migrate", "web", "realtime", "worker", "beat"}
+    assert set(services()) == {"mysql", "redis", "rabbitmq", "migrate", "web", "realtime", "worker", "beat"}
 
 
 @pytest.mark.parametrize("name", sorted(long_running()))
@@ -63,6 +63,7 @@ def test_app_services_wait_for_healthy_dependencies_and_the_migration(name):
     depends = services()[name]["depends_on"]
     assert depends["mysql"]["condition"] == "service_healthy"
     assert depends["redis"]["condition"] == "service_healthy"
+    assert depends["rabbitmq"]["condition"] == "service_healthy"
     assert depends["migrate"]["condition"] == "service_completed_successfully"
 
 
