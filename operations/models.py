@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from django.db import models
 
-# Moved down to audit so every app can write it; the name stays importable from here.
-from audit.models import AuditEntry  # noqa: F401
-
 
 class QueueSample(models.Model):
     """The size and oldest wait of one queue at one time; `resolution` seconds it stands for.

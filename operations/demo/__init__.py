@@ -71,8 +71,8 @@ def drill():
 @transaction.atomic
 def remove() -> dict[str, int]:
     """Delete every row the demo wrote (backups aside); returns what went, by kind."""
+    from audit.models import AuditEntry
     from mailops.models import MailEvent, OutboundMessage, Suppression
-    from operations.models import AuditEntry
     from queueops.models import Alert, FailedJob, JobRun
 
     prefix = ops_day.PREFIX

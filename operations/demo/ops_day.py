@@ -14,11 +14,12 @@ from datetime import timedelta
 from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
 
+from audit.models import AuditEntry
 from mailops import recording
 from mailops.models import OutboundMessage
 from operations import outcomes
 from operations.demo.people_and_tickets import DOMAIN
-from operations.models import AuditEntry, QueueSample
+from operations.models import QueueSample
 from queueops.alerts import raise_alert, resolve_alert
 from queueops.models import Alert, FailedJob, JobRun, ManagedJob
 
