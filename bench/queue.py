@@ -97,8 +97,9 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
+    from keyvalue import store
     from opsproject.celery import app
-    from queueops.store import PREFIX, store
+    from queueops.keys import PREFIX
 
     call_command("migrate", verbosity=0, interactive=False)
     redis = store().client

@@ -51,10 +51,9 @@ def _client():
     """The Redis client of the shared store; None when there is no inbox."""
     if not settings.MAIL_INBOX:
         return None
-    from queueops.store import RedisStore, store
+    from keyvalue import redis_client
 
-    shared = store()
-    return shared.client if isinstance(shared, RedisStore) else None
+    return redis_client()
 
 
 def enabled() -> bool:

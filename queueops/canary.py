@@ -5,7 +5,7 @@ it, so the age of the oldest cannot be read as it is on Redis. Instead the backl
 one canary task waiting in each alerted queue: the canary queues behind every older message,
 so while it waits, its age is a lower bound of the oldest message's wait, and it reaches the
 limit no later than the oldest message does plus one check interval. The canary, once run,
-marks itself answered; the next check sends another. The board is in the queueops store.
+marks itself answered; the next check sends another. The board is in the shared key-value store.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import json
 import logging
 import time
 
-from queueops.store import PREFIX, store
+from keyvalue import store
+from queueops.keys import PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from health.redact import mask
+from keyvalue import redis_client
+from queueops.keys import PREFIX
 from queueops.models import FailedJob
-from queueops.store import PREFIX, RedisStore, store
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,7 @@ def _write(task_id: str, fields: dict) -> FailedJob:
 
 def _spool_client():
     """The Redis client of the shared store, or None in the embedded profile (no Redis)."""
-    shared = store()
-    return shared.client if isinstance(shared, RedisStore) else None
+    return redis_client()
 
 
 def spool(task_id: str, fields: dict) -> bool:

@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from celery import bootsteps
 from django.conf import settings
 
-from queueops.store import FORGET_AFTER, WORKERS_BOARD, store
+from keyvalue import BOARD_FORGET_AFTER as FORGET_AFTER
+from keyvalue import store
+from queueops.keys import WORKERS_BOARD
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 With Redis (`REDIS_URL`) every beat on every host shares one lock, atomically renewed by a
 Lua compare-and-expire, so a standby can take over only when the leader stops renewing. In the
 embedded profile (one machine, usually one beat) the Django cache stands in: `cache.add` is a
-set-if-absent there too. The heartbeat board lives in queueops.store, beside the workers'.
+set-if-absent there too. The heartbeat board lives in the shared key-value store, beside the workers'.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
-from queueops.store import FORGET_AFTER as FORGET_AFTER_SECONDS
-from queueops.store import store
+from keyvalue import BOARD_FORGET_AFTER, store
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +25,7 @@ LEADER_KEY = "ops:beat:leader"
 MEMBERS_KEY = "ops:beat:members"
 CLAIM_PREFIX = "ops:beat:slot:"
 # Members that have not beaten for this long are dropped from the board, as workers are.
-FORGET_AFTER = timedelta(seconds=FORGET_AFTER_SECONDS)
+FORGET_AFTER = timedelta(seconds=BOARD_FORGET_AFTER)
 
 _ACQUIRE_OR_RENEW = """
 local holder = redis.call('GET', KEYS[1])

@@ -79,10 +79,7 @@ class PolicyTask(Task):
             return super().__call__(*args, **kwargs)
         tries, backoff = self.policy()
         attempt = request.attempt = attempt_counter.begin(request, backoff, self.app)
-        try:
-            return self._attempt(request, attempt, tries, backoff, args, kwargs)
-        finally:
-            attempt_counter.end(request)
+        return self._attempt(request, attempt, tries, backoff, args, kwargs)
 
     def _attempt(self, request, attempt: int, tries: int, backoff: tuple[float, ...], args, kwargs):
         if attempt > tries:

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import pytest
 from django.conf import settings
 
+from keyvalue import store
 from opsproject.celery import app
-from queueops.store import PREFIX, store
+from queueops.keys import PREFIX
 from tests.support.celery_worker import child_env
 from tests.support.processes import PYTHON, REPO
 from tests.support.waiting import wait_until

@@ -18,8 +18,8 @@ import time
 
 from django.db import connection
 
+from keyvalue import store
 from queueops.policy import policy_task
-from queueops.store import store
 from realtime import broadcast
 
 TABLES = (

@@ -1,0 +1,142 @@
+"""The one key-value store the apps share: Redis where `REDIS_URL` is set, else the Django cache.
+
+Counters, counter hashes and boards (a hash of name -> string state, such as the workers' and
+the beats' heartbeats) live here, for every app that needs state shared between processes
+(queueops, scheduler, realtime, operations). With Redis each call is one pipelined round trip
+and atomic. In the embedded profile (`make run`, no Redis) the Django cache (the database cache
+there) stands in: the same contract, slower and not atomic, which is fine for the one machine
+that profile runs on.
+
+Nothing here imports an app or Celery, so commands that only read a board start quickly.
+"""
+
+from __future__ import annotations
+
+from functools import cache as memoize
+
+from django.conf import settings
+
+# A heartbeat that stops coming stays on its board this long (seconds), shown as lost, then goes.
+BOARD_FORGET_AFTER = 24 * 3600
+
+
+class RedisKeyValue:
+    """The store on Redis (`client` is a redis-py client with decoded strings)."""
+
+    def __init__(self, url: str):
+        import redis  # imported here: the embedded profile has no use for it
+
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            decode_responses=True,
+        )
+
+    def incr(self, key: str, ttl: int) -> int:
+        """Add one to the counter `key` (kept `ttl` seconds after its last change); its new value."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, ttl)
+        return pipe.execute()[0]
+
+    def counts_add(self, key: str, counts: dict[str, int], ttl: int | None = None) -> None:
+        """Add each of `counts` to the counter hash `key` (kept `ttl` seconds, or for ever)."""
+        pipe = self.client.pipeline(transaction=False)
+        for field, amount in counts.items():
+            pipe.hincrby(key, field, amount)
+        if ttl is not None:
+            pipe.expire(key, ttl)
+        pipe.execute()
+
+    def counts(self, *keys: str) -> list[dict[str, int]]:
+        """The counter hashes `keys`, in order (an absent one is empty)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        return [{field: int(value) for field, value in raw.items()} for raw in pipe.execute()]
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self.client.delete(*keys)
+
+    def board_put(self, board: str, name: str, value: str) -> None:
+        self.client.hset(board, name, value)
+
+    def board_remove(self, board: str, *names: str) -> None:
+        if names:
+            self.client.hdel(board, *names)
+
+    def board(self, board: str) -> dict[str, str]:
+        return self.client.hgetall(board)
+
+    def board_get(self, board: str, name: str) -> str | None:
+        return self.client.hget(board, name)
+
+
+class CacheKeyValue:
+    """The same contract on the Django cache (a counter hash or a board is one dict entry)."""
+
+    def __init__(self):
+        from django.core.cache import cache
+
+        self.cache = cache
+
+    def incr(self, key: str, ttl: int) -> int:
+        self.cache.add(key, 0, ttl)
+        try:
+            value = self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            value = 1
+        self.cache.set(key, value, ttl)  # the expiry runs from the last change, as on Redis
+        return value
+
+    def counts_add(self, key: str, counts: dict[str, int], ttl: int | None = None) -> None:
+        entry = dict(self.cache.get(key) or {})
+        for field, amount in counts.items():
+            entry[field] = int(entry.get(field, 0)) + amount
+        self.cache.set(key, entry, ttl)
+
+    def counts(self, *keys: str) -> list[dict[str, int]]:
+        found = self.cache.get_many(list(keys))
+        return [{field: int(value) for field, value in (found.get(key) or {}).items()} for key in keys]
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self.cache.delete_many(list(keys))
+
+    def board_put(self, board: str, name: str, value: str) -> None:
+        entries = self.board(board)
+        entries[name] = value
+        self.cache.set(board, entries, None)
+
+    def board_remove(self, board: str, *names: str) -> None:
+        entries = self.board(board)
+        removed = [entries.pop(name, None) for name in names]
+        if any(value is not None for value in removed):
+            self.cache.set(board, entries, None)
+
+    def board(self, board: str) -> dict[str, str]:
+        return dict(self.cache.get(board) or {})
+
+    def board_get(self, board: str, name: str) -> str | None:
+        return self.board(board).get(name)
+
+
+KeyValue = RedisKeyValue | CacheKeyValue
+
+
+@memoize
+def _store_for(url: str) -> KeyValue:
+    return RedisKeyValue(url) if url else CacheKeyValue()
+
+
+def store() -> KeyValue:
+    """The store of this profile (one client per process; redis-py reconnects after a fork)."""
+    return _store_for(settings.REDIS_URL)
+
+
+def redis_client():
+    """The Redis client behind the store, or None in the embedded profile (for what only Redis does)."""
+    shared = store()
+    return shared.client if isinstance(shared, RedisKeyValue) else None

@@ -1,0 +1,4 @@
+"""Names of queueops' entries in the shared key-value store (`keyvalue`)."""
+
+PREFIX = "queueops:"
+WORKERS_BOARD = PREFIX + "workers"

@@ -1,0 +1,51 @@
+"""The shared key-value store's contract, on the real Redis and on the Django cache alike."""
+
+import uuid
+
+import pytest
+
+from keyvalue import CacheKeyValue, RedisKeyValue, store
+
+
+@pytest.fixture(params=["redis", "cache"])
+def kv(request, db):
+    if request.param == "cache":
+        return CacheKeyValue()
+    shared = store()
+    if not isinstance(shared, RedisKeyValue):
+        pytest.skip("the integration profile's Redis store")
+    return shared
+
+
+@pytest.fixture
+def key(kv):
+    name = f"test-keyvalue:{uuid.uuid4().hex}"
+    yield name
+    kv.delete(name)
+
+
+def test_incr_counts_up_from_one(kv, key):
+    assert [kv.incr(key, 100) for _ in range(3)] == [1, 2, 3]
+
+
+def test_incr_sets_the_expiry_on_redis(kv, key):
+    if not isinstance(kv, RedisKeyValue):
+        pytest.skip("expiry is read back from Redis")
+    kv.incr(key, 200)
+    assert 100 < kv.client.ttl(key) <= 200
+
+
+def test_counts_add_up_per_field_and_read_back_in_order(kv, key):
+    kv.counts_add(key, {"a": 2, "b": 1})
+    kv.counts_add(key, {"a": 3})
+    assert kv.counts(key, key + ":absent") == [{"a": 5, "b": 1}, {}]
+
+
+def test_a_board_holds_names_until_removed(kv, key):
+    kv.board_put(key, "one", "1")
+    kv.board_put(key, "two", "2")
+    assert kv.board(key) == {"one": "1", "two": "2"}
+    assert kv.board_get(key, "two") == "2"
+    kv.board_remove(key, "one", "absent")
+    assert kv.board(key) == {"two": "2"}
+    assert kv.board_get(key, "one") is None
