@@ -75,6 +75,34 @@ def test_queue_retry_all_with_filters_and_unknown_ids(queue_env):
     assert not FailedJob.objects.filter(pk=c.pk).exists()
 
 
+def test_queue_retry_takes_ids_ranges_and_all_mixed(queue_env):
+    jobs = [_job(n, queue="qo_idle", task="tests.queueops.plain", args=[n]) for n in range(1, 8)]
+    pks = [job.pk for job in jobs]
+    jobs[2].delete()  # a gap inside the range: skipped, not an error
+    ran = manage("queue_retry", f"{pks[1]}-{pks[3]}", jobs[5].task_id, str(pks[1]), "--json")
+    assert ran.returncode == 0, ran.stderr
+    retried = [row["job_id"] for row in json.loads(ran.stdout)["retried"]]
+    assert retried == [pks[1], pks[3], pks[5]]  # each once, whatever named it twice
+    assert set(FailedJob.objects.values_list("pk", flat=True)) == {pks[0], pks[4], pks[6]}
+    # `all` mixes too: with --queue it is that queue's jobs plus the ones named.
+    other = _job(20, queue="qo_other")
+    ran = manage("queue_retry", "all", str(other.pk), "--queue", "qo_idle")
+    assert ran.returncode == 0, ran.stderr
+    assert not FailedJob.objects.exists()
+    # A range with no row at all is reported like an unknown id.
+    ran = manage("queue_retry", "900000-900009")
+    assert ran.returncode == 1 and "No failed job matches 900000-900009." in ran.stderr
+
+
+@pytest.mark.parametrize("bad", ["9-5", "5-", "-"])
+def test_queue_retry_refuses_a_malformed_range_before_sending_anything(queue_env, bad):
+    job = _job(1)
+    ran = manage("queue_retry", str(job.pk), bad)
+    assert ran.returncode == 2, ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1 and "Traceback" not in ran.stderr
+    assert FailedJob.objects.filter(pk=job.pk).exists()
+
+
 def test_queue_failed_lists_filters_and_prints_json(queue_env):
     assert manage("queue_failed").stdout.strip() == "No failed jobs."
     _job(1)

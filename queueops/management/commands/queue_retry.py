@@ -1,4 +1,4 @@
-"""`manage.py queue_retry ID... | all`: send failed jobs again (Laravel's queue:retry)."""
+"""`manage.py queue_retry ID|N-M|all ...`: send failed jobs again (Laravel's queue:retry)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,25 @@ from tqdm import tqdm
 
 from queueops.failed import retry_many
 from queueops.management.base import QueueCommand
-from queueops.management.failed_jobs import filtered, find
+from queueops.management.failed_jobs import BadSelection, select
 
 
 class Command(QueueCommand):
     help = (
         "Send failed jobs again with their original arguments, queue and routing, as new tasks "
         "whose attempts start from one. A row is deleted only once the broker took its message. "
-        "ID is the number queue_failed shows or the task id; `all` takes every failed job, "
-        "narrowed by --queue/--task, with a progress bar on a terminal (none off a TTY or with --json). "
-        "Exit 1 when a job was not found or could not be sent."
+        "ID is the number queue_failed shows or the task id, N-M the numbers N to M (gaps are "
+        "skipped), `all` every failed job, narrowed by --queue/--task; they mix (`3 10-20 <task id>`), "
+        "each job is sent once. A progress bar on a terminal (none off a TTY or with --json). "
+        "Exit 1 when an ID or a whole range matched no job, or a job could not be sent; "
+        "exit 2 on a malformed range (`9-5`, `5-`)."
     )
     audit_action = "failed_job.retry_many"
 
     def add_arguments(self, parser):
-        parser.add_argument("ids", nargs="*", metavar="ID", help="failed job numbers or task ids, or `all`")
+        parser.add_argument(
+            "ids", nargs="*", metavar="ID", help="failed job numbers, task ids, N-M ranges, or `all`"
+        )
         parser.add_argument("--queue", help="with `all`: only jobs of this queue")
         parser.add_argument("--task", help="with `all`: only jobs of this task name")
         parser.add_argument(
@@ -35,25 +39,18 @@ class Command(QueueCommand):
 
     def handle(self, *args, ids, queue=None, task=None, as_json=False, **options):
         if not ids:
-            raise self.usage_error("give failed job IDs, or `all`")
-        missing = []
-        if "all" in ids:
-            if len(ids) > 1:
-                raise self.usage_error("give either IDs or `all`, not both")
-            jobs = list(filtered(queue, task))
-            if not jobs and not as_json:
-                self.stdout.write("No failed jobs to retry.")
-        elif queue or task:
-            raise self.usage_error("--queue and --task narrow `all`; with IDs, leave them out")
-        else:
-            jobs = []
-            for identifier in dict.fromkeys(ids):
-                job = find(identifier)
-                if job is None:
-                    missing.append(identifier)
-                    self.stderr.write(f"No failed job matches {identifier}.")
-                else:
-                    jobs.append(job)
+            raise self.usage_error("give failed job IDs, N-M ranges, or `all`")
+        if (queue or task) and "all" not in ids:
+            raise self.usage_error("--queue and --task narrow `all`; with IDs alone, leave them out")
+        try:
+            selection = select(ids, queue, task)
+        except BadSelection as exc:
+            raise self.usage_error(str(exc)) from None
+        jobs, missing = selection.jobs, selection.missing
+        for identifier in missing:
+            self.stderr.write(f"No failed job matches {identifier}.")
+        if not jobs and not missing and not as_json:
+            self.stdout.write("No failed jobs to retry.")
         # disable=None: tqdm draws only when stderr is a terminal.
         bar = tqdm(jobs, desc="retry", unit="job", disable=True if as_json else None, file=sys.stderr)
         done, failed = retry_many(bar)
