@@ -16,6 +16,8 @@ ACTIONS = {
     "failed_job.retry_many": "queueops.retry_failedjob",
     "failed_job.forget": "queueops.delete_failedjob",
     "failed_job.flush": "queueops.flush_failedjob",
+    "queue.clear": "queueops.clear_queue",
+    "queue.restart": "queueops.restart_workers",
     "alert.resolve": "queueops.resolve_alert",
     "schedule.run": "queueops.run_managedjob",
     "schedule.pause": "queueops.pause_managedjob",

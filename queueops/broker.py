@@ -151,12 +151,63 @@ def queue_stats(names: list[str]) -> list[QueueStats]:
                 return _redis_stats(channel, names)
             if conn.transport_cls == "filesystem":
                 return _filesystem_stats(channel, names)
-            if conn.transport_cls in ("amqp", "amqps", "pyamqp"):
+            if _is_amqp(conn):
                 return _amqp_stats(conn, names)
             return [
                 QueueStats(name, channel.queue_declare(name, passive=True).message_count, None)
                 for name in names
             ]
+        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
+            raise BrokerUnavailable(f"broker unreachable ({type(exc).__name__})") from exc
+
+
+def _is_amqp(conn) -> bool:
+    return conn.transport_cls in ("amqp", "amqps", "pyamqp")
+
+
+def _declared_on_rabbitmq(conn, name: str) -> bool:
+    channel = conn.channel()  # a passive declare of a missing queue closes its channel
+    try:
+        channel.queue_declare(name, passive=True)
+        return True
+    except NotFound:
+        return False
+    finally:
+        try:
+            channel.close()
+        except (*conn.connection_errors, *conn.channel_errors):
+            pass
+
+
+def queue_exists(name: str) -> bool:
+    """Whether the broker holds the queue: declared on RabbitMQ; on Redis and the filesystem
+    (where a queue is only its messages) holding at least one message."""
+    from opsproject.celery import app
+
+    with app.connection_for_read() as conn:
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=settings.REDIS_SOCKET_TIMEOUT)
+            if _is_amqp(conn):
+                return _declared_on_rabbitmq(conn, name)
+        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
+            raise BrokerUnavailable(f"broker unreachable ({type(exc).__name__})") from exc
+    return queue_stats([name])[0].size > 0
+
+
+def purge(name: str) -> int:
+    """Delete every message waiting in queue `name`; the number deleted.
+
+    Waiting only: a message a worker holds (prefetched or running; on Redis in the unacked
+    set) is not in the queue and is not touched. A queue RabbitMQ never declared is empty.
+    """
+    from opsproject.celery import app
+
+    with app.connection_for_write() as conn:
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=settings.REDIS_SOCKET_TIMEOUT)
+            if _is_amqp(conn) and not _declared_on_rabbitmq(conn, name):
+                return 0
+            return conn.default_channel.queue_purge(name) or 0
         except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
             raise BrokerUnavailable(f"broker unreachable ({type(exc).__name__})") from exc
 

@@ -69,3 +69,11 @@ def answered(queue: str, sent_at: float) -> None:
     except (ValueError, KeyError, TypeError):
         pass
     board.board_put(BOARD, queue, json.dumps({"sent_at": sent_at, "ran_at": time.time()}))
+
+
+def forget(queue: str) -> None:
+    """The queue was purged, its canary with it: the next check sends a fresh one."""
+    try:
+        store().board_remove(BOARD, queue)
+    except Exception as exc:  # the next check's empty-queue rule catches up
+        log.warning("wait canary of %s not forgotten (%s)", queue, type(exc).__name__)

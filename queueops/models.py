@@ -33,9 +33,12 @@ class FailedJob(models.Model):
     class Meta:
         ordering = ["-failed_at", "-id"]
         # Forgetting one is the default delete permission; see audit.rights for who holds which.
+        # Queues and workers have no model: their actions' permissions live here, in queueops.
         permissions = [
             ("retry_failedjob", "Can retry failed jobs"),
             ("flush_failedjob", "Can flush failed jobs (forget many at once)"),
+            ("clear_queue", "Can purge a queue's waiting messages"),
+            ("restart_workers", "Can restart every worker"),
         ]
 
     def __str__(self) -> str:

@@ -11,7 +11,10 @@ from audit import rights
 
 pytestmark = pytest.mark.django_db
 
-groups_migration = importlib.import_module("operations.migrations.0004_ops_groups")
+groups_migrations = [
+    importlib.import_module(f"operations.migrations.{name}")
+    for name in ("0004_ops_groups", "0005_queue_action_groups")
+]
 
 
 def _names(permissions) -> set[str]:
@@ -19,10 +22,12 @@ def _names(permissions) -> set[str]:
 
 
 def test_the_migrations_frozen_groups_are_audit_rights_groups():
-    frozen = {
-        name: {f"{app}.{codename}" for app, _model, codename, _label in specs}
-        for name, specs in groups_migration.GROUPS.items()
-    }
+    frozen: dict[str, set[str]] = {}
+    for migration in groups_migrations:
+        for name, specs in migration.GROUPS.items():
+            frozen.setdefault(name, set()).update(
+                f"{app}.{codename}" for app, _model, codename, _label in specs
+            )
     assert frozen == {name: set(permissions) for name, permissions in rights.GROUPS.items()}
 
 

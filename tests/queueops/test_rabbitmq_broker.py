@@ -121,3 +121,22 @@ def test_the_last_try_becomes_a_failed_job_and_queue_retry_sends_it_again(rabbit
         assert ran.returncode == 0, ran.stderr
         assert not FailedJob.objects.filter(pk=job.pk).exists()
         wait_until(lambda: len(runs.read_text().splitlines()) == 4, 60, "the retried run")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queue_probe_round_trips_through_rabbitmq(rabbit_url, queue_env):
+    env = {**os.environ, **child_env(CELERY_BROKER_URL=rabbit_url, **queue_env)}
+    argv = [str(BIN / "celery"), "-A", "opsproject", "worker", "--loglevel=INFO", "--pool=prefork"]
+    argv += ["--concurrency=1", "--without-gossip", "--without-mingle", "--queues=celery,qo_probe"]
+    with running(argv, env=env) as worker:
+        worker.wait_for_line(r"ready\.", timeout=120)
+        rabbit = {"CELERY_BROKER_URL": rabbit_url}
+        for queue in ("celery", "qo_probe"):
+            ok = manage("queue_probe", "--queue", queue, "--timeout", "60", env=rabbit)
+            assert ok.returncode == 0, ok.stderr + worker.output[-3000:]
+            assert ok.stdout.startswith(f"queue {queue}: round trip ")
+        failing = manage("queue_probe", "--fail", env=rabbit)
+        assert failing.returncode == 0, failing.stderr + worker.output[-3000:]
+        assert "after 3 attempts" in failing.stdout
+    silent = manage("queue_probe", "--queue", "qo_idle", "--timeout", "1.5", env=rabbit)
+    assert silent.returncode == 1 and "no answer within 1.5 s" in silent.stderr
