@@ -43,6 +43,37 @@ app.autodiscover_tasks()
 REQUEST_ID = "request_id"
 
 
+@signals.celeryd_after_setup.connect
+def _declare_routed_queues(sender=None, instance=None, **kwargs):
+    """On RabbitMQ, declare every queue of the worker's routing table before its consumer starts.
+
+    Celery's native delayed delivery bootstep binds every queue the app knows (the default
+    queue always among them) to its delivery exchange, but the worker declares only the queues
+    it consumes: a worker started with `-Q restore` on a broker where no `celery` consumer ran
+    yet fails that binding and logs CRITICAL "Failed to setup delayed delivery". Declaring them
+    here (idempotent; the arguments are the ones every other worker and publisher declares
+    them with) lets every binding succeed, so a countdown sent to any queue comes back.
+    """
+    if not settings.BROKER_IS_RABBITMQ or instance is None:
+        return
+    from kombu.common import Broadcast
+
+    queues = [queue for queue in instance.app.amqp.queues.values() if not isinstance(queue, Broadcast)]
+    try:
+        with instance.app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=3)
+            channel = conn.channel()
+            try:
+                for queue in queues:
+                    queue(channel).declare()
+            finally:
+                channel.close()
+    except Exception as exc:  # the broker down at start: the bootstep retries and says so itself
+        logging.getLogger(__name__).warning(
+            "queues not declared before the delayed delivery setup (%s)", type(exc).__name__
+        )
+
+
 @signals.before_task_publish.connect
 def _carry_request_id(headers=None, **kwargs):
     request_id = structlog.contextvars.get_contextvars().get(REQUEST_ID)
