@@ -73,3 +73,12 @@ def slow_first(self, path: str, seconds: float) -> dict:
 @shared_task(name="tests.queueops.plain")
 def plain(x: int) -> int:
     return x
+
+
+@shared_task(name="tests.queueops.sleep_then_mark")
+def sleep_then_mark(path: str, seconds: float) -> int:
+    """Records its start in `path`, sleeps, then its end in `path`.done: a task in flight."""
+    _run(path)
+    time.sleep(seconds)
+    _run(f"{path}.done")
+    return os.getpid()
