@@ -1,6 +1,6 @@
 """Dependency outages during a request become a clear 503 with Retry-After, never a 500.
 
-While MariaDB or Redis is down (a restart, a failover) a request that needs it cannot be
+While MariaDB, Redis or RabbitMQ is down (a restart, a failover) a request that needs it cannot be
 served; the caller should be told to come back, not shown a server error. Requests that do not
 touch the dependency are unaffected and keep answering.
 """
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from amqp.exceptions import ConnectionError as AMQPConnectionError
+from amqp.exceptions import MessageNacked
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.utils.deprecation import MiddlewareMixin
@@ -22,7 +24,10 @@ RETRY_AFTER_SECONDS = 5
 _DEPENDENCY = (
     ((OperationalError, InterfaceError), "the database"),
     ((RedisConnectionError, RedisTimeoutError), "the cache"),
-    ((BrokerError,), "the task queue"),
+    # Celery's send_task re-raises the broker's connection errors, a publisher-confirm nack and
+    # a confirm that timed out as kombu's OperationalError; the raw amqp ones reach a view
+    # that publishes through kombu itself.
+    ((BrokerError, AMQPConnectionError, MessageNacked), "the task queue"),
 )
 
 

@@ -22,6 +22,7 @@ from audit.models import AuditEntry
 from operations import actions, snapshot
 from operations.api import serializers as s
 from operations.permissions import IsOps, MayAct
+from opsproject.outages import RETRY_AFTER_SECONDS
 from opsproject.throttling import AnonThrottle, UserThrottle
 
 ERRORS = {
@@ -55,8 +56,13 @@ def body(serializer_class, request) -> dict:
     return serializer.validated_data
 
 
-def unavailable(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+def unavailable(exc: Exception | str) -> Response:
+    # Retry-After as the outage middleware sends it: the caller may simply come back.
+    return Response(
+        {"detail": str(exc)},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 class OpsView(GenericAPIView):
@@ -181,13 +187,17 @@ class FailedJobBulkRetryView(OpsView):
     @extend_schema(
         operation_id="api_ops_failed_jobs_retry_many",
         request=s.FailedJobBulkSerializer,
-        responses=responses(s.BulkRetryResultSerializer),
+        responses=responses(s.BulkRetryResultSerializer, UNAVAILABLE),
         tags=["failed jobs"],
         summary="Retry every failed job matching ids and filters (or all)",
     )
     def post(self, request):
         filters = body(s.FailedJobBulkSerializer, request)
-        return Response(actions.retry_failed_many(request, failed_jobs(filters)))
+        outcome = actions.retry_failed_many(request, failed_jobs(filters))
+        if outcome["failed"] and not outcome["retried"]:
+            # Nothing was sent (the broker down): the caller should come back, as for one job.
+            return unavailable(f"no failed job was retried: {outcome['failed'][0]['error']}")
+        return Response(outcome)
 
 
 class FailedJobFlushView(OpsView):

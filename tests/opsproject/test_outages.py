@@ -48,6 +48,8 @@ def test_other_errors_are_left_alone(exception):
 
 
 def test_redis_and_broker_outages_are_named():
+    from amqp.exceptions import ConnectionError as AMQPConnectionError
+    from amqp.exceptions import MessageNacked, RecoverableConnectionError
     from kombu.exceptions import OperationalError as BrokerError
     from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -56,6 +58,9 @@ def test_redis_and_broker_outages_are_named():
         (OperationalError("down"), "the database"),
         (RedisConnectionError("down"), "the cache"),
         (BrokerError("down"), "the task queue"),
+        (AMQPConnectionError("connection closed"), "the task queue"),
+        (RecoverableConnectionError("connection lost"), "the task queue"),
+        (MessageNacked(), "the task queue"),
         (TimeoutError("x"), None),
     ]:
         response = middleware.process_exception(RequestFactory().get("/"), exception)
