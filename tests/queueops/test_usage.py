@@ -10,7 +10,8 @@ BAD_USAGE = [
     ("queue_failed", "--bogus"),
     ("queue_failed", "--queue"),
     ("queue_retry",),
-    ("queue_retry", "all", "5"),
+    ("queue_retry", "9-5"),
+    ("queue_retry", "5", "7-"),
     ("queue_retry", "5", "--queue", "mail"),
     ("queue_forget",),
     ("queue_forget", "1", "2"),
@@ -24,6 +25,11 @@ BAD_USAGE = [
     ("queue_probe", "--keep"),
     ("queue_workers", "extra"),
     ("queue_worker_alive", "--max-age", "-3"),
+    ("queue_clear",),
+    ("queue_clear", "celery"),  # no terminal to confirm on, no --force
+    ("queue_clear", "qo_no_such_queue", "--force"),
+    ("queue_restart", "--timeout", "0"),
+    ("queue_restart", "extra"),
 ]
 
 
