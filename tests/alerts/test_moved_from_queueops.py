@@ -23,17 +23,16 @@ BEFORE = [
 
 
 def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
+    """Migrate to `targets`; the historical models of the state reached."""
+    state = MigrationExecutor(connection).migrate(targets)
     ContentType.objects.clear_cache()
-    return executor
+    return state.apps
 
 
 def test_rows_tables_and_grants_survive_the_move():
     leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
     try:
-        executor = _migrate(BEFORE)
-        old = executor.loader.project_state(BEFORE).apps
+        old = _migrate(BEFORE)
         old.get_model("queueops", "Alert").objects.create(key="k", open_key="k", summary="from before")
         old.get_model("queueops", "JobRun").objects.create(
             job="j", task_id="t1", started_at="2026-01-01T00:00Z"
