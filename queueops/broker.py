@@ -139,7 +139,7 @@ def _amqp_stats(conn, names: list[str]) -> list[QueueStats]:
 
 def queue_stats(names: list[str]) -> list[QueueStats]:
     """Size and oldest message of each queue; BrokerUnavailable when the broker does not answer."""
-    from opsproject.celery import app
+    from celery import current_app as app
 
     with app.connection_for_read() as conn:
         try:
@@ -182,7 +182,7 @@ def _declared_on_rabbitmq(conn, name: str) -> bool:
 def queue_exists(name: str) -> bool:
     """Whether the broker holds the queue: declared on RabbitMQ; on Redis and the filesystem
     (where a queue is only its messages) holding at least one message."""
-    from opsproject.celery import app
+    from celery import current_app as app
 
     with app.connection_for_read() as conn:
         try:
@@ -200,7 +200,7 @@ def purge(name: str) -> int:
     Waiting only: a message a worker holds (prefetched or running; on Redis in the unacked
     set) is not in the queue and is not touched. A queue RabbitMQ never declared is empty.
     """
-    from opsproject.celery import app
+    from celery import current_app as app
 
     with app.connection_for_write() as conn:
         try:
@@ -214,7 +214,7 @@ def purge(name: str) -> int:
 
 def known_queues(extra: list[str] | tuple[str, ...] = (), beats=None) -> list[str]:
     """The queues worth showing: the default one, the alerted ones, those workers consume, `extra`."""
-    from opsproject.celery import app
+    from celery import current_app as app
 
     names = {app.conf.task_default_queue, *settings.QUEUE_ALERTS, *extra}
     names.update(queue.name for queue in (app.conf.task_queues or ()))

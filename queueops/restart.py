@@ -29,7 +29,7 @@ class Outcome:
 
 def request_shutdown(hostnames: list[str]) -> None:
     """Broadcast the warm shutdown to exactly these workers (no reply: they are going away)."""
-    from opsproject.celery import app
+    from celery import current_app as app
 
     app.control.broadcast("shutdown", destination=hostnames, reply=False)
 

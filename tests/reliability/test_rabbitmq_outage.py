@@ -19,11 +19,11 @@ from django.contrib.auth.models import Group, User
 from django_celery_results.models import TaskResult
 from knox.models import AuthToken
 
-from queueops.leadership import coordinator
 from queueops.models import FailedJob
-from queueops.periodic import PeriodicJob, every
-from queueops.schedule_sync import sync_jobs
-from tests.queueops.beat_support import start_beat
+from scheduler.leadership import coordinator
+from scheduler.periodic import PeriodicJob, every
+from scheduler.sync import sync_jobs
+from tests.scheduler.beat_support import start_beat
 from tests.support.celery_worker import child_env
 from tests.support.processes import BIN, ManagedProcess, free_port
 from tests.support.rabbitmq_server import RabbitMQServer
@@ -93,7 +93,7 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
     web_argv += ["--port", str(port), "--lifespan", "off"]
     worker_argv = [str(BIN / "celery"), "-A", "opsproject", "worker", "--loglevel=INFO", "--pool=prefork"]
     worker_argv += ["--concurrency=1", "--without-gossip", "--without-mingle", "--queues=celery"]
-    worker_argv += ["--include=tests.queueops.scheduler_tasks"]
+    worker_argv += ["--include=tests.scheduler.scheduler_tasks"]
     processes: list[ManagedProcess] = []
     try:
         web = ManagedProcess(web_argv, env=env)

@@ -1,7 +1,7 @@
-"""`ops-admin` gains the queue actions audit.rights added since 0004: purge a queue, restart the workers.
+"""`ops-admin` gains the queue actions audit.rights added since 0004/0005: purge a queue, restart the workers.
 
-A frozen copy, as migrations must be; tests/operations/test_rights.py keeps 0004 and this one
-together equal to audit.rights.GROUPS.
+A frozen copy, as migrations must be; tests/operations/test_rights.py keeps 0004 (as 0005 moved it) and
+this one together equal to audit.rights.GROUPS.
 """
 
 from django.db import migrations
@@ -32,8 +32,8 @@ def grant(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("operations", "0004_ops_groups"),
-        ("queueops", "0003_queue_permissions"),
+        ("operations", "0005_moved_permissions"),
+        ("queueops", "0004_queue_permissions"),
     ]
 
     operations = [migrations.RunPython(grant, migrations.RunPython.noop)]

@@ -7,10 +7,10 @@ import os
 import pytest
 from django_celery_results.models import TaskResult
 
-from queueops.leadership import coordinator
-from queueops.periodic import PeriodicJob, every
-from queueops.schedule_sync import sync_jobs
-from tests.queueops.beat_support import sends, start_beat
+from scheduler.leadership import coordinator
+from scheduler.periodic import PeriodicJob, every
+from scheduler.sync import sync_jobs
+from tests.scheduler.beat_support import sends, start_beat
 from tests.support.celery_worker import child_env
 from tests.support.processes import BIN, running
 from tests.support.rabbitmq import queue_types, vhost
@@ -27,7 +27,7 @@ def test_beat_sends_a_periodic_task_through_rabbitmq_and_a_worker_runs_it():
         env = {**os.environ, **child_env(CELERY_BROKER_URL=url, QUEUE_ALERTS="none")}
         argv = [str(BIN / "celery"), "-A", "opsproject", "worker", "--loglevel=INFO", "--pool=prefork"]
         argv += ["--concurrency=1", "--without-gossip", "--without-mingle", "--queues=celery"]
-        argv.append("--include=tests.queueops.scheduler_tasks")
+        argv.append("--include=tests.scheduler.scheduler_tasks")
         with running(argv, env=env) as worker:
             worker.wait_for_line(r"ready\.", timeout=120)
             beat = start_beat("beat-rabbit", 3.0, 1.0, CELERY_BROKER_URL=url, QUEUE_ALERTS="none")
