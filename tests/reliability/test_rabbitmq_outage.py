@@ -1,8 +1,9 @@
 """RabbitMQ down under a running web, worker and beat: clean 503s, then everything resumes.
 
 A RabbitMQ node of the test's own is stopped while a real web process (uvicorn), worker and
-beat use it. Every endpoint that publishes a task answers 503 with Retry-After and changes
-nothing; what needs only the database keeps answering. Once the node is back the same calls
+beat use it. Every ops endpoint that publishes a task answers 503 with Retry-After and changes
+nothing; what needs only the database keeps answering; a helpdesk reply (which publishes its
+mail after the commit) is stored and answers 201, its mail marked failed. Once the node is back the same calls
 succeed, every enqueue the web acknowledged runs, and the worker and beat that ran throughout
 reconnected by themselves (never restarted).
 """
@@ -19,6 +20,8 @@ from django.contrib.auth.models import User
 from django_celery_results.models import TaskResult
 from knox.models import AuthToken
 
+from helpdesk.models import Ticket
+from mailops.models import OutboundMessage
 from queueops.models import FailedJob
 from scheduler.leadership import coordinator
 from scheduler.periodic import PeriodicJob, every
@@ -76,6 +79,8 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
     # A superuser holds every action's permission whether or not a flush removed the groups.
     user = User.objects.create_superuser("rabbit-outage-ops", "ops@example.com", "x")
     token = AuthToken.objects.create(user=user)[1]
+    requester = User.objects.create_user("rabbit-outage-requester", "requester@example.com")
+    ticket = Ticket.objects.create(requester=requester, subject="mail me the replies")
     job = FailedJob.objects.create(
         task_id="outage-failed-1",
         connection="amqp://",
@@ -123,6 +128,14 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
             assert status == 503, (path, status, body)
             assert headers.get("Retry-After") == "5", path
             assert "Traceback" not in json.dumps(body) and str(node.port) not in json.dumps(body), body
+        # A helpdesk reply publishes only after its commit (the requester's mail): the reply is
+        # stored and answered 201, and the mail the broker refused is marked failed, not lost unseen.
+        status, _, body = _call(
+            port, token, "POST", f"/api/tickets/{ticket.pk}/replies/", {"body": "still here", "public": True}
+        )
+        assert status == 201, body
+        mail = OutboundMessage.objects.get(kind="helpdesk.reply")
+        assert mail.status == OutboundMessage.Status.FAILED and mail.error.startswith("could not be enqueued")
         # Nothing half-done: the failed job is still there to retry. The database still answers.
         assert FailedJob.objects.filter(pk=job.pk).exists()
         assert _call(port, token, "GET", "/api/ops/failed-jobs/")[0] == 200
