@@ -45,7 +45,8 @@ def _times(periodic, now: datetime, until: datetime) -> tuple[list[datetime], bo
         return [], False  # django-celery-beat sends a one-off task once
     try:
         schedule = periodic.schedule
-        last = periodic.last_run_at or now  # django-celery-beat counts a never-run job from now
+        # As django-celery-beat's ModelEntry: a job never run counts from its row's last change.
+        last = periodic.last_run_at or periodic.date_changed or now
         if isinstance(schedule, schedules.crontab):
             first = next_fire(schedule, last)
         elif isinstance(schedule, schedules.schedule):
