@@ -1,7 +1,8 @@
 """The one key-value store the apps share: Redis where `REDIS_URL` is set, else the Django cache.
 
-Counters, counter hashes and boards (a hash of name -> string state, such as the workers' and
-the beats' heartbeats) live here, for every app that needs state shared between processes
+Counters, counter hashes, boards (a hash of name -> string state, such as the workers' and
+the beats' heartbeats) and leases (a key one holder takes for a while, such as beat's leader
+lock) live here, for every app that needs state shared between processes
 (queueops, scheduler, realtime, operations). With Redis each call is one pipelined round trip
 and atomic. In the embedded profile (`make run`, no Redis) the Django cache (the database cache
 there) stands in: the same contract, slower and not atomic, which is fine for the one machine
@@ -19,6 +20,27 @@ from django.conf import settings
 # A heartbeat that stops coming stays on its board this long (seconds), shown as lost, then goes.
 BOARD_FORGET_AFTER = 24 * 3600
 
+# Take a free lease or renew one's own, in one step: a holder whose lease expired cannot renew
+# over a new holder's (a compare-and-expire).
+_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 
 class RedisKeyValue:
     """The store on Redis (`client` is a redis-py client with decoded strings)."""
@@ -32,6 +54,8 @@ class RedisKeyValue:
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
             decode_responses=True,
         )
+        self._lease = self.client.register_script(_LEASE)
+        self._release = self.client.register_script(_RELEASE)
 
     def incr(self, key: str, ttl: int) -> int:
         """Add one to the counter `key` (kept `ttl` seconds after its last change); its new value."""
@@ -72,6 +96,21 @@ class RedisKeyValue:
 
     def board_get(self, board: str, name: str) -> str | None:
         return self.client.hget(board, name)
+
+    def get(self, key: str) -> str | None:
+        return self.client.get(key)
+
+    def add(self, key: str, value: str, ttl: float) -> bool:
+        """Set `key` for `ttl` seconds unless it exists; whether it was set."""
+        return bool(self.client.set(key, value, nx=True, ex=max(1, int(ttl))))
+
+    def lease(self, key: str, holder: str, ttl: float) -> bool:
+        """Take the lease `key` for `holder` if free, or renew it if `holder` has it; False if another has."""
+        return bool(self._lease(keys=[key], args=[holder, int(ttl * 1000)]))
+
+    def release(self, key: str, holder: str) -> bool:
+        """Give the lease `key` up if `holder` has it."""
+        return bool(self._release(keys=[key], args=[holder]))
 
 
 class CacheKeyValue:
@@ -121,6 +160,27 @@ class CacheKeyValue:
 
     def board_get(self, board: str, name: str) -> str | None:
         return self.board(board).get(name)
+
+    # Leases on the cache are not atomic: the embedded profile runs one beat on one machine.
+    def get(self, key: str) -> str | None:
+        return self.cache.get(key)
+
+    def add(self, key: str, value: str, ttl: float) -> bool:
+        return self.cache.add(key, value, max(1, int(ttl)))
+
+    def lease(self, key: str, holder: str, ttl: float) -> bool:
+        if self.cache.add(key, holder, ttl):
+            return True
+        if self.cache.get(key) == holder:
+            self.cache.set(key, holder, ttl)
+            return True
+        return False
+
+    def release(self, key: str, holder: str) -> bool:
+        if self.cache.get(key) == holder:
+            self.cache.delete(key)
+            return True
+        return False
 
 
 KeyValue = RedisKeyValue | CacheKeyValue

@@ -13,8 +13,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from keyvalue import store
 from operations.report import MISSING, OK, build_report
-from scheduler.leadership import coordinator
+from scheduler.leadership import LEADER_KEY, coordinator
 from tests.backups.conftest import backup_settings
 from tests.mailops.signing import payload, post
 from tests.scheduler.beat_support import start_beat
@@ -45,7 +46,7 @@ def test_a_healthy_stack_scores_10_and_each_broken_item_lowers_the_score(
 ):
     call_command("schedule_sync")
     board = coordinator()
-    board.client.delete("ops:beat:leader")
+    store().delete(LEADER_KEY)
     bucket = backup_settings(
         tmp_path, keys, s3_server.storage_config(f"r{tmp_path.name[-8:]}"), BACKUP_S3_BUCKET=s3_server.bucket
     )

@@ -6,7 +6,8 @@ from itertools import pairwise
 
 import pytest
 
-from scheduler.leadership import coordinator
+from keyvalue import store
+from scheduler.leadership import LEADER_KEY, coordinator
 from scheduler.periodic import PeriodicJob, every
 from scheduler.sync import sync_jobs
 from tests.scheduler.beat_support import sends, start_beat
@@ -38,7 +39,7 @@ def _wait_for_leader(name: str, timeout: float) -> float:
 
 @pytest.mark.django_db(transaction=True)
 def test_standby_takes_over_after_sigkill_with_no_duplicate_and_no_long_gap(every_second_job):
-    coordinator().client.delete("ops:beat:leader")
+    store().delete(LEADER_KEY)
     a = start_beat("beat-a", TTL, TICK)
     b = None
     try:
@@ -72,7 +73,7 @@ def test_standby_takes_over_after_sigkill_with_no_duplicate_and_no_long_gap(ever
 
 @pytest.mark.django_db(transaction=True)
 def test_a_restarted_beat_joins_as_standby(every_second_job):
-    coordinator().client.delete("ops:beat:leader")
+    store().delete(LEADER_KEY)
     a = start_beat("beat-a", TTL, TICK)
     b = start_beat("beat-b", TTL, TICK)
     restarted = None
@@ -109,7 +110,7 @@ def _first_leader(a, b):
 
 @pytest.mark.django_db(transaction=True)
 def test_clean_shutdown_releases_the_lock_for_an_immediate_takeover(every_second_job):
-    coordinator().client.delete("ops:beat:leader")
+    store().delete(LEADER_KEY)
     a = start_beat("beat-a", 30.0, TICK)
     b = None
     try:

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from scheduler.leadership import coordinator
+from keyvalue import store
+from scheduler.leadership import LEADER_KEY
 from scheduler.models import JobRun
 from scheduler.periodic import PeriodicJob, every
 from scheduler.runlog import job_statuses
@@ -30,7 +31,7 @@ def test_each_periodic_run_is_logged_with_its_slot_outcome_and_duration():
             PeriodicJob("t.boom", task="tests.explode", schedule=every(1)),
         ]
     )
-    coordinator().client.delete("ops:beat:leader")
+    store().delete(LEADER_KEY)
     with celery_worker(include="tests.scheduler.scheduler_tasks"):
         beat = start_beat("beat-log", ttl=3, tick=1)
         try:
