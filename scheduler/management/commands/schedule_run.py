@@ -54,6 +54,10 @@ class Command(ScheduleCommand):
             raise usage_error(f"no periodic job named {name!r}; the jobs are: {names or '(none)'}")
         try:
             task_id = send(periodic)
+        except ValueError as exc:
+            raise CommandError(
+                f"{name} was not sent: its arguments in the schedule are not JSON ({exc})"
+            ) from None
         except Exception as exc:  # kombu's OperationalError, a socket error: the broker said no
             raise CommandError(
                 f"{name} was not sent: the broker did not accept it ({type(exc).__name__})"
