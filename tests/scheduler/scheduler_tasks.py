@@ -10,11 +10,6 @@ def noop() -> str:
     return "ok"
 
 
-@shared_task(name="tests.explode")
-def explode() -> None:
-    raise RuntimeError("scheduled job failed on purpose")
-
-
 # Under the retry policy, as every periodic job is: two attempts, one second apart.
 @policy_task(name="tests.periodic_explode", tries=2, backoff=(1,))
 def periodic_explode() -> None:
