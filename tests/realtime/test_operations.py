@@ -18,6 +18,7 @@ from realtime.broadcasting import BroadcastError
 from realtime.health_checks import realtime as realtime_check
 from tests.realtime.support import PusherClient, asgi_server, http, own_redis, signed
 from tests.support.processes import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -113,8 +114,12 @@ def test_health_check_round_trips_the_layer_and_counts_open_connections(server):
         before = {r.measurement: r for r in await asyncio.to_thread(realtime_check)}
         baseline = before["connections"].observed_value
         clients = await open_clients(3)
-        await asyncio.sleep(1.5)  # the server reports its count every 0.5 s here
-        results = {r.measurement: r for r in await asyncio.to_thread(realtime_check)}
+
+        def counted():  # the server reports its count every 0.5 s here
+            results = {r.measurement: r for r in realtime_check()}
+            return results if results["connections"].observed_value == baseline + 3 else None
+
+        results = await asyncio.to_thread(wait_until, counted, 30, "the server to report 3 more connections")
         for client in clients:
             await client.close()
         return baseline, results
