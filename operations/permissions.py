@@ -26,13 +26,14 @@ class IsOps(BasePermission):
 
 
 class MayAct(BasePermission):
-    """A view's `acts` maps an HTTP method to the action it takes; that action's permission is needed.
+    """A ViewSet's `acts` maps its actions (`destroy`, `retry`) to the audit.rights action each
+    takes; that action's permission is needed.
 
     Checked before the view looks anything up: a refused user learns nothing and changes nothing.
     """
 
     def has_permission(self, request, view) -> bool:
-        action = getattr(view, "acts", {}).get(request.method)
+        action = getattr(view, "acts", {}).get(getattr(view, "action", None))
         if action is None:
             return True
         if rights.may(request.user, action):

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "health",
     # The audit log and the action -> permission map: every app below operations writes it.
     "audit",
