@@ -672,7 +672,7 @@ else:
 # Multipart part size: the upload buffer, so it bounds the memory a backup uses (S3 minimum 5).
 BACKUP_S3_PART_SIZE_MB = env.int("BACKUP_S3_PART_SIZE_MB", default=16)
 # 1: on dump text it came out no bigger than level 3 in bench/backup.py at a fraction of the CPU
-# (python-zstandard's level 3 ran about 3x slower than the CLI's on the same input).
+# (docs/BENCHMARKS.md).
 BACKUP_ZSTD_LEVEL = env.int("BACKUP_ZSTD_LEVEL", default=1)
 # Daily backup time (HH:MM in TIME_ZONE); the prune runs an hour after, the drill weekly after it.
 BACKUP_SCHEDULE = env.str("BACKUP_SCHEDULE", default="02:00")
