@@ -30,10 +30,13 @@ class MayAct(BasePermission):
     takes; that action's permission is needed.
 
     Checked before the view looks anything up: a refused user learns nothing and changes nothing.
+    The action is the one the request's method routes to, so OPTIONS (which asks this for each
+    method) lists only the methods the user may use.
     """
 
     def has_permission(self, request, view) -> bool:
-        action = getattr(view, "acts", {}).get(getattr(view, "action", None))
+        routed = (getattr(view, "action_map", None) or {}).get(request.method.lower())
+        action = getattr(view, "acts", {}).get(routed)
         if action is None:
             return True
         if rights.may(request.user, action):
