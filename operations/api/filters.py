@@ -15,9 +15,10 @@ from django_filters import rest_framework as filters
 from drf_spectacular.extensions import OpenApiFilterExtension
 from rest_framework.exceptions import ValidationError
 
+from alerts.models import Alert
 from audit.models import AuditEntry
 from mailops.models import MailEvent, Suppression, address_key
-from queueops.models import Alert, FailedJob
+from queueops.models import FailedJob
 
 
 class _PresentMeansSomething:

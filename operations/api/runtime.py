@@ -10,12 +10,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from alerts.models import Alert
 from operations import actions, snapshot
 from operations.api import serializers as s
 from operations.api.base import UNAVAILABLE, OpsViewSet, responses, unavailable
 from operations.api.filters import AlertFilter
-from queueops.models import Alert
-from queueops.schedule_models import ManagedJob
+from scheduler.models import ManagedJob
 
 
 @extend_schema(tags=["overview"])
@@ -93,13 +93,13 @@ class ScheduleViewSet(OpsViewSet):
 
     @extend_schema(responses=responses(s.ScheduleSerializer(many=True)))
     def list(self, request):
-        from queueops.runlog import job_statuses
+        from scheduler.runlog import job_statuses
 
         return Response([status_.as_dict() for status_ in job_statuses()])
 
     @extend_schema(responses=responses(s.ScheduleSerializer))
     def retrieve(self, request, name: str):
-        from queueops.runlog import job_statuses
+        from scheduler.runlog import job_statuses
 
         for status_ in job_statuses():
             if status_.name == name:

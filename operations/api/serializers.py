@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from alerts.models import Alert
 from audit.models import AuditEntry
 from backups.models import BackupDrill, BackupRecord
 from mailops.models import MailEvent, Suppression
 from opsproject.serializers import StrictSerializer
-from queueops.models import Alert, FailedJob
+from queueops.models import FailedJob
 
 
 class ErrorSerializer(serializers.Serializer):

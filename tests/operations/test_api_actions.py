@@ -8,10 +8,10 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
+from alerts.notices import raise_alert
 from audit.models import AuditEntry
 from mailops.models import Suppression
 from opsproject.celery import app
-from queueops.alerts import raise_alert
 from queueops.models import FailedJob
 from tests.operations.conftest import client_for, failed_job, queue_size
 from tests.support.processes import free_port
