@@ -8,6 +8,7 @@ webhook received over real HTTP, and mail credentials checked against a local Ma
 import json
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -117,3 +118,30 @@ def test_bad_usage_exits_2():
         with pytest.raises(CommandError) as error:
             call_command("ops_report", "--min-score", bad)
         assert error.value.returncode == 2
+
+
+def test_the_report_judges_the_running_system_and_reads_no_repository_file(monkeypatch):
+    """The deploy files' promises (compose healthchecks, CI, the deploy gate) are tests/deploy's."""
+    read = []
+    real_read_text, real_open = Path.read_text, Path.open
+
+    def watched(method):
+        def wrapper(self, *args, **kwargs):
+            if {"compose", ".github"} & set(self.parts):
+                read.append(str(self))
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(Path, "read_text", watched(real_read_text))
+    monkeypatch.setattr(Path, "open", watched(real_open))
+    report = build_report()
+    assert read == []
+    assert {item.section for item in report.items} == {
+        "Queue workers",
+        "Scheduler",
+        "Mail (Mailgun)",
+        "Realtime",
+        "Backups",
+        "Health endpoints",
+    }
