@@ -1,5 +1,5 @@
-"""Celery tasks of mailops: sending one message, storing an event the inbox could not, keeping the
-credential check warm, pruning history."""
+"""Celery tasks of mailops: sending one message, storing a webhook event, keeping the credential
+check warm, pruning history."""
 
 from __future__ import annotations
 
@@ -29,11 +29,13 @@ def send_message(self, outbound_id: int) -> str | None:
     return message.status if message else None
 
 
-@policy_task(name="mailops.store_event")
+# No result stored: nothing reads it, and it would be a second write per event.
+@policy_task(name="mailops.store_event", ignore_result=True)
 def store_event(fields: dict) -> bool:
-    """Store one tracking event a batch of the inbox could not (mailops.inbox); True if new.
+    """Store one tracking event the webhook accepted (mailops.recording.record); True if new.
 
-    Its retries and, in the end, its FailedJob (args: the event's fields) keep the event.
+    Its retries and, in the end, its FailedJob (args: the event's fields) keep the event; a
+    redelivery after a worker died mid-store finds the event stored, or nothing of it.
     """
     _, new = recording.store(fields)
     return new
