@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DataError, IntegrityError
+
 from mailops import credentials, delivery, recording, retention
 from queueops.policy import PolicyTask, policy_task
 
@@ -29,8 +31,17 @@ def send_message(self, outbound_id: int) -> str | None:
     return message.status if message else None
 
 
-# No result stored: nothing reads it, and it would be a second write per event.
-@policy_task(name="mailops.store_event", ignore_result=True)
+# A database outage is retried for several minutes (a failover's length), so its events are
+# stored once it is over; an event the database refuses as it is (bad data) would be refused
+# every time, so it fails at once. Either way a last failure leaves a FailedJob holding the event.
+# No result is stored: nothing reads it, and it would be a second write per event.
+@policy_task(
+    name="mailops.store_event",
+    ignore_result=True,
+    tries=6,
+    backoff=(5, 30, 60, 120, 300),
+    permanent_errors=(DataError, IntegrityError, KeyError, TypeError, ValueError),
+)
 def store_event(fields: dict) -> bool:
     """Store one tracking event the webhook accepted (mailops.recording.record); True if new.
 

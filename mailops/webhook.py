@@ -5,9 +5,11 @@ timestamp + token with the webhook signing key), then `parse_events`, then each 
 `anymail.signals.tracking`, where `mailops.receivers` hands it on (a Celery task, see
 mailops.recording). This view adds only through Anymail's documented hooks:
 
-- `validate_request` (Anymail runs every class's own in MRO order, this one first): a body of
-  the wrong shape gets a 400 rather than the 500 Mailgun's validator would raise on it; during
-  a key rotation a post signed with MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS is checked with that key;
+- `validate_request` (Anymail runs every class's own, in MRO order, so this one first; the
+  order is not documented, tests/mailops/test_anymail_hooks.py pins the version relied on): a
+  body of the wrong shape gets a 400 rather than the 500 Mailgun's validator would raise on it;
+  during a key rotation a post signed with MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS is checked with
+  that key;
 - `parse_events`: a signature older than MAIL_WEBHOOK_MAX_AGE (or from the future) is refused
   (Mailgun stops retrying after 8 h, so anything older is a replay); a post missing the fields
   we store, or event data the database's JSON column would refuse (NaN, Infinity, a lone UTF-16
