@@ -19,7 +19,8 @@ so the worker's work, done on the same cores, is inside its time. Prints request
 and p50/p99 per endpoint and the ratios full/bare (throughput; inverse p99), target >= 0.5.
 
 The database is DATABASE_URL (default: MariaDB `ops_bench_mail` on 127.0.0.1, created and
-migrated here), the production kind.
+migrated here) and the broker RabbitMQ (the vhost `ops_bench_webhook`), the production kinds;
+`--broker-url redis://...` measures a small install's Redis broker instead.
 """
 
 from __future__ import annotations
@@ -101,10 +102,21 @@ def _main() -> int:
         "--database-url",
         default=os.environ.get("DATABASE_URL") or "mysql://root@127.0.0.1:3306/ops_bench_mail",
     )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9", help="cache (as in production)")
     parser.add_argument(
-        "--redis-url", default="redis://127.0.0.1:6379/9", help="cache and broker (a small install's)"
+        "--broker-url",
+        default=os.environ.get(
+            "BENCH_WEBHOOK_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/ops_bench_webhook"
+        ),
+        help="the broker: RabbitMQ as production runs it (the vhost is created with rabbitmqctl if "
+        "missing), or a redis:// URL (a small install's)",
     )
-    parser.add_argument("--worker-concurrency", type=int, default=2, help="the storing worker's pool size")
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=4,
+        help="the storing worker's pool size (compose and Kubernetes run workers with 4)",
+    )
     options = parser.parse_args()
 
     database_url = options.database_url
@@ -122,11 +134,22 @@ def _main() -> int:
             f"CREATE DATABASE IF NOT EXISTS `{parts.path.lstrip('/')}` CHARACTER SET utf8mb4"
         )
         connection.close()
+    if options.broker_url.startswith("amqp"):
+        vhost = options.broker_url.rsplit("/", 1)[1]
+        # add_vhost fails when it exists: that is fine; the permissions are set either way.
+        subprocess.run(["rabbitmqctl", "add_vhost", vhost], capture_output=True, timeout=120)
+        subprocess.run(
+            ["rabbitmqctl", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
     var_dir = tempfile.mkdtemp(prefix="bench_webhook_")
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": options.redis_url,
+        "CELERY_BROKER_URL": options.broker_url,
         "VAR_DIR": var_dir,
         "DEBUG": "0",
         "LOG_LEVEL": "ERROR",
@@ -138,7 +161,7 @@ def _main() -> int:
         [str(BIN / "python"), "manage.py", "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True
     )
     subprocess.run([str(BIN / "python"), "manage.py", "createcachetable"], cwd=REPO, env=env, check=True)
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "VAR_DIR")})
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "VAR_DIR", "CELERY_BROKER_URL")})
     import django
 
     django.setup()
@@ -234,6 +257,10 @@ def _main() -> int:
         "warning",
         "--workers",
         str(options.workers),
+        # The client's connections idle while a full round's events are stored; uvicorn's 5 s
+        # default would close them under the next round.
+        "--timeout-keep-alive",
+        "600",
     ]
     results: dict[str, list[tuple[float, list[float], int]]] = {"bare": [], "full": []}
     # The worker that stores the events, as production runs one (prefork).
@@ -280,9 +307,10 @@ def _main() -> int:
         rows.append(f"{name:5} {len(latencies):9d} {rps:10.0f} {p50:9.2f} {p99:9.2f} {failures:9d}")
     throughput_ratio = summary["full"][0] / summary["bare"][0]
     p99_ratio = summary["bare"][2] / summary["full"][2]
+    broker = "RabbitMQ" if options.broker_url.startswith("amqp") else "Redis"
     setup = (
         f"uvicorn x{options.workers}, concurrency {options.concurrency}, {options.rounds} round(s), "
-        f"worker pool {options.worker_concurrency}"
+        f"{broker} broker, worker pool {options.worker_concurrency}"
     )
     print(f"signed Mailgun tracking webhooks, {setup}")
     print(f"{'path':5} {'requests':>9} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'non-200':>9}")
