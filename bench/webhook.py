@@ -84,7 +84,7 @@ def _main() -> int:
     from urllib.parse import urlsplit
 
     from tests.mailops.signing import payload
-    from tests.support.processes import BIN, free_port, running
+    from tests.support.processes import BIN, free_port, group_members, running
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1500, help="posts per endpoint per round")
@@ -210,9 +210,25 @@ def _main() -> int:
                 raise SystemExit(f"{posted[0] - stored} events still not stored after {deadline} s")
             time.sleep(0.01)
 
+    groups: list[int] = []  # process groups of the server and the worker
+
+    def cpu_seconds() -> float:
+        """CPU time used so far by every process of the server's and the worker's groups (the
+        shared MariaDB, Redis and RabbitMQ servers are not counted)."""
+        ticks = 0
+        for pgid in groups:
+            for pid in group_members(pgid):
+                try:
+                    stat = Path(f"/proc/{pid}/stat").read_text()
+                except OSError:
+                    continue
+                fields = stat[stat.rfind(")") + 2 :].split()
+                ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def blast(
         connections: list[http.client.HTTPConnection], route: str, items: list[bytes]
-    ) -> tuple[float, list[float], int]:
+    ) -> tuple[float, list[float], int, float]:
         latencies: list[float] = []
         failures = [0]
         lock = threading.Lock()
@@ -235,6 +251,7 @@ def _main() -> int:
             threading.Thread(target=worker, args=(conn, chunk))
             for conn, chunk in zip(connections, chunks, strict=True)
         ]
+        cpu_before = cpu_seconds()
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -245,7 +262,7 @@ def _main() -> int:
             answered = time.perf_counter()
             stored_all()
             tails.append(time.perf_counter() - answered)
-        return time.perf_counter() - started, latencies, failures[0]
+        return time.perf_counter() - started, latencies, failures[0], cpu_seconds() - cpu_before
 
     port = free_port()
     argv = [str(BIN / "uvicorn"), "bench.webhook:application", "--host", "127.0.0.1", "--port", str(port)]
@@ -262,11 +279,12 @@ def _main() -> int:
         "--timeout-keep-alive",
         "600",
     ]
-    results: dict[str, list[tuple[float, list[float], int]]] = {"bare": [], "full": []}
+    results: dict[str, list[tuple[float, list[float], int, float]]] = {"bare": [], "full": []}
     # The worker that stores the events, as production runs one (prefork).
     worker_argv = [str(BIN / "celery"), "-A", "opsproject", "worker", "--pool=prefork", "--loglevel=WARNING"]
     worker_argv += [f"--concurrency={options.worker_concurrency}", "--without-gossip", "--without-mingle"]
-    with running(argv, env=env) as server, running(worker_argv, env=env):
+    with running(argv, env=env) as server, running(worker_argv, env=env) as storing_worker:
+        groups.extend([server.proc.pid, storing_worker.proc.pid])
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -296,8 +314,10 @@ def _main() -> int:
     expected = 200 + options.rounds * options.requests
     rows = []
     summary = {}
+    cpu_per_event = {}
     for name in ("bare", "full"):
         elapsed = sum(r[0] for r in results[name])
+        cpu_per_event[name] = sum(r[3] for r in results[name]) / (options.rounds * options.requests)
         latencies = sorted(x for r in results[name] for x in r[1])
         failures = sum(r[2] for r in results[name])
         rps = len(latencies) / elapsed
@@ -317,6 +337,11 @@ def _main() -> int:
     print("\n".join(rows))
     print(f"ratio full/bare throughput: {throughput_ratio:.2f}   (target >= 0.50)")
     print(f"ratio bare/full p99:        {p99_ratio:.2f}")
+    bare_cpu, full_cpu = cpu_per_event["bare"], cpu_per_event["full"]
+    print(
+        f"CPU per event (web and worker processes, until stored): bare {bare_cpu * 1000:.2f} ms, "
+        f"full {full_cpu * 1000:.2f} ms; ratio bare/full {bare_cpu / full_cpu:.2f}"
+    )
     print(f"events stored by the full path: {stored} of {expected} posted (bare stored none)")
     tail = statistics.mean(tails[1:]) * 1000  # the warm-up round aside
     print(f"full rounds: the last event stored {tail:.0f} ms after the last answer, on average")
