@@ -106,6 +106,11 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
                 isinstance(block.get(f), str) for f in SIGNATURE_FIELDS
             ):
                 _refuse("Mailgun webhook called with invalid payload format")
+        else:
+            block = request.POST
+        # Mailgun's validator encodes timestamp + token as ASCII: anything else would be a 500.
+        if not all(str(block.get(field, "")).isascii() for field in SIGNATURE_FIELDS):
+            _refuse("Mailgun webhook signature fields must be ASCII")
         previous = settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
         if previous:
             try:

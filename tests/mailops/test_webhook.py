@@ -151,6 +151,8 @@ def _bad_posts():
     signed_at_infinity["signature"]["signature"] = signature(SIGNING_KEY, "-inf", "t" * 50)
     signed_at_nan = json.loads(json.dumps(signed_at_infinity))
     signed_at_nan["signature"].update(timestamp="nan", signature=signature(SIGNING_KEY, "nan", "t" * 50))
+    non_ascii_timestamp = json.loads(json.dumps(good))
+    non_ascii_timestamp["signature"]["timestamp"] = "\U0001f600"
     return [
         ("forged signature", forged, "application/json"),
         ("signed with another key", wrong_key, "application/json"),
@@ -170,6 +172,12 @@ def _bad_posts():
         ("bounce description not text", numeric_description, "application/json"),
         ("signed at minus infinity", signed_at_infinity, "application/json"),
         ("signed at NaN", signed_at_nan, "application/json"),
+        ("signature timestamp not ASCII", non_ascii_timestamp, "application/json"),
+        (
+            "form token not ASCII",
+            b"token=%F0%9F%98%80&timestamp=1&signature=x",
+            "application/x-www-form-urlencoded",
+        ),
         ("not JSON", b"{not json", "application/json"),
         ("JSON nested too deep to parse", b"[" * 100_000 + b"]" * 100_000, "application/json"),
         ("a JSON list", [1, 2], "application/json"),
