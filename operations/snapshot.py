@@ -187,7 +187,6 @@ def scheduler() -> dict:
 
 
 def mail() -> dict:
-    from mailops import inbox
     from mailops.models import MailEvent, OutboundMessage, Suppression
 
     since = timezone.now() - timedelta(hours=24)
@@ -204,20 +203,6 @@ def mail() -> dict:
         "sent_24h": sent,
         "bounce_rate": round(min(100.0, 100.0 * bounced / sent), 2) if sent else 0.0,
         "suppressions": Suppression.objects.count(),
-        "inbox": _inbox(inbox) if inbox.enabled() else None,
-    }
-
-
-def _inbox(inbox) -> dict:
-    """Webhook events the workers have not stored yet (mailops.inbox); late from MAIL_INBOX_WARN_AGE."""
-    from health.results import PASS
-
-    waiting = inbox.backlog()
-    age = waiting.oldest_age
-    return {
-        "waiting": waiting.waiting,
-        "oldest_age": round(age, 1) if age is not None else None,
-        "late": waiting.level != PASS,
     }
 
 

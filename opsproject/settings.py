@@ -749,28 +749,6 @@ MAIL_BOUNCE_RATE_WARN = env.float("MAIL_BOUNCE_RATE_WARN", default=5.0)
 # Days of mail history (MailEvents, OutboundMessages) the daily mailops.prune_history keeps;
 # 0 keeps it forever. The suppression list is never pruned.
 MAIL_RETENTION_DAYS = env.int("MAIL_RETENTION_DAYS", default=365)
-# The inbox (mailops.inbox): the webhook leaves events in a Redis stream that the workers store
-# in batches. On by default wherever there is Redis; off, the webhook stores each event itself.
-MAIL_INBOX = env.bool("MAIL_INBOX", default=bool(REDIS_URL))
-MAIL_INBOX_BATCH = env.int("MAIL_INBOX_BATCH", default=500)  # events per transaction, at most
-MAIL_INBOX_INTERVAL = env.float("MAIL_INBOX_INTERVAL", default=0.25)  # s between batches under load
-# A batch a worker read and never acknowledged (it died) is taken over after this long.
-MAIL_INBOX_CLAIM_AFTER = env.float("MAIL_INBOX_CLAIM_AFTER", default=60)
-# `mail:inbox` warns / fails when the oldest event waiting to be stored is this old.
-MAIL_INBOX_WARN_AGE = env.float("MAIL_INBOX_WARN_AGE", default=60)
-MAIL_INBOX_FAIL_AGE = env.float("MAIL_INBOX_FAIL_AGE", default=600)
-if MAIL_INBOX and not REDIS_URL:
-    _refused.append("MAIL_INBOX needs REDIS_URL (the inbox is a Redis stream)")
-if (
-    MAIL_INBOX_BATCH < 1
-    or not 0 <= MAIL_INBOX_INTERVAL <= 60
-    or MAIL_INBOX_CLAIM_AFTER < 1
-    or not 0 < MAIL_INBOX_WARN_AGE <= MAIL_INBOX_FAIL_AGE
-):
-    _refused.append(
-        "MAIL_INBOX_BATCH must be at least 1, MAIL_INBOX_INTERVAL 0-60 s, MAIL_INBOX_CLAIM_AFTER at "
-        "least 1 s, and 0 < MAIL_INBOX_WARN_AGE <= MAIL_INBOX_FAIL_AGE"
-    )
 if MAIL_SOFT_BOUNCE_LIMIT < 1 or MAIL_SOFT_BOUNCE_WINDOW < 1 or MAIL_WEBHOOK_MAX_AGE < 60:
     _refused.append(
         "MAIL_SOFT_BOUNCE_LIMIT and MAIL_SOFT_BOUNCE_WINDOW must be at least 1, "

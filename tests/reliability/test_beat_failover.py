@@ -107,7 +107,7 @@ def test_standby_takes_over_within_ttl_plus_a_tick_under_load_with_no_duplicate_
 
 def test_a_beat_that_takes_over_while_mariadb_is_down_waits_for_it_instead_of_exiting(stack):
     """Taking over means reading the schedule from the database; during an outage that failed and
-    the beat exited (found by test_mail_inbox: after a Redis and a MariaDB fault, no beat led)."""
+    the beat exited (found by the mail webhook fault test: after a Redis and a MariaDB fault, no beat led)."""
     leader = stack.leader()
     standby = next(name for name in BEATS if name != leader)
     mark = len(stack.beats[standby].lines)
