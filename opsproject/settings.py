@@ -459,7 +459,6 @@ if not (
 # --- realtime -------------------------------------------------------------------------------
 
 # One Pusher "app": browsers connect to /app/<key>; the secret signs channel authorizations.
-REALTIME_APP_ID = _value("REALTIME_APP_ID") or "opsproject"
 REALTIME_APP_KEY = _required("REALTIME_APP_KEY", "opsproject-development-key")
 REALTIME_APP_SECRET = _secret("REALTIME_APP_SECRET", "opsproject-development-secret")
 # During a rotation, channel authorizations signed with the previous secret are still accepted.
