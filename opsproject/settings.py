@@ -569,6 +569,12 @@ HEALTH_CRITICAL = _health_list(
         "web",
     ],
 )
+# What `health_gate` requires besides an overall pass: a component (`realtime`) or one check of
+# it (`queue:workers`) that warns or fails fails the gate, however HEALTH_CRITICAL rates it.
+HEALTH_GATE_REQUIRE = _health_list(
+    "HEALTH_GATE_REQUIRE",
+    ["database", "cache", "queue:workers", "scheduler:leader", "realtime"],
+)
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
 if HEALTH_TIMEOUT <= 0 or HEALTH_CACHE_SECONDS < 0:

@@ -98,7 +98,12 @@ def test_gate_passes_once_a_dependency_comes_up(tmp_path):
     with uvicorn(env, tmp_path / "var") as base:
         gate = ManagedProcess(
             [PYTHON, "manage.py", "health_gate", "--url", base, "--interval", "0.3", "--timeout", "60"],
-            env={"DATABASE_URL": support.database_url(), "HEALTH_TOKEN": TOKEN},
+            # This server runs the infrastructure checks only: no workers, beats or realtime.
+            env={
+                "DATABASE_URL": support.database_url(),
+                "HEALTH_TOKEN": TOKEN,
+                "HEALTH_GATE_REQUIRE": "cache",
+            },
         )
         try:
             gate.wait_for_line(r"probe 2: fail .*cache:responseTime", timeout=30)
@@ -133,3 +138,21 @@ def test_gate_counts_an_unreachable_server_as_failing():
     code, output, _ = manage("health_gate", "--url", url, "--interval", "0.2", "--timeout", "1")
     assert code == 1, output
     assert "last probe: unreachable" in output
+
+
+def test_gate_fails_on_a_warn_of_a_required_check_and_lets_other_warnings_pass(tmp_path):
+    checks = ",".join([*support.INFRA_CHECKS, "tests.health.support.warning"])
+    env = {"DATABASE_URL": support.database_url(), "HEALTH_CHECKS": checks}
+    gate = ("health_gate", "--interval", "0.2", "--timeout", "2", "--consecutive", "2")
+    with uvicorn(env, tmp_path / "var") as base:
+        code, output, _ = manage(*gate, "--url", base, env={"HEALTH_GATE_REQUIRE": "database,warning:level"})
+        assert code == 1, output
+        assert "last probe: warn (HTTP 200): required warning:level warn" in output
+
+        code, output, _ = manage(*gate, "--url", base, "--require", "database,cache")
+        assert code == 0, output
+        assert "probe 1: warn (1/2)" in output, "the warning is shown, and passes"
+
+        code, output, _ = manage(*gate, "--url", base, "--require", "database,scheduler")
+        assert code == 1, output
+        assert "required scheduler missing" in output, "a required check the server does not run"
