@@ -524,7 +524,6 @@ CHANNEL_LAYERS["default"].setdefault("CONFIG", {}).update(
     {
         "capacity": env.int("REALTIME_CHANNEL_CAPACITY", default=1000),
         "expiry": env.int("REALTIME_CHANNEL_EXPIRY", default=30),
-        "group_expiry": env.int("REALTIME_GROUP_EXPIRY", default=86400),
     }
 )
 # Where browsers reach the websocket server (ws:// or wss://host[:port]) for the helpdesk's live

@@ -36,6 +36,14 @@ from realtime.store import Member, get_store
 logger = logging.getLogger("realtime")
 
 
+def _check_deadline() -> float:
+    """How long a layer check may take before the layer counts as unavailable.
+
+    At least 2 s: a check is a few Redis round trips, two of them from a thread, and a busy
+    machine must not make a healthy Redis look down."""
+    return max(settings.REALTIME_LAYER_CHECK_INTERVAL, 2.0)
+
+
 class Connection:
     """One websocket as the hub sees it; frames leave in order through one writer task."""
 
@@ -230,7 +238,7 @@ class Hub:
             try:
                 if self._trouble.is_set():
                     raise self._trouble_reason or ConnectionError("channel layer failed")
-                await asyncio.wait_for(self._check(), interval)
+                await asyncio.wait_for(self._check(), _check_deadline())
             except Exception as exc:
                 await self._recover(exc)
 
@@ -259,7 +267,7 @@ class Hub:
         while True:
             await asyncio.sleep(delay)
             try:
-                await asyncio.wait_for(self._check(), max(settings.REALTIME_LAYER_CHECK_INTERVAL, 1))
+                await asyncio.wait_for(self._check(), _check_deadline())
             except Exception:
                 delay = min(delay * 2, 5.0)
                 continue
