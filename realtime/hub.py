@@ -164,7 +164,7 @@ class Hub:
             result = await self.store.presence_join(channel, connection.socket_id, member)
         except Exception as exc:
             self.layer_failed(exc)
-            return {member.user_id: member.user_info} if member else None
+            return {member.user_id: member.user_info}
         if result.added and not rejoined:  # a repeated subscribe is no arrival
             added = protocol.frame("pusher_internal:member_added", result.added.as_dict(), channel)
             await self.publish(channel, added, exclude=connection.socket_id)
