@@ -174,13 +174,21 @@ async def aboard(board: str) -> dict[str, str]:
     client = async_redis_client()
     if client is not None:
         return await client.hgetall(board)
-    return await asyncio.to_thread(_cache_board, board)
+    return await in_thread(store().board, board)
 
 
-def _cache_board(board: str) -> dict[str, str]:
+async def in_thread(call, *args):
+    """Run a blocking call that uses the store (or anything else) in a worker thread of the loop.
+
+    The thread's database connections (the embedded profile's cache) are closed afterwards:
+    the loop's executor threads live on, and a connection left in one would never be closed."""
+    return await asyncio.to_thread(_closing, call, *args)
+
+
+def _closing(call, *args):
     from django.db import connections
 
     try:
-        return store().board(board)
+        return call(*args)
     finally:
-        connections.close_all()  # a worker thread of the loop's executor: no connection left open
+        connections.close_all()

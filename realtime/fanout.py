@@ -15,6 +15,7 @@ import asyncio
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 
+import keyvalue
 from realtime import drops, servers
 
 
@@ -28,7 +29,7 @@ async def send(message: dict) -> int:
     full = sum(isinstance(result, ChannelFull) for result in results)
     if full:
         drops.note(drops.LAYER_OVER_CAPACITY, full)
-        await asyncio.to_thread(drops.share)
+        await keyvalue.in_thread(drops.share)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, ChannelFull):
             raise result

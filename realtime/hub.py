@@ -30,6 +30,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+import keyvalue
 from realtime import drops, fanout, protocol, servers
 from realtime.store import Member, get_store
 
@@ -250,10 +251,10 @@ class Hub:
             await self.layer.send(self.layer_channel, {"type": "realtime.check"})
         await self._beat()
         await self.store.presence_refresh(self._presence_entries())
-        await asyncio.to_thread(drops.share)
+        await keyvalue.in_thread(drops.share)
 
     async def _beat(self) -> None:
-        await asyncio.to_thread(servers.beat, self.process_id, self.layer_channel, len(self.connections))
+        await keyvalue.in_thread(servers.beat, self.process_id, self.layer_channel, len(self.connections))
 
     async def _recover(self, exc: BaseException) -> None:
         self.layer_ok.clear()
@@ -348,9 +349,9 @@ class Hub:
         while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.to_thread(servers.forget, self.process_id), 1)
+            await asyncio.wait_for(keyvalue.in_thread(servers.forget, self.process_id), 1)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.to_thread(drops.share), 1)
+            await asyncio.wait_for(keyvalue.in_thread(drops.share), 1)
         self._pass_on(signum, frame, previous)
 
     @staticmethod
