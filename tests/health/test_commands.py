@@ -6,6 +6,7 @@ Exit codes: 0 pass/warn, 1 fail (the gate: deadline passed), 2 unreachable or ba
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -130,7 +131,11 @@ def test_gate_gives_up_at_its_timeout_naming_what_fails(tmp_path):
         )
     assert code == 1, output
     assert "gave up after 3 s; last probe: fail (HTTP 503): cache:responseTime" in output
-    assert 3 <= elapsed < 3 + 5  # start-up plus at most one probe past the deadline
+    # It kept probing until its timeout (how long past it depends on the machine's load, not on
+    # the gate: no upper bound here), and stopped probing then.
+    assert elapsed >= 3
+    probes = [int(number) for number in re.findall(r"^probe (\d+): ", output, re.MULTILINE)]
+    assert probes == list(range(1, len(probes) + 1)) and len(probes) <= 3 / 0.5 + 1, output
 
 
 def test_gate_counts_an_unreachable_server_as_failing():
