@@ -13,6 +13,8 @@ Nothing here imports an app or Celery, so commands that only read a board start 
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from functools import cache as memoize
 
 from django.conf import settings
@@ -200,3 +202,53 @@ def redis_client():
     """The Redis client behind the store, or None in the embedded profile (for what only Redis does)."""
     shared = store()
     return shared.client if isinstance(shared, RedisKeyValue) else None
+
+
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def async_redis_client():
+    """A redis.asyncio client for the running event loop, or None in the embedded profile.
+
+    For code on an event loop (the websocket processes) that must not block it; one client
+    per loop, because an asyncio connection belongs to the loop that opened it."""
+    if not settings.REDIS_URL:
+        return None
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    url, client = _async_clients.get(loop, (None, None))
+    if url != settings.REDIS_URL:
+        client = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            decode_responses=True,
+        )
+        _async_clients[loop] = (settings.REDIS_URL, client)
+    return client
+
+
+async def aboard(board: str) -> dict[str, str]:
+    """`store().board(board)` without blocking the event loop."""
+    client = async_redis_client()
+    if client is not None:
+        return await client.hgetall(board)
+    return await in_thread(store().board, board)
+
+
+async def in_thread(call, *args):
+    """Run a blocking call that uses the store (or anything else) in a worker thread of the loop.
+
+    The thread's database connections (the embedded profile's cache) are closed afterwards:
+    the loop's executor threads live on, and a connection left in one would never be closed."""
+    return await asyncio.to_thread(_closing, call, *args)
+
+
+def _closing(call, *args):
+    from django.db import connections
+
+    try:
+        return call(*args)
+    finally:
+        connections.close_all()

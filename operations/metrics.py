@@ -185,7 +185,7 @@ class OpsCollector:
         connections.add_metric([], panel["connections"])
         dropped = CounterMetricFamily(
             "ops_websocket_dropped_messages",
-            "Messages dropped to bound memory, by reason, all websocket processes (trails one log interval).",
+            "Messages dropped to bound memory, by reason, all websocket processes (trails one layer check).",
             labels=["reason"],
         )
         for reason, count in sorted(panel["dropped"].items()):

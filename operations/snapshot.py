@@ -7,7 +7,6 @@ when something is wrong.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -245,11 +244,10 @@ def backups() -> dict:
 
 
 def realtime() -> dict:
-    from realtime import drops
-    from realtime.store import get_store
+    from realtime import dropped_messages, open_connections
 
-    connections = asyncio.run(asyncio.wait_for(get_store().connection_count(), 3))
-    dropped = drops.totals()
+    connections = open_connections()
+    dropped = dropped_messages()
     return {"connections": connections, "dropped": dropped, "dropped_total": sum(dropped.values())}
 
 

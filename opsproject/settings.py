@@ -444,7 +444,6 @@ if not is_rate(HELPDESK_REQUESTER_MAIL_RATE, {"second", "minute", "hour", "day"}
 # --- realtime -------------------------------------------------------------------------------
 
 # One Pusher "app": browsers connect to /app/<key>; the secret signs channel authorizations.
-REALTIME_APP_ID = _value("REALTIME_APP_ID") or "opsproject"
 REALTIME_APP_KEY = _required("REALTIME_APP_KEY", "opsproject-development-key")
 REALTIME_APP_SECRET = _secret("REALTIME_APP_SECRET", "opsproject-development-secret")
 # During a rotation, channel authorizations signed with the previous secret are still accepted.
@@ -508,7 +507,6 @@ CHANNEL_LAYERS["default"].setdefault("CONFIG", {}).update(
     {
         "capacity": env.int("REALTIME_CHANNEL_CAPACITY", default=1000),
         "expiry": env.int("REALTIME_CHANNEL_EXPIRY", default=30),
-        "group_expiry": env.int("REALTIME_GROUP_EXPIRY", default=86400),
     }
 )
 # Where browsers reach the websocket server (ws:// or wss://host[:port]) for the helpdesk's live
@@ -551,6 +549,12 @@ HEALTH_CRITICAL = _health_list(
         "storage",
         "web",
     ],
+)
+# What `health_gate` requires besides an overall pass: a component (`realtime`) or one check of
+# it (`queue:workers`) that warns or fails fails the gate, however HEALTH_CRITICAL rates it.
+HEALTH_GATE_REQUIRE = _health_list(
+    "HEALTH_GATE_REQUIRE",
+    ["database", "cache", "queue:workers", "scheduler:leader", "realtime"],
 )
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
