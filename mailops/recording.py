@@ -16,18 +16,11 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mailops import suppression
 from mailops.models import MailEvent, OutboundMessage, address_key
 
 log = logging.getLogger(__name__)
-
-# What publishing raises when the broker (Redis or RabbitMQ) does not answer; kombu wraps most
-# transport errors in its OperationalError, the socket's own may come through as they are.
-BROKER_UNREACHABLE = (BrokerError, RedisConnectionError, RedisTimeoutError, OSError)
 
 # Metadata key the send task gives every message (Mailgun hands it back as a user-variable).
 OUTBOUND_ID = "outbound_id"
@@ -139,27 +132,3 @@ def row_of(fields: dict) -> MailEvent:
 def store(fields: dict) -> tuple[MailEvent, bool]:
     """Store one event now; returns the MailEvent and False if it was stored already."""
     return _store(row_of(fields))
-
-
-def record(event) -> bool:
-    """Take an AnymailTrackingEvent; True when a task will store it, False when it was stored here.
-
-    Returns once the event is safe (published to the broker, or committed), so the webhook's 200
-    means kept. A broker that cannot take it does not fail the webhook: the event is stored
-    directly instead; with the database unreachable too, that raises, and the webhook answers
-    503 (opsproject.outages) so Mailgun retries.
-    """
-    from mailops.tasks import store_event  # the tasks module imports this one
-
-    fields = fields_of(event)
-    try:
-        store_event.delay(fields)
-    except BROKER_UNREACHABLE as error:
-        log.warning(
-            "task queue unavailable (%s); storing mail event %s directly",
-            type(error).__name__,
-            event.event_id,
-        )
-        store(fields)
-        return False
-    return True
