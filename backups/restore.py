@@ -25,7 +25,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.management import call_command
 from django.db import connections
 
-from backups import catalog, keys, maintenance, pitr, workers
+from backups import catalog, keys, logins, maintenance, pitr, workers
 from backups.dumpers import dumper_for
 from backups.dumpers.base import Dumper
 from backups.errors import BackupError, IntegrityError, UsageError
@@ -162,8 +162,9 @@ def restore_to(
     """
     catalog.require_authenticated(manifest, allow_unsigned=allow_unsigned)
     store = store or BackupStorage()
-    dumper = dumper_for(alias)
+    dumper = logins.restore_dumper(alias)  # the drill user: another database than the live one
     _check_vendor(manifest, dumper)
+    dumper.check_server()
     identities = keys.identities()
     report = RestoreReport(manifest.id, target, live=False)
     _describe(report, plan)
@@ -213,8 +214,9 @@ def restore_live(
 def _restore_live(manifest, alias, flush_queues, store, tty, plan, scratch) -> RestoreReport:
     from django.conf import settings
 
-    dumper = dumper_for(alias)
+    dumper = dumper_for(alias)  # the app's own login: it owns the schema being replaced
     _check_vendor(manifest, dumper)
+    dumper.check_server()
     identities = keys.identities()
     live_name = dumper.database_name
     report = RestoreReport(manifest.id, live_name, live=True)

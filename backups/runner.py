@@ -13,8 +13,7 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from backups import keys, signing
-from backups.dumpers import dumper_for
+from backups import keys, logins, signing
 from backups.errors import BackupError
 from backups.manifest import Manifest, archive_name, manifest_name
 from backups.models import BackupRecord
@@ -32,7 +31,8 @@ def new_backup_id(alias: str, now) -> str:
 def run_backup(
     alias: str = "default", note: str = "", *, store: BackupStorage | None = None, tty=None
 ) -> Manifest:
-    dumper = dumper_for(alias)  # UsageError for an unknown alias
+    dumper = logins.backup_dumper(alias)  # UsageError for an unknown alias
+    dumper.check_server()  # UsageError on MySQL: refused before a record or an upload exists
     recipients = keys.recipients()  # UsageError without keys: nothing is written
     store = store or BackupStorage()
     started = timezone.now()

@@ -2,8 +2,7 @@
 
 import sys
 
-from backups import catalog, pitr, restore
-from backups.dumpers import dumper_for
+from backups import catalog, logins, pitr, restore
 from backups.errors import UsageError
 from backups.management.base import BackupCommand
 
@@ -53,7 +52,7 @@ class Command(BackupCommand):
 
     def handle(self, *args, **options):
         alias = options["database"]
-        dumper = dumper_for(alias)
+        dumper = logins.restore_dumper(alias)  # sees the drill databases it may replace
         until = pitr.parse_until(options["until"]) if options["until"] else None
         manifest = catalog.resolve(options["backup"], alias=alias if options["backup"] == "latest" else None)
         allow_unsigned = options["allow_unsigned"]
