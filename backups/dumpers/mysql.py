@@ -44,6 +44,26 @@ def _option_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_GRANT = re.compile(r"^GRANT (?P<privileges>.+?) ON (?P<scope>\S+) TO ")
+WRITE_PRIVILEGES = {"ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE", "SUPER"}
+
+
+def _covers(scope: str, database: str) -> bool:
+    """Whether a grant's scope (`*.*`, `db`.*, `db`.`table`) covers database `database`."""
+    if scope.startswith("*."):
+        return True
+    pattern, regex, index = scope.split("`.")[0].strip("`"), "", 0
+    while index < len(pattern):  # a grant's database name is a LIKE pattern: \_ is a plain _
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            index += 1
+            regex += re.escape(pattern[index])
+        else:
+            regex += "." if char == "_" else ".*" if char == "%" else re.escape(char)
+        index += 1
+    return re.fullmatch(regex, database) is not None
+
+
 def first_tool(*names: str) -> str:
     """The path of the first of `names` installed (mariadb-* before the mysql* aliases)."""
     for name in names:
@@ -113,6 +133,24 @@ class MySQLDumper(Dumper):
                 f"cannot query the server of database {self.alias!r} as {user}: {error}"
             ) from None
         require_mariadb(version, self.alias)
+
+    def write_privileges(self) -> list[str]:
+        """Privileges to change the database that this login holds on it or globally (SHOW GRANTS)."""
+        server = self._server()
+        try:
+            with server.cursor() as cursor:
+                cursor.execute("SHOW GRANTS")
+                grants = [row[0] for row in cursor.fetchall()]
+        finally:
+            server.close()
+        found: set[str] = set()
+        for grant in grants:
+            match = _GRANT.match(grant)
+            if not match or not _covers(match["scope"], self.database_name):
+                continue
+            privileges = {p.strip().upper() for p in match["privileges"].split(",")}
+            found |= privileges & WRITE_PRIVILEGES
+        return sorted(found)
 
     def _binlog_on(self, cursor) -> bool:
         cursor.execute("SELECT @@log_bin")

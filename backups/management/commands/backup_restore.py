@@ -53,6 +53,7 @@ class Command(BackupCommand):
     def handle(self, *args, **options):
         alias = options["database"]
         dumper = logins.restore_dumper(alias)  # sees the drill databases it may replace
+        dumper.check_server()  # MariaDB only: refused before any question or change
         until = pitr.parse_until(options["until"]) if options["until"] else None
         manifest = catalog.resolve(options["backup"], alias=alias if options["backup"] == "latest" else None)
         allow_unsigned = options["allow_unsigned"]
