@@ -49,6 +49,7 @@ def run_drill(
     reference: str = "latest", alias: str = "default", *, pitr_replay: bool = False, store=None, tty=None
 ) -> BackupDrill:
     """Run one drill and record it; raises UsageError for bad input, never for a failed drill."""
+    identities = drill_identities()  # first: a worker without the identity can do nothing else
     store = store or BackupStorage()
     manifest = catalog.resolve(reference, store, alias=alias if reference == "latest" else None)
     if not manifest.authenticated:  # never --allow-unsigned: a drill runs unattended
@@ -60,7 +61,6 @@ def run_drill(
         raise BackupError(f"backup {manifest.id} is {manifest.vendor}; database {alias!r} is {dumper.vendor}")
     dumper.check_server()
     plan = pitr.plan(manifest, None, store) if pitr_replay else None  # UsageError: cannot roll forward
-    identities = drill_identities()
     scratch = staging or dumper.scratch_name(secrets.token_hex(4))
     where = f"staging database {scratch}" if staging else f"scratch database {scratch}"
     started_at = timezone.now()
