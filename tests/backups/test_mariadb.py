@@ -324,3 +324,31 @@ def test_a_restore_or_drill_as_the_app_user_fails_with_one_clear_line(sample, ta
     assert len(error.splitlines()) == 1 and f"user {db_users.app.user} may not create" in error
     drill = BackupDrill.objects.filter(backup_id=manifest.id).latest("started_at")
     assert drill.status == "failed" and "drill user" in drill.detail
+
+
+@pytest.mark.django_db
+def test_drill_restores_into_the_staging_database_when_one_is_configured(sample, db_users, capsys):
+    """BACKUP_DRILL_DATABASE_URL: the old runbook's "restore to staging", kept for people to look at."""
+    manifest, folder, keys, _source = sample
+    staging = f"{db_users.drill_prefix}staging{secrets.token_hex(3)}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{staging}`")
+        cursor.execute(f"CREATE TABLE `{staging}`.stale (id INT PRIMARY KEY)")
+    url = db_users.url(db_users.drill, staging)
+    try:
+        with backup_settings(folder, keys), override_settings(BACKUP_DRILL_DATABASE_URL=url):
+            call_command("backup_drill", manifest.id, "--json")
+        passed = json.loads(capsys.readouterr().out)
+        assert passed["status"] == "passed", passed["detail"]
+        assert not _exists(staging, "stale") and _exists(staging, "bk_sample")  # emptied, loaded, kept
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM `{staging}`.bk_sample")
+            assert cursor.fetchone()[0] == ROWS + 1
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
+                [db_users.drill_prefix.replace("_", "\\_") + "%"],
+            )
+            assert cursor.fetchone()[0] == 1  # the staging database only: no scratch one was made
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{staging}`")

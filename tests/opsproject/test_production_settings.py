@@ -28,6 +28,7 @@ GOOD = {
     "REALTIME_APP_KEY": "helpdesk-production-key",
     "REALTIME_APP_SECRET": generated(),
     "BACKUP_MANIFEST_KEY": generated(),
+    "BACKUP_ALLOW_LOCAL": "true",  # archives in a local folder (no bucket to reach in these tests)
 }
 VARIABLES = (
     "SECRET_KEY",
@@ -104,3 +105,13 @@ def test_refusals_and_missing_values_come_together():
 def test_secrets_never_appear_in_the_error():
     done = _start({"SECRET_KEY": "s3cr3t", "REDIS_URL": None})
     assert "s3cr3t" not in done.stderr
+
+
+def test_backups_only_in_a_local_folder_are_refused_unless_allowed():
+    refused = _start({"BACKUP_ALLOW_LOCAL": None})
+    assert refused.returncode != 0
+    (error,) = _error_lines(refused)
+    assert "BACKUP_S3_BUCKET is not set: production keeps backups off the host" in error
+    assert "BACKUP_ALLOW_LOCAL=true" in error
+    with_bucket = _start({"BACKUP_ALLOW_LOCAL": None, "BACKUP_S3_BUCKET": "opsproject-backups"})
+    assert with_bucket.returncode == 0, with_bucket.stderr
