@@ -250,8 +250,10 @@ def test_live_restore_over_mariadb_runs_every_step(local_backups, capsys, mainte
         "resume workers",
         "maintenance off",
         "verify health",
+        "smoke login",
     ]
     assert report["live"] is True and all(step["ok"] for step in report["steps"])
+    assert report["smoke"] == "skipped: BACKUP_SMOKE_USERNAME is not set"
     assert list(User.objects.values_list("username", flat=True)) == ["kept-by-the-backup"]
     assert not maintenance.active()
     # The record of the backup was taken mid-run ("running"); the refresh made it agree with storage.

@@ -529,6 +529,6 @@ def test_live_point_in_time_restore_runs_every_step_with_the_replay_after_the_lo
         "verify archive", "verify binlogs", "maintenance on", "pause workers and beat", "restore database",
         "read back row counts",
     ]  # fmt: skip
-    assert steps[6:8] == ["replay binlogs", "migrate"] and steps[-1] == "verify health"
+    assert steps[6:8] == ["replay binlogs", "migrate"] and steps[-2:] == ["verify health", "smoke login"]
     assert report["live"] is True and report["target"] == "pitr_src" and migrated[0]["database"] == "pitr"
     assert rows(pitr.server, "pitr_src") == [("1", "before"), ("2", "before"), ("3", "after the backup")]
