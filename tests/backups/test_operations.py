@@ -140,7 +140,7 @@ def test_failed_backup_task_mails_admins_and_the_next_success_resolves(
     def broken_dumper(alias):
         raise BackupError("mariadb-dump exited with 2: disk full")
 
-    monkeypatch.setattr("backups.runner.dumper_for", broken_dumper)
+    monkeypatch.setattr("backups.logins.backup_dumper", broken_dumper)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(BackupError, match="disk full"):
         tasks.run_backup.run("default", "test")
     alert = Alert.objects.get(key="backups.backup_failed")
