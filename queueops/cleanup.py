@@ -26,7 +26,7 @@ def cleanup() -> dict:
     result_cutoff = now - timedelta(seconds=settings.CELERY_RESULT_EXPIRES)
     removed["task_results"] = TaskResult.objects.filter(date_done__lt=result_cutoff).delete()[0]
     removed["sessions"] = Session.objects.filter(expire_date__lt=now).delete()[0]
-    from queueops.schedule_models import JobRun
+    from scheduler.models import JobRun
 
     runlog_cutoff = now - timedelta(days=settings.SCHEDULE_RUNLOG_RETENTION_DAYS)
     removed["job_runs"] = JobRun.objects.filter(started_at__lt=runlog_cutoff).delete()[0]
