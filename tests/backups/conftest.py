@@ -79,6 +79,19 @@ def as_backup_users(users: DatabaseUsers):
 
 
 @pytest.fixture
+def backup_users(request) -> Iterator[None]:
+    """Backups as the backup user, drills and restores as the drill user, on MariaDB (as in
+    production); elsewhere the alias's own login. For a module: usefixtures("backup_users")."""
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        yield
+        return
+    with as_backup_users(request.getfixturevalue("db_users")):
+        yield
+
+
+@pytest.fixture
 def keys(tmp_path) -> AgeKeys:
     return make_keys(tmp_path)
 

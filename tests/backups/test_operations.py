@@ -18,6 +18,9 @@ from backups.dumpers.mysql import MySQLDumper
 from backups.health_checks import backups as backups_check
 from backups.models import BackupDrill, BackupRecord
 
+# Backups as the backup user, drills and restores elsewhere as the drill user (tests/backups/conftest).
+pytestmark = pytest.mark.usefixtures("backup_users")
+
 
 @pytest.fixture
 def maintenance_off():
