@@ -173,3 +173,29 @@ def _signed_manifest():
     return SimpleNamespace(
         id="b1", vendor="mysql", authenticated=True, database={"name": "x"}, started_at=None
     )
+
+
+def test_the_init_script_as_the_mariadb_image_sources_it_and_without_a_password():
+    """The image sources *.sh files and offers docker_process_sql; a missing password is one line."""
+    import subprocess
+
+    from tests.support.db_users import INIT_SCRIPT
+
+    env = {"PATH": "/usr/bin:/bin", "MARIADB_PASSWORD": "a", "MARIADB_BACKUP_PASSWORD": "b'c"}
+    sourced = 'set -eo pipefail; docker_process_sql() { cat; }; . "$0"; echo "entrypoint goes on"'
+    done = subprocess.run(
+        ["bash", "-c", sourced, str(INIT_SCRIPT)],
+        env={**env, "MARIADB_DRILL_PASSWORD": "d"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "IDENTIFIED BY 'b''c'" in done.stdout and done.stdout.endswith("entrypoint goes on\n")
+    assert "ON `opsproject\\_drill\\_%`.* TO 'opsproject_drill'@'%'" in done.stdout
+    missing = subprocess.run(["sh", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 1
+    assert (
+        missing.stderr.strip()
+        == "01-users.sh: MARIADB_DRILL_PASSWORD (or MARIADB_DRILL_PASSWORD_FILE) is not set"
+    )
