@@ -79,6 +79,12 @@ def test_backup_binlogs_and_drill_each_as_its_own_user(binlog_server):
         extra_alias("dbu", users.app_url),
         override_settings(BACKUP_DATABASE_URL=users.backup_url, BACKUP_RESTORE_DATABASE_URL=users.drill_url),
     ):
+        from backups import logins
+        from backups.dumpers import dumper_for
+
+        # What production's refusal reads: the backup user may change nothing, the app user all.
+        assert logins.backup_dumper("dbu").write_privileges() == []
+        assert dumper_for("dbu").write_privileges() == ["ALL PRIVILEGES"]
         code, out, err = run("backup_run", "--database", "dbu", "--json")
         assert code == 0, err
         assert json.loads(out)["position"]["file"].startswith("binlog.")  # RELOAD, BINLOG MONITOR
