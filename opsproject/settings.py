@@ -675,6 +675,25 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(BACKUP_DIR), "file_permissions_mode": 0o600},
     }
+# Archives only in a local folder die with the host: production keeps them in a bucket, unless
+# the operator says the folder is a volume that outlives deploys (compose's backups volume).
+BACKUP_ALLOW_LOCAL = env.bool("BACKUP_ALLOW_LOCAL", default=False)
+if PRODUCTION and not BACKUP_S3_BUCKET and not BACKUP_ALLOW_LOCAL:
+    _refused.append(
+        "BACKUP_S3_BUCKET is not set: production keeps backups off the host "
+        "(or set BACKUP_ALLOW_LOCAL=true with BACKUP_DIR on a volume)"
+    )
+# Database logins of the backup jobs (backups/logins.py; docs/PRODUCTION_ENV.md "Database users"):
+# the backup user dumps and ships binlogs, the drill user restores into <database>_drill_*
+# databases, and a drill restores into the staging database of BACKUP_DRILL_DATABASE_URL if set.
+BACKUP_DATABASE_URL = _value("BACKUP_DATABASE_URL")
+BACKUP_RESTORE_DATABASE_URL = _value("BACKUP_RESTORE_DATABASE_URL")
+BACKUP_DRILL_DATABASE_URL = _value("BACKUP_DRILL_DATABASE_URL")
+# The restore's last check: this user logs in over HTTP at BACKUP_SMOKE_URL (the web) and reads
+# one ticket from the restored database. Unset username: the smoke login is skipped (and said so).
+BACKUP_SMOKE_URL = _value("BACKUP_SMOKE_URL") or "http://127.0.0.1:8000"
+BACKUP_SMOKE_USERNAME = _value("BACKUP_SMOKE_USERNAME")
+BACKUP_SMOKE_PASSWORD = _value("BACKUP_SMOKE_PASSWORD")
 # Multipart part size: the upload buffer, so it bounds the memory a backup uses (S3 minimum 5).
 BACKUP_S3_PART_SIZE_MB = env.int("BACKUP_S3_PART_SIZE_MB", default=16)
 # 1: on dump text it came out no bigger than level 3 in bench/backup.py at a fraction of the CPU
@@ -693,6 +712,10 @@ BACKUP_MAX_STORAGE_MB = env.int("BACKUP_MAX_STORAGE_MB", default=0)
 # Live restore: how long workers get to finish running tasks, and the Retry-After web sends.
 BACKUP_RESTORE_DRAIN_TIMEOUT = env.int("BACKUP_RESTORE_DRAIN_TIMEOUT", default=300)
 BACKUP_MAINTENANCE_RETRY_AFTER = env.int("BACKUP_MAINTENANCE_RETRY_AFTER", default=300)
+# Drills run on their own queue, consumed only by the drill worker: the one process that mounts
+# the age identity (BACKUP_AGE_IDENTITY_FILE). Beat's weekly drill and the ops API route there.
+BACKUP_RESTORE_QUEUE = env.str("BACKUP_RESTORE_QUEUE", default="restore")
+CELERY_TASK_ROUTES = {"backups.drill": {"queue": BACKUP_RESTORE_QUEUE}}
 # Point-in-time recovery (MariaDB/MySQL with binary logging on): seconds between binlog shipments.
 BACKUP_BINLOG_INTERVAL = env.int("BACKUP_BINLOG_INTERVAL", default=3600)
 _weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

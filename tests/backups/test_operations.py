@@ -18,6 +18,9 @@ from backups.health_checks import backups as backups_check
 from backups.models import BackupDrill, BackupRecord
 from tests.support.waiting import wait_until
 
+# Backups as the backup user, drills and restores elsewhere as the drill user (tests/backups/conftest).
+pytestmark = pytest.mark.usefixtures("backup_users")
+
 
 @pytest.fixture
 def maintenance_off():
@@ -154,7 +157,7 @@ def test_failed_backup_task_mails_admins_and_the_next_success_resolves(
     def broken_dumper(alias):
         raise BackupError("mariadb-dump exited with 2: disk full")
 
-    monkeypatch.setattr("backups.runner.dumper_for", broken_dumper)
+    monkeypatch.setattr("backups.logins.backup_dumper", broken_dumper)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(BackupError, match="disk full"):
         tasks.run_backup.run("default", "test")
     alert = Alert.objects.get(key="backups.backup_failed")
@@ -264,8 +267,10 @@ def test_live_restore_over_mariadb_runs_every_step(local_backups, capsys, mainte
         "resume workers",
         "maintenance off",
         "verify health",
+        "smoke login",
     ]
     assert report["live"] is True and all(step["ok"] for step in report["steps"])
+    assert report["smoke"] == "skipped: BACKUP_SMOKE_USERNAME is not set"
     assert list(User.objects.values_list("username", flat=True)) == ["kept-by-the-backup"]
     assert not maintenance.active()
     # The record of the backup was taken mid-run ("running"); the refresh made it agree with storage.

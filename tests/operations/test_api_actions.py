@@ -200,3 +200,18 @@ def test_action_routes_take_only_their_method(api):
     assert api.post("/api/ops/failed-jobs/").status_code == 405
     assert FailedJob.objects.filter(pk=job.pk).exists()
     assert not AuditEntry.objects.exists()
+
+
+def test_a_drill_goes_to_the_restore_queue_where_only_the_drill_worker_listens(api):
+    """Ordinary workers hold no age identity: the drill must wait for the one that does."""
+    from tests.queueops.conftest import purge
+
+    purge("restore")
+    try:
+        response = api.post("/api/ops/backups/drills/", {"reference": "latest"}, format="json")
+        assert response.status_code == 202, response.content
+        assert queue_size("restore") == 1 and queue_size("celery") == 0
+    finally:
+        purge("restore")
+    # Beat sends the weekly drill by the same route (task_routes, not a per-call queue).
+    assert app.amqp.router.route({}, "backups.drill", (), {})["queue"].name == "restore"

@@ -28,6 +28,7 @@ GOOD = {
     "REALTIME_APP_KEY": "helpdesk-production-key",
     "REALTIME_APP_SECRET": generated(),
     "BACKUP_MANIFEST_KEY": generated(),
+    "BACKUP_ALLOW_LOCAL": "true",  # archives in a local folder (no bucket to reach in these tests)
 }
 VARIABLES = (
     "SECRET_KEY",
@@ -147,3 +148,13 @@ def test_development_refuses_the_same_values_in_one_error_too():
 
 def test_an_empty_number_counts_as_unset():
     assert _start({"WEB_THREADS": "", "API_PAGE_SIZE": " "}).returncode == 0
+
+
+def test_backups_only_in_a_local_folder_are_refused_unless_allowed():
+    refused = _start({"BACKUP_ALLOW_LOCAL": None})
+    assert refused.returncode != 0
+    (error,) = _error_lines(refused)
+    assert "BACKUP_S3_BUCKET is not set: production keeps backups off the host" in error
+    assert "BACKUP_ALLOW_LOCAL=true" in error
+    with_bucket = _start({"BACKUP_ALLOW_LOCAL": None, "BACKUP_S3_BUCKET": "opsproject-backups"})
+    assert with_bucket.returncode == 0, with_bucket.stderr
