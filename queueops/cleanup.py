@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import shared_task
 from django.apps import apps
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
+from queueops.policy import policy_task
+
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="queueops.cleanup")
+@policy_task(name="queueops.cleanup")
 def cleanup() -> dict:
     now = timezone.now()
     removed = {}
