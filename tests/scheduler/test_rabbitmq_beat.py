@@ -7,7 +7,8 @@ import os
 import pytest
 from django_celery_results.models import TaskResult
 
-from scheduler.leadership import coordinator
+from keyvalue import store
+from scheduler.leadership import LEADER_KEY
 from scheduler.periodic import PeriodicJob, every
 from scheduler.sync import sync_jobs
 from tests.scheduler.beat_support import sends, start_beat
@@ -22,7 +23,7 @@ JOB = "tests.rabbit_every_second"
 @pytest.mark.django_db(transaction=True)
 def test_beat_sends_a_periodic_task_through_rabbitmq_and_a_worker_runs_it():
     sync_jobs([PeriodicJob(JOB, task="tests.noop", schedule=every(1))])
-    coordinator().client.delete("ops:beat:leader")
+    store().delete(LEADER_KEY)
     with vhost() as url:
         env = {**os.environ, **child_env(CELERY_BROKER_URL=url, QUEUE_ALERTS="none")}
         argv = [str(BIN / "celery"), "-A", "opsproject", "worker", "--loglevel=INFO", "--pool=prefork"]
