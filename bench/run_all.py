@@ -37,6 +37,11 @@ BENCHES = {
         "broadcast delivery p50/p99 and msgs/s to 100 and 1,000 clients vs raw group_send",
         "ratio <= 1.25",
     ),
+    "growth": (
+        "operator pages, ops API lists (first and deep page), /metrics, ops_report and nightly jobs"
+        " at 1M mail events / 100k failed jobs / 50k tickets vs 1% of that",
+        "p99 < 300 ms and within 2x of 1%; ops_report < 2 s; no statement of a nightly job > 1 s",
+    ),
     "backup": (
         "backup throughput vs mariadb-dump | zstd; peak RSS at two database sizes",
         ">= 0.85; RSS flat within 20%",
