@@ -6,7 +6,7 @@ BACKUP_DRILL_WEEKDAY, so it drills that day's backup.
 
 from django.conf import settings
 
-from queueops.periodic import PeriodicJob, cron, every
+from scheduler.periodic import PeriodicJob, cron, every
 
 
 def _at(offset_hours: int, day_of_week: str = "*") -> str:

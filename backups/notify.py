@@ -21,7 +21,7 @@ BINLOG_FAILED = "backups.binlog_failed"
 
 def alert(key: str, summary: str, detail: str = "") -> None:
     try:
-        from queueops.alerts import raise_alert
+        from alerts.notices import raise_alert
 
         raise_alert(key, summary, detail=detail, source="backups")
     except Exception as error:
@@ -30,7 +30,7 @@ def alert(key: str, summary: str, detail: str = "") -> None:
 
 def resolve(key: str) -> None:
     try:
-        from queueops.alerts import resolve_alert
+        from alerts.notices import resolve_alert
 
         resolve_alert(key)
     except Exception as error:

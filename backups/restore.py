@@ -261,7 +261,7 @@ def _clear_caches(manifest: Manifest) -> None:
 
 
 def _flush_queues() -> int:
-    from opsproject.celery import app
+    from celery import current_app as app
 
     return app.control.purge()
 

@@ -25,7 +25,7 @@ LATE_KEY = "backups:maintenance:late-workers"
 
 
 def _app():
-    from opsproject.celery import app
+    from celery import current_app as app
 
     return app
 

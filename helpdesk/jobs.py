@@ -1,6 +1,6 @@
 """Periodic jobs of the helpdesk: the SLA breach check."""
 
-from queueops.periodic import PeriodicJob, every
+from scheduler.periodic import PeriodicJob, every
 
 JOBS = [
     PeriodicJob(

@@ -82,7 +82,7 @@ def current(timeout: float = 5.0, *, fresh: bool = False) -> Verdict:
 
 def refresh_and_alert() -> Verdict:
     """The periodic job: refresh the cache; open or resolve the `mail.credentials` alert."""
-    from queueops.alerts import raise_alert, resolve_alert
+    from alerts.notices import raise_alert, resolve_alert
 
     if not configured():
         return _verdict(PASS, "unconfigured", "MAILGUN_API_KEY not set: console backend")

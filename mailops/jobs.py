@@ -1,6 +1,6 @@
 """Periodic jobs of mailops: the credential check's cached answer kept warm, history pruned."""
 
-from queueops.periodic import PeriodicJob, cron, every
+from scheduler.periodic import PeriodicJob, cron, every
 
 JOBS = [
     PeriodicJob(

@@ -26,7 +26,7 @@ class ActionFailed(Exception):
 
 
 def _send(task: str, *, kwargs: dict | None = None, args: list | None = None, **options) -> str:
-    from opsproject.celery import app
+    from celery import current_app as app
 
     try:
         result = app.send_task(
@@ -150,7 +150,7 @@ def set_schedule_enabled(request, periodic, enabled: bool, channel=AuditEntry.AP
 
 
 def resolve_alert(request, alert, channel=AuditEntry.API) -> dict:
-    from queueops.alerts import resolve_alert as resolve
+    from alerts.notices import resolve_alert as resolve
 
     with transaction.atomic():
         resolved = resolve(alert.key)

@@ -8,7 +8,5 @@ class OperationsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self):
-        # Every process that runs tasks counts their outcomes in the shared store.
-        from operations import checks, outcomes  # noqa: F401 - checks register themselves
-
-        outcomes.connect()
+        # The task outcome receivers (operations.outcomes) are wired in opsproject/celery.py.
+        from operations import checks  # noqa: F401 - checks register themselves

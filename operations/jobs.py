@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from queueops.periodic import PeriodicJob, every
+from scheduler.periodic import PeriodicJob, every
 
 JOBS = [
     PeriodicJob(

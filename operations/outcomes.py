@@ -18,7 +18,6 @@ import logging
 import time
 from functools import cache as memoize
 
-from celery import signals
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -147,12 +146,3 @@ def on_rejected(sender=None, message=None, **kwargs) -> None:
     if isinstance(headers, dict):
         task = headers.get("task") or task
     count(task, REJECTED)
-
-
-def connect() -> None:
-    """Connect the receivers (OperationsConfig.ready(): every worker process counts)."""
-    signals.task_success.connect(on_success, dispatch_uid="operations.outcomes.success", weak=False)
-    signals.task_failure.connect(on_failure, dispatch_uid="operations.outcomes.failure", weak=False)
-    signals.task_retry.connect(on_retry, dispatch_uid="operations.outcomes.retry", weak=False)
-    signals.task_revoked.connect(on_revoked, dispatch_uid="operations.outcomes.revoked", weak=False)
-    signals.task_rejected.connect(on_rejected, dispatch_uid="operations.outcomes.rejected", weak=False)

@@ -151,7 +151,7 @@ class Evidence:
 
     @cached_property
     def jobs(self) -> dict:
-        from queueops.runlog import job_statuses
+        from scheduler.runlog import job_statuses
 
         return {status.name: status for status in job_statuses()}
 

@@ -140,7 +140,7 @@ def _alert(alert) -> dict:
 
 
 def alerts(recent_hours: int = 24, limit: int = 20) -> dict:
-    from queueops.models import Alert
+    from alerts.models import Alert
 
     since = timezone.now() - timedelta(hours=recent_hours)
     return {
@@ -155,8 +155,8 @@ def alerts(recent_hours: int = 24, limit: int = 20) -> dict:
 
 
 def scheduler() -> dict:
-    from queueops.leadership import coordinator, is_fresh
-    from queueops.runlog import job_statuses
+    from scheduler.leadership import coordinator, is_fresh
+    from scheduler.runlog import job_statuses
 
     coord = coordinator()
     leader = coord.leader()

@@ -1,4 +1,5 @@
-"""The Celery application: configuration from Django settings, tasks autodiscovered per app."""
+"""The Celery application: configuration, task discovery, and the one place where the apps' worker
+bootsteps and signal receivers are wired (apps themselves use `shared_task` / `current_app`)."""
 
 import logging.config
 import os
@@ -6,6 +7,7 @@ import os
 import structlog
 from celery import Celery, signals
 from django.conf import settings
+from kombu.utils.imports import symbol_by_name
 
 from opsproject import logs
 
@@ -36,6 +38,43 @@ app.conf.update(
 # the broker URL it belongs to; see the comment there for why it is an hour.
 
 app.autodiscover_tasks()
+
+# --- the apps' bootsteps and signal receivers ------------------------------------------------
+# Named by dotted path and imported on first use: this module is loaded with the settings
+# (opsproject/__init__.py), before the app registry can import the apps' modules.
+
+# Every worker publishes its heartbeat (worker liveness: queue_workers, the queue health check).
+app.steps["consumer"].add("queueops.heartbeat:Heartbeat")
+
+RECEIVERS = [
+    # Every publisher stamps `enqueued_at`: the queues' oldest-message age.
+    (signals.before_task_publish, "queueops.broker:stamp_enqueued_at"),
+    # The periodic-job run log (the scheduler's dead man's switch).
+    (signals.task_prerun, "scheduler.runlog:record_start"),
+    (signals.task_postrun, "scheduler.runlog:record_finish"),
+    # Task outcome counters for /metrics and the dashboard, from whichever process ran the task.
+    (signals.task_success, "operations.outcomes:on_success"),
+    (signals.task_failure, "operations.outcomes:on_failure"),
+    (signals.task_retry, "operations.outcomes:on_retry"),
+    (signals.task_revoked, "operations.outcomes:on_revoked"),
+    (signals.task_rejected, "operations.outcomes:on_rejected"),
+]
+
+
+def _lazy(path: str):
+    resolved = None
+
+    def receiver(**kwargs):
+        nonlocal resolved
+        if resolved is None:
+            resolved = symbol_by_name(path)
+        return resolved(**kwargs)
+
+    return receiver
+
+
+for _signal, _path in RECEIVERS:
+    _signal.connect(_lazy(_path), dispatch_uid=_path, weak=False)
 
 # Log context across processes: a task published while serving a request carries its id in a
 # message header; the worker binds it, with the task's id and name and the periodic job's name

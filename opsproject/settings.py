@@ -115,6 +115,8 @@ INSTALLED_APPS = [
     "health",
     # The audit log and the action -> permission map: every app below operations writes it.
     "audit",
+    "alerts",
+    "scheduler",
     "queueops",
     "mailops",
     "realtime",
@@ -556,7 +558,7 @@ HEALTH_CHECKS = _health_list(
         "opsproject.health_checks.web",
         "realtime.health_checks.realtime",
         "queueops.health_checks.queue",
-        "queueops.scheduler_health.scheduler",
+        "scheduler.health_checks.scheduler",
         "mailops.health_checks.mail",
         "backups.health_checks.backups",
     ],
@@ -629,7 +631,7 @@ QUEUE_HEARTBEAT_INTERVAL = env.float("QUEUE_HEARTBEAT_INTERVAL", default=5)
 QUEUE_HEARTBEAT_MAX_AGE = env.float("QUEUE_HEARTBEAT_MAX_AGE", default=3 * QUEUE_HEARTBEAT_INTERVAL)
 if QUEUE_HEARTBEAT_INTERVAL <= 0 or QUEUE_HEARTBEAT_MAX_AGE <= QUEUE_HEARTBEAT_INTERVAL:
     _refused.append("QUEUE_HEARTBEAT_MAX_AGE must exceed QUEUE_HEARTBEAT_INTERVAL (> 0)")
-# Alerts (queueops.alerts) go by mail to ADMINS and, when set, as a Slack-compatible JSON POST.
+# Alerts (alerts.notices) go by mail to ADMINS and, when set, as a Slack-compatible JSON POST.
 ALERT_WEBHOOK_URL = _value("ALERT_WEBHOOK_URL")
 if ALERT_WEBHOOK_URL and not ALERT_WEBHOOK_URL.startswith(("https://", "http://")):
     _refused.append("ALERT_WEBHOOK_URL must be an http(s):// URL")  # never echo the value: a secret
@@ -639,7 +641,7 @@ ADMINS = [(name or address, address) for name, address in getaddresses([_value("
 
 # --- scheduler (leader-locked celery beat) --------------------------------------------------
 
-CELERY_BEAT_SCHEDULER = "queueops.beat:LeaderScheduler"
+CELERY_BEAT_SCHEDULER = "scheduler.beat:LeaderScheduler"
 # The leader lock's time to live: a killed leader is replaced within this plus one tick.
 BEAT_LOCK_TTL = env.float("BEAT_LOCK_TTL", default=30)
 # How often beat wakes at most (seconds); the scheduler also renews the lock 3 times per TTL.

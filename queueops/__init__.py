@@ -1,1 +1,1 @@
-"""Queue operations: task retry policy, failed jobs, backlog alerts, worker heartbeats, beat leadership."""
+"""Queue operations: task retry policy, failed jobs, backlog alerts, worker heartbeats."""

@@ -1,4 +1,4 @@
-"""Admin for failed jobs (filters, search, payload and traceback, retry and forget) and alerts.
+"""Admin for failed jobs: filters, search, payload and traceback, retry and forget.
 
 Retry and forget need their audit.rights permissions (forgetting more than one is a flush) and
 each writes an audit entry (door "admin").
@@ -15,9 +15,8 @@ from django.utils.html import format_html
 
 from audit import admin_support
 from health.redact import mask
-from queueops.alerts import duration_text
 from queueops.failed import retry_many
-from queueops.models import Alert, FailedJob
+from queueops.models import FailedJob
 
 
 @admin.register(FailedJob)
@@ -123,61 +122,3 @@ class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # `forget` says what it means
         return actions
-
-
-class AlertStatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [("open", "open"), ("resolved", "resolved")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "open":
-            return queryset.filter(resolved_at__isnull=True)
-        if self.value() == "resolved":
-            return queryset.filter(resolved_at__isnull=False)
-        return queryset
-
-
-@admin.register(Alert)
-class AlertAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
-    list_display = ["key", "severity", "status", "summary", "opened_at", "resolved_at", "lasted", "reminders"]
-    list_filter = [AlertStatusFilter, "severity", "source"]
-    search_fields = ["key", "summary", "detail"]
-    date_hierarchy = "opened_at"
-    readonly_fields = [
-        "key",
-        "source",
-        "severity",
-        "summary",
-        "detail",
-        "opened_at",
-        "last_seen_at",
-        "last_notified_at",
-        "reminders",
-        "resolved_at",
-        "lasted",
-    ]
-    fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deleting an open alert would be an unaudited resolve: resolve it instead
-
-    @admin.display(description="status")
-    def status(self, alert):
-        return "open" if alert.is_open else "resolved"
-
-    @admin.display(description="duration")
-    def lasted(self, alert):
-        return duration_text(alert.duration)
-
-
-# The scheduler's pages (jobs declared in code, the run log) live in their own module.
-from queueops import schedule_admin  # noqa: E402, F401

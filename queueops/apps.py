@@ -8,15 +8,6 @@ class QueueopsConfig(AppConfig):
     verbose_name = "Queue operations"
 
     def ready(self):
-        # Worker-side signal receivers and tasks that live outside tasks.py.
-        # Every process that publishes stamps `enqueued_at` (queue ages); every worker beats.
-        from celery.signals import before_task_publish
-
-        from opsproject.celery import app
-        from queueops import cleanup, runlog  # noqa: F401
-        from queueops.broker import stamp_enqueued_at
-        from queueops.heartbeat import Heartbeat
-
-        before_task_publish.connect(stamp_enqueued_at, dispatch_uid="queueops.enqueued_at")
-        if Heartbeat not in app.steps["consumer"]:
-            app.steps["consumer"].add(Heartbeat)
+        # The cleanup task lives outside tasks.py (autodiscovery reads tasks.py only). The worker's
+        # heartbeat step and the enqueued_at stamp are wired in opsproject/celery.py.
+        from queueops import cleanup  # noqa: F401

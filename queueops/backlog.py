@@ -14,8 +14,8 @@ import time
 
 from django.conf import settings
 
+from alerts.notices import raise_alert, resolve_alert
 from queueops import broker, heartbeat
-from queueops.alerts import raise_alert, resolve_alert
 
 log = logging.getLogger(__name__)
 

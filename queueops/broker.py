@@ -139,7 +139,7 @@ def _amqp_stats(conn, names: list[str]) -> list[QueueStats]:
 
 def queue_stats(names: list[str]) -> list[QueueStats]:
     """Size and oldest message of each queue; BrokerUnavailable when the broker does not answer."""
-    from opsproject.celery import app
+    from celery import current_app as app
 
     with app.connection_for_read() as conn:
         try:
@@ -163,7 +163,7 @@ def queue_stats(names: list[str]) -> list[QueueStats]:
 
 def known_queues(extra: list[str] | tuple[str, ...] = (), beats=None) -> list[str]:
     """The queues worth showing: the default one, the alerted ones, those workers consume, `extra`."""
-    from opsproject.celery import app
+    from celery import current_app as app
 
     names = {app.conf.task_default_queue, *settings.QUEUE_ALERTS, *extra}
     names.update(queue.name for queue in (app.conf.task_queues or ()))

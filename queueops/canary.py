@@ -43,7 +43,7 @@ def waiting_since() -> dict[str, float]:
 
 def keep_one_waiting(sizes: dict[str, int]) -> None:
     """Send a canary to each queue that has none waiting (queue name -> ready messages)."""
-    from opsproject.celery import app
+    from celery import current_app as app
 
     since = waiting_since()
     for queue, size in sizes.items():

@@ -51,7 +51,7 @@ def cleanup() -> dict:
         TaskResult.objects.filter(date_done__lt=result_cutoff), "date_done"
     )
     removed["sessions"] = delete_in_batches(Session.objects.filter(expire_date__lt=now), "expire_date")
-    from queueops.schedule_models import JobRun
+    from scheduler.models import JobRun
 
     runlog_cutoff = now - timedelta(days=settings.SCHEDULE_RUNLOG_RETENTION_DAYS)
     # Job by job: the run log is indexed on (job, started_at), not on started_at alone.

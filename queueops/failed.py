@@ -188,7 +188,7 @@ def retry(job: FailedJob) -> Retried | None:
     The row is locked while sending, so two operators retrying at once send it once; None when
     someone else holds it. A broker error propagates with the row still in place.
     """
-    from opsproject.celery import app
+    from celery import current_app as app
 
     with transaction.atomic():
         locked = FailedJob.objects.filter(pk=job.pk)

@@ -122,7 +122,7 @@ def remove(hostname: str) -> None:
 class Heartbeat(bootsteps.StartStopStep):
     """Worker consumer step: beats on the worker's timer, leaves the board on shutdown.
 
-    Added to the Celery app's consumer blueprint by QueueopsConfig.ready().
+    Added to the Celery app's consumer blueprint in opsproject/celery.py.
     """
 
     requires = ("celery.worker.consumer.tasks:Tasks",)

@@ -1,6 +1,6 @@
 """Periodic jobs of queue operations: the backlog check and the daily cleanup."""
 
-from queueops.periodic import PeriodicJob, cron, every
+from scheduler.periodic import PeriodicJob, cron, every
 
 JOBS = [
     PeriodicJob(

@@ -238,7 +238,7 @@ class AlertListView(OpsView):
         parameters=[s.AlertQuery], responses=responses(s.AlertSerializer(many=True)), tags=["alerts"]
     )
     def get(self, request):
-        from queueops.models import Alert
+        from alerts.models import Alert
 
         state = query(s.AlertQuery, request).get("state")
         alerts = Alert.objects.order_by("-opened_at", "-id")
@@ -251,7 +251,7 @@ class AlertListView(OpsView):
 
 class AlertObject:
     def get_object(self):
-        from queueops.models import Alert
+        from alerts.models import Alert
 
         return get_object_or_404(Alert, pk=self.kwargs["pk"])
 
@@ -279,7 +279,7 @@ class AlertResolveView(AlertObject, OpsView):
 
 
 def _status_of(name: str) -> dict:
-    from queueops.runlog import job_statuses
+    from scheduler.runlog import job_statuses
 
     for status_ in job_statuses():
         if status_.name == name:
@@ -292,7 +292,7 @@ class ScheduleListView(OpsView):
 
     @extend_schema(responses=responses(s.ScheduleSerializer(many=True)), tags=["schedules"])
     def get(self, request):
-        from queueops.runlog import job_statuses
+        from scheduler.runlog import job_statuses
 
         return Response([status_.as_dict() for status_ in job_statuses()])
 
@@ -301,7 +301,7 @@ class ScheduleObject:
     def periodic(self):
         from django_celery_beat.models import PeriodicTask
 
-        from queueops.schedule_models import ManagedJob
+        from scheduler.models import ManagedJob
 
         name = self.kwargs["name"]
         if not ManagedJob.objects.filter(name=name).exists():

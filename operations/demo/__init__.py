@@ -29,8 +29,8 @@ def steps() -> list[Step]:
     now = timezone.now()
 
     def schedule():
-        from queueops.periodic import registered_jobs
-        from queueops.schedule_sync import sync_jobs
+        from scheduler.periodic import registered_jobs
+        from scheduler.sync import sync_jobs
 
         sync_jobs(registered_jobs())
         return ops_day.job_runs(now)
@@ -71,9 +71,11 @@ def drill():
 @transaction.atomic
 def remove() -> dict[str, int]:
     """Delete every row the demo wrote (backups aside); returns what went, by kind."""
+    from alerts.models import Alert
     from audit.models import AuditEntry
     from mailops.models import MailEvent, OutboundMessage, Suppression
-    from queueops.models import Alert, FailedJob, JobRun
+    from queueops.models import FailedJob
+    from scheduler.models import JobRun
 
     prefix = ops_day.PREFIX
     return {

@@ -14,14 +14,16 @@ from datetime import timedelta
 from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
 
+from alerts.models import Alert
+from alerts.notices import raise_alert, resolve_alert
 from audit.models import AuditEntry
 from mailops import recording
 from mailops.models import OutboundMessage
 from operations import outcomes
 from operations.demo.people_and_tickets import DOMAIN
 from operations.models import QueueSample
-from queueops.alerts import raise_alert, resolve_alert
-from queueops.models import Alert, FailedJob, JobRun, ManagedJob
+from queueops.models import FailedJob
+from scheduler.models import JobRun, ManagedJob
 
 PREFIX = "demo-"
 ALERT_PREFIX = "demo:"

@@ -133,9 +133,9 @@ def test_health_check_fails_warns_and_passes(local_backups):
 def test_failed_backup_task_mails_admins_and_the_next_success_resolves(
     local_backups, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from alerts.models import Alert
     from backups import tasks
     from backups.errors import BackupError
-    from queueops.models import Alert
 
     def broken_dumper(alias):
         raise BackupError("mariadb-dump exited with 2: disk full")
@@ -288,8 +288,8 @@ def test_a_failed_live_restore_names_the_step_and_leaves_maintenance_on(local_ba
 def test_state_monitor_alerts_on_too_old_and_too_large_then_resolves(
     local_backups, django_capture_on_commit_callbacks
 ):
+    from alerts.models import Alert
     from backups import tasks
-    from queueops.models import Alert
 
     BackupRecord.objects.all().delete()
     now = timezone.now()

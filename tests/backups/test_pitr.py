@@ -248,7 +248,7 @@ def test_recovery_point_is_the_last_shipped_event(pitr):
 def test_a_log_purged_before_it_was_shipped_is_a_gap_with_an_alert_and_a_failing_check(
     tmp_path, keys, django_capture_on_commit_callbacks
 ):
-    from queueops.models import Alert
+    from alerts.models import Alert
 
     with (
         mariadb_server(tmp_path / "server", binlog=True) as server,
@@ -318,9 +318,9 @@ def test_binlog_off_says_so_and_the_recovery_point_is_the_last_full_backup(local
     assert code == 2 and "has no binary-log position" in err
 
     # The hourly job: nothing to do and nothing to alert about.
+    from alerts.models import Alert
     from backups import tasks
-    from queueops.models import Alert
-    from queueops.periodic import registered_jobs
+    from scheduler.periodic import registered_jobs
 
     assert tasks.ship_binlogs.run("default") == {"alias": "default", "binlog": "off"}
     assert not Alert.objects.filter(key__startswith="backups.binlog", open_key__isnull=False).exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailops.models import MailEvent, OutboundMessage, Suppression
-from queueops.periodic import registered_jobs
+from scheduler.periodic import registered_jobs
 
 pytestmark = pytest.mark.django_db
 

@@ -7,13 +7,13 @@ import json
 import pytest
 from django.utils import timezone
 
+from alerts.models import Alert
 from health import runner
 from health.registry import checks_of
 from mailops import credentials
 from mailops.health_checks import results
 from mailops.models import MailEvent, OutboundMessage
 from mailops.tasks import refresh_credentials
-from queueops.models import Alert
 from tests.mailops.conftest import mail_env
 from tests.queueops.conftest import manage
 

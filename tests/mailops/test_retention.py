@@ -12,7 +12,7 @@ from django.utils import timezone
 from mailops import retention
 from mailops.models import MailEvent, OutboundMessage, Suppression, address_key
 from mailops.tasks import prune_history
-from queueops.periodic import registered_jobs
+from scheduler.periodic import registered_jobs
 from tests.support.processes import PYTHON, REPO
 
 pytestmark = pytest.mark.django_db

@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from alerts.notices import raise_alert
 from mailops.models import Suppression
-from queueops.alerts import raise_alert
 from tests.operations.conftest import failed_job, make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_queues")]

@@ -8,10 +8,10 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.urls import resolve
 
+from alerts.notices import raise_alert
 from audit.models import AuditEntry
 from mailops.models import Suppression
 from operations.api import urls as api_urls
-from queueops.alerts import raise_alert
 from queueops.models import FailedJob
 from tests.operations.conftest import client_for, failed_job, make_user
 

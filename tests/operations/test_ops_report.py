@@ -14,10 +14,10 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from operations.report import MISSING, OK, build_report
-from queueops.leadership import coordinator
+from scheduler.leadership import coordinator
 from tests.backups.conftest import backup_settings
 from tests.mailops.signing import payload, post
-from tests.queueops.beat_support import start_beat
+from tests.scheduler.beat_support import start_beat
 from tests.support.celery_worker import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)

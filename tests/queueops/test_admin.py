@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from queueops.alerts import raise_alert, resolve_alert
+from alerts.notices import raise_alert, resolve_alert
 from queueops.broker import queue_stats
 from queueops.models import FailedJob
 from tests.queueops.test_failed_jobs import _job
@@ -52,7 +52,7 @@ def test_alerts_are_shown_open_and_resolved(admin_client, settings):
     raise_alert("queue.backlog.celery", "Queue celery backlog: 5000 waiting (max 1000)", source="queueops")
     raise_alert("backups.stale", "No backup for 26 h", source="backups")
     resolve_alert("backups.stale")
-    url = reverse("admin:queueops_alert_changelist")
+    url = reverse("admin:alerts_alert_changelist")
     open_only = admin_client.get(url, {"status": "open"})
     assert [alert.key for alert in open_only.context["cl"].result_list] == ["queue.backlog.celery"]
     everything = admin_client.get(url)

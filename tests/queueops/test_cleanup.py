@@ -10,7 +10,7 @@ from django_celery_results.models import TaskResult
 
 from queueops.cleanup import cleanup
 from queueops.models import FailedJob
-from queueops.schedule_models import JobRun
+from scheduler.models import JobRun
 
 pytestmark = pytest.mark.django_db
 

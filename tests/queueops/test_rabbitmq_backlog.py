@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from queueops.alerts import Alert
+from alerts.notices import Alert
 from tests.support.celery_worker import child_env
 from tests.support.processes import BIN, PYTHON, REPO, running
 from tests.support.rabbitmq import vhost

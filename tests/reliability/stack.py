@@ -52,8 +52,8 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from knox.settings import knox_settings
 from django.utils import timezone
-from queueops.periodic import PeriodicJob, cron, every, registered_jobs
-from queueops.schedule_sync import sync_jobs
+from scheduler.periodic import PeriodicJob, cron, every, registered_jobs
+from scheduler.sync import sync_jobs
 sync_jobs([
     *registered_jobs(),
     PeriodicJob({SLOT_JOB!r}, task="reliability.slot", schedule=every(1)),

@@ -18,10 +18,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from alerts.models import Alert
 from backups import catalog, keys, notify, restore, tasks
 from backups.errors import BackupError
 from backups.storage import BackupStorage
-from queueops.models import Alert
 from tests.backups.conftest import AgeKeys, backup_settings, make_keys
 from tests.support.celery_worker import child_env
 from tests.support.processes import PYTHON, REPO

@@ -8,7 +8,6 @@ import uuid
 from datetime import datetime
 from itertools import pairwise
 
-from tests.queueops.beat_support import SENT
 from tests.reliability.stack import (
     BEAT_LOCK_TTL,
     BEAT_TICK,
@@ -20,6 +19,7 @@ from tests.reliability.stack import (
     stack_fixture,  # noqa: F401 - the `stack` fixture
     wait_until,
 )
+from tests.scheduler.beat_support import SENT
 from tests.support.processes import ManagedProcess
 
 BOUND = BEAT_LOCK_TTL + BEAT_TICK

@@ -7,11 +7,12 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
+from alerts.models import Alert
+from alerts.notices import raise_alert
 from audit import rights
 from audit.models import AuditEntry
 from mailops.models import Suppression
-from queueops.alerts import raise_alert
-from queueops.models import Alert, FailedJob
+from queueops.models import FailedJob
 from tests.operations.conftest import failed_job, make_user
 from tests.security.sessions import Session, server
 

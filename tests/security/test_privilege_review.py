@@ -14,11 +14,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
+from alerts.models import Alert
+from alerts.notices import raise_alert
 from audit.models import AuditEntry
 from backups.models import BackupDrill
 from mailops.models import Suppression
-from queueops.alerts import raise_alert
-from queueops.models import Alert, FailedJob
+from queueops.models import FailedJob
 from tests.operations.conftest import failed_job, make_user, ops_group_named
 from tests.security.sessions import Session, server
 
@@ -208,7 +209,7 @@ def test_not_even_a_superuser_deletes_an_alert_or_a_drill_in_the_admin(base):
         backup_id="b-1", status=BackupDrill.FAILED, started_at=now, finished_at=now, rto_seconds=1.0
     )
     root = Session(base, User.objects.create_superuser("root-admin", "root@example.com", "x"))
-    for path, pk in (("/admin/queueops/alert/", alert.pk), ("/admin/backups/backupdrill/", drill.pk)):
+    for path, pk in (("/admin/alerts/alert/", alert.pk), ("/admin/backups/backupdrill/", drill.pk)):
         assert root.call("post", f"{path}{pk}/delete/", {"post": "yes"}, form=True)[0] == 403
         form = {"action": "delete_selected", "_selected_action": [str(pk)], "post": "yes"}
         root.call("post", path, form, form=True)

@@ -25,7 +25,7 @@ class Command(BackupCommand):
             maintenance.enable(options["reason"])
         elif options["action"] == "off":
             if options["resume_workers"]:
-                from opsproject.celery import app
+                from celery import current_app as app
 
                 app.control.add_consumer("celery")  # broadcast; no replies to wait for
                 workers.resume({})

@@ -31,7 +31,8 @@ class Command(QueueCommand):
         )
 
     def handle(self, *args, queue=None, timeout=None, fail=False, keep=False, **options):
-        from opsproject.celery import app
+        from celery import current_app as app
+
         from queueops.tasks import probe, probe_fail
 
         if keep and not fail:

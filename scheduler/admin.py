@@ -27,7 +27,7 @@ from django_celery_beat.models import (
 
 from audit import admin_support
 from audit.models import AuditEntry
-from queueops.schedule_models import JobRun, ManagedJob
+from scheduler.models import JobRun, ManagedJob
 
 
 @admin.register(ManagedJob)

@@ -4,8 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from queueops.leadership import coordinator, is_fresh
-from queueops.runlog import job_statuses
+from scheduler.leadership import coordinator, is_fresh
+from scheduler.runlog import job_statuses
 
 
 def _when(value) -> str:

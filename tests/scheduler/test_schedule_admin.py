@@ -3,9 +3,9 @@
 import pytest
 from django.utils import timezone
 
-from queueops.periodic import PeriodicJob, every
-from queueops.schedule_models import JobRun
-from queueops.schedule_sync import sync_jobs
+from scheduler.models import JobRun
+from scheduler.periodic import PeriodicJob, every
+from scheduler.sync import sync_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -15,12 +15,12 @@ def test_job_and_run_pages(admin_client):
     JobRun.objects.create(
         job="t.page", task_id="abc", started_at=timezone.now(), outcome="failure", error="Boom"
     )
-    jobs = admin_client.get("/admin/queueops/managedjob/")
+    jobs = admin_client.get("/admin/scheduler/managedjob/")
     assert jobs.status_code == 200 and b"t.page" in jobs.content
-    runs = admin_client.get("/admin/queueops/jobrun/?q=Boom")
+    runs = admin_client.get("/admin/scheduler/jobrun/?q=Boom")
     assert runs.status_code == 200 and b"t.page" in runs.content
-    assert admin_client.get("/admin/queueops/jobrun/add/").status_code == 403
-    assert admin_client.get("/admin/queueops/managedjob/add/").status_code == 403
+    assert admin_client.get("/admin/scheduler/jobrun/add/").status_code == 403
+    assert admin_client.get("/admin/scheduler/managedjob/add/").status_code == 403
 
 
 def test_periodic_task_actions_need_their_permissions_and_the_enabled_box_needs_pause(client):

@@ -9,8 +9,8 @@ from celery import schedules
 from django_celery_beat.models import CrontabSchedule
 
 from opsproject.celery import app
-from queueops.beat import slot_of
-from queueops.periodic import Cron, PeriodicJob, cron, every, next_fire
+from scheduler.beat import slot_of
+from scheduler.periodic import Cron, PeriodicJob, cron, every, next_fire
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

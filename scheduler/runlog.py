@@ -1,8 +1,9 @@
 """The periodic-job run log: records each run of a beat-sent task, and says which jobs are late.
 
 Beat stamps every message it sends with the `periodic_task_name` header (django-celery-beat)
-and our `beat_slot` header (queueops.beat); Celery puts custom headers on `task.request`, so
-the worker-side signals below know a periodic run from any other task at no extra cost.
+and our `beat_slot` header (scheduler.beat); Celery puts custom headers on `task.request`, so
+the worker-side receivers below (task_prerun/task_postrun, wired in opsproject/celery.py)
+know a periodic run from any other task at no extra cost.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from celery import signals
 from django.db import DatabaseError
 from django.db.models import Max
 from django.utils import timezone
@@ -27,12 +27,11 @@ def _job_name(task) -> str | None:
     return getattr(request, "periodic_task_name", None) if request is not None else None
 
 
-@signals.task_prerun.connect(dispatch_uid="queueops.runlog.prerun")
 def record_start(sender=None, task_id=None, task=None, **_):
     job = _job_name(task)
     if not job:
         return
-    from queueops.schedule_models import JobRun
+    from scheduler.models import JobRun
 
     try:
         JobRun.objects.update_or_create(
@@ -51,12 +50,11 @@ def record_start(sender=None, task_id=None, task=None, **_):
         log.exception("run log: could not record the start of %s (%s)", job, task_id)
 
 
-@signals.task_postrun.connect(dispatch_uid="queueops.runlog.postrun")
 def record_finish(sender=None, task_id=None, task=None, retval=None, state=None, **_):
     job = _job_name(task)
     if not job:
         return
-    from queueops.schedule_models import JobRun
+    from scheduler.models import JobRun
 
     finished = timezone.now()
     try:
@@ -114,7 +112,7 @@ def job_statuses(now: datetime | None = None) -> list[JobStatus]:
     """Every managed job with its last run, next due time and lateness, by name."""
     from django_celery_beat.models import PeriodicTask
 
-    from queueops.schedule_models import JobRun, ManagedJob
+    from scheduler.models import JobRun, ManagedJob
 
     now = now or timezone.now()
     managed = list(ManagedJob.objects.all())

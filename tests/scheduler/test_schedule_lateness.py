@@ -8,12 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from queueops.leadership import coordinator, heartbeat_state
-from queueops.periodic import PeriodicJob, every
-from queueops.runlog import job_statuses
-from queueops.schedule_models import JobRun, ManagedJob
-from queueops.schedule_sync import sync_jobs
-from queueops.scheduler_health import scheduler
+from scheduler.health_checks import scheduler
+from scheduler.leadership import coordinator, heartbeat_state
+from scheduler.models import JobRun, ManagedJob
+from scheduler.periodic import PeriodicJob, every
+from scheduler.runlog import job_statuses
+from scheduler.sync import sync_jobs
 from tests.support.processes import PYTHON, REPO
 
 pytestmark = pytest.mark.django_db

@@ -25,6 +25,8 @@ class ManagedJob(models.Model):
     synced_at = models.DateTimeField()
 
     class Meta:
+        # The tables keep the names queueops gave them before scheduler was an app (scheduler 0001).
+        db_table = "queueops_managedjob"
         ordering = ["name"]
         permissions = [
             ("run_managedjob", "Can run periodic jobs now"),
@@ -55,6 +57,7 @@ class JobRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        db_table = "queueops_jobrun"
         ordering = ["-started_at"]
         indexes = [
             models.Index(fields=["job", "-started_at"]),

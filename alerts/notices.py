@@ -1,6 +1,6 @@
 """Alerts any app raises: one notice when a condition starts, sparse reminders, one recovery.
 
-    from queueops.alerts import raise_alert, resolve_alert
+    from alerts.notices import raise_alert, resolve_alert
 
     raise_alert("backups.stale", "No backup for 26 h", detail="...", source="backups")
     ...
@@ -31,7 +31,7 @@ from django.core.mail import mail_admins
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from queueops.models import Alert
+from alerts.models import Alert
 
 __all__ = ["Alert", "raise_alert", "resolve_alert"]
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
-from queueops.periodic import PeriodicJob, cron, every, registered_jobs
-from queueops.schedule_models import ManagedJob
-from queueops.schedule_sync import sync_jobs
+from scheduler.models import ManagedJob
+from scheduler.periodic import PeriodicJob, cron, every, registered_jobs
+from scheduler.sync import sync_jobs
 
 pytestmark = pytest.mark.django_db
 

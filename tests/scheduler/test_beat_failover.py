@@ -6,10 +6,10 @@ from itertools import pairwise
 
 import pytest
 
-from queueops.leadership import coordinator
-from queueops.periodic import PeriodicJob, every
-from queueops.schedule_sync import sync_jobs
-from tests.queueops.beat_support import sends, start_beat
+from scheduler.leadership import coordinator
+from scheduler.periodic import PeriodicJob, every
+from scheduler.sync import sync_jobs
+from tests.scheduler.beat_support import sends, start_beat
 
 TTL = 3.0
 TICK = 1.0

@@ -4,12 +4,12 @@ import time
 
 import pytest
 
-from queueops.leadership import coordinator
-from queueops.periodic import PeriodicJob, every
-from queueops.runlog import job_statuses
-from queueops.schedule_models import JobRun
-from queueops.schedule_sync import sync_jobs
-from tests.queueops.beat_support import sends, start_beat
+from scheduler.leadership import coordinator
+from scheduler.models import JobRun
+from scheduler.periodic import PeriodicJob, every
+from scheduler.runlog import job_statuses
+from scheduler.sync import sync_jobs
+from tests.scheduler.beat_support import sends, start_beat
 from tests.support.celery_worker import celery_worker
 
 
@@ -31,7 +31,7 @@ def test_each_periodic_run_is_logged_with_its_slot_outcome_and_duration():
         ]
     )
     coordinator().client.delete("ops:beat:leader")
-    with celery_worker(include="tests.queueops.scheduler_tasks"):
+    with celery_worker(include="tests.scheduler.scheduler_tasks"):
         beat = start_beat("beat-log", ttl=3, tick=1)
         try:
             _wait_for(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from health.registry import health_check
 from health.results import FAIL, PASS, WARN, Result
-from queueops.leadership import coordinator, is_fresh
-from queueops.runlog import job_statuses
+from scheduler.leadership import coordinator, is_fresh
+from scheduler.runlog import job_statuses
 
 
 @health_check("scheduler")

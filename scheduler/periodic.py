@@ -2,7 +2,7 @@
 
 Each app that has periodic work declares it in `<app>/jobs.py`:
 
-    from queueops.periodic import PeriodicJob, cron, every
+    from scheduler.periodic import PeriodicJob, cron, every
 
     JOBS = [
         PeriodicJob("helpdesk.check_sla", task="helpdesk.check_sla", schedule=every(60), critical=True),

@@ -4,8 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from queueops.periodic import registered_jobs
-from queueops.schedule_sync import sync_jobs
+from scheduler.periodic import registered_jobs
+from scheduler.sync import sync_jobs
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 
-from queueops.alerts import Alert, raise_alert, resolve_alert
+from alerts.notices import Alert, raise_alert, resolve_alert
 from queueops.tasks import check_backlog
 from tests.queueops import tasks
 from tests.queueops.conftest import purge

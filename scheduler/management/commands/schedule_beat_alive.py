@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from queueops.leadership import beat_name, coordinator, is_fresh
+from scheduler.leadership import beat_name, coordinator, is_fresh
 
 
 class Command(BaseCommand):

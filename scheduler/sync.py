@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
-from queueops.periodic import Cron, Every, PeriodicJob
-from queueops.schedule_models import ManagedJob
+from scheduler.models import ManagedJob
+from scheduler.periodic import Cron, Every, PeriodicJob
 
 
 @dataclass

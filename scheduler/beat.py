@@ -24,8 +24,8 @@ from django.db import DatabaseError, InterfaceError
 from django_celery_beat.schedulers import DatabaseScheduler
 from redis import RedisError
 
-from queueops.leadership import beat_name, coordinator, heartbeat_state
-from queueops.periodic import next_fire
+from scheduler.leadership import beat_name, coordinator, heartbeat_state
+from scheduler.periodic import next_fire
 
 log = logging.getLogger(__name__)
 

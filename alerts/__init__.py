@@ -1,0 +1,1 @@
+"""Alerts: the Alert model, raise/resolve (alerts.notices) and the notifiers every app uses."""

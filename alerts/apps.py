@@ -1,0 +1,8 @@
+"""The alerts app's configuration."""
+
+from django.apps import AppConfig
+
+
+class AlertsConfig(AppConfig):
+    name = "alerts"
+    verbose_name = "Alerts"

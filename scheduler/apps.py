@@ -1,0 +1,8 @@
+"""The scheduler app's configuration."""
+
+from django.apps import AppConfig
+
+
+class SchedulerConfig(AppConfig):
+    name = "scheduler"
+    verbose_name = "Scheduler"
