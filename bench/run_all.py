@@ -42,6 +42,11 @@ BENCHES = {
         " at 1M mail events / 100k failed jobs / 50k tickets vs 1% of that",
         "p99 < 300 ms and within 2x of 1%; ops_report < 2 s; no statement of a nightly job > 1 s",
     ),
+    "restore": (
+        "backup_restore of a 600k-row archive into an empty database vs age -d | zstd -d | mariadb;"
+        " each restore step's time",
+        "throughput >= 0.9x the pipe",
+    ),
     "backup": (
         "backup throughput vs mariadb-dump | zstd; peak RSS at two database sizes",
         ">= 0.85; RSS flat within 20%",
@@ -55,6 +60,20 @@ ON_REQUEST = {
     ),
 }
 TIMEOUT = 20 * 60
+# What issue 23 asked for that these benchmarks do not show met yet: written after the sections.
+OPEN = [
+    "## open targets (issue 23)",
+    "",
+    "- growth: `/api/ops/mail/events/` pays a `COUNT(*)` of the whole table for `count` (a full",
+    "  index scan, ~0.3-0.6 s at 1M rows), and its deep page walks half the ordering index; both",
+    "  need keyset (cursor) pagination for that list. `/metrics` counts every mail event by type",
+    "  on each scrape (GROUP BY over the table); the dashboard and overview read the same snapshot.",
+    "  `queue_failed --json` prints all 100k failed jobs with tracebacks (no target). History",
+    "  compaction issues one query per folded bucket.",
+    "- restore: the load step is the gap to the pipe; point-in-time replay against",
+    "  `mariadb-binlog | mariadb` and peak RSS at 1 GB of SQL are not measured yet.",
+    "- 10,000 websockets on one realtime process and soketi's 500+500 scenario: not built yet.",
+]
 
 
 def machine() -> list[str]:
@@ -155,6 +174,7 @@ def main() -> int:
     for name in known:
         if name in sections:
             lines += ["", *sections[name]]
+    lines += ["", *OPEN]
     OUTPUT.write_text("\n".join(lines) + "\n")
     print(f"wrote {OUTPUT.relative_to(REPO)}; {len(names) - failures}/{len(names)} targets met")
     return 1 if failures else 0
