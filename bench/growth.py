@@ -47,6 +47,7 @@ def measure(name: str, scale: float, samples: int) -> dict:
         "DJANGO_SETTINGS_MODULE": "opsproject.settings",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
+        "PYTHONWARNINGS": "ignore::UserWarning",  # no collected static files here: not the point
         "VAR_DIR": str(REPO / "var" / "bench-growth"),
     }
     argv = [str(PYTHON), "-m", "bench.growth_measure", "--scale", str(scale), "--samples", str(samples)]
