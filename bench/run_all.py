@@ -77,9 +77,9 @@ OPEN = [
     "  (1.4 s < 2 s); nightly cleanup and retention in batches, longest statement 0.1 s (2.8 s",
     "  before batching by the indexed time). `queue_failed --json` prints all 100k failed jobs",
     "  with tracebacks (no target); history compaction issues one query per folded bucket.",
-    "- restore: met in this run (1.01x); an earlier single run under heavier load gave 0.70x, the",
-    "  load step being the gap. Point-in-time replay against `mariadb-binlog | mariadb` and peak",
-    "  RSS at 1 GB of SQL are not measured yet.",
+    "- restore: met in this run (1.01x); single runs gave 0.70x and 0.87x under heavier load, the",
+    "  load step being the gap. Peak RSS flat (1.00x) from 600k to 6M rows. Point-in-time replay",
+    "  against `mariadb-binlog | mariadb` is not measured yet.",
     "- 10,000 websockets on one realtime process and soketi's 500+500 scenario: not built yet.",
 ]
 
