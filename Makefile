@@ -75,6 +75,7 @@ test-embedded: $(VENV)/.test-installed $(JS_TEST_DIR)/node_modules/.installed
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --cache-dir $(CURDIR)/var/import-linter
 
 ## make deploy-check: `manage.py check --deploy` in the production profile must give no warning.
 deploy-check: $(VENV)/.test-installed

@@ -1,8 +1,10 @@
 """Restore drills: restore a backup into a scratch database, compare it, record the result.
 
-A drill proves a backup restores: the archive is verified, loaded into a scratch database on
-the same server, its per-table row counts and migration state compared with the manifest,
-and the scratch database dropped whatever happened. The time all that took is the measured
+A drill proves a backup restores: the archive is verified, loaded into a scratch database
+(`<database>_drill_<hex>`, as the drill user; backups/logins.py) on the same server, or into
+the staging database of BACKUP_DRILL_DATABASE_URL (kept afterwards, for people to look at);
+its per-table row counts and migration state are compared with the manifest, and a scratch
+database is dropped whatever happened. The time all that took is the measured
 recovery time (RTO); the backup's age at the drill is the recovery point (RPO).
 
 With `pitr=True` the drill also verifies every shipped binlog from the backup's position on and
@@ -14,16 +16,17 @@ last replayed event.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import tempfile
 import time
 from pathlib import Path
 
 from django.utils import timezone
 
-from backups import catalog, keys, pitr
-from backups.dumpers import dumper_for
-from backups.errors import BackupError, IntegrityError
+from backups import catalog, keys, logins, pitr
+from backups.errors import BackupError, IntegrityError, UsageError
 from backups.models import BackupDrill
 from backups.restore import compare_counts, compare_migrations, load, verify
 from backups.storage import BackupStorage
@@ -31,22 +34,35 @@ from backups.storage import BackupStorage
 log = logging.getLogger("backups")
 
 
+def drill_identities() -> list:
+    """The age identities, or ONE line saying this worker is not the one that holds them."""
+    try:
+        return keys.identities()
+    except UsageError as error:
+        raise UsageError(
+            f"{error} on {socket.gethostname()} (pid {os.getpid()}): drills and restores run on the "
+            "drill worker (queue 'restore'), which alone mounts the age identity"
+        ) from None
+
+
 def run_drill(
     reference: str = "latest", alias: str = "default", *, pitr_replay: bool = False, store=None, tty=None
 ) -> BackupDrill:
     """Run one drill and record it; raises UsageError for bad input, never for a failed drill."""
+    identities = drill_identities()  # first: a worker without the identity can do nothing else
     store = store or BackupStorage()
     manifest = catalog.resolve(reference, store, alias=alias if reference == "latest" else None)
     if not manifest.authenticated:  # never --allow-unsigned: a drill runs unattended
         raise IntegrityError(
             f"backup {manifest.id} has an unsigned manifest: drills restore only signed ones"
         )
-    dumper = dumper_for(alias)
+    dumper, staging = logins.drill_target(alias)
     if manifest.vendor != dumper.vendor:
         raise BackupError(f"backup {manifest.id} is {manifest.vendor}; database {alias!r} is {dumper.vendor}")
+    dumper.check_server()
     plan = pitr.plan(manifest, None, store) if pitr_replay else None  # UsageError: cannot roll forward
-    identities = keys.identities()
-    scratch = dumper.scratch_name(secrets.token_hex(4))
+    scratch = staging or dumper.scratch_name(secrets.token_hex(4))
+    where = f"staging database {scratch}" if staging else f"scratch database {scratch}"
     started_at = timezone.now()
     clock = time.monotonic()
     mismatches: list[dict] = []
@@ -60,8 +76,8 @@ def run_drill(
                 stage = "verify binlogs"
                 log.info("drill %s: verifying %d binlog archive(s)", manifest.id, len(plan.logs))
                 paths = pitr.fetch(plan, store, identities, Path(folder), tty=tty)
-            stage = "restore into scratch database"
-            log.info("drill %s: restoring into scratch database %s", manifest.id, scratch)
+            stage = f"restore into {where.split()[0]} database"
+            log.info("drill %s: restoring into %s", manifest.id, where)
             load(manifest, store, dumper, scratch, identities, tty=tty)
             stage = "compare with the manifest"
             counts, migrations = dumper.read_state(scratch)
@@ -79,7 +95,8 @@ def run_drill(
         detail = f"failed at '{stage}': {error}"
     finally:
         try:
-            dumper.drop_target(scratch)
+            if not staging:  # staging keeps the restored copy for people to look at
+                dumper.drop_target(scratch)
         except Exception as error:
             log.error("drill %s: dropping scratch database %s failed: %s", manifest.id, scratch, error)
             detail += f"; scratch database {scratch} was not dropped: {error}"

@@ -52,10 +52,6 @@ def recipients() -> list[x25519.Recipient]:
     return parsed
 
 
-def recipient_names() -> list[str]:
-    return [str(recipient) for recipient in recipients()]
-
-
 def identities(path: Path | str | None = None) -> list[x25519.Identity]:
     """The identities in `path` (default BACKUP_AGE_IDENTITY_FILE); never echoes key material."""
     if path is None:

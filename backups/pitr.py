@@ -24,7 +24,7 @@ from pathlib import Path
 
 from backups import binlogs
 from backups.dumpers.base import StderrCollector, child_env
-from backups.dumpers.mysql import MySQLDumper, _first_tool
+from backups.dumpers.mysql import MySQLDumper, first_tool
 from backups.errors import BackupError, IntegrityError, UsageError
 from backups.manifest import Manifest
 from backups.pipeline import decrypt_stream
@@ -151,7 +151,7 @@ def fetch(the_plan: Plan, store: BackupStorage, identities, into: Path, *, tty=N
 
 def replay(the_plan: Plan, paths: list[Path], dumper: MySQLDumper, target: str) -> None:
     """Apply the backup's database events from its position up to `until` to database `target`."""
-    tool = _first_tool("mariadb-binlog", "mysqlbinlog")
+    tool = first_tool("mariadb-binlog", "mysqlbinlog")
     source = the_plan.backup.database["name"]
     argv = [
         tool,
@@ -168,7 +168,7 @@ def replay(the_plan: Plan, paths: list[Path], dumper: MySQLDumper, target: str) 
     argv += [str(path) for path in paths]
     env = child_env(TZ="UTC")  # --stop-datetime is read in the tool's local zone
     # A failing client breaks the pipe: leaving the block first lets its own error be the message.
-    with dumper.load(target) as stdin:
+    with dumper.load(target, raw=True) as stdin:
         process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets
             argv, stdout=stdin, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
         )

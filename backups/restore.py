@@ -8,7 +8,7 @@ compared with the manifest.
 
 Over the live database the old six manual steps run here, each logged: maintenance on and
 workers paused, restore, migrate, cache cleared (and broker queues with flush_queues), workers
-resumed and maintenance off, then health and row counts verified.
+resumed and maintenance off, then health and row counts verified and a smoke login over HTTP.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.management import call_command
 from django.db import connections
 
-from backups import catalog, keys, maintenance, pitr, workers
+from backups import catalog, keys, logins, maintenance, pitr, smoke, workers
 from backups.dumpers import dumper_for
 from backups.dumpers.base import Dumper
 from backups.errors import BackupError, IntegrityError, UsageError
@@ -98,6 +98,7 @@ class RestoreReport:
     steps: list[dict] = field(default_factory=list)
     health: str = ""
     ok: bool = False
+    smoke: str = ""  # live restores: what the smoke login read (backups/smoke.py)
     until: str = ""  # point-in-time restores: the moment, and the binlogs replayed
     binlogs: list[str] = field(default_factory=list)
 
@@ -162,8 +163,9 @@ def restore_to(
     """
     catalog.require_authenticated(manifest, allow_unsigned=allow_unsigned)
     store = store or BackupStorage()
-    dumper = dumper_for(alias)
+    dumper = logins.restore_dumper(alias)  # the drill user: another database than the live one
     _check_vendor(manifest, dumper)
+    dumper.check_server()
     identities = keys.identities()
     report = RestoreReport(manifest.id, target, live=False)
     _describe(report, plan)
@@ -213,8 +215,9 @@ def restore_live(
 def _restore_live(manifest, alias, flush_queues, store, tty, plan, scratch) -> RestoreReport:
     from django.conf import settings
 
-    dumper = dumper_for(alias)
+    dumper = dumper_for(alias)  # the app's own login: it owns the schema being replaced
     _check_vendor(manifest, dumper)
+    dumper.check_server()
     identities = keys.identities()
     live_name = dumper.database_name
     report = RestoreReport(manifest.id, live_name, live=True)
@@ -249,6 +252,8 @@ def _restore_live(manifest, alias, flush_queues, store, tty, plan, scratch) -> R
     steps.run("maintenance off", maintenance.disable)
     steps.state = "site up"
     report.health = steps.run("verify health", _health)
+    # The old runbook's last step: a real login over HTTP against the restored database.
+    report.smoke = steps.run("smoke login", smoke.login)
     report.ok = report.health != "fail"
     return report
 

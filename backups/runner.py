@@ -13,9 +13,8 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from backups import keys, signing
-from backups.dumpers import dumper_for
-from backups.errors import BackupError
+from backups import keys, logins, signing
+from backups.errors import BackupError, UsageError
 from backups.manifest import Manifest, archive_name, manifest_name
 from backups.models import BackupRecord
 from backups.pipeline import encrypt_stream
@@ -29,10 +28,25 @@ def new_backup_id(alias: str, now) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{alias}-{secrets.token_hex(3)}"
 
 
+def _refuse_a_login_that_writes(dumper) -> None:
+    """Production backs up as the backup user, which only reads (least privilege)."""
+    writes = dumper.write_privileges() if hasattr(dumper, "write_privileges") else []
+    if writes:
+        user = dumper.settings_dict.get("USER") or "?"
+        raise UsageError(
+            f"user {user} may change database {dumper.database_name!r} ({', '.join(writes)}): production "
+            "backs up as the backup user, which only reads (BACKUP_DATABASE_URL; docs/PRODUCTION_ENV.md, "
+            "Database users)"
+        )
+
+
 def run_backup(
     alias: str = "default", note: str = "", *, store: BackupStorage | None = None, tty=None
 ) -> Manifest:
-    dumper = dumper_for(alias)  # UsageError for an unknown alias
+    dumper = logins.backup_dumper(alias)  # UsageError for an unknown alias
+    dumper.check_server()  # UsageError on MySQL: refused before a record or an upload exists
+    if settings.PRODUCTION:
+        _refuse_a_login_that_writes(dumper)
     recipients = keys.recipients()  # UsageError without keys: nothing is written
     store = store or BackupStorage()
     started = timezone.now()

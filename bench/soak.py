@@ -302,7 +302,7 @@ def _stored_events(stack) -> int:
 
 def _drain(stack, listeners, loads, timeout: float = 60) -> None:
     """Wait (bounded) for the last tasks and broadcasts sent to be done and delivered, and the
-    last webhook events to be stored (the workers drain the mail inbox)."""
+    last webhook events to be stored (the workers run their store tasks)."""
     tasks = sum(load.outcomes["sent"] for load in loads if load.name == "tasks")
     broadcasts = sum(load.outcomes["sent"] for load in loads if load.name == "broadcasts")
     events = sum(load.outcomes["200"] for load in loads if load.name == "webhooks")
@@ -352,7 +352,7 @@ def _report(stack, samples, listeners, loads, minutes: float) -> int:
     ok &= done == tasks
     events = sum(load.outcomes["200"] for load in loads if load.name == "webhooks")
     stored = _stored_events(stack)
-    print(f"webhook events: {events} acknowledged, {stored} stored (through the mail inbox)")
+    print(f"webhook events: {events} acknowledged, {stored} stored (through the workers' store tasks)")
     ok &= stored == events
     print(
         "\nPASS: memory flat, no failed request, every task, broadcast and webhook event delivered"

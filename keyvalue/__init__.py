@@ -1,7 +1,8 @@
 """The one key-value store the apps share: Redis where `REDIS_URL` is set, else the Django cache.
 
-Counters, counter hashes and boards (a hash of name -> string state, such as the workers' and
-the beats' heartbeats) live here, for every app that needs state shared between processes
+Counters, counter hashes, boards (a hash of name -> string state, such as the workers' and
+the beats' heartbeats) and leases (a key one holder takes for a while, such as beat's leader
+lock) live here, for every app that needs state shared between processes
 (queueops, scheduler, realtime, operations). With Redis each call is one pipelined round trip
 and atomic. In the embedded profile (`make run`, no Redis) the Django cache (the database cache
 there) stands in: the same contract, slower and not atomic, which is fine for the one machine
@@ -12,12 +13,35 @@ Nothing here imports an app or Celery, so commands that only read a board start 
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from functools import cache as memoize
 
 from django.conf import settings
 
 # A heartbeat that stops coming stays on its board this long (seconds), shown as lost, then goes.
 BOARD_FORGET_AFTER = 24 * 3600
+
+# Take a free lease or renew one's own, in one step: a holder whose lease expired cannot renew
+# over a new holder's (a compare-and-expire).
+_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 class RedisKeyValue:
@@ -32,6 +56,8 @@ class RedisKeyValue:
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
             decode_responses=True,
         )
+        self._lease = self.client.register_script(_LEASE)
+        self._release = self.client.register_script(_RELEASE)
 
     def incr(self, key: str, ttl: int) -> int:
         """Add one to the counter `key` (kept `ttl` seconds after its last change); its new value."""
@@ -72,6 +98,21 @@ class RedisKeyValue:
 
     def board_get(self, board: str, name: str) -> str | None:
         return self.client.hget(board, name)
+
+    def get(self, key: str) -> str | None:
+        return self.client.get(key)
+
+    def add(self, key: str, value: str, ttl: float) -> bool:
+        """Set `key` for `ttl` seconds unless it exists; whether it was set."""
+        return bool(self.client.set(key, value, nx=True, ex=max(1, int(ttl))))
+
+    def lease(self, key: str, holder: str, ttl: float) -> bool:
+        """Take the lease `key` for `holder` if free, or renew it if `holder` has it; False if another has."""
+        return bool(self._lease(keys=[key], args=[holder, int(ttl * 1000)]))
+
+    def release(self, key: str, holder: str) -> bool:
+        """Give the lease `key` up if `holder` has it."""
+        return bool(self._release(keys=[key], args=[holder]))
 
 
 class CacheKeyValue:
@@ -122,6 +163,27 @@ class CacheKeyValue:
     def board_get(self, board: str, name: str) -> str | None:
         return self.board(board).get(name)
 
+    # Leases on the cache are not atomic: the embedded profile runs one beat on one machine.
+    def get(self, key: str) -> str | None:
+        return self.cache.get(key)
+
+    def add(self, key: str, value: str, ttl: float) -> bool:
+        return self.cache.add(key, value, max(1, int(ttl)))
+
+    def lease(self, key: str, holder: str, ttl: float) -> bool:
+        if self.cache.add(key, holder, ttl):
+            return True
+        if self.cache.get(key) == holder:
+            self.cache.set(key, holder, ttl)
+            return True
+        return False
+
+    def release(self, key: str, holder: str) -> bool:
+        if self.cache.get(key) == holder:
+            self.cache.delete(key)
+            return True
+        return False
+
 
 KeyValue = RedisKeyValue | CacheKeyValue
 
@@ -140,3 +202,53 @@ def redis_client():
     """The Redis client behind the store, or None in the embedded profile (for what only Redis does)."""
     shared = store()
     return shared.client if isinstance(shared, RedisKeyValue) else None
+
+
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def async_redis_client():
+    """A redis.asyncio client for the running event loop, or None in the embedded profile.
+
+    For code on an event loop (the websocket processes) that must not block it; one client
+    per loop, because an asyncio connection belongs to the loop that opened it."""
+    if not settings.REDIS_URL:
+        return None
+    import redis.asyncio
+
+    loop = asyncio.get_running_loop()
+    url, client = _async_clients.get(loop, (None, None))
+    if url != settings.REDIS_URL:
+        client = redis.asyncio.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            decode_responses=True,
+        )
+        _async_clients[loop] = (settings.REDIS_URL, client)
+    return client
+
+
+async def aboard(board: str) -> dict[str, str]:
+    """`store().board(board)` without blocking the event loop."""
+    client = async_redis_client()
+    if client is not None:
+        return await client.hgetall(board)
+    return await in_thread(store().board, board)
+
+
+async def in_thread(call, *args):
+    """Run a blocking call that uses the store (or anything else) in a worker thread of the loop.
+
+    The thread's database connections (the embedded profile's cache) are closed afterwards:
+    the loop's executor threads live on, and a connection left in one would never be closed."""
+    return await asyncio.to_thread(_closing, call, *args)
+
+
+def _closing(call, *args):
+    from django.db import connections
+
+    try:
+        return call(*args)
+    finally:
+        connections.close_all()

@@ -8,11 +8,5 @@ class MailopsConfig(AppConfig):
     verbose_name = "Mail operations"
 
     def ready(self) -> None:
-        # Connects the tracking-signal receivers that store Mailgun's events, and gives every
-        # worker the step that stores the events the webhook left in the inbox.
+        # Connects the tracking-signal receiver that hands Mailgun's events on to be stored.
         from mailops import receivers  # noqa: F401
-        from mailops.inbox import InboxDrain
-        from opsproject.celery import app
-
-        if InboxDrain not in app.steps["worker"]:
-            app.steps["worker"].add(InboxDrain)

@@ -7,9 +7,6 @@ Three results:
   active pass, unverified warn, disabled or a refused key fail.
 - `mail:bounceRate`: permanent failures per message sent over the last 24 h, in percent;
   warn above MAIL_BOUNCE_RATE_WARN.
-- `mail:inbox` (where there is an inbox, mailops.inbox): the age of the oldest webhook event
-  still waiting to be stored; warn above MAIL_INBOX_WARN_AGE, fail above MAIL_INBOX_FAIL_AGE
-  (the workers are not draining it: docs/RUNBOOK.md).
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from django.utils import timezone
 from health.registry import health_check
 from health.results import FAIL, PASS, WARN, Result
 from health.runner import current_timeout
-from mailops import credentials, inbox
+from mailops import credentials
 from mailops.models import MailEvent, OutboundMessage
 
 MAILGUN_BACKEND = "anymail.backends.mailgun.EmailBackend"
@@ -94,19 +91,6 @@ def bounce_rate() -> Result:
     )
 
 
-def inbox_result() -> Result:
-    waiting = inbox.backlog()
-    age = round(waiting.oldest_age or 0.0, 1)
-    status = waiting.level
-    output = f"{waiting.waiting} webhook event(s) waiting to be stored"
-    if waiting.waiting:
-        output += f", the oldest for {age:g} s"
-    if status != PASS:
-        limit = "MAIL_INBOX_FAIL_AGE" if status == FAIL else "MAIL_INBOX_WARN_AGE"
-        output += f", over {limit} ({getattr(settings, limit):g} s): are the workers running?"
-    return Result(COMPONENT, status, "inbox", observed_value=age, observed_unit="s", output=output)
-
-
 def _guarded(measurement: str, part) -> Result:
     # One broken part (the database for the bounce rate, say) must not hide the others.
     try:
@@ -120,8 +104,6 @@ def results(*, fresh: bool = False) -> list[Result]:
     if credentials.configured() and settings.EMAIL_BACKEND == MAILGUN_BACKEND:
         found.append(_guarded("credentials", lambda: credentials_result(fresh=fresh)))
     found.append(_guarded("bounceRate", bounce_rate))
-    if inbox.enabled():
-        found.append(_guarded("inbox", inbox_result))
     return found
 
 

@@ -1,13 +1,12 @@
 """Storing tracking events from Anymail: one MailEvent per event id, suppression applied with it.
 
-The webhook hands each verified event to `record`, which puts it in the inbox (mailops.inbox,
-a Redis stream the workers drain with `store_batch`) or, without one, stores it at once.
+The webhook hands each verified event to `record`, which publishes a `mailops.store_event` task
+(a worker calls `store`) and, when the broker cannot take it, stores the event at once.
 
-A direct store is one transaction (an event that cannot suppress is a single INSERT): a crash
-between the event and its suppression rolls both back, the webhook answers 5xx, and Mailgun's
-retry finds nothing stored and is processed in full, once. A batch is one transaction too.
-Rows are written out (opsproject.fast_insert), not saved through the ORM: its per-save work
-was the largest part of the webhook's own cost (bench/webhook.py).
+A store is one transaction (an event that cannot suppress is a single INSERT): a crash between
+the event and its suppression rolls both back, and the task's redelivery (a killed worker) or
+its retry, or Mailgun's retry of a failed webhook, finds nothing stored and is processed in
+full, once. The event id is unique, so a delivery that finds its event stored does nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from django.utils import timezone
 
 from mailops import suppression
 from mailops.models import MailEvent, OutboundMessage, address_key
-from opsproject.fast_insert import insert_many, insert_one
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +53,7 @@ def _outbound_id(event) -> int | None:
 def _link_by_message_id(rows: list[MailEvent]) -> None:
     """Rows our metadata did not link: find their message by Mailgun's id (one query).
 
-    Done where the rows are stored, not in the webhook, so that the webhook with an inbox
-    needs no database at all.
+    Done where the rows are stored (the worker), so that the webhook needs no database.
     """
     unlinked = {row.message_id for row in rows if row.outbound_id is None and row.message_id}
     if not unlinked:
@@ -74,12 +71,12 @@ def _link_by_message_id(rows: list[MailEvent]) -> None:
 def _insert(row: MailEvent) -> None:
     if row.event_type in suppression.CONSIDERED:
         with transaction.atomic():
-            insert_one(row)
+            row.save(force_insert=True)
             suppression.apply(row)
     else:
         # Most events (delivered, opened) change nothing else: one INSERT, atomic by itself,
         # saves the three round trips of a transaction.
-        insert_one(row)
+        row.save(force_insert=True)
 
 
 def _store(row: MailEvent) -> tuple[MailEvent, bool]:
@@ -125,7 +122,7 @@ def fields_of(event) -> dict:
 
 
 def row_of(fields: dict) -> MailEvent:
-    """The unsaved MailEvent of `fields_of`'s output (as read back from the inbox)."""
+    """The unsaved MailEvent of `fields_of`'s output (as a task's argument brings it back)."""
     values = dict(fields)
     for name in _TIMES:
         values[name] = datetime.fromisoformat(values[name])
@@ -135,54 +132,3 @@ def row_of(fields: dict) -> MailEvent:
 def store(fields: dict) -> tuple[MailEvent, bool]:
     """Store one event now; returns the MailEvent and False if it was stored already."""
     return _store(row_of(fields))
-
-
-def store_batch(rows: list[MailEvent]) -> int:
-    """Store the events of `rows` not stored yet, in one transaction; returns how many were new.
-
-    Replays inside the batch and events stored earlier (by either path) are skipped; an
-    event naming a message that is gone is kept, unlinked; suppression rules run for each new
-    event in the batch's order once all are stored, which is what storing them one by one gives
-    for events in time order (and better for events out of it: a soft bounce that arrives late
-    still counts towards the ones of its window).
-    Raises (and stores nothing) on any failure: the caller keeps the entries and retries.
-    """
-    unique: dict[str, MailEvent] = {}
-    for row in rows:
-        unique.setdefault(row.event_id, row)
-    with transaction.atomic():
-        stored = set(MailEvent.objects.filter(event_id__in=list(unique)).values_list("event_id", flat=True))
-        new = [row for event_id, row in unique.items() if event_id not in stored]
-        _link_by_message_id(new)
-        linked = {row.outbound_id for row in new if row.outbound_id is not None}
-        if linked:
-            existing = set(OutboundMessage.objects.filter(pk__in=linked).values_list("pk", flat=True))
-            for row in new:
-                if row.outbound_id is not None and row.outbound_id not in existing:
-                    row.outbound_id = None
-        insert_many(new)
-        considered = {row.event_id: row for row in new if row.event_type in suppression.CONSIDERED}
-        if considered:
-            # The suppression rows link their event: read back the ids the INSERT gave them.
-            for event_id, pk in MailEvent.objects.filter(event_id__in=list(considered)).values_list(
-                "event_id", "pk"
-            ):
-                considered[event_id].pk = pk
-            suppression.apply_batch(list(considered.values()))
-    return len(new)
-
-
-def record(event) -> bool:
-    """Take an AnymailTrackingEvent; True when it is in the inbox, False when it was stored here.
-
-    Returns once the event is safe (in the inbox, or committed), so the webhook's 200 means kept.
-    An inbox that cannot take it (Redis down) does not fail the webhook: the event is stored
-    directly instead.
-    """
-    from mailops import inbox  # imports this module
-
-    fields = fields_of(event)
-    if inbox.spool(fields):
-        return True
-    store(fields)
-    return False

@@ -7,8 +7,6 @@ Addresses are compared in `address_key` form (case-folded), so `Bob@X` and `bob@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -16,7 +14,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from mailops.models import MAX_ADDRESS, MailEvent, Suppression, address_key
-from opsproject.fast_insert import insert_one
 
 # The event type that suppresses at once -> the reason recorded.
 IMMEDIATE = {
@@ -116,7 +113,7 @@ def apply(event: MailEvent) -> bool:
         return False
     # One INSERT that leaves an existing row alone: no read first and no savepoint, inside the
     # caller's transaction (mailops.recording).
-    insert_one(row, ignore_conflicts=True)
+    Suppression.objects.bulk_create([row], ignore_conflicts=True)
     return True
 
 
@@ -128,63 +125,3 @@ def _soft_bounce_count(event: MailEvent) -> int:
         occurred_at__gt=since,
         occurred_at__lte=event.occurred_at,
     ).count()
-
-
-def apply_batch(events: list[MailEvent]) -> int:
-    """`apply` for a batch of events stored together (mailops.inbox), in a few queries in all.
-
-    The same rule (`_suppression_for`) on the same counts as `apply` called for each in turn once
-    all are stored (which is how a batch is stored: the events first): soft bounces counted over
-    the stored events, the first suppressing event of an address the one linked. The events need
-    their pks. Returns how many addresses were newly suppressed.
-    """
-    candidates = [(event, address_key(event.recipient)) for event in events if _suppressible(event)]
-    if not candidates:
-        return 0
-    taken = set(
-        Suppression.objects.filter(address_key__in={key for _, key in candidates}).values_list(
-            "address_key", flat=True
-        )
-    )
-    deferred = MailEvent.Type.DEFERRED
-    deferred_times = _deferred_times(
-        [event for event, key in candidates if event.event_type == deferred and key not in taken]
-    )
-    window = timedelta(seconds=settings.MAIL_SOFT_BOUNCE_WINDOW)
-    rows = []
-    for event, key in candidates:
-        if key in taken:
-            continue
-        soft_bounces = 0
-        if event.event_type == deferred:
-            times = deferred_times.get(key, [])
-            soft_bounces = bisect_right(times, event.occurred_at) - bisect_right(
-                times, event.occurred_at - window
-            )
-        row = _suppression_for(event, key, soft_bounces)
-        if row is not None:
-            taken.add(key)
-            rows.append(row)
-    # An address suppressed meanwhile by someone else keeps its row (as `apply`'s INSERT does).
-    Suppression.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
-
-
-def _deferred_times(events: list[MailEvent]) -> dict[str, list]:
-    """address_key -> sorted times of the stored temporary failures that can fall in the windows of
-    `events` (one query)."""
-    if not events:
-        return {}
-    window = timedelta(seconds=settings.MAIL_SOFT_BOUNCE_WINDOW)
-    found = MailEvent.objects.filter(
-        recipient_key__in={address_key(event.recipient) for event in events},
-        event_type=MailEvent.Type.DEFERRED,
-        occurred_at__gt=min(event.occurred_at for event in events) - window,
-        occurred_at__lte=max(event.occurred_at for event in events),
-    ).values_list("recipient_key", "occurred_at")
-    times: dict[str, list] = defaultdict(list)
-    for key, occurred_at in found:
-        times[key].append(occurred_at)
-    for values in times.values():
-        values.sort()
-    return times

@@ -1,16 +1,23 @@
 """The Mailgun tracking webhook: Anymail's view, stricter about what it accepts.
 
-Anymail verifies the signature (HMAC-SHA256 of timestamp + token with the webhook signing key)
-and sends each event to `anymail.signals.tracking`, where `mailops.receivers` stores it. On top:
+Anymail's own `post` runs unchanged: its validators (basic auth, then Mailgun's HMAC-SHA256 of
+timestamp + token with the webhook signing key), then `parse_events`, then each event to
+`anymail.signals.tracking`, where `mailops.receivers` hands it on (a Celery task, see
+mailops.recording). This view adds only through Anymail's documented hooks:
 
-- a signature older than MAIL_WEBHOOK_MAX_AGE (or from the future) is refused: Mailgun stops
-  retrying after 8 h, so anything older is a replay;
-- a post missing the fields we store, or whose body is not what it claims, gets a one-line 400
-  instead of the 500 Anymail's parser would raise; so does event data the database's JSON
-  column would refuse (NaN, Infinity, a lone UTF-16 surrogate), which Python's parser lets by;
-- without a signing key the webhook answers 503 rather than crash on every request.
+- `validate_request` (Anymail runs every class's own, in MRO order, so this one first; the
+  order is not documented, tests/mailops/test_anymail_hooks.py pins the version relied on): a
+  body of the wrong shape gets a 400 rather than the 500 Mailgun's validator would raise on it;
+  during a key rotation a post signed with MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS is checked with
+  that key;
+- `parse_events`: a signature older than MAIL_WEBHOOK_MAX_AGE (or from the future) is refused
+  (Mailgun stops retrying after 8 h, so anything older is a replay); a post missing the fields
+  we store, or event data the database's JSON column would refuse (NaN, Infinity, a lone UTF-16
+  surrogate), gets a 400 instead of a 500 from the parser or a task that can never store it;
+- `dispatch` (Django's): Anymail's refusals as one plain-text line, and 503 without a signing key.
 
-A receiver that fails still gives a 5xx, so Mailgun retries (recording is idempotent).
+A receiver that fails still gives a 5xx (503 while the broker and the database are both
+unreachable, opsproject.outages), so Mailgun retries; storing is idempotent on the event id.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ import time
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +41,10 @@ log = logging.getLogger(__name__)
 FUTURE_SKEW = 15 * 60
 REQUIRED_EVENT_FIELDS = ("event", "timestamp", "recipient")
 TEXT_FIELDS = ("event", "recipient")
+SIGNATURE_FIELDS = ("timestamp", "token", "signature")
 MAX_TOKEN = 255  # MailEvent.event_id; Mailgun's tokens are 50 characters
+# What a parser may raise on a hostile body: wrong types, nesting too deep, numbers past a datetime.
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError)
 
 
 def _storable(data) -> bool:
@@ -47,6 +60,18 @@ def _text(status: int, message: str) -> HttpResponse:
     return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
+def _refuse(reason: str):
+    raise AnymailWebhookValidationFailure(reason)
+
+
+def _body(request):
+    """The JSON body, or a validation failure (the parse is cheap next to the request)."""
+    try:
+        return json.loads(request.body.decode("utf-8"))
+    except (ValueError, RecursionError):
+        _refuse("Mailgun webhook called with invalid payload format")
+
+
 class MailgunTrackingWebhook(MailgunTrackingWebhookView):
     unconfigured = False
 
@@ -58,118 +83,93 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
             # nothing could be verified, so nothing is accepted.
             self.unconfigured = True
 
-    def post(self, request, *args, **kwargs):
+    # As Anymail's own dispatch is: as_view() reads these marks from the class's dispatch.
+    @method_decorator(csrf_exempt)
+    @method_decorator(login_not_required)
+    def dispatch(self, request, *args, **kwargs):
         if self.unconfigured:
             return _text(503, "mail webhook is not configured: set MAILGUN_WEBHOOK_SIGNING_KEY")
         try:
-            try:
-                self.run_validators(request)
-            except (TypeError, AttributeError, ValueError, RecursionError):  # wrong shape, or nested too deep
-                raise AnymailWebhookValidationFailure(
-                    "Mailgun webhook called with invalid payload format"
-                ) from None
-            self.check_age(request)
-            events = self.parse_events(request)
+            return super().dispatch(request, *args, **kwargs)
         except AnymailWebhookValidationFailure as error:
             # Anymail appends the cause on further lines; the first says what was wrong.
             reason = str(error).splitlines()[0]
             log.warning("mailgun webhook refused: %s", reason)
             return _text(400, reason)
-        for event in events:
-            self.signal.send(sender=self.__class__, event=event, esp_name=self.esp_name)
-        return HttpResponse()
 
-    def run_validators(self, request) -> None:
-        """Anymail's checks with the current signing key, then with the previous one during a rotation.
+    def validate_request(self, request) -> None:
+        """Runs before Mailgun's own validator (Anymail calls each class's in MRO order)."""
+        if request.content_type == "application/json":
+            body = _body(request)
+            block = body.get("signature") if isinstance(body, dict) else None
+            if not isinstance(block, dict) or not all(
+                isinstance(block.get(f), str) for f in SIGNATURE_FIELDS
+            ):
+                _refuse("Mailgun webhook called with invalid payload format")
+        else:
+            block = request.POST
+        # Mailgun's validator encodes timestamp + token as ASCII: anything else would be a 500.
+        if not all(str(block.get(field, "")).isascii() for field in SIGNATURE_FIELDS):
+            _refuse("Mailgun webhook signature fields must be ASCII")
+        previous = settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
+        if previous:
+            try:
+                MailgunTrackingWebhookView.validate_request(self, request)
+            except AnymailWebhookValidationFailure:
+                # Not the current key: Mailgun's validator, next, checks with the previous one.
+                # `webhook_signing_key` is the view's documented option, and each request has
+                # its own view instance, so no other request sees this.
+                self.webhook_signing_key = previous.encode()
 
-        `webhook_signing_key` is the view's documented constructor option; each request gets its
-        own view instance, so setting it here touches no other request.
-        """
+    def parse_events(self, request):
+        """Anymail's events, once the signature's age and the event's shape are acceptable."""
+        self._check_age(request)
+        if request.content_type == "application/json":
+            self._check_event_data(_body(request))
         try:
-            super().run_validators(request)
-        except AnymailWebhookValidationFailure:
-            previous = settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
-            if not previous:
-                raise
-            self.webhook_signing_key = previous.encode()
-            super().run_validators(request)
+            events = super().parse_events(request)
+        except (*MALFORMED, AnymailConfigurationError) as error:
+            _refuse(f"Mailgun webhook payload is malformed ({type(error).__name__})")
+        for event in events:
+            if not event.event_id or len(str(event.event_id)) > MAX_TOKEN:
+                _refuse("Mailgun webhook event has no usable token to identify it")
+            if not all(isinstance(text, str | None) for text in (event.description, event.mta_response)):
+                _refuse("Mailgun webhook delivery-status description and message must be text")
+        return events
 
-    def check_age(self, request) -> None:
-        timestamp = self._signature_timestamp(request)
+    @staticmethod
+    def _check_age(request) -> None:
+        # The validators proved these fields are there.
+        if request.content_type == "application/json":
+            timestamp = _body(request)["signature"]["timestamp"]
+        else:
+            timestamp = request.POST["timestamp"]
         try:
             signed_at = float(timestamp)
         except (TypeError, ValueError):
             signed_at = math.nan
         if not math.isfinite(signed_at):  # NaN would pass both age checks, infinity break them
-            raise AnymailWebhookValidationFailure("Mailgun webhook signature timestamp is not a number")
+            _refuse("Mailgun webhook signature timestamp is not a number")
         age = time.time() - signed_at
         if age > settings.MAIL_WEBHOOK_MAX_AGE:
-            raise AnymailWebhookValidationFailure(
+            _refuse(
                 f"Mailgun webhook signature is {int(age)} s old, over MAIL_WEBHOOK_MAX_AGE "
                 f"({settings.MAIL_WEBHOOK_MAX_AGE} s)"
             )
         if age < -FUTURE_SKEW:
-            raise AnymailWebhookValidationFailure("Mailgun webhook signature timestamp is in the future")
+            _refuse("Mailgun webhook signature timestamp is in the future")
 
     @staticmethod
-    def _json(request):
-        # Parsed once per request: Anymail's validator parsed it already, and the webhook is
-        # on Mailgun's busiest path, so the other readers here share one parse.
-        if not hasattr(request, "_mailops_json"):
-            request._mailops_json = json.loads(request.body.decode("utf-8"))
-        return request._mailops_json
-
-    def _signature_timestamp(self, request):
-        # The validators already proved the body parses and carries these fields.
-        if request.content_type == "application/json":
-            return self._json(request)["signature"]["timestamp"]
-        return request.POST["timestamp"]
-
-    def parse_events(self, request):
-        if request.content_type == "application/json":
-            body = self._json(request)
-            data = body.get("event-data") if isinstance(body, dict) else None
-            if not isinstance(data, dict):
-                raise AnymailWebhookValidationFailure("Mailgun webhook payload has no event-data object")
-            missing = [name for name in REQUIRED_EVENT_FIELDS if data.get(name) in (None, "")]
-            if missing:
-                raise AnymailWebhookValidationFailure(
-                    f"Mailgun webhook event-data lacks {', '.join(missing)}"
-                )
-            if not all(isinstance(data[name], str) for name in TEXT_FIELDS):
-                raise AnymailWebhookValidationFailure(
-                    "Mailgun webhook event-data event and recipient must be text"
-                )
-            if not isinstance(data.get("user-variables", {}), dict):
-                raise AnymailWebhookValidationFailure("Mailgun webhook user-variables must be an object")
-            if not _storable(data):
-                raise AnymailWebhookValidationFailure(
-                    "Mailgun webhook event-data holds NaN, Infinity or a lone surrogate (cannot be stored)"
-                )
-        try:
-            if request.content_type == "application/json":
-                # What Anymail's parse_events does, on the body parsed above.
-                events = [self.esp_to_anymail_event(self._json(request))]
-            else:
-                events = super().parse_events(request)
-        except (
-            KeyError,
-            TypeError,
-            ValueError,
-            AttributeError,
-            OverflowError,  # an event time past what a datetime holds
-            AnymailConfigurationError,
-        ) as error:
-            raise AnymailWebhookValidationFailure(
-                f"Mailgun webhook payload is malformed ({type(error).__name__})"
-            ) from None
-        for event in events:
-            if not event.event_id or len(str(event.event_id)) > MAX_TOKEN:
-                raise AnymailWebhookValidationFailure(
-                    "Mailgun webhook event has no usable token to identify it"
-                )
-            if not all(isinstance(text, str | None) for text in (event.description, event.mta_response)):
-                raise AnymailWebhookValidationFailure(
-                    "Mailgun webhook delivery-status description and message must be text"
-                )
-        return events
+    def _check_event_data(body) -> None:
+        data = body.get("event-data")
+        if not isinstance(data, dict):
+            _refuse("Mailgun webhook payload has no event-data object")
+        missing = [name for name in REQUIRED_EVENT_FIELDS if data.get(name) in (None, "")]
+        if missing:
+            _refuse(f"Mailgun webhook event-data lacks {', '.join(missing)}")
+        if not all(isinstance(data[name], str) for name in TEXT_FIELDS):
+            _refuse("Mailgun webhook event-data event and recipient must be text")
+        if not isinstance(data.get("user-variables", {}), dict):
+            _refuse("Mailgun webhook user-variables must be an object")
+        if not _storable(data):
+            _refuse("Mailgun webhook event-data holds NaN, Infinity or a lone surrogate (cannot be stored)")

@@ -8,7 +8,6 @@ is half-done: a failed job's row is deleted only once the broker took the messag
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 
@@ -117,16 +116,18 @@ def flush_failed(request, queryset, filters: dict, channel=AuditEntry.API) -> di
 
 
 def run_schedule(request, periodic, channel=AuditEntry.API) -> dict:
-    """Send the job's task now, as beat would (its header puts the run in the run log)."""
+    """Send the job's task now, as beat would (scheduler.run_now: the run log records it)."""
+    from scheduler.run_now import send
+
     detail = {"task": periodic.task}
     try:
-        args = json.loads(periodic.args or "[]")
-        kwargs = json.loads(periodic.kwargs or "{}")
-        options = {"headers": {"periodic_task_name": periodic.name}}
-        if periodic.queue:
-            options["queue"] = periodic.queue
-        task_id = _send(periodic.task, args=args, kwargs=kwargs, **options)
-    except (ValueError, ActionFailed) as exc:
+        try:
+            task_id = send(periodic)
+        except ValueError as exc:
+            raise ActionFailed(f"its arguments in the schedule are not JSON ({exc})") from exc
+        except Exception as exc:  # kombu's OperationalError, a socket error: the broker said no
+            raise ActionFailed(f"the broker did not accept the task ({type(exc).__name__})") from exc
+    except ActionFailed as exc:
         _failed(request, channel, "schedule.run", periodic.name, detail, exc)
         raise ActionFailed(f"{periodic.name} was not sent: {exc}") from exc
     detail["task_id"] = task_id

@@ -167,7 +167,6 @@ class OpsCollector:
     def _mail(self):
         from django.db.models import Count
 
-        from mailops import inbox
         from mailops.models import MailEvent
 
         events = CounterMetricFamily(
@@ -176,19 +175,7 @@ class OpsCollector:
         counts = dict(MailEvent.objects.values_list("event_type").annotate(n=Count("id")).order_by())
         for event_type in MailEvent.Type.values:
             events.add_metric([event_type], counts.get(event_type, 0))
-        families = [events]
-        if inbox.enabled():
-            waiting = inbox.backlog()
-            size = GaugeMetricFamily(
-                "ops_mail_inbox_waiting", "Webhook events in the mail inbox, not yet stored by the workers."
-            )
-            size.add_metric([], waiting.waiting)
-            age = GaugeMetricFamily(
-                "ops_mail_inbox_oldest_seconds", "Age of the oldest event waiting in the mail inbox (0: none)"
-            )
-            age.add_metric([], waiting.oldest_age or 0)
-            families += [size, age]
-        return families
+        return [events]
 
     def _realtime(self):
         panel = snapshot.realtime()
@@ -198,7 +185,7 @@ class OpsCollector:
         connections.add_metric([], panel["connections"])
         dropped = CounterMetricFamily(
             "ops_websocket_dropped_messages",
-            "Messages dropped to bound memory, by reason, all websocket processes (trails one log interval).",
+            "Messages dropped to bound memory, by reason, all websocket processes (trails one layer check).",
             labels=["reason"],
         )
         for reason, count in sorted(panel["dropped"].items()):

@@ -26,13 +26,17 @@ class IsOps(BasePermission):
 
 
 class MayAct(BasePermission):
-    """A view's `acts` maps an HTTP method to the action it takes; that action's permission is needed.
+    """A ViewSet's `acts` maps its actions (`destroy`, `retry`) to the audit.rights action each
+    takes; that action's permission is needed.
 
     Checked before the view looks anything up: a refused user learns nothing and changes nothing.
+    The action is the one the request's method routes to, so OPTIONS (which asks this for each
+    method) lists only the methods the user may use.
     """
 
     def has_permission(self, request, view) -> bool:
-        action = getattr(view, "acts", {}).get(request.method)
+        routed = (getattr(view, "action_map", None) or {}).get(request.method.lower())
+        action = getattr(view, "acts", {}).get(routed)
         if action is None:
             return True
         if rights.may(request.user, action):

@@ -1,8 +1,10 @@
 """The operations readiness report: the old report's sections, judged from the live system.
 
 Each item is judged from evidence, never asserted: the health checks run now, the workers' and
-beats' heartbeats, the schedule and run log, the mail and backup records, and the repository's
-own deploy files (compose, workflows). An item is ✅ (1 point), ⚠️ (half a point) or ❌ (none).
+beats' heartbeats, the schedule and run log, the mail and backup records. The report judges the
+running system only: what the repository's deploy files promise (compose healthchecks, the CI
+and deploy workflows) is tests/deploy's business, checked on every `make test`, not at run time.
+An item is ✅ (1 point), ⚠️ (half a point) or ❌ (none).
 
 Scoring rule: score = 10 x (points / items), rounded down to one decimal. So 10/10 needs every
 item ✅, and every ⚠️ or ❌ lowers the score and names its cause in the item's evidence.
@@ -15,9 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
-from pathlib import Path
 
-import yaml
 from django.conf import settings
 from django.utils import timezone
 
@@ -29,9 +29,6 @@ MARK = {OK: "✅", PARTIAL: "⚠️", MISSING: "❌"}
 POINTS = {OK: 1.0, PARTIAL: 0.5, MISSING: 0.0}
 FROM_HEALTH = {PASS: OK, WARN: PARTIAL, FAIL: MISSING}
 
-REPO = Path(settings.BASE_DIR)
-COMPOSE = REPO / "compose" / "docker-compose.production.yml"
-WORKFLOWS = REPO / ".github" / "workflows"
 EXPECTED_COMPONENTS = (
     "database",
     "cache",
@@ -137,19 +134,6 @@ class Evidence:
         return next((r for r in self.health.get(component, []) if r.measurement == measurement), None)
 
     @cached_property
-    def compose(self) -> dict:
-        try:
-            return yaml.safe_load(COMPOSE.read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            return {}
-
-    def workflow(self, name: str) -> dict:
-        try:
-            return yaml.safe_load((WORKFLOWS / name).read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            return {}
-
-    @cached_property
     def jobs(self) -> dict:
         from scheduler.runlog import job_statuses
 
@@ -182,18 +166,6 @@ def _job(evidence: Evidence, name: str) -> tuple[str, str]:
     if status.late:
         return MISSING, f"job `{name}` is late by {status.late_by_seconds} s"
     return OK, f"`{name}` {status.schedule}, last outcome {status.last_outcome or 'not run yet'}"
-
-
-def _service(evidence: Evidence, name: str, needs: str) -> tuple[str, str]:
-    spec = evidence.compose.get("services", {}).get(name)
-    if spec is None:
-        return MISSING, f"no `{name}` service in {COMPOSE.relative_to(REPO)}"
-    test = " ".join(spec.get("healthcheck", {}).get("test", []))
-    if needs not in test:
-        return MISSING, f"`{name}` has no `{needs}` healthcheck"
-    if spec.get("restart") != "unless-stopped":
-        return PARTIAL, f"`{name}` has a healthcheck but no restart policy"
-    return OK, f"`{name}` service: healthcheck `{needs}`, restart unless-stopped"
 
 
 # --- the items, section by section ----------------------------------------------------------
@@ -357,35 +329,6 @@ def _details_protected(evidence: Evidence) -> tuple[str, str]:
     return OK, "details and ?fresh=1 only with the bearer HEALTH_TOKEN or a staff session"
 
 
-def _ci(evidence: Evidence) -> tuple[str, str]:
-    ci = evidence.workflow("ci.yml")
-    steps = [step.get("run", "") for job in ci.get("jobs", {}).values() for step in job.get("steps", [])]
-    if not any("make test" in run for run in steps):
-        return MISSING, "no CI workflow running `make test`"
-    return OK, "`.github/workflows/ci.yml` runs `make test` on MariaDB and Redis"
-
-
-def _deploy_gate(evidence: Evidence) -> tuple[str, str]:
-    deploy = evidence.workflow("deploy.yml")
-    runs = [step.get("run", "") for job in deploy.get("jobs", {}).values() for step in job.get("steps", [])]
-    if not any("health_gate" in run for run in runs):
-        return MISSING, "deploy has no post-deploy health gate"
-    if not any(
-        "Roll back" in step.get("name", "") for job in deploy["jobs"].values() for step in job["steps"]
-    ):
-        return PARTIAL, "health gate without rollback"
-    return OK, "`deploy.yml`: health_gate (3 passing probes in 300 s), rollback to the previous tag"
-
-
-def _healthchecks_everywhere(evidence: Evidence) -> tuple[str, str]:
-    services = evidence.compose.get("services", {})
-    long_running = {n: s for n, s in services.items() if s.get("restart", "unless-stopped") != "no"}
-    bare = sorted(n for n, s in long_running.items() if not s.get("healthcheck"))
-    if not long_running or bare:
-        return MISSING, "no healthcheck on: " + (", ".join(bare) or "(no compose file)")
-    return OK, f"healthchecks on all {len(long_running)} long-running services"
-
-
 def _hours(seconds) -> str:
     seconds = int(seconds or 0)
     return f"{seconds // 3600} h {seconds % 3600 // 60} min" if seconds >= 3600 else f"{seconds // 60} min"
@@ -395,7 +338,6 @@ SECTIONS: list[tuple[str, list[tuple[str, ItemCheck]]]] = [
     (
         "Queue workers",
         [
-            ("Worker service with healthcheck", lambda e: _service(e, "worker", "queue_worker_alive")),
             ("Broker and queues", lambda e: _component(e, "queue")),
             ("Live workers", _live_workers),
             ("Retry policy", _retry_policy),
@@ -408,7 +350,6 @@ SECTIONS: list[tuple[str, list[tuple[str, ItemCheck]]]] = [
         [
             ("Leading beat", _leader),
             ("HA / redundancy", _standbys),
-            ("Beat service with healthcheck", lambda e: _service(e, "beat", "schedule_beat_alive")),
             ("SLA job", lambda e: _job(e, "helpdesk.check_sla")),
             ("Jobs on time", _late_jobs),
         ],
@@ -425,7 +366,6 @@ SECTIONS: list[tuple[str, list[tuple[str, ItemCheck]]]] = [
     (
         "Realtime",
         [
-            ("Realtime service with healthcheck", lambda e: _service(e, "realtime", "/health/live")),
             ("Channel layer round trip", lambda e: _component(e, "realtime")),
         ],
     ),
@@ -444,14 +384,6 @@ SECTIONS: list[tuple[str, list[tuple[str, ItemCheck]]]] = [
             ("Aggregate /health", _aggregate),
             ("Component probes", _components),
             ("Details protected", _details_protected),
-        ],
-    ),
-    (
-        "Deployment CI",
-        [
-            ("CI workflow", _ci),
-            ("Post-deploy health gate", _deploy_gate),
-            ("Healthchecks on every service", _healthchecks_everywhere),
         ],
     ),
 ]

@@ -7,7 +7,6 @@ when something is wrong.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -187,7 +186,6 @@ def scheduler() -> dict:
 
 
 def mail() -> dict:
-    from mailops import inbox
     from mailops.models import MailEvent, OutboundMessage, Suppression
 
     since = timezone.now() - timedelta(hours=24)
@@ -204,20 +202,6 @@ def mail() -> dict:
         "sent_24h": sent,
         "bounce_rate": round(min(100.0, 100.0 * bounced / sent), 2) if sent else 0.0,
         "suppressions": Suppression.objects.count(),
-        "inbox": _inbox(inbox) if inbox.enabled() else None,
-    }
-
-
-def _inbox(inbox) -> dict:
-    """Webhook events the workers have not stored yet (mailops.inbox); late from MAIL_INBOX_WARN_AGE."""
-    from health.results import PASS
-
-    waiting = inbox.backlog()
-    age = waiting.oldest_age
-    return {
-        "waiting": waiting.waiting,
-        "oldest_age": round(age, 1) if age is not None else None,
-        "late": waiting.level != PASS,
     }
 
 
@@ -260,11 +244,10 @@ def backups() -> dict:
 
 
 def realtime() -> dict:
-    from realtime import drops
-    from realtime.store import get_store
+    from realtime import dropped_messages, open_connections
 
-    connections = asyncio.run(asyncio.wait_for(get_store().connection_count(), 3))
-    dropped = drops.totals()
+    connections = open_connections()
+    dropped = dropped_messages()
     return {"connections": connections, "dropped": dropped, "dropped_total": sum(dropped.values())}
 
 

@@ -16,6 +16,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from health.asgi import HealthProbes  # noqa: E402
+from realtime.asgi import RealtimeServer  # noqa: E402
 from realtime.origins import LoggingOriginValidator  # noqa: E402
 from realtime.routing import websocket_urlpatterns as realtime_routes  # noqa: E402
 
@@ -30,3 +31,7 @@ application = ProtocolTypeRouter(
         "websocket": LoggingOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# The websocket server's entry (compose's realtime service, make run): as `application`, with
+# the realtime hub started with the process, so the server is on the heartbeat board at once.
+realtime_application = RealtimeServer(application)

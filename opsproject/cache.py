@@ -3,7 +3,8 @@
 Django keeps cache backends per async context (its cache handler is a context-local): under
 ASGI every request starts a new context, so `django.core.cache.backends.redis.RedisCache` made a
 new client, a new connection pool and a new TCP connection to Redis for each request that
-touched the cache (every request does: the maintenance flag), about 7 ms of a request's time.
+touched the cache (every request does: the maintenance flag), a cost paid on every request
+(docs/BENCHMARKS.md has the figures).
 Here every instance with the same servers and options shares one client, whose redis-py pools
 are thread-safe; nothing else about the backend changes.
 """

@@ -3,8 +3,8 @@
 Django's ASGIHandler runs each request's synchronous code (middleware, views, the ORM) in a
 thread of its own, made for that request and dropped after it. Database connections belong to
 a thread, so under uvicorn every request opened a new MariaDB connection and CONN_MAX_AGE did
-nothing (Django ticket #33497): about a third of the time of a Mailgun webhook went to
-connecting (bench/webhook.py).
+nothing (Django ticket #33497): a large part of a Mailgun webhook's time went to connecting
+(bench/webhook.py; figures in docs/BENCHMARKS.md).
 
 Here each request runs in one of `WEB_THREADS` long-lived threads instead (asgiref's
 ThreadSensitiveContext with a caller-owned, single-thread executor), so a thread's connection
@@ -122,7 +122,7 @@ class ThreadPoolASGIHandler(ASGIHandler):
         # The synchronous chain, whatever Django asks for: the whole request then crosses into a
         # thread once (get_response_async below). Built for async, a chain with sync-only
         # middleware (ours, WhiteNoise's) hops between the event loop and a thread at each of
-        # them, some thirty thread switches and 5-8 ms per request.
+        # them: dozens of thread switches per request.
         super().load_middleware(is_async=False)
 
     async def get_response_async(self, request):

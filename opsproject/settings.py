@@ -13,24 +13,22 @@ from datetime import timedelta
 from email.utils import getaddresses
 from pathlib import Path
 
-import environ
-from django.core.exceptions import ImproperlyConfigured
-
 from opsproject import logs, secret_values
+from opsproject.settings_checks import CheckedEnv, Problems, is_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+# Every problem found while reading the environment, raised together in ONE error at the end
+# (opsproject/settings_checks.py). A cast that fails is filed there by `env` itself.
+_problems = Problems()
+_missing, _refused, _weak = _problems.missing, _problems.refused, _problems.weak
+env = CheckedEnv(_problems)
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 if DJANGO_ENV not in ("development", "production"):
-    raise ImproperlyConfigured(f"DJANGO_ENV must be 'development' or 'production', not {DJANGO_ENV!r}")
-PRODUCTION = DJANGO_ENV == "production"
-
-# Problems found while reading the environment in production; raised together at the end.
-_missing: list[str] = []
-_refused: list[str] = []
-_weak: list[str] = []  # secrets refused as weak: the error then says how to generate one
+    # Strict then, so that the one error lists everything else production would refuse too.
+    _refused.append(f"DJANGO_ENV must be 'development' or 'production', not {DJANGO_ENV!r}")
+PRODUCTION = DJANGO_ENV != "development"
 
 
 def _value(name: str) -> str:
@@ -112,6 +110,7 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "health",
     # The audit log and the action -> permission map: every app below operations writes it.
     "audit",
@@ -195,7 +194,7 @@ _db["CONN_HEALTH_CHECKS"] = True
 # The web's request threads (opsproject/http_threads.py): each keeps its database connection.
 WEB_THREADS = env.int("WEB_THREADS", default=16)
 if WEB_THREADS < 1:
-    raise ImproperlyConfigured("WEB_THREADS must be at least 1")
+    _refused.append("WEB_THREADS must be at least 1")
 # A request's body is read before it takes one of those threads (opsproject/http_body.py):
 # within WEB_BODY_TIMEOUT seconds (408 after) and WEB_BODY_MAX_BYTES bytes (413 above).
 # Readiness fails once no thread has been free for WEB_THREADS_BUSY_FAIL seconds.
@@ -206,7 +205,7 @@ WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0)
 # WEB_SEND_TIMEOUT seconds loses the response and the connection, and the thread is freed.
 WEB_SEND_TIMEOUT = env.float("WEB_SEND_TIMEOUT", default=30.0)
 if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0 or WEB_SEND_TIMEOUT <= 0:
-    raise ImproperlyConfigured(
+    _refused.append(
         "WEB_BODY_TIMEOUT, WEB_SEND_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, "
         "WEB_BODY_MAX_BYTES at least 1"
     )
@@ -281,11 +280,7 @@ _broker_given = _value("CELERY_BROKER_URL")
 if _broker_given and not _broker_given.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
     _scheme = _broker_given.split("://", 1)[0] if "://" in _broker_given else "no scheme"
     # The URL may hold a password: the message names only its scheme.
-    _broker_refusal = f"CELERY_BROKER_URL must be redis://, rediss://, amqp:// or amqps://, not {_scheme}"
-    if PRODUCTION:
-        _refused.append(_broker_refusal)
-    else:
-        raise ImproperlyConfigured(_broker_refusal)
+    _refused.append(f"CELERY_BROKER_URL must be redis://, rediss://, amqp:// or amqps://, not {_scheme}")
 CELERY_BROKER_URL = _broker_given or REDIS_URL or "filesystem://"
 BROKER_IS_RABBITMQ = CELERY_BROKER_URL.startswith(("amqp://", "amqps://"))
 CELERY_BROKER_DIR = VAR_DIR / "broker"
@@ -380,12 +375,9 @@ REST_FRAMEWORK = {
         "user": env.str("API_THROTTLE_USER", default="3000/minute"),
     },
 }
-for _name in ("API_THROTTLE_ANON", "API_THROTTLE_USER"):
-    _count, _, _period = env.str(_name, default="1/second").partition("/")
-    if not (_count.isascii() and _count.isdigit() and int(_count) > 0 and _period in _RATE_PERIODS):
-        raise ImproperlyConfigured(
-            f"{_name} must be a rate like 120/minute (per second, minute, hour or day)"
-        )
+for _name, _rate in zip(("API_THROTTLE_ANON", "API_THROTTLE_USER"), ("anon", "user"), strict=True):
+    if not is_rate(REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][_rate], _RATE_PERIODS):
+        _refused.append(f"{_name} must be a rate like 120/minute (per second, minute, hour or day)")
 
 # --- authentication: passwords, login lockout, API tokens ----------------------------------
 
@@ -417,7 +409,7 @@ AXES_VERBOSE = False
 API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=30 * 24 * 3600)
 REST_KNOX = {"TOKEN_TTL": timedelta(seconds=API_TOKEN_TTL), "AUTH_HEADER_PREFIX": "Token"}
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() <= 0 or API_TOKEN_TTL < 60:
-    raise ImproperlyConfigured(
+    _refused.append(
         "LOGIN_FAILURE_LIMIT must be at least 1, LOGIN_LOCKOUT_SECONDS above 0, API_TOKEN_TTL at least 60"
     )
 
@@ -427,8 +419,6 @@ if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() <= 0 or API_TOKEN
 def _positive_seconds(name: str, default: int) -> int:
     value = env.int(name, default=default)
     if value <= 0:
-        if not PRODUCTION:
-            raise ImproperlyConfigured(f"{name} must be a positive number of seconds, not {value}")
         _refused.append(f"{name} must be a positive number of seconds")
     return value
 
@@ -449,20 +439,12 @@ HELPDESK_SLA = {
 # A reply by a requester or collaborator mails the ticket's people through our Mailgun domain:
 # at most this many such replies per user ("N/second|minute|hour|day"); agents are not limited.
 HELPDESK_REQUESTER_MAIL_RATE = env.str("HELPDESK_REQUESTER_MAIL_RATE", default="20/hour")
-_mail_count, _, _mail_period = HELPDESK_REQUESTER_MAIL_RATE.partition("/")
-if not (
-    _mail_count.isdigit() and int(_mail_count) > 0 and _mail_period in {"second", "minute", "hour", "day"}
-):
-    if not PRODUCTION:
-        raise ImproperlyConfigured(
-            "HELPDESK_REQUESTER_MAIL_RATE must look like 20/hour (N/second|minute|hour|day)"
-        )
+if not is_rate(HELPDESK_REQUESTER_MAIL_RATE, {"second", "minute", "hour", "day"}):
     _refused.append("HELPDESK_REQUESTER_MAIL_RATE must look like 20/hour (N/second|minute|hour|day)")
 
 # --- realtime -------------------------------------------------------------------------------
 
 # One Pusher "app": browsers connect to /app/<key>; the secret signs channel authorizations.
-REALTIME_APP_ID = _value("REALTIME_APP_ID") or "opsproject"
 REALTIME_APP_KEY = _required("REALTIME_APP_KEY", "opsproject-development-key")
 REALTIME_APP_SECRET = _secret("REALTIME_APP_SECRET", "opsproject-development-secret")
 # During a rotation, channel authorizations signed with the previous secret are still accepted.
@@ -505,9 +487,7 @@ for _name, _value_read, _least in (
     ("REALTIME_CLIENT_EVENT_RATE", REALTIME_CLIENT_EVENT_RATE, 0.01),
 ):
     if _value_read < _least:
-        if not PRODUCTION:
-            raise ImproperlyConfigured(f"{_name} must be at least {_least}, not {_value_read}")
-        _refused.append(f"{_name} must be at least {_least}")
+        _refused.append(f"{_name} must be at least {_least}, not {_value_read}")
 if REDIS_URL:
     # channels_redis waits up to 5 s in each blocking pop; redis-py's default 5 s socket timeout
     # would cut every idle wait short with a TimeoutError, so the layer's reads get longer.
@@ -528,7 +508,6 @@ CHANNEL_LAYERS["default"].setdefault("CONFIG", {}).update(
     {
         "capacity": env.int("REALTIME_CHANNEL_CAPACITY", default=1000),
         "expiry": env.int("REALTIME_CHANNEL_EXPIRY", default=30),
-        "group_expiry": env.int("REALTIME_GROUP_EXPIRY", default=86400),
     }
 )
 # Where browsers reach the websocket server (ws:// or wss://host[:port]) for the helpdesk's live
@@ -542,8 +521,7 @@ if REALTIME_PUBLIC_URL and not re.fullmatch(r"wss?://[A-Za-z0-9.\-]+(:[0-9]{1,5}
 
 def _health_list(name: str, default: list[str]) -> list[str]:
     """A comma-separated list from the environment; unset or empty keeps the default."""
-    value = _value(name)
-    return [item.strip() for item in value.split(",") if item.strip()] if value else default
+    return [item.strip() for item in env.list(name, default=[]) if item.strip()] or default
 
 
 # The checks /health runs (dotted paths to @health_check functions). Each app adds its own
@@ -573,10 +551,16 @@ HEALTH_CRITICAL = _health_list(
         "web",
     ],
 )
+# What `health_gate` requires besides an overall pass: a component (`realtime`) or one check of
+# it (`queue:workers`) that warns or fails fails the gate, however HEALTH_CRITICAL rates it.
+HEALTH_GATE_REQUIRE = _health_list(
+    "HEALTH_GATE_REQUIRE",
+    ["database", "cache", "queue:workers", "scheduler:leader", "realtime"],
+)
 HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
 HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
 if HEALTH_TIMEOUT <= 0 or HEALTH_CACHE_SECONDS < 0:
-    raise ImproperlyConfigured("HEALTH_TIMEOUT must be above 0 and HEALTH_CACHE_SECONDS at least 0")
+    _refused.append("HEALTH_TIMEOUT must be above 0 and HEALTH_CACHE_SECONDS at least 0")
 # Bearer token that unlocks details and ?fresh=1 on the health endpoints; unset: staff only.
 HEALTH_TOKEN = _secret("HEALTH_TOKEN", "", required=False)
 HEALTH_TOKEN_PREVIOUS = _previous("HEALTH_TOKEN")  # still accepted while a rotation lasts
@@ -588,22 +572,18 @@ HEALTH_STATE_DIR = Path(_value("HEALTH_STATE_DIR") or VAR_DIR / "health")
 
 def _seconds_list(name: str, default: str) -> tuple[float, ...]:
     """`10,30,60` -> (10.0, 30.0, 60.0): comma-separated non-negative seconds."""
-    raw = _value(name) or default
-    try:
-        values = tuple(float(part) for part in raw.split(","))
-    except ValueError:
-        values = (-1.0,)
+    fallback = [float(part) for part in default.split(",")]
+    values = tuple(env.list(name, cast=float, default=fallback) or fallback)
     if any(value < 0 for value in values):
         _refused.append(f"{name} must be comma-separated seconds (>= 0), like {default}")
-        return tuple(float(part) for part in default.split(","))
+        return tuple(fallback)
     return values
 
 
 def _queue_alerts(name: str, default: str) -> dict[str, tuple[int, float]]:
     """`celery:1000:300,mail:500:600` -> {queue: (max waiting messages, max oldest wait in s)}."""
-    raw = _value(name) or default
     alerts = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
+    for item in filter(None, (part.strip() for part in env.list(name, default=[]) or default.split(","))):
         queue, _, limits = item.partition(":")
         size, _, age = limits.partition(":")
         try:
@@ -656,13 +636,15 @@ SCHEDULE_LATE_GRACE = env.int("SCHEDULE_LATE_GRACE", default=120)
 QUEUE_FAILED_RETENTION_DAYS = env.int("QUEUE_FAILED_RETENTION_DAYS", default=30)
 SCHEDULE_RUNLOG_RETENTION_DAYS = env.int("SCHEDULE_RUNLOG_RETENTION_DAYS", default=30)
 if BEAT_LOCK_TTL < 3 or CELERY_BEAT_MAX_LOOP_INTERVAL <= 0:
-    raise ImproperlyConfigured("BEAT_LOCK_TTL must be at least 3 s and BEAT_MAX_INTERVAL above 0")
+    _refused.append("BEAT_LOCK_TTL must be at least 3 s and BEAT_MAX_INTERVAL above 0")
 
 # --- backups --------------------------------------------------------------------------------
 
 # age X25519 public keys (age1...), comma-separated; every archive is readable by each. The
 # backup host needs no private key. Development without it uses a key pair under VAR_DIR.
-BACKUP_AGE_RECIPIENTS = [r.strip() for r in _required("BACKUP_AGE_RECIPIENTS", "").split(",") if r.strip()]
+BACKUP_AGE_RECIPIENTS = [r.strip() for r in env.list("BACKUP_AGE_RECIPIENTS", default=[]) if r.strip()]
+if PRODUCTION and not BACKUP_AGE_RECIPIENTS:
+    _missing.append("BACKUP_AGE_RECIPIENTS")
 if any(not r.startswith("age1") for r in BACKUP_AGE_RECIPIENTS):
     _refused.append("BACKUP_AGE_RECIPIENTS holds a value that is not an age public key (age1...)")
 # File holding age identities (AGE-SECRET-KEY-...) for restore and drills; needed only there.
@@ -694,10 +676,29 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(BACKUP_DIR), "file_permissions_mode": 0o600},
     }
+# Archives only in a local folder die with the host: production keeps them in a bucket, unless
+# the operator says the folder is a volume that outlives deploys (compose's backups volume).
+BACKUP_ALLOW_LOCAL = env.bool("BACKUP_ALLOW_LOCAL", default=False)
+if PRODUCTION and not BACKUP_S3_BUCKET and not BACKUP_ALLOW_LOCAL:
+    _refused.append(
+        "BACKUP_S3_BUCKET is not set: production keeps backups off the host "
+        "(or set BACKUP_ALLOW_LOCAL=true with BACKUP_DIR on a volume)"
+    )
+# Database logins of the backup jobs (backups/logins.py; docs/PRODUCTION_ENV.md "Database users"):
+# the backup user dumps and ships binlogs, the drill user restores into <database>_drill_*
+# databases, and a drill restores into the staging database of BACKUP_DRILL_DATABASE_URL if set.
+BACKUP_DATABASE_URL = _value("BACKUP_DATABASE_URL")
+BACKUP_RESTORE_DATABASE_URL = _value("BACKUP_RESTORE_DATABASE_URL")
+BACKUP_DRILL_DATABASE_URL = _value("BACKUP_DRILL_DATABASE_URL")
+# The restore's last check: this user logs in over HTTP at BACKUP_SMOKE_URL (the web) and reads
+# one ticket from the restored database. Unset username: the smoke login is skipped (and said so).
+BACKUP_SMOKE_URL = _value("BACKUP_SMOKE_URL") or "http://127.0.0.1:8000"
+BACKUP_SMOKE_USERNAME = _value("BACKUP_SMOKE_USERNAME")
+BACKUP_SMOKE_PASSWORD = _value("BACKUP_SMOKE_PASSWORD")
 # Multipart part size: the upload buffer, so it bounds the memory a backup uses (S3 minimum 5).
 BACKUP_S3_PART_SIZE_MB = env.int("BACKUP_S3_PART_SIZE_MB", default=16)
 # 1: on dump text it came out no bigger than level 3 in bench/backup.py at a fraction of the CPU
-# (python-zstandard's level 3 ran about 3x slower than the CLI's on the same input).
+# (docs/BENCHMARKS.md).
 BACKUP_ZSTD_LEVEL = env.int("BACKUP_ZSTD_LEVEL", default=1)
 # Daily backup time (HH:MM in TIME_ZONE); the prune runs an hour after, the drill weekly after it.
 BACKUP_SCHEDULE = env.str("BACKUP_SCHEDULE", default="02:00")
@@ -712,23 +713,24 @@ BACKUP_MAX_STORAGE_MB = env.int("BACKUP_MAX_STORAGE_MB", default=0)
 # Live restore: how long workers get to finish running tasks, and the Retry-After web sends.
 BACKUP_RESTORE_DRAIN_TIMEOUT = env.int("BACKUP_RESTORE_DRAIN_TIMEOUT", default=300)
 BACKUP_MAINTENANCE_RETRY_AFTER = env.int("BACKUP_MAINTENANCE_RETRY_AFTER", default=300)
+# Drills run on their own queue, consumed only by the drill worker: the one process that mounts
+# the age identity (BACKUP_AGE_IDENTITY_FILE). Beat's weekly drill and the ops API route there.
+BACKUP_RESTORE_QUEUE = env.str("BACKUP_RESTORE_QUEUE", default="restore")
+CELERY_TASK_ROUTES = {"backups.drill": {"queue": BACKUP_RESTORE_QUEUE}}
 # Point-in-time recovery (MariaDB/MySQL with binary logging on): seconds between binlog shipments.
 BACKUP_BINLOG_INTERVAL = env.int("BACKUP_BINLOG_INTERVAL", default=3600)
 _weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_hour, _, _minute = BACKUP_SCHEDULE.partition(":")
-if not (_hour.isdigit() and _minute.isdigit() and int(_hour) < 24 and int(_minute) < 60):
-    raise ImproperlyConfigured(f"BACKUP_SCHEDULE must be HH:MM (24 h), not {BACKUP_SCHEDULE!r}")
+if not re.fullmatch(r"([01]?[0-9]|2[0-3]):[0-5][0-9]", BACKUP_SCHEDULE):
+    _refused.append(f"BACKUP_SCHEDULE must be HH:MM (24 h), not {BACKUP_SCHEDULE!r}")
 if BACKUP_DRILL_WEEKDAY.lower() not in _weekdays:
-    raise ImproperlyConfigured(f"BACKUP_DRILL_WEEKDAY must be a day name, not {BACKUP_DRILL_WEEKDAY!r}")
+    _refused.append(f"BACKUP_DRILL_WEEKDAY must be a day name, not {BACKUP_DRILL_WEEKDAY!r}")
 if BACKUP_KEEP_DAILY < 1 or BACKUP_KEEP_MONTHLY < 0 or BACKUP_S3_PART_SIZE_MB < 5:
-    raise ImproperlyConfigured(
+    _refused.append(
         "BACKUP_KEEP_DAILY must be at least 1, BACKUP_KEEP_MONTHLY at least 0, "
         "BACKUP_S3_PART_SIZE_MB at least 5"
     )
 if BACKUP_BINLOG_INTERVAL < 60:
-    raise ImproperlyConfigured(
-        f"BACKUP_BINLOG_INTERVAL must be at least 60 (seconds), not {BACKUP_BINLOG_INTERVAL}"
-    )
+    _refused.append(f"BACKUP_BINLOG_INTERVAL must be at least 60 (seconds), not {BACKUP_BINLOG_INTERVAL}")
 
 # --- mail -----------------------------------------------------------------------------------
 
@@ -775,36 +777,14 @@ MAIL_BOUNCE_RATE_WARN = env.float("MAIL_BOUNCE_RATE_WARN", default=5.0)
 # Days of mail history (MailEvents, OutboundMessages) the daily mailops.prune_history keeps;
 # 0 keeps it forever. The suppression list is never pruned.
 MAIL_RETENTION_DAYS = env.int("MAIL_RETENTION_DAYS", default=365)
-# The inbox (mailops.inbox): the webhook leaves events in a Redis stream that the workers store
-# in batches. On by default wherever there is Redis; off, the webhook stores each event itself.
-MAIL_INBOX = env.bool("MAIL_INBOX", default=bool(REDIS_URL))
-MAIL_INBOX_BATCH = env.int("MAIL_INBOX_BATCH", default=500)  # events per transaction, at most
-MAIL_INBOX_INTERVAL = env.float("MAIL_INBOX_INTERVAL", default=0.25)  # s between batches under load
-# A batch a worker read and never acknowledged (it died) is taken over after this long.
-MAIL_INBOX_CLAIM_AFTER = env.float("MAIL_INBOX_CLAIM_AFTER", default=60)
-# `mail:inbox` warns / fails when the oldest event waiting to be stored is this old.
-MAIL_INBOX_WARN_AGE = env.float("MAIL_INBOX_WARN_AGE", default=60)
-MAIL_INBOX_FAIL_AGE = env.float("MAIL_INBOX_FAIL_AGE", default=600)
-if MAIL_INBOX and not REDIS_URL:
-    raise ImproperlyConfigured("MAIL_INBOX needs REDIS_URL (the inbox is a Redis stream)")
-if (
-    MAIL_INBOX_BATCH < 1
-    or not 0 <= MAIL_INBOX_INTERVAL <= 60
-    or MAIL_INBOX_CLAIM_AFTER < 1
-    or not 0 < MAIL_INBOX_WARN_AGE <= MAIL_INBOX_FAIL_AGE
-):
-    raise ImproperlyConfigured(
-        "MAIL_INBOX_BATCH must be at least 1, MAIL_INBOX_INTERVAL 0-60 s, MAIL_INBOX_CLAIM_AFTER at "
-        "least 1 s, and 0 < MAIL_INBOX_WARN_AGE <= MAIL_INBOX_FAIL_AGE"
-    )
 if MAIL_SOFT_BOUNCE_LIMIT < 1 or MAIL_SOFT_BOUNCE_WINDOW < 1 or MAIL_WEBHOOK_MAX_AGE < 60:
-    raise ImproperlyConfigured(
+    _refused.append(
         "MAIL_SOFT_BOUNCE_LIMIT and MAIL_SOFT_BOUNCE_WINDOW must be at least 1, "
         "MAIL_WEBHOOK_MAX_AGE at least 60 s"
     )
 if MAIL_RETENTION_DAYS < 0 or 0 < MAIL_RETENTION_DAYS * 86400 < MAIL_SOFT_BOUNCE_WINDOW + 86400:
     # The soft-bounce rule counts the events of its window, and the bounce rate those of 24 h.
-    raise ImproperlyConfigured(
+    _refused.append(
         "MAIL_RETENTION_DAYS must be 0 (keep forever) or cover MAIL_SOFT_BOUNCE_WINDOW plus a day"
     )
 
@@ -827,7 +807,7 @@ OPS_DASHBOARD_REFRESH = env.int("OPS_DASHBOARD_REFRESH", default=5)
 if min(OPS_HISTORY_SAMPLE_SECONDS, OPS_HISTORY_BUCKET_SECONDS, OPS_DASHBOARD_REFRESH) < 1 or not (
     OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION
 ):
-    raise ImproperlyConfigured(
+    _refused.append(
         "OPS_HISTORY_SAMPLE_SECONDS, OPS_HISTORY_BUCKET_SECONDS and OPS_DASHBOARD_REFRESH must be at "
         "least 1, and OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION"
     )
@@ -855,18 +835,13 @@ SPECTACULAR_SETTINGS = {
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 if LOG_LEVEL not in logs.LEVELS:
-    _level_error = f"LOG_LEVEL must be one of {', '.join(logs.LEVELS)}, not {LOG_LEVEL!r}"
-    if not PRODUCTION:
-        raise ImproperlyConfigured(_level_error)
-    _refused.append(_level_error)
+    _refused.append(f"LOG_LEVEL must be one of {', '.join(logs.LEVELS)}, not {LOG_LEVEL!r}")
     LOG_LEVEL = "INFO"
 # json: one JSON object per line (time, level, logger, message, request/task ids), for a log
 # store to search; plain: readable lines for a terminal. opsproject/logs.py builds both.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain").lower()
 if LOG_FORMAT not in logs.FORMATS:
-    if not PRODUCTION:
-        raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}")
-    _refused.append("LOG_FORMAT must be 'json' or 'plain'")
+    _refused.append(f"LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}")
     LOG_FORMAT = "json"
 # Requests carry an id (the client's X-Request-ID when well-formed, else a new one) that is
 # returned in this header and follows the request into its tasks and broadcasts.
@@ -912,12 +887,6 @@ if PRODUCTION:
         if secret_values.is_template_value(_value(name))
     )
 
-if _missing or _refused:
-    _parts = []
-    if _missing:
-        _parts.append("missing required variables: " + ", ".join(_missing))
-    if _refused:
-        _parts.append("refused: " + "; ".join(_refused))
-    if _weak:
-        _parts.append(f"generate each secret with: {secret_values.GENERATE}")
-    raise ImproperlyConfigured("DJANGO_ENV=production: " + " | ".join(_parts))
+# Last: the one error naming everything missing or refused above (development too: a bad
+# value there is as wrong, only fewer values are required).
+_problems.raise_if_any(DJANGO_ENV)

@@ -1,7 +1,7 @@
 """What is waiting on the broker: per-queue size and the age of the oldest message.
 
 Every task message gets an `enqueued_at` header (epoch seconds) when it is published, by the
-`before_task_publish` handler below, connected in QueueopsConfig.ready() so the web, workers,
+`before_task_publish` handler below, connected in opsproject/celery.py so the web, workers,
 beat and commands all stamp what they send. The oldest waiting message of a queue is read
 without taking it: the tail of the Redis list (one per priority step), or the first file of the
 filesystem broker's folder. RabbitMQ has no peek: its sizes come from a passive queue declare
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from amqp.exceptions import NotFound
 from django.conf import settings
 from kombu.exceptions import OperationalError
+
+from queueops.kombu_redis import priority_lists
 
 ENQUEUED_AT = "enqueued_at"
 
@@ -76,7 +78,7 @@ def _enqueued_at(payload: str | bytes | None) -> float | None:
 
 
 def _redis_stats(channel, names: list[str]) -> list[QueueStats]:
-    keys = {name: [channel._q_for_pri(name, pri) for pri in channel.priority_steps] for name in names}
+    keys = {name: priority_lists(channel, name) for name in names}
     pipe = channel.client.pipeline(transaction=False)
     for name in names:
         for key in keys[name]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import shared_task
 from django.apps import apps
 from django.conf import settings
 from django.contrib.sessions.models import Session
@@ -18,6 +17,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_celery_results.models import TaskResult
+
+from queueops.policy import policy_task
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def delete_in_batches(rows: QuerySet, by: str, batch: int = BATCH) -> int:
             deleted += rows.model.objects.filter(pk__in=pks).delete()[0]
 
 
-@shared_task(name="queueops.cleanup")
+@policy_task(name="queueops.cleanup")
 def cleanup() -> dict:
     now = timezone.now()
     removed = {}

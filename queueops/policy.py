@@ -113,9 +113,12 @@ class PolicyTask(Task):
             # queue's key, and a retry from any other queue never comes back. The key a countdown
             # delivered is not a queue's name: sent_to() gives the one it was sent with.
             queue = sent_to(request.delivery_info)[1] or None
-            raise self.retry(
-                exc=exc, countdown=wait, queue=queue, headers={ATTEMPTS_HEADER: attempt}
-            ) from None
+            # The delivery's own headers go along (a periodic run's job name and slot, the request
+            # id): Celery's retry() would replace them with the attempts header alone. The
+            # broker's (x-death, x-delivery-count) describe this delivery, not the next.
+            own = {k: v for k, v in (request.headers or {}).items() if not k.startswith("x-")}
+            headers = {**own, ATTEMPTS_HEADER: attempt}
+            raise self.retry(exc=exc, countdown=wait, queue=queue, headers=headers) from None
 
     def _record(self, request, exc, attempts: int, traceback: str | None = None) -> None:
         from queueops.failed import record_failure  # the models, once the app registry is ready

@@ -25,7 +25,8 @@ def probe_fail(sent_at: float) -> None:
     raise ProbeFailure(f"queue_probe --fail canary sent at {sent_at:.3f}")
 
 
-@shared_task(name="queueops.check_backlog", ignore_result=True)
+# Periodic, so under the policy too; its one retry comes well before the next minute's run.
+@policy_task(name="queueops.check_backlog", ignore_result=True, tries=2, backoff=(10,))
 def check_backlog() -> dict:
     """Backlog alerts (queueops.backlog.check); the scheduler runs it every minute."""
     from queueops.backlog import check

@@ -3,6 +3,8 @@
 The public API, importable before Django is set up:
 
     from realtime import broadcast, register_channel
+
+and what operations reads: `dropped_messages()`, `open_connections()`.
 """
 
 
@@ -24,3 +26,17 @@ def register_channel(pattern, authorizer=None):
     from realtime.authorization import register_channel as _register_channel
 
     return _register_channel(pattern, authorizer)
+
+
+def dropped_messages() -> dict[str, int]:
+    """Messages dropped to bound memory, by reason, summed over every process (realtime.drops)."""
+    from realtime.drops import totals
+
+    return totals()
+
+
+def open_connections() -> int:
+    """Websockets open on every live realtime server, as of their last heartbeats."""
+    from realtime.servers import open_connections as _open_connections
+
+    return _open_connections()

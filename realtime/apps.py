@@ -6,8 +6,3 @@ from django.apps import AppConfig
 class RealtimeConfig(AppConfig):
     name = "realtime"
     verbose_name = "Realtime"
-
-    def ready(self) -> None:
-        from realtime import drops
-
-        drops.install()

@@ -3,7 +3,8 @@
     from realtime import broadcast
     broadcast("private-ticket.42", "ticket.assigned", {"ticket_id": 42, "assignee_id": 7})
 
-Works wherever Django runs (web requests, Celery workers, commands) through the channel layer.
+Works wherever Django runs (web requests, Celery workers, commands): the event goes to every
+live realtime server through the channel layer (realtime.fanout).
 Each event gets the channel's next `event_id` (in the frame, and in the payload when that is an
 object, where Echo listeners see it) and is kept for `REALTIME_HISTORY_SECONDS`, so a
 client back from a disconnect reads what it missed from GET /broadcasting/history.
@@ -14,11 +15,10 @@ from __future__ import annotations
 import json
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 
 from opsproject.logs import current_request_id
-from realtime import protocol
+from realtime import fanout, protocol
 from realtime.store import get_store
 
 
@@ -46,7 +46,7 @@ async def abroadcast(channel: str, event: str, data: object, exclude_socket_id: 
         # The websocket processes log it on delivery: a request's trail reaches its events.
         if request_id := current_request_id():
             message["request_id"] = request_id
-        await get_channel_layer().group_send(protocol.group_name(channel), message)
+        await fanout.send(message)
     except Exception as exc:
         raise BroadcastError(f"broadcasting {event!r} on {channel!r} failed: {exc!r}") from exc
     return event_id

@@ -1,8 +1,10 @@
-"""The `realtime` health check: a real round trip through the channel layer, and open websockets.
+"""The `realtime` health check: a live realtime server, and a real round trip through the layer.
 
-Reading the configuration proves nothing (the old probe did only that): the check sends a
-message to a channel of its own and receives it back through the same layer the broadcasts use,
-timed, and reports how many websockets the websocket processes hold open.
+Reading the configuration proves nothing (the old probe did only that). The check fails when
+no realtime server has published a heartbeat lately (realtime.servers: none serves websockets,
+so nothing a broadcast sends reaches anyone), and when a message sent to a channel of its own
+does not come back through the same layer the broadcasts use. It reports the live servers and
+the websockets they hold open. `/health/reverb` serves this check too (the old path).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from channels.layers import get_channel_layer
 from health.registry import health_check
 from health.results import FAIL, Result
 from health.runner import current_timeout
-from realtime.store import get_store
+from realtime import servers
 
 
-async def _round_trip() -> tuple[float, int]:
+async def _round_trip() -> tuple[float, dict[str, dict]]:
     layer = get_channel_layer()
     # A plain channel name, not a process-specific one: this process's hub may be receiving on
     # the layer from another event loop, and channels_redis allows one loop per process there.
@@ -31,18 +33,27 @@ async def _round_trip() -> tuple[float, int]:
     elapsed = round((time.perf_counter() - started) * 1000, 2)
     if message.get("payload") != payload:
         raise RuntimeError("received a different message than the one sent")
-    return elapsed, await get_store().connection_count()
+    return elapsed, await servers.aalive()
 
 
 @health_check("realtime", measurement="responseTime")
 def realtime() -> list[Result]:
     entry = {"component": "realtime", "component_type": "component"}
     try:
-        elapsed, connections = asyncio.run(asyncio.wait_for(_round_trip(), current_timeout()))
+        elapsed, alive = asyncio.run(asyncio.wait_for(_round_trip(), current_timeout()))
     except Exception as error:
         output = f"channel layer round trip failed: {type(error).__name__}: {error}"
         return [Result(**entry, measurement="responseTime", status=FAIL, output=output)]
-    return [
+    connections = sum(int(server.get("connections") or 0) for server in alive.values())
+    results = [
         Result(**entry, measurement="responseTime", observed_value=elapsed, observed_unit="ms"),
         Result(**entry, measurement="connections", observed_value=connections, observed_unit="connections"),
     ]
+    if not alive:
+        output = f"no realtime server is alive: no heartbeat in the last {servers.stale_after():g} s"
+        results.append(Result(**entry, measurement="servers", observed_value=0, status=FAIL, output=output))
+    else:
+        results.append(
+            Result(**entry, measurement="servers", observed_value=len(alive), observed_unit="servers")
+        )
+    return results

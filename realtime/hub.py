@@ -1,12 +1,12 @@
 """The websocket process's hub: its connections, their subscriptions and its one layer channel.
 
-Each websocket process joins a Channels group per Pusher channel once, with one channel of its
-own, and fans each broadcast out to its local subscribers; consumers never talk to the layer.
-That keeps one place to:
+Each websocket process listens on one channel of the layer, announced by its heartbeat on the
+servers' board (realtime.servers), gets every broadcast there (realtime.fanout) and delivers it
+to its local subscribers; consumers never talk to the layer. That keeps one place to:
 
 - survive the layer: when Redis fails the hub retries with back-off, and once Redis answers
-  again (or answers with a new run id: restarted, groups lost) it re-joins every group and puts
-  its presence entries back, without a restart and without dropping the websockets;
+  again it puts its heartbeat and presence entries back, without a restart and without
+  dropping the websockets;
 - keep connections alive: ping after `REALTIME_ACTIVITY_TIMEOUT` of silence, close with 4201
   when the pong does not come within `REALTIME_PONG_TIMEOUT`;
 - let go cleanly: on SIGTERM (or SIGINT) every client is told 4200 before the server stops, so
@@ -26,13 +26,23 @@ import time
 import uuid
 from collections import deque
 
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime import drops, protocol
+import keyvalue
+from realtime import drops, fanout, protocol, servers
 from realtime.store import Member, get_store
 
 logger = logging.getLogger("realtime")
+
+
+def _check_deadline() -> float:
+    """How long a layer check may take before the layer counts as unavailable.
+
+    At least 2 s: a check is a few Redis round trips, two of them from a thread, and a busy
+    machine must not make a healthy Redis look down."""
+    return max(settings.REALTIME_LAYER_CHECK_INTERVAL, 2.0)
 
 
 class Connection:
@@ -100,15 +110,11 @@ class Hub:
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.connections: dict[str, Connection] = {}
         self.subscribers: dict[str, set[Connection]] = {}
-        self._joined: set[str] = set()  # channels whose group this process is in
-        self._group_locks: dict[str, list] = {}  # channel -> [lock, coroutines using it]
         self.layer_channel = ""
         self.layer_ok = asyncio.Event()
         self.layer_ok.set()
         self._trouble = asyncio.Event()
         self._trouble_reason: BaseException | None = None
-        self._run_id: str | None = None
-        self._groups_refreshed = time.monotonic()
         self._tasks: set[asyncio.Task] = set()  # held: the loop keeps only weak references
         self.started: asyncio.Future | None = None
         self.shutting_down = False
@@ -118,6 +124,11 @@ class Hub:
         # one prefix from one key under one lock, so a channel of another prefix would wait
         # behind other consumers' blocking pops.
         self.layer_channel = await self.layer.new_channel()
+        # On the board before the first client is welcomed: broadcasts find this server from then on.
+        try:
+            await self._beat()
+        except Exception as exc:
+            self.layer_failed(exc)  # the layer loop retries, clients are served meanwhile
         for loop in (self._receive_loop(), self._layer_loop(), self._activity_loop()):
             self._tasks.add(asyncio.ensure_future(loop))
         self._install_signal_handlers()
@@ -141,44 +152,20 @@ class Hub:
             except Exception as exc:
                 logger.warning("realtime: leaving %s for %s failed: %r", channel, connection.socket_id, exc)
 
-    async def _sync_group(self, channel: str, force: bool = False) -> None:
-        """Make the group membership match whether local clients follow `channel`.
-
-        One change at a time per channel, decided on the state when its turn comes: a leave
-        and a join in quick succession (a page reload) cannot reach Redis in the wrong order.
-        """
-        entry = self._group_locks.setdefault(channel, [asyncio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                wanted = bool(self.subscribers.get(channel))
-                group = protocol.group_name(channel)
-                if wanted and (force or channel not in self._joined):
-                    await self.layer.group_add(group, self.layer_channel)
-                    self._joined.add(channel)
-                elif not wanted and channel in self._joined:
-                    self._joined.discard(channel)
-                    await self.layer.group_discard(group, self.layer_channel)
-        finally:
-            entry[1] -= 1
-            if not entry[1]:
-                self._group_locks.pop(channel, None)
-
     async def subscribe(self, connection: Connection, channel: str, member: Member | None = None):
         """Deliver `channel` to `connection`; for presence, join and return the members."""
         rejoined = channel in connection.channels and connection.channels[channel] == member
         self.subscribers.setdefault(channel, set()).add(connection)
         connection.channels[channel] = member
-        # Registered locally first: should the layer fail now, the resync after it recovers
-        # joins the group and restores the presence entry.
+        if member is None:
+            return None
+        # Registered locally first: should Redis fail now, the resync after it recovers
+        # restores the presence entry.
         try:
-            await self._sync_group(channel)
-            if member is None:
-                return None
             result = await self.store.presence_join(channel, connection.socket_id, member)
         except Exception as exc:
             self.layer_failed(exc)
-            return {member.user_id: member.user_info} if member else None
+            return {member.user_id: member.user_info}
         if result.added and not rejoined:  # a repeated subscribe is no arrival
             added = protocol.frame("pusher_internal:member_added", result.added.as_dict(), channel)
             await self.publish(channel, added, exclude=connection.socket_id)
@@ -193,7 +180,6 @@ class Hub:
         local.discard(connection)
         if not local:
             self.subscribers.pop(channel, None)
-        await self._sync_group(channel)
         if member is not None:
             result = await self.store.presence_leave(channel, connection.socket_id)
             await self._announce_departures(channel, result.removed)
@@ -206,7 +192,7 @@ class Hub:
     async def publish(self, channel: str, text: str, exclude: str | None = None) -> None:
         """Send a ready frame to every subscriber of `channel` in every process."""
         message = {"type": "realtime.frame", "channel": channel, "frame": text, "exclude": exclude}
-        await self.layer.group_send(protocol.group_name(channel), message)
+        await fanout.send(message)
 
     def deliver(self, message: dict) -> None:
         exclude = message.get("exclude")
@@ -253,39 +239,22 @@ class Hub:
             try:
                 if self._trouble.is_set():
                     raise self._trouble_reason or ConnectionError("channel layer failed")
-                await asyncio.wait_for(self._check(), interval)
+                await asyncio.wait_for(self._check(), _check_deadline())
             except Exception as exc:
                 await self._recover(exc)
 
     async def _check(self) -> None:
-        run_id = await self.store.server_run_id()
-        if self._run_id is not None and run_id != self._run_id:
-            logger.warning(
-                "realtime: the channel layer's Redis restarted; re-joining %d channel(s)",
-                len(self.subscribers),
-            )
-            await self._resync()
-        self._run_id = run_id
+        """Prove the layer answers, then heartbeat, presence entries and drop counts (also
+        what puts them back after Redis lost them)."""
+        # A message to our own channel, which the receive loop skips. Full means it answered.
+        with contextlib.suppress(ChannelFull):
+            await self.layer.send(self.layer_channel, {"type": "realtime.check"})
+        await self._beat()
         await self.store.presence_refresh(self._presence_entries())
-        await self.store.report_connections(self.process_id, len(self.connections))
-        # Group memberships expire (group_expiry); renew well before they do.
-        if time.monotonic() - self._groups_refreshed > self.layer_group_expiry() / 2:
-            await self._join_groups()
+        await keyvalue.in_thread(drops.share)
 
-    def layer_group_expiry(self) -> float:
-        return float(getattr(self.layer, "group_expiry", 86400))
-
-    async def _join_groups(self) -> None:
-        """(Re-)join every followed channel's group, whatever Redis remembers."""
-        for channel in list(self.subscribers):
-            await self._sync_group(channel, force=True)
-        self._groups_refreshed = time.monotonic()
-
-    async def _resync(self) -> None:
-        await self._join_groups()
-        await self.store.presence_refresh(self._presence_entries())
-        await self.store.report_connections(self.process_id, len(self.connections))
-        self._run_id = await self.store.server_run_id()
+    async def _beat(self) -> None:
+        await keyvalue.in_thread(servers.beat, self.process_id, self.layer_channel, len(self.connections))
 
     async def _recover(self, exc: BaseException) -> None:
         self.layer_ok.clear()
@@ -299,7 +268,7 @@ class Hub:
         while True:
             await asyncio.sleep(delay)
             try:
-                await asyncio.wait_for(self._resync(), max(settings.REALTIME_LAYER_CHECK_INTERVAL, 1))
+                await asyncio.wait_for(self._check(), _check_deadline())
             except Exception:
                 delay = min(delay * 2, 5.0)
                 continue
@@ -308,9 +277,9 @@ class Hub:
         self._trouble_reason = None
         self.layer_ok.set()
         logger.warning(
-            "realtime: channel layer back after %.1f s; %d channel(s) re-joined",
+            "realtime: channel layer back after %.1f s; %d client(s) still connected",
             time.monotonic() - started,
-            len(self.subscribers),
+            len(self.connections),
         )
 
     def _presence_entries(self) -> list[tuple[str, str, Member]]:
@@ -346,7 +315,6 @@ class Hub:
                 elif now - connection.last_seen >= activity:
                     connection.send(protocol.frame("pusher:ping"))
                     connection.ping_sent_at = now
-            drops.flush()
 
     # shutdown
 
@@ -381,7 +349,9 @@ class Hub:
         while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.store.forget_process(self.process_id), 1)
+            await asyncio.wait_for(keyvalue.in_thread(servers.forget, self.process_id), 1)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(keyvalue.in_thread(drops.share), 1)
         self._pass_on(signum, frame, previous)
 
     @staticmethod
@@ -403,9 +373,4 @@ async def get_hub() -> Hub:
         _hub = Hub()  # set before any await, so connections arriving together share it
         _hub.started = asyncio.ensure_future(_hub.start())
     await asyncio.shield(_hub.started)
-    return _hub
-
-
-def current_hub() -> Hub | None:
-    """The running hub, if this process serves websockets (for the health check)."""
     return _hub

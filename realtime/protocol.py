@@ -34,7 +34,6 @@ SUPPORTED_PROTOCOLS = range(5, 8)
 _CHANNEL_NAME = re.compile(r"[A-Za-z0-9_\-=@,.;]{1,164}")
 _VERSION = re.compile(r"[0-9]{1,3}")
 _SOCKET_ID = re.compile(r"\d{1,20}\.\d{1,20}")
-_GROUP_SAFE = re.compile(r"[A-Za-z0-9_\-.]{1,80}")
 
 PUBLIC, PRIVATE, PRESENCE = "public", "private", "presence"
 
@@ -60,15 +59,6 @@ def channel_kind(name: str) -> str:
     if name.startswith("private-"):
         return PRIVATE
     return PUBLIC
-
-
-def group_name(channel: str) -> str:
-    """The Channels group of a Pusher channel (group names allow fewer characters)."""
-    # "h.<hex>" is hashed too: kept as it is, it would share the group of the channel whose hash
-    # it names, and whoever left it would take this process out of that channel's group.
-    if _GROUP_SAFE.fullmatch(channel) and not channel.startswith("h."):
-        return f"rt.{channel}"
-    return "rt.h." + hashlib.sha256(channel.encode()).hexdigest()
 
 
 class InvalidMessage(ValueError):

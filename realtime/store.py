@@ -1,8 +1,8 @@
-"""Shared realtime state: event ids and history, presence members, open-connection counts.
+"""Shared realtime state: event ids and history, presence members.
 
-It lives beside the channel layer: in the layer's Redis (through the layer's own per-event-loop
-connections) when the layer is channels_redis, in this process when it is the in-memory layer
-(which reaches no other process anyway).
+It lives in the shared key-value store's Redis (keyvalue.async_redis_client(), one asyncio
+client per event loop) where there is one, and in this process in the embedded profile, whose
+in-memory channel layer reaches no other process anyway.
 
 Event ids are per channel and increasing, and stay so across a Redis that lost its data: an id
 is max(last id + 1, now in milliseconds), so ids issued after an outage are above every id a
@@ -16,15 +16,15 @@ import threading
 import time
 from dataclasses import dataclass
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
+import keyvalue
 from realtime.protocol import fill_event_id
 
 # Presence entries of a process that died without saying goodbye vanish after this many
 # layer-check intervals without a refresh.
 PRESENCE_STALE_INTERVALS = 6
-CONNECTION_REPORT_INTERVALS = 3
+PREFIX = "realtime:"
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,10 @@ class RedisStore:
         return id
     """
 
-    def __init__(self, layer):
-        self.layer = layer
-        self.prefix = f"{layer.prefix}:rt:"
+    prefix = PREFIX
 
-    def _redis(self, key: str):
-        return self.layer.connection(self.layer.consistent_hash(key))
+    def _redis(self):
+        return keyvalue.async_redis_client()
 
     def _ttl(self) -> int:
         return settings.REALTIME_HISTORY_SECONDS + 60
@@ -114,15 +112,15 @@ class RedisStore:
         seq, history = f"{self.prefix}seq:{channel}", f"{self.prefix}history:{channel}"
         now = _now_ms()
         oldest = now - settings.REALTIME_HISTORY_SECONDS * 1000
-        redis = self._redis(history)
+        redis = self._redis()
         event_id = int(await redis.eval(self.RECORD, 2, seq, history, now, oldest, self._ttl(), *template))
         return event_id, fill_event_id(template, event_id)
 
     async def history(self, channel: str, after: int, limit: int) -> list[str]:
         key = f"{self.prefix}history:{channel}"
         oldest = _now_ms() - settings.REALTIME_HISTORY_SECONDS * 1000
-        frames = await self._redis(key).zrangebyscore(key, f"({max(after, oldest - 1)}", "+inf", 0, limit)
-        return [f.decode() for f in frames]
+        frames = await self._redis().zrangebyscore(key, f"({max(after, oldest - 1)}", "+inf", 0, limit)
+        return list(frames)
 
     # presence: one hash per channel, socket id -> {"user_id", "user_info", "seen"}
 
@@ -131,13 +129,13 @@ class RedisStore:
 
     @staticmethod
     def _entries(raw: dict) -> dict[str, dict]:
-        return {k.decode(): json.loads(v) for k, v in raw.items()}
+        return {k: json.loads(v) for k, v in raw.items()}
 
     async def presence_join(self, channel: str, socket_id: str, member: Member) -> PresenceResult:
         key = self._presence_key(channel)
         now = time.time()
         entry = json.dumps({**member.as_dict(), "seen": now})
-        redis = self._redis(key)
+        redis = self._redis()
         async with redis.pipeline(transaction=True) as pipe:
             _, raw = await pipe.hset(key, socket_id, entry).hgetall(key).execute()
         entries = self._entries(raw)
@@ -149,7 +147,7 @@ class RedisStore:
 
     async def presence_leave(self, channel: str, socket_id: str) -> PresenceResult:
         key = self._presence_key(channel)
-        redis = self._redis(key)
+        redis = self._redis()
         async with redis.pipeline(transaction=True) as pipe:
             raw, _ = await pipe.hgetall(key).hdel(key, socket_id).execute()
         entries = self._entries(raw)
@@ -165,54 +163,19 @@ class RedisStore:
         now = time.time()
         for channel, socket_id, member in entries:
             key = self._presence_key(channel)
-            redis = self._redis(key)
+            redis = self._redis()
             await redis.hset(key, socket_id, json.dumps({**member.as_dict(), "seen": now}))
             await redis.expire(key, int(_stale_after() * 2) + 60)
-
-    # open connections: one hash field per websocket process, "<count> <unix time>"
-
-    async def report_connections(self, process_id: str, count: int) -> None:
-        key = f"{self.prefix}connections"
-        await self._redis(key).hset(key, process_id, f"{count} {time.time()}")
-
-    async def forget_process(self, process_id: str) -> None:
-        key = f"{self.prefix}connections"
-        await self._redis(key).hdel(key, process_id)
-
-    async def connection_count(self) -> int:
-        key = f"{self.prefix}connections"
-        redis = self._redis(key)
-        fresh_after = time.time() - CONNECTION_REPORT_INTERVALS * settings.REALTIME_LAYER_CHECK_INTERVAL
-        total, dead = 0, []
-        for process_id, value in (await redis.hgetall(key)).items():
-            count, at = value.decode().split()
-            if float(at) < fresh_after:
-                dead.append(process_id)
-            else:
-                total += int(count)
-        if dead:
-            await redis.hdel(key, *dead)
-        return total
-
-    async def server_run_id(self) -> str:
-        """Which Redis run answers (changes when it restarted, with or without its data)."""
-        ids = []
-        for index in range(self.layer.ring_size):
-            info = await self.layer.connection(index).info("server")
-            ids.append(str(info.get("run_id")))
-        return ",".join(ids)
 
 
 class MemoryStore:
     """The same operations for the in-memory layer, shared by the threads of this process."""
 
-    def __init__(self, layer):
-        self.layer = layer
+    def __init__(self):
         self._lock = threading.Lock()
         self._last_id: dict[str, int] = {}
         self._history: dict[str, list[tuple[int, str]]] = {}
         self._presence: dict[str, dict[str, dict]] = {}
-        self.connections: dict[str, int] = {}
 
     async def record(self, channel: str, template: list[str]) -> tuple[int, str]:
         now = _now_ms()
@@ -263,31 +226,16 @@ class MemoryStore:
             for channel, socket_id, member in entries:
                 self._presence.setdefault(channel, {})[socket_id] = {**member.as_dict(), "seen": now}
 
-    async def report_connections(self, process_id: str, count: int) -> None:
-        with self._lock:
-            self.connections[process_id] = count
-
-    async def forget_process(self, process_id: str) -> None:
-        with self._lock:
-            self.connections.pop(process_id, None)
-
-    async def connection_count(self) -> int:
-        with self._lock:
-            return sum(self.connections.values())
-
-    async def server_run_id(self) -> str:
-        return "memory"
-
 
 _store: RedisStore | MemoryStore | None = None
 _store_lock = threading.Lock()
 
 
 def get_store() -> RedisStore | MemoryStore:
-    """The store beside the default channel layer (a new one when the layer is replaced)."""
+    """The store of this profile: on Redis where the key-value store has it, else this process's."""
     global _store
-    layer = get_channel_layer()
     with _store_lock:
-        if _store is None or _store.layer is not layer:
-            _store = RedisStore(layer) if hasattr(layer, "consistent_hash") else MemoryStore(layer)
+        wanted = MemoryStore if keyvalue.redis_client() is None else RedisStore
+        if not isinstance(_store, wanted):
+            _store = wanted()
         return _store

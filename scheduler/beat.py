@@ -70,6 +70,7 @@ class LeaderScheduler(DatabaseScheduler):
         self._last_heartbeat = 0.0
         self._coordination_failing = False
         self._database_failing = False
+        self._reread_wanted = False
         super().__init__(*args, **kwargs)
         # Renew three times per TTL at least, so one slow tick never costs the lock.
         self.max_interval = min(self.max_interval, self.lock_ttl / 3)
@@ -153,12 +154,19 @@ class LeaderScheduler(DatabaseScheduler):
         self.is_leader = leading
         return leading
 
+    def schedule_changed(self):
+        """django-celery-beat's hook: True re-reads the schedule from the database and rebuilds
+        the heap of due entries (DatabaseScheduler.schedule). Also True once after _reload_schedule."""
+        changed = super().schedule_changed()
+        if self._reread_wanted:
+            self._reread_wanted = False
+            return True
+        return changed
+
     def _reload_schedule(self):
         # Whatever this beat remembers from an earlier term is stale: the database has what
-        # the previous leader sent.
-        self._dirty.clear()
-        self._initial_read = True
-        self._heap = None
+        # the previous leader sent. The next read of the schedule takes it from there.
+        self._reread_wanted = True
 
     def _publish_heartbeat(self, role: str | None = None, force: bool = False) -> None:
         now = time.monotonic()

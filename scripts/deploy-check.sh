@@ -20,4 +20,5 @@ exec env -u VAR_DIR -u DEBUG \
 	DEFAULT_FROM_EMAIL=helpdesk@mg.example.com \
 	BACKUP_AGE_RECIPIENTS=age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p \
 	BACKUP_MANIFEST_KEY="$(generated)" \
+	BACKUP_ALLOW_LOCAL=true \
 	"$PYTHON" manage.py check --deploy --fail-level WARNING

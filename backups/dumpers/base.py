@@ -129,9 +129,13 @@ class Dumper:
     vendor = ""
     extension = "sql"
 
-    def __init__(self, alias: str):
+    def __init__(self, alias: str, settings_dict: dict | None = None):
+        # `settings_dict`: the alias's connection under another login (backups/logins.py).
         self.alias = alias
-        self.settings_dict = connections[alias].settings_dict
+        self.settings_dict = settings_dict or connections[alias].settings_dict
+
+    def check_server(self) -> None:
+        """Refuse a server this dumper cannot handle (UsageError) before anything is done."""
 
     @property
     def database_name(self) -> str:
@@ -152,7 +156,7 @@ class Dumper:
     def connection_to(self, name: str):
         """A new Django connection of this alias's kind to database `name` (caller closes it)."""
         base = connections[self.alias]
-        settings_dict = copy.deepcopy(base.settings_dict)
+        settings_dict = copy.deepcopy(self.settings_dict)
         settings_dict["NAME"] = name
         return type(base)(settings_dict, f"{self.alias}-backups")
 

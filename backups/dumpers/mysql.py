@@ -20,8 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from django.db import DatabaseError
+
 from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, child_env, loader_process, run_tool
-from backups.errors import BackupError
+from backups.dumpers.definers import DefinerRewriter
+from backups.errors import BackupError, UsageError
 
 DUMP_FLAGS = [
     "--single-transaction",
@@ -41,11 +44,46 @@ def _option_value(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _first_tool(*names: str) -> str:
+_GRANT = re.compile(r"^GRANT (?P<privileges>.+?) ON (?P<scope>\S+) TO ")
+WRITE_PRIVILEGES = {"ALL PRIVILEGES", "INSERT", "UPDATE", "DELETE", "DROP", "ALTER", "CREATE", "SUPER"}
+
+
+def _covers(scope: str, database: str) -> bool:
+    """Whether a grant's scope (`*.*`, `db`.*, `db`.`table`) covers database `database`."""
+    if scope.startswith("*."):
+        return True
+    pattern, regex, index = scope.split("`.")[0].strip("`"), "", 0
+    while index < len(pattern):  # a grant's database name is a LIKE pattern: \_ is a plain _
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            index += 1
+            regex += re.escape(pattern[index])
+        else:
+            regex += "." if char == "_" else ".*" if char == "%" else re.escape(char)
+        index += 1
+    return re.fullmatch(regex, database) is not None
+
+
+def first_tool(*names: str) -> str:
+    """The path of the first of `names` installed (mariadb-* before the mysql* aliases)."""
     for name in names:
         if path := shutil.which(name):
             return path
     raise BackupError(f"none of {', '.join(names)} is installed")
+
+
+def require_mariadb(version: str, alias: str) -> None:
+    """Refuse a MySQL server (VERSION() without "MariaDB") before anything is dumped or loaded.
+
+    The dump flags (--gtid, gtid_slave_pos), binlog shipping and the restore are tested against
+    MariaDB only; on MySQL 8.4 `mariadb-dump --master-data` fails halfway (SHOW MASTER STATUS
+    is gone), so backups say so at once instead.
+    """
+    if "mariadb" not in version.lower():
+        raise UsageError(
+            f"database {alias!r} is served by MySQL {version}, not MariaDB: backups, binlog shipping, "
+            "restores and drills support MariaDB only (docs/PRODUCTION_ENV.md, DATABASE_URL)"
+        )
 
 
 class MySQLDumper(Dumper):
@@ -53,8 +91,12 @@ class MySQLDumper(Dumper):
     extension = "sql"
 
     @contextmanager
-    def _option_file(self) -> Iterator[str]:
-        """A [client] option file with host, port, user and password, removed afterwards."""
+    def option_file(self) -> Iterator[str]:
+        """A [client] option file with host, port, user and password, removed afterwards.
+
+        For every client tool of this server (dump, load, binlog fetch): pass it as the tool's
+        first argument, `--defaults-extra-file=<path>`.
+        """
         db = self.settings_dict
         lines = ["[client]"]
         if db.get("HOST"):
@@ -74,6 +116,41 @@ class MySQLDumper(Dumper):
         finally:
             with suppress(FileNotFoundError):
                 os.unlink(path)
+
+    def check_server(self) -> None:
+        """MariaDB only (require_mariadb); a login the server refuses is one line too."""
+        try:
+            server = self.connection_to("")
+            try:
+                with server.cursor() as cursor:
+                    cursor.execute("SELECT VERSION()")
+                    version = cursor.fetchone()[0]
+            finally:
+                server.close()
+        except DatabaseError as error:
+            user = self.settings_dict.get("USER") or "?"
+            raise BackupError(
+                f"cannot query the server of database {self.alias!r} as {user}: {error}"
+            ) from None
+        require_mariadb(version, self.alias)
+
+    def write_privileges(self) -> list[str]:
+        """Privileges to change the database that this login holds on it or globally (SHOW GRANTS)."""
+        server = self._server()
+        try:
+            with server.cursor() as cursor:
+                cursor.execute("SHOW GRANTS")
+                grants = [row[0] for row in cursor.fetchall()]
+        finally:
+            server.close()
+        found: set[str] = set()
+        for grant in grants:
+            match = _GRANT.match(grant)
+            if not match or not _covers(match["scope"], self.database_name):
+                continue
+            privileges = {p.strip().upper() for p in match["privileges"].split(",")}
+            found |= privileges & WRITE_PRIVILEGES
+        return sorted(found)
 
     def _binlog_on(self, cursor) -> bool:
         cursor.execute("SELECT @@log_bin")
@@ -108,7 +185,7 @@ class MySQLDumper(Dumper):
 
     @contextmanager
     def dump(self) -> Iterator[tuple[Any, DumpInfo]]:
-        tool = _first_tool("mariadb-dump", "mysqldump")
+        tool = first_tool("mariadb-dump", "mysqldump")
         info = DumpInfo(vendor=self.vendor, database=self.database_name, tool=os.path.basename(tool))
         info.tool_version = run_tool([tool, "--version"])
         ready, outcome = threading.Event(), {}
@@ -119,7 +196,7 @@ class MySQLDumper(Dumper):
         if "error" in outcome:
             counter.join()
             raise outcome["error"]
-        with self._option_file() as option_file:
+        with self.option_file() as option_file:
             argv = [tool, f"--defaults-extra-file={option_file}", *info.flags, "--", self.database_name]
             process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
                 argv,
@@ -139,7 +216,11 @@ class MySQLDumper(Dumper):
                 code = process.wait()
                 counter.join()
             if code != 0:
-                raise BackupError(f"{info.tool} exited with {code}: {errors.tail()}")
+                tail = errors.tail()
+                hint = ""
+                if "denied" in tail.lower():
+                    hint = "; back up as the backup user (BACKUP_DATABASE_URL; docs/PRODUCTION_ENV.md)"
+                raise BackupError(f"{info.tool} exited with {code}: {tail}{hint}")
             if "error" in outcome:
                 raise BackupError(f"counting rows failed: {outcome['error']}")
 
@@ -167,6 +248,19 @@ class MySQLDumper(Dumper):
             server.close()
 
     def prepare_target(self, name: str) -> None:
+        try:
+            self._empty(name)
+        except DatabaseError as error:
+            if "denied" not in str(error).lower():
+                raise
+            user = self.settings_dict.get("USER") or "?"
+            raise BackupError(
+                f"user {user} may not create or empty database {name!r} ({error.args[-1]}): restores into "
+                f"another database and drills run as the drill user (BACKUP_RESTORE_DATABASE_URL), "
+                f"which may use {self.database_name}_drill_* databases only"
+            ) from None
+
+    def _empty(self, name: str) -> None:
         server = self._server()
         quote = server.ops.quote_name
         try:
@@ -200,9 +294,13 @@ class MySQLDumper(Dumper):
             server.close()
 
     @contextmanager
-    def load(self, name: str) -> Iterator[Any]:
-        tool = _first_tool("mariadb", "mysql")
-        with self._option_file() as option_file:
+    def load(self, name: str, *, raw: bool = False) -> Iterator[Any]:
+        """Yield a writer that loads SQL into `name`; DEFINER clauses become the loading user.
+
+        `raw`: the client's stdin itself (a real file, e.g. another process's stdout), as is.
+        """
+        tool = first_tool("mariadb", "mysql")
+        with self.option_file() as option_file:
             argv = [
                 tool,
                 f"--defaults-extra-file={option_file}",
@@ -211,7 +309,12 @@ class MySQLDumper(Dumper):
             ]
             argv += ["--database", name]
             with loader_process(argv) as stdin:
-                yield stdin
+                if raw:
+                    yield stdin
+                else:
+                    writer = DefinerRewriter(stdin)
+                    yield writer
+                    writer.close()
 
     def drop_target(self, name: str) -> None:
         server = self._server()

@@ -1,35 +1,30 @@
-"""The ops API's routes, mounted at /api/ops/."""
+"""The ops API's routes, mounted at /api/ops/: one router, one ViewSet per resource."""
 
-from django.urls import path, re_path
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
 
-from operations.api import views
+from operations.api import failed_jobs, records, runtime
+from operations.api.base import NotFoundView
 
 app_name = "ops-api"
 
+router = SimpleRouter(use_regex_path=False)  # Django's path converters: <int:pk>, <str:name>
+router.register("overview", runtime.OverviewViewSet, basename="overview")
+router.register("failed-jobs", failed_jobs.FailedJobViewSet, basename="failed-job")
+router.register("queues", runtime.QueueViewSet, basename="queue")
+router.register("workers", runtime.WorkerViewSet, basename="worker")
+router.register("alerts", runtime.AlertViewSet, basename="alert")
+router.register("schedules", runtime.ScheduleViewSet, basename="schedule")
+# Before `backups`, whose routes have no detail to shadow it, for a reader's sake.
+router.register("backups/drills", records.DrillViewSet, basename="drill")
+router.register("backups", records.BackupViewSet, basename="backup")
+router.register("mail/events", records.MailEventViewSet, basename="mail-event")
+router.register("mail/suppressions", records.SuppressionViewSet, basename="suppression")
+router.register("audit", records.AuditViewSet, basename="audit")
+
 urlpatterns = [
-    path("overview/", views.OverviewView.as_view(), name="overview"),
-    path("failed-jobs/", views.FailedJobListView.as_view(), name="failed-jobs"),
-    path("failed-jobs/retry/", views.FailedJobBulkRetryView.as_view(), name="failed-jobs-retry"),
-    path("failed-jobs/flush/", views.FailedJobFlushView.as_view(), name="failed-jobs-flush"),
-    path("failed-jobs/<int:pk>/", views.FailedJobDetailView.as_view(), name="failed-job"),
-    path("failed-jobs/<int:pk>/retry/", views.FailedJobRetryView.as_view(), name="failed-job-retry"),
-    path("queues/", views.QueueListView.as_view(), name="queues"),
-    path("workers/", views.WorkerListView.as_view(), name="workers"),
-    path("alerts/", views.AlertListView.as_view(), name="alerts"),
-    path("alerts/<int:pk>/", views.AlertDetailView.as_view(), name="alert"),
-    path("alerts/<int:pk>/resolve/", views.AlertResolveView.as_view(), name="alert-resolve"),
-    path("schedules/", views.ScheduleListView.as_view(), name="schedules"),
-    path("schedules/<str:name>/", views.ScheduleDetailView.as_view(), name="schedule"),
-    path("schedules/<str:name>/run/", views.ScheduleRunView.as_view(), name="schedule-run"),
-    path("schedules/<str:name>/pause/", views.SchedulePauseView.as_view(), name="schedule-pause"),
-    path("schedules/<str:name>/resume/", views.ScheduleResumeView.as_view(), name="schedule-resume"),
-    path("backups/", views.BackupListView.as_view(), name="backups"),
-    path("backups/drills/", views.DrillListView.as_view(), name="drills"),
-    path("mail/events/", views.MailEventListView.as_view(), name="mail-events"),
-    path("mail/suppressions/", views.SuppressionListView.as_view(), name="suppressions"),
-    path("mail/suppressions/<int:pk>/", views.SuppressionDetailView.as_view(), name="suppression"),
-    path("audit/", views.AuditListView.as_view(), name="audit"),
+    *router.urls,
     # Anything else under /api/ops/ (`failed-jobs/-1/`, a typo): a JSON 404 after the usual
     # authentication, not Django's HTML page.
-    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+    re_path(r"^.*$", NotFoundView.as_view(), name="not-found"),
 ]

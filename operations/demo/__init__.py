@@ -1,7 +1,7 @@
 """The demo day: what `manage.py demo` loads so every panel, the ops API and ops_report show content.
 
 A realistic day of a small helpdesk, written through the apps' own services and models: agents
-and requesters, tickets with replies and notes and one SLA breach (people_and_tickets), 24 h of
+and requesters, tickets with replies and notes and one SLA breach (helpdesk/demo.py), 24 h of
 queue history and job runs, the last hour's task outcomes, a failed job, alerts, mail with a
 bounce and its suppression (ops_day), and a real backup of the database with a passing restore
 drill. `steps()` lists the parts so the command can show progress; `remove()` takes the demo's
@@ -10,18 +10,43 @@ rows out again (backups stay: they are real backups of the database).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
+from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
-from operations.demo import ops_day, people_and_tickets
+from operations.demo import ops_day
 
 Step = tuple[str, Callable[[], object]]
 
 
+def parts() -> list:
+    """The `demo` module of each installed app (helpdesk's people and tickets), in app order.
+
+    Found through the app registry as the periodic jobs are: operations reads every app but
+    imports neither helpdesk nor any app above it.
+    """
+    found = []
+    for config in apps.get_app_configs():
+        if config.name == "operations":
+            continue
+        try:
+            found.append(importlib.import_module(f"{config.name}.demo"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.demo":
+                raise
+    return found
+
+
 def loaded() -> bool:
-    return people_and_tickets.loaded()
+    return any(part.loaded() for part in parts())
+
+
+def holds_own_data() -> bool:
+    """Someone's own data is in the database (a ticket the demo did not write): never offer it."""
+    return any(part.holds_own_data() for part in parts())
 
 
 def steps() -> list[Step]:
@@ -40,8 +65,9 @@ def steps() -> list[Step]:
 
         return ops_day.queue_history(now, known_queues())
 
+    own = [(part.LABEL, transaction.atomic(lambda part=part: part.load(now))) for part in parts()]
     return [
-        ("tickets", transaction.atomic(lambda: people_and_tickets.tickets(now))),
+        *own,
         ("scheduler runs", transaction.atomic(schedule)),
         ("queue history", history),
         ("task outcomes", lambda: ops_day.task_outcomes(now)),
@@ -79,14 +105,12 @@ def remove() -> dict[str, int]:
 
     prefix = ops_day.PREFIX
     return {
-        "tickets": people_and_tickets.remove(),
+        **{part.LABEL: part.remove() for part in parts()},
         "failed jobs": FailedJob.objects.filter(task_id__startswith=prefix).delete()[0],
         "job runs": JobRun.objects.filter(task_id__startswith=prefix).delete()[0],
         "alerts": Alert.objects.filter(key__startswith=ops_day.ALERT_PREFIX).delete()[0],
         "audit entries": AuditEntry.objects.filter(target__startswith=ops_day.ALERT_PREFIX).delete()[0],
         "mail events": MailEvent.objects.filter(event_id__startswith=prefix).delete()[0],
-        "suppressions": Suppression.objects.filter(
-            address_key__endswith=f"@{people_and_tickets.DOMAIN}"
-        ).delete()[0],
+        "suppressions": Suppression.objects.filter(address_key__endswith=f"@{ops_day.DOMAIN}").delete()[0],
         "messages": OutboundMessage.objects.filter(message_id__startswith=f"<{prefix}").delete()[0],
     }

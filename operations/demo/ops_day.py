@@ -20,13 +20,16 @@ from audit.models import AuditEntry
 from mailops import recording
 from mailops.models import OutboundMessage
 from operations import outcomes
-from operations.demo.people_and_tickets import DOMAIN
 from operations.models import QueueSample
 from queueops.models import FailedJob
 from scheduler.models import JobRun, ManagedJob
 
 PREFIX = "demo-"
 ALERT_PREFIX = "demo:"
+
+# The demo people's mail domain, frozen here as in helpdesk/demo.py (operations imports no
+# helpdesk module); tests/operations/test_demo_parts.py keeps the two equal.
+DOMAIN = "demo.example.com"
 
 
 def _load(hour: float) -> float:

@@ -16,6 +16,7 @@ from django.db import connections
 from django.test.utils import override_settings
 from pyrage import x25519
 
+from tests.support.db_users import DatabaseUsers, database_users
 from tests.support.processes import BIN, free_port, running
 
 
@@ -52,6 +53,41 @@ def backup_settings(folder: Path, keys: AgeKeys, storage: dict | None = None, **
         BACKUP_AGE_IDENTITY_FILE=str(keys.identity_file),
         **extra,
     ):
+        yield
+
+
+@pytest.fixture(scope="session")
+def db_users(django_db_setup, django_db_blocker) -> Iterator[DatabaseUsers]:
+    """The init script's app, backup and drill users on the test's MariaDB, for its test database."""
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        pytest.skip("the least-privilege users are MariaDB users")
+    db = connection.settings_dict
+    with database_users(
+        db["NAME"], host=db["HOST"] or "127.0.0.1", port=int(db["PORT"] or 3306), root_password=db["PASSWORD"]
+    ) as users:
+        yield users
+
+
+def as_backup_users(users: DatabaseUsers):
+    """Settings under which backups and binlogs run as the backup user, restores and drills as the
+    drill user, as in production (backups/logins.py)."""
+    return override_settings(
+        BACKUP_DATABASE_URL=users.backup_url, BACKUP_RESTORE_DATABASE_URL=users.drill_url
+    )
+
+
+@pytest.fixture
+def backup_users(request) -> Iterator[None]:
+    """Backups as the backup user, drills and restores as the drill user, on MariaDB (as in
+    production); elsewhere the alias's own login. For a module: usefixtures("backup_users")."""
+    from django.db import connection
+
+    if connection.vendor != "mysql":
+        yield
+        return
+    with as_backup_users(request.getfixturevalue("db_users")):
         yield
 
 

@@ -1,7 +1,8 @@
 """Backups of a real MariaDB database: round trip, stock-tool restore, damaged archives, drills.
 
 One backup of a few hundred thousand generated rows (binary and unicode values, NULLs, a stored
-function) is made once for the module and restored in several ways.
+function) is made once for the module and restored in several ways. Backups run as the backup
+user, restores and drills as the drill user of compose/mariadb-init/01-users.sh, never as root.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test.utils import override_settings
 
 from backups import signing
 from backups.manifest import Manifest
 from backups.models import BackupDrill, BackupRecord
-from tests.backups.conftest import backup_settings, make_keys
+from tests.backups.conftest import as_backup_users, backup_settings, make_keys
 from tests.support import audit_rows
 
 ROWS = 300_000
@@ -44,7 +46,7 @@ def _exists(database: str, table: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def sample(django_db_setup, django_db_blocker, tmp_path_factory):
+def sample(django_db_setup, django_db_blocker, tmp_path_factory, db_users):
     """(manifest, storage folder, keys, source database) of one backup of generated data."""
     folder = tmp_path_factory.mktemp("mariadb-backups")
     keys = make_keys(folder)
@@ -64,7 +66,8 @@ def sample(django_db_setup, django_db_blocker, tmp_path_factory):
             )
             cursor.execute("DROP FUNCTION IF EXISTS bk_double")
             cursor.execute("CREATE FUNCTION bk_double(x INT) RETURNS INT DETERMINISTIC RETURN x * 2")
-        call_command("backup_run", "--note", "module sample")
+        with as_backup_users(db_users):
+            call_command("backup_run", "--note", "module sample")
         manifest = Manifest.from_dict(
             json.loads(next((folder / "store").glob("*.manifest.json")).read_text())
         )
@@ -75,15 +78,15 @@ def sample(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
-def target_db():
-    name = f"ops_bk_t_{secrets.token_hex(4)}"
+def target_db(db_users):
+    name = f"{db_users.drill_prefix}t{secrets.token_hex(4)}"  # the drill user may use it
     yield name
     with connection.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
 
 
-def _restore(folder, keys, backup_id: str, target: str) -> int:
-    with backup_settings(folder, keys):
+def _restore(folder, keys, backup_id: str, target: str, users) -> int:
+    with backup_settings(folder, keys), as_backup_users(users):
         try:
             call_command("backup_restore", backup_id, "--target-database", target, "--yes")
         except SystemExit as exit_info:
@@ -116,9 +119,9 @@ def test_manifest_describes_the_dump(sample):
 
 
 @pytest.mark.django_db
-def test_restore_gives_identical_tables(sample, target_db):
+def test_restore_gives_identical_tables(sample, target_db, db_users):
     manifest, folder, keys, source = sample
-    assert _restore(folder, keys, manifest.id, target_db) == 0
+    assert _restore(folder, keys, manifest.id, target_db, db_users) == 0
     assert _checksum(target_db) == _checksum(source)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT label, payload, note FROM `{target_db}`.bk_sample WHERE id = 0")
@@ -185,7 +188,7 @@ def _damaged_copy(folder: Path, manifest: Manifest, damage: str, consistent: boo
     ],
 )
 def test_damaged_or_wrongly_keyed_archive_is_refused_with_target_untouched(
-    sample, target_db, tmp_path, damage, consistent, capsys
+    sample, target_db, tmp_path, damage, consistent, capsys, db_users
 ):
     manifest, folder, keys, _source = sample
     with connection.cursor() as cursor:
@@ -196,7 +199,7 @@ def test_damaged_or_wrongly_keyed_archive_is_refused_with_target_untouched(
         backup_id, keys = manifest.id, make_keys(tmp_path)
     else:
         backup_id = _damaged_copy(folder, manifest, damage, consistent)
-    assert _restore(folder, keys, backup_id, target_db) == 1
+    assert _restore(folder, keys, backup_id, target_db, db_users) == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert error.startswith("backup_restore: error: restore of") and "verify archive" in error
     assert "Traceback" not in error
@@ -211,7 +214,7 @@ def test_damaged_or_wrongly_keyed_archive_is_refused_with_target_untouched(
     "garbled",
     [b"", b"{", b"\x80", b"[1, 2]", b'{"format": 1, "database": null}', "archive outside the folder"],
 )
-def test_a_garbled_manifest_is_refused_in_one_line(sample, target_db, garbled, capsys):
+def test_a_garbled_manifest_is_refused_in_one_line(sample, target_db, garbled, capsys, db_users):
     manifest, folder, keys, _source = sample
     backup_id = f"{manifest.id}-garbled"
     path = folder / "store" / f"{backup_id}.manifest.json"
@@ -220,7 +223,7 @@ def test_a_garbled_manifest_is_refused_in_one_line(sample, target_db, garbled, c
         garbled = json.dumps(outside).encode()
     path.write_bytes(garbled)
     try:
-        assert _restore(folder, keys, backup_id, target_db) == 1
+        assert _restore(folder, keys, backup_id, target_db, db_users) == 1
     finally:
         path.unlink()
     err = capsys.readouterr().err
@@ -229,9 +232,9 @@ def test_a_garbled_manifest_is_refused_in_one_line(sample, target_db, garbled, c
 
 
 @pytest.mark.django_db
-def test_drill_restores_into_a_scratch_database_and_records_rto_rpo(sample, capsys):
+def test_drill_restores_into_a_scratch_database_and_records_rto_rpo(sample, capsys, db_users):
     manifest, folder, keys, _source = sample
-    with backup_settings(folder, keys):
+    with backup_settings(folder, keys), as_backup_users(db_users):
         call_command("backup_drill", manifest.id, "--json")
     passed = json.loads(capsys.readouterr().out)
     assert passed["status"] == "passed" and passed["mismatches"] == []
@@ -244,13 +247,14 @@ def test_drill_restores_into_a_scratch_database_and_records_rto_rpo(sample, caps
     assert drill.rpo_seconds >= (drill.started_at - manifest.started_at).total_seconds() - 1
     with connection.cursor() as cursor:  # the scratch database is gone
         cursor.execute(
-            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE '%%\\_drill\\_%%'"
+            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
+            [db_users.drill_prefix.replace("_", "\\_") + "%"],
         )
         assert cursor.fetchone()[0] == 0
 
 
 @pytest.mark.django_db(transaction=True)
-def test_password_goes_by_option_file_never_argv_or_logs(tmp_path, keys, monkeypatch, caplog):
+def test_password_goes_by_option_file_never_argv_or_logs(tmp_path, keys, monkeypatch, caplog, capsys):
     """A real MariaDB account with a password: the dump works and the password is nowhere visible."""
     from tests.backups.conftest import extra_alias
 
@@ -290,8 +294,61 @@ def test_password_goes_by_option_file_never_argv_or_logs(tmp_path, keys, monkeyp
         assert not any(password in part for part in argv)
         assert password not in json.dumps(env)
     assert password not in caplog.text
-    failed = BackupRecord.objects.get(database_alias="bk_bad")
-    assert failed.status == "failed" and password not in failed.error
+    # Refused at the server check, before a record or an upload exists; the line names no password.
+    assert not BackupRecord.objects.filter(database_alias="bk_bad").exists()
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "cannot query the server of database 'bk_bad'" in error and password not in error
     stored = sorted(os.listdir(tmp_path / "store"))
     ok = BackupRecord.objects.get(database_alias="bk_pw")
     assert stored == sorted([ok.archive_name, f"{ok.backup_id}.manifest.json"])  # nothing of the failed one
+
+
+@pytest.mark.django_db
+def test_a_restore_or_drill_as_the_app_user_fails_with_one_clear_line(sample, target_db, db_users, capsys):
+    """The app user owns its schema only: it may not create the database a restore or drill needs."""
+    manifest, folder, keys, _source = sample
+    app_login = override_settings(BACKUP_RESTORE_DATABASE_URL=db_users.app_url)
+    with backup_settings(folder, keys), app_login, pytest.raises(SystemExit) as exit_info:
+        call_command("backup_restore", manifest.id, "--target-database", target_db, "--yes")
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
+    assert f"user {db_users.app.user} may not create or empty database {target_db!r}" in error
+    assert "drill user (BACKUP_RESTORE_DATABASE_URL)" in error
+    assert not _exists(target_db, "bk_sample")
+
+    with backup_settings(folder, keys), app_login, pytest.raises(SystemExit) as exit_info:
+        call_command("backup_drill", manifest.id)
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and f"user {db_users.app.user} may not create" in error
+    drill = BackupDrill.objects.filter(backup_id=manifest.id).latest("started_at")
+    assert drill.status == "failed" and "drill user" in drill.detail
+
+
+@pytest.mark.django_db
+def test_drill_restores_into_the_staging_database_when_one_is_configured(sample, db_users, capsys):
+    """BACKUP_DRILL_DATABASE_URL: the old runbook's "restore to staging", kept for people to look at."""
+    manifest, folder, keys, _source = sample
+    staging = f"{db_users.drill_prefix}staging{secrets.token_hex(3)}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{staging}`")
+        cursor.execute(f"CREATE TABLE `{staging}`.stale (id INT PRIMARY KEY)")
+    url = db_users.url(db_users.drill, staging)
+    try:
+        with backup_settings(folder, keys), override_settings(BACKUP_DRILL_DATABASE_URL=url):
+            call_command("backup_drill", manifest.id, "--json")
+        passed = json.loads(capsys.readouterr().out)
+        assert passed["status"] == "passed", passed["detail"]
+        assert not _exists(staging, "stale") and _exists(staging, "bk_sample")  # emptied, loaded, kept
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM `{staging}`.bk_sample")
+            assert cursor.fetchone()[0] == ROWS + 1
+            cursor.execute(
+                "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s",
+                [db_users.drill_prefix.replace("_", "\\_") + "%"],
+            )
+            assert cursor.fetchone()[0] == 1  # the staging database only: no scratch one was made
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{staging}`")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,10 @@ from backups import maintenance, signing, workers
 from backups.dumpers.mysql import MySQLDumper
 from backups.health_checks import backups as backups_check
 from backups.models import BackupDrill, BackupRecord
+from tests.support.waiting import wait_until
+
+# Backups as the backup user, drills and restores elsewhere as the drill user (tests/backups/conftest).
+pytestmark = pytest.mark.usefixtures("backup_users")
 
 
 @pytest.fixture
@@ -44,6 +47,20 @@ def test_maintenance_answers_503_with_retry_after_except_health_and_admin(client
     assert client.get("/api/tickets/").status_code == normal.status_code
 
 
+def consumes_nothing() -> bool:
+    """Workers answer, and none consumes a queue: no message can be taken (no waiting needed)."""
+    from opsproject.celery import app
+
+    answered = app.control.inspect(timeout=1).active_queues() or {}
+    return bool(answered) and not any(answered.values())
+
+
+def waiting_in_broker(queue: str = "celery") -> int:
+    from keyvalue import store
+
+    return store().client.llen(queue)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_paused_workers_take_no_task_until_resumed(maintenance_off):
     from tests.opsproject.tasks import where_am_i
@@ -53,8 +70,8 @@ def test_paused_workers_take_no_task_until_resumed(maintenance_off):
     maintenance.enable("restore in progress")
     with celery_worker(include="tests.opsproject.tasks") as worker:
         early = where_am_i.delay(1, 1)
-        time.sleep(2)
-        assert early.state == "PENDING"
+        wait_until(consumes_nothing, 30, "the worker started in maintenance to consume no queue")
+        assert early.state == "PENDING" and waiting_in_broker() == 1
         # ...and resume() (which reads the list such workers leave) lets it go on.
         maintenance.disable()
         workers.resume({})
@@ -63,8 +80,8 @@ def test_paused_workers_take_no_task_until_resumed(maintenance_off):
         paused = workers.pause(timeout=30)
         assert list(paused.values()) == [["celery"]]
         result = where_am_i.delay(1, 2)
-        time.sleep(2)
-        assert result.state == "PENDING"  # waiting in the broker, not taken
+        assert consumes_nothing()
+        assert result.state == "PENDING" and waiting_in_broker() == 1  # waiting in the broker, not taken
         workers.resume(paused)
         assert result.get(timeout=30)["sum"] == 3
         worker.wait_for_line(r"Canceling queue celery", timeout=5)
@@ -140,7 +157,7 @@ def test_failed_backup_task_mails_admins_and_the_next_success_resolves(
     def broken_dumper(alias):
         raise BackupError("mariadb-dump exited with 2: disk full")
 
-    monkeypatch.setattr("backups.runner.dumper_for", broken_dumper)
+    monkeypatch.setattr("backups.logins.backup_dumper", broken_dumper)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(BackupError, match="disk full"):
         tasks.run_backup.run("default", "test")
     alert = Alert.objects.get(key="backups.backup_failed")
@@ -250,8 +267,10 @@ def test_live_restore_over_mariadb_runs_every_step(local_backups, capsys, mainte
         "resume workers",
         "maintenance off",
         "verify health",
+        "smoke login",
     ]
     assert report["live"] is True and all(step["ok"] for step in report["steps"])
+    assert report["smoke"] == "skipped: BACKUP_SMOKE_USERNAME is not set"
     assert list(User.objects.values_list("username", flat=True)) == ["kept-by-the-backup"]
     assert not maintenance.active()
     # The record of the backup was taken mid-run ("running"); the refresh made it agree with storage.

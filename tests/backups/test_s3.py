@@ -12,7 +12,7 @@ from backups import catalog
 from backups.models import BackupDrill, BackupRecord
 from tests.backups.conftest import backup_settings
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("backup_users")]
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_failed_upload_leaves_no_object_behind(s3_server, tmp_path, keys, filler
         assert catalog.manifests() == []
 
 
-def test_backup_run_configured_only_by_environment_variables(s3_server, tmp_path, keys):
+def test_backup_run_configured_only_by_environment_variables(s3_server, tmp_path, keys, db_users):
     """The production path: BACKUP_S3_* and BACKUP_AGE_RECIPIENTS from the environment, a new process."""
     import os
     import subprocess
@@ -115,6 +115,7 @@ def test_backup_run_configured_only_by_environment_variables(s3_server, tmp_path
         BACKUP_S3_SECRET_ACCESS_KEY=s3_server.secret_key,
         BACKUP_S3_PREFIX=prefix,
         BACKUP_AGE_RECIPIENTS=keys.recipient,
+        BACKUP_DATABASE_URL=db_users.backup_url,  # the backup user, as compose's env file sets it
     )
     done = subprocess.run(
         [PYTHON, "manage.py", "backup_run", "--json"],

@@ -38,7 +38,9 @@ def test_the_schema_check_really_rejects_a_broken_file(tmp_path):
 
 
 def test_the_expected_services_exist():
-    assert set(services()) == {"mysql", "redis", "rabbitmq", "migrate", "web", "realtime", "worker", "beat"}
+    assert set(services()) == {
+        "mariadb", "redis", "rabbitmq", "migrate", "web", "realtime", "worker", "drill", "beat",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(long_running()))
@@ -58,10 +60,10 @@ def test_every_long_running_service_is_operable(name):
     )
 
 
-@pytest.mark.parametrize("name", ["web", "realtime", "worker", "beat"])
+@pytest.mark.parametrize("name", ["web", "realtime", "worker", "drill", "beat"])
 def test_app_services_wait_for_healthy_dependencies_and_the_migration(name):
     depends = services()[name]["depends_on"]
-    assert depends["mysql"]["condition"] == "service_healthy"
+    assert depends["mariadb"]["condition"] == "service_healthy"
     assert depends["redis"]["condition"] == "service_healthy"
     assert depends["rabbitmq"]["condition"] == "service_healthy"
     assert depends["migrate"]["condition"] == "service_completed_successfully"
@@ -84,7 +86,12 @@ def test_no_secret_in_the_file():
 
 def test_service_specifics():
     s = services()
-    assert re.match(r"mysql:8\.", s["mysql"]["image"])
+    # The database image runs the major version the tests run against (this machine's, CI's).
+    version = subprocess.run(["mariadb", "--version"], capture_output=True, text=True, check=True).stdout
+    major = re.search(r"Distrib (\d+\.\d+)\.", version)[1]
+    assert s["mariadb"]["image"] == f"mariadb:{major}"
+    assert "./mariadb-init:/docker-entrypoint-initdb.d:ro" in s["mariadb"]["volumes"]
+    assert "--log-bin=binlog" in s["mariadb"]["command"]
     redis_command = " ".join(s["redis"]["command"])
     assert "--appendonly yes" in redis_command and "--maxmemory-policy noeviction" in redis_command
     assert s["beat"]["deploy"]["replicas"] == 2
@@ -147,3 +154,25 @@ def test_the_deploy_check_runs_before_the_rollout_and_in_make_test():
     makefile = (REPO / "Makefile").read_text()
     assert re.search(r"^test: .*\bdeploy-check\b", makefile, re.M)
     assert "check --deploy --fail-level WARNING" in (REPO / "scripts" / "deploy-check.sh").read_text()
+
+
+def test_only_the_drill_worker_holds_the_age_identity_and_consumes_the_restore_queue():
+    s = services()
+    drill = s["drill"]
+    command = drill["command"]
+    assert command[command.index("-Q") + 1] == "restore"
+    assert drill["secrets"] == ["age_identity"]
+    assert drill["environment"]["BACKUP_AGE_IDENTITY_FILE"] == "/run/secrets/age_identity"
+    assert seconds(drill["stop_grace_period"]) >= 600  # a running drill restores a whole copy
+    for name, spec in s.items():
+        if name != "drill":
+            assert "secrets" not in spec and "BACKUP_AGE_IDENTITY_FILE" not in (spec.get("environment") or {})
+    assert "--queues=celery" in s["worker"]["command"]  # never the restore queue
+
+
+def test_local_backups_live_on_a_named_volume():
+    s = services()
+    for name in ("web", "worker", "drill"):
+        assert "backups-data:/app/var/backups" in s[name]["volumes"], name
+    template = (COMPOSE.parent / "production.env.example").read_text()
+    assert "BACKUP_ALLOW_LOCAL=false" in template and "BACKUP_S3_BUCKET=" in template

@@ -143,11 +143,11 @@ def test_redis_healthcheck(tmp_path):
         assert _fails_within("redis", _budget("redis"), env={"REDIS_PORT": str(port)}) < _budget("redis")
 
 
-def test_mysql_healthcheck_against_a_live_a_dead_and_a_hung_server():
-    assert _healthcheck("mysql", env={"MYSQL_TCP_PORT": "3306"}).returncode == 0
-    assert _healthcheck("mysql", env={"MYSQL_TCP_PORT": str(free_port())}).returncode != 0
+def test_mariadb_healthcheck_against_a_live_a_dead_and_a_hung_server():
+    assert _healthcheck("mariadb", env={"MYSQL_TCP_PORT": "3306"}).returncode == 0
+    assert _healthcheck("mariadb", env={"MYSQL_TCP_PORT": str(free_port())}).returncode != 0
     with socket.socket() as hole:  # accepts connections and never says a word
         hole.bind(("127.0.0.1", 0))
         hole.listen(16)
-        hung = _healthcheck("mysql", env={"MYSQL_TCP_PORT": str(hole.getsockname()[1])})
+        hung = _healthcheck("mariadb", env={"MYSQL_TCP_PORT": str(hole.getsockname()[1])})
         assert hung.returncode != 0

@@ -206,6 +206,8 @@ def test_the_drill_worker_consumes_the_restore_queue_with_the_identity_file():
     env = {item["name"]: item["value"] for item in container["env"]}
     mount = next(m for m in container["volumeMounts"] if m["name"] == "age-identity")
     assert env["BACKUP_AGE_IDENTITY_FILE"].startswith(mount["mountPath"] + "/")
+    # Ordinary workers never take a drill: they consume the default queue only.
+    assert "--queues=celery" in k8s.containers(DEPLOYMENTS["worker"])[0]["args"]
 
 
 def test_the_ingress_sends_websockets_to_realtime_and_the_rest_to_web():

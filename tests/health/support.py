@@ -79,8 +79,10 @@ def closed_port() -> int:
 # --- checks for the runner's own tests -------------------------------------------------------
 
 calls: Counter = Counter()
+returned: Counter = Counter()  # runs that have returned: a probe that answered before did not wait
 delays = {"slow": 0.4}
 release = threading.Event()  # set to let `hanging` return
+meeting = threading.Barrier(2)  # `meet_a` and `meet_b` pass only while both run at once
 
 
 @health_check("slow")
@@ -101,7 +103,20 @@ def slow_b() -> Result:
 def hanging() -> Result:
     calls["hanging"] += 1
     release.wait(30)
+    returned["hanging"] += 1
     return Result("hanging", measurement="wait")
+
+
+@health_check("meet_a", timeout=20)
+def meet_a() -> Result:
+    meeting.wait(15)  # run one after the other, the first breaks the barrier: a fail
+    return Result("meet_a")
+
+
+@health_check("meet_b", timeout=20)
+def meet_b() -> Result:
+    meeting.wait(15)
+    return Result("meet_b")
 
 
 @health_check("raising")
@@ -147,8 +162,10 @@ def use_checks(settings, *names: str, critical: tuple[str, ...] = ()) -> None:
 def reset_checks() -> None:
     release.set()
     calls.clear()
+    returned.clear()
     delays["slow"] = 0.4
     release.clear()
+    meeting.reset()
 
 
 # --- a real server -----------------------------------------------------------------------------
@@ -216,13 +233,6 @@ def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) 
         timeout=timeout,
     )
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
-
-
-def startup_seconds() -> float:
-    """Wall time of a `manage.py` that only starts (Django and every app): the floor of any."""
-    code, output, elapsed = manage("help", "health")
-    assert code == 0, output
-    return elapsed
 
 
 def get(

@@ -13,7 +13,8 @@ from health import runner
 from health.registry import checks_of, configured_checks, health_check
 from health.results import FAIL, PASS, WARN
 from tests.health import support
-from tests.health.support import calls, use_checks
+from tests.health.support import calls, returned, use_checks
+from tests.support.waiting import wait_until
 
 
 def _entries(report, key):
@@ -21,12 +22,10 @@ def _entries(report, key):
 
 
 def test_checks_run_concurrently(settings):
-    use_checks(settings, "slow", "slow_b", critical=("slow", "slow_b"))
-    started = time.monotonic()
+    # Each waits for the other at a barrier: run one after the other, the first one fails.
+    use_checks(settings, "meet_a", "meet_b", critical=("meet_a", "meet_b"))
     report = runner.run()
-    elapsed = time.monotonic() - started
-    assert report.status == PASS
-    assert elapsed < 0.7, f"two 0.4 s checks took {elapsed:.2f} s: not concurrent"
+    assert report.status == PASS, report.results
 
 
 def test_a_check_past_its_deadline_fails_and_is_not_started_again(settings):
@@ -38,19 +37,18 @@ def test_a_check_past_its_deadline_fails_and_is_not_started_again(settings):
     assert report.status == FAIL
     [hung] = _entries(report, "hanging:wait")
     assert hung.status == FAIL and hung.output == "timed out after 1 s"
-    assert 1 <= elapsed < 1 + 0.5, f"the probe waited {elapsed:.2f} s for a 1 s deadline"
+    assert elapsed >= 1, f"the probe answered after {elapsed:.2f} s, before the 1 s deadline"
+    assert returned["hanging"] == 0, "the probe waited for the hung check instead of its deadline"
     assert _entries(report, "slow:sleep")[0].status == PASS
 
-    # Still hung: later probes report it at once and do not start a second run.
+    # Still hung: later probes report it and do not start a second run.
     for _ in range(3):
-        started = time.monotonic()
         again = runner.run(checks_of("hanging"), fresh=True)
-        assert time.monotonic() - started < 0.5, "waited again for a run already past its deadline"
         assert _entries(again, "hanging:wait")[0].output == "timed out after 1 s"
-    assert calls["hanging"] == 1
+    assert calls["hanging"] == 1 and returned["hanging"] == 0
 
     support.release.set()
-    time.sleep(0.1)
+    wait_until(lambda: returned["hanging"] == 1, 10, "the hung run to end once released")
     support.release.clear()
     runner.run(checks_of("hanging"), fresh=True)
     assert calls["hanging"] == 2, "once the hung run ended, the next probe runs the check again"
@@ -116,9 +114,7 @@ def test_single_flight_across_async_tasks(settings):
     async def storm():
         return await asyncio.gather(*(runner.arun(fresh=True) for _ in range(50)))
 
-    started = time.monotonic()
     reports = asyncio.run(storm())
-    assert time.monotonic() - started < 1.5
     assert {report.status for report in reports} == {PASS}
     assert calls == {"slow": 1, "slow_b": 1}
 
@@ -140,11 +136,10 @@ def test_async_probe_answers_at_the_deadline_while_the_check_hangs(settings):
         task.cancel()
         return report, ticks
 
-    started = time.monotonic()
     report, ticks = asyncio.run(probe_and_tick())
-    assert time.monotonic() - started < 1.5
-    assert report.status == FAIL
-    assert ticks >= 40, "the event loop was blocked while the check hung"
+    assert report.status == FAIL and returned["hanging"] == 0, "the answer waited for the hung check"
+    # Up to 100 ticks in the 1 s deadline; a blocked loop gets none (a loaded machine, fewer).
+    assert ticks >= 10, "the event loop was blocked while the check hung"
 
 
 def test_only_critical_components_fail_the_aggregate(settings):
@@ -164,12 +159,10 @@ def test_only_critical_components_fail_the_aggregate(settings):
 
 
 def test_a_timeout_override_applies_to_every_check(settings):
-    use_checks(settings, "slow", critical=("slow",))
-    support.delays["slow"] = 1.0
-    started = time.monotonic()
+    use_checks(settings, "hanging", critical=("hanging",))  # it declares 1 s
     report = runner.run(timeout=0.2)
-    assert time.monotonic() - started < 0.7
     assert report.results[0].output == "timed out after 0.2 s"
+    assert returned["hanging"] == 0, "the answer waited for the hung check"
 
 
 def test_results_are_shared_by_processes_through_the_state_folder(settings):
@@ -216,9 +209,7 @@ def test_a_process_gives_up_on_another_process_hung_run_at_the_deadline(settings
     [check] = configured_checks()
     lock = _store().try_lock(check.path)
     try:
-        started = time.monotonic()
-        report = runner.run(fresh=True)
-        assert time.monotonic() - started < 1.5
+        report = runner.run(fresh=True)  # the lock is held until `finally`: waiting on, it would hang
         assert report.results[0].output == "timed out after 1 s"
         assert calls["hanging"] == 0
     finally:

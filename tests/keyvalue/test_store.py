@@ -49,3 +49,18 @@ def test_a_board_holds_names_until_removed(kv, key):
     kv.board_remove(key, "one", "absent")
     assert kv.board(key) == {"two": "2"}
     assert kv.board_get(key, "one") is None
+
+
+def test_a_lease_is_held_by_one_holder_renewed_by_it_and_released_only_by_it(kv, key):
+    assert kv.lease(key, "a", 30) and kv.get(key) == "a"
+    assert not kv.lease(key, "b", 30), "another holder cannot take it"
+    assert kv.lease(key, "a", 30), "the holder renews it"
+    assert not kv.release(key, "b") and kv.get(key) == "a"
+    assert kv.release(key, "a") and kv.get(key) is None
+    assert kv.lease(key, "b", 30)
+
+
+def test_add_sets_only_an_absent_key(kv, key):
+    assert kv.add(key, "first", 30)
+    assert not kv.add(key, "second", 30)
+    assert kv.get(key) == "first"

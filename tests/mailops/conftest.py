@@ -5,22 +5,11 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from mailops import credentials, inbox
+from mailops import credentials
 from tests.mailops.fake_mailgun import FakeMailgun
 from tests.mailops.signing import SIGNING_KEY
 
 WEBHOOK_PATH = "/anymail/mailgun/tracking/"
-
-
-@pytest.fixture(autouse=True)
-def empty_inbox():
-    """Each test starts and leaves with no webhook events waiting in the inbox (Redis)."""
-    client = inbox._client()
-    if client is not None:
-        client.delete(inbox.STREAM)
-    yield
-    if client is not None:
-        client.delete(inbox.STREAM)
 
 
 @pytest.fixture

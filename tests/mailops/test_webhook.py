@@ -1,9 +1,10 @@
 """The tracking webhook over real HTTP (Django's live server) with Mailgun-signed posts.
 
-Each test runs twice: with the inbox (the production path: the webhook puts the event in Redis
-and a drain, here run after each post, stores it) and without (the webhook stores it itself,
-as in the embedded profile and whenever Redis cannot take it). tests/mailops/test_inbox.py has
-the inbox's own behaviour, with a real worker draining it.
+Each test runs twice: through the task (the production path: the webhook publishes
+`mailops.store_event`; here Celery runs it eagerly, in the web's thread, so a test reads the
+outcome as soon as the answer comes) and directly (the webhook stores the event itself, as when
+the broker cannot take it: publishing is made to fail the way kombu reports an unreachable broker).
+tests/mailops/test_webhook_tasks.py has the path through a real broker and real workers.
 """
 
 from __future__ import annotations
@@ -12,27 +13,32 @@ import json
 import time
 
 import pytest
+from kombu.exceptions import OperationalError as BrokerError
 
-from mailops import inbox, suppression
+from mailops import suppression
 from mailops.models import MailEvent, OutboundMessage, Suppression
+from mailops.tasks import store_event
+from opsproject.celery import app
 from tests.mailops import signing
 from tests.mailops.signing import SIGNING_KEY, payload, signature
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True, params=["inbox", "direct"])
-def store_path(request, settings) -> str:
-    settings.MAIL_INBOX = request.param == "inbox"
-    assert inbox.enabled() is (request.param == "inbox")
+@pytest.fixture(autouse=True, params=["task", "direct"])
+def store_path(request, monkeypatch) -> str:
+    if request.param == "task":
+        monkeypatch.setitem(app.conf, "task_always_eager", True)
+    else:
+
+        def unreachable(*args, **kwargs):
+            raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+        monkeypatch.setattr(store_event, "apply_async", unreachable)
     return request.param
 
 
-def post(url: str, body, **options):
-    """Post over real HTTP, then store what the inbox holds (a worker's drainer would)."""
-    answer = signing.post(url, body, **options)
-    inbox.drain_all()
-    return answer
+post = signing.post
 
 
 @pytest.mark.parametrize(
@@ -145,6 +151,8 @@ def _bad_posts():
     signed_at_infinity["signature"]["signature"] = signature(SIGNING_KEY, "-inf", "t" * 50)
     signed_at_nan = json.loads(json.dumps(signed_at_infinity))
     signed_at_nan["signature"].update(timestamp="nan", signature=signature(SIGNING_KEY, "nan", "t" * 50))
+    non_ascii_timestamp = json.loads(json.dumps(good))
+    non_ascii_timestamp["signature"]["timestamp"] = "\U0001f600"
     return [
         ("forged signature", forged, "application/json"),
         ("signed with another key", wrong_key, "application/json"),
@@ -164,6 +172,12 @@ def _bad_posts():
         ("bounce description not text", numeric_description, "application/json"),
         ("signed at minus infinity", signed_at_infinity, "application/json"),
         ("signed at NaN", signed_at_nan, "application/json"),
+        ("signature timestamp not ASCII", non_ascii_timestamp, "application/json"),
+        (
+            "form token not ASCII",
+            b"token=%F0%9F%98%80&timestamp=1&signature=x",
+            "application/x-www-form-urlencoded",
+        ),
         ("not JSON", b"{not json", "application/json"),
         ("JSON nested too deep to parse", b"[" * 100_000 + b"]" * 100_000, "application/json"),
         ("a JSON list", [1, 2], "application/json"),
@@ -185,7 +199,7 @@ def test_bad_posts_get_a_one_line_400_and_nothing_is_stored(webhook_url, why, bo
     assert not Suppression.objects.exists()
 
 
-# Stored in the request only without the inbox; a crash while draining it is test_inbox's.
+# Stored in the request only on the direct path; a worker dying mid-store is test_webhook_tasks'.
 @pytest.mark.parametrize("store_path", ["direct"], indirect=True)
 def test_a_crash_in_the_receiver_gives_5xx_and_the_retry_is_processed_once(webhook_url, monkeypatch):
     real_apply = suppression.apply

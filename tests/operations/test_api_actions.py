@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
+from alerts.notices import raise_alert
 from audit.models import AuditEntry
 from mailops.models import Suppression
 from opsproject.celery import app
@@ -82,6 +83,30 @@ def test_list_filters(api):
     failed_job(2)
     assert api.get("/api/ops/failed-jobs/?exception=keyerror").json()["count"] == 1
     assert api.get("/api/ops/failed-jobs/?queue=nowhere").json()["count"] == 0
+    assert api.get("/api/ops/failed-jobs/?failed_after=2000-01-01T00:00:00Z").json()["count"] == 2
+    assert api.get("/api/ops/failed-jobs/?failed_before=2000-01-01T00:00:00Z").json()["count"] == 0
+    raise_alert("ops.test", "Something is off", source="tests")
+    assert api.get("/api/ops/alerts/?state=open").json()["count"] == 1
+    assert api.get("/api/ops/alerts/?state=resolved").json()["count"] == 0
+    api.post("/api/ops/mail/suppressions/", {"address": "Bob@Example.com"}, format="json")
+    assert api.get("/api/ops/mail/suppressions/?address=BOB@example.com").json()["count"] == 1
+    assert api.get("/api/ops/audit/?action=suppression.add&username=nobody").json()["count"] == 0
+    assert api.get("/api/ops/audit/?action=suppression.add").json()["count"] == 1
+
+
+def test_flush_by_time_forgets_only_the_jobs_in_that_window(api):
+    failed_job(1)
+    kept = api.post("/api/ops/failed-jobs/flush/", {"failed_before": "2000-01-01T00:00:00Z"}, format="json")
+    assert kept.json()["deleted"] == 0
+    flushed = api.post("/api/ops/failed-jobs/flush/", {"failed_after": "2000-01-01T00:00:00Z"}, format="json")
+    assert flushed.json()["deleted"] == 1
+    assert not FailedJob.objects.exists()
+
+
+def test_pages_past_the_end_are_404s(api):
+    failed_job(1)
+    assert api.get("/api/ops/failed-jobs/?page=1").json()["count"] == 1
+    assert api.get("/api/ops/failed-jobs/?page=2").status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -89,6 +114,12 @@ def test_list_filters(api):
     [
         ("get", "/api/ops/failed-jobs/?failed_after=yesterday", None, "failed_after"),
         ("get", "/api/ops/failed-jobs/?colour=red", None, "colour"),
+        ("get", "/api/ops/failed-jobs/?queue=", None, "queue"),
+        ("get", "/api/ops/failed-jobs/?task=" + "t" * 256, None, "task"),
+        ("get", "/api/ops/failed-jobs/?page=0", None, "page"),
+        ("get", "/api/ops/backups/?page=first", None, "page"),
+        ("get", "/api/ops/backups/?format=json", None, "format"),
+        ("get", "/api/ops/audit/?username=", None, "username"),
         ("get", "/api/ops/alerts/?state=sleeping", None, "state"),
         ("get", "/api/ops/mail/events/?type=exploded", None, "type"),
         ("post", "/api/ops/failed-jobs/retry/", {"ids": ["one"]}, "ids"),
@@ -169,3 +200,18 @@ def test_action_routes_take_only_their_method(api):
     assert api.post("/api/ops/failed-jobs/").status_code == 405
     assert FailedJob.objects.filter(pk=job.pk).exists()
     assert not AuditEntry.objects.exists()
+
+
+def test_a_drill_goes_to_the_restore_queue_where_only_the_drill_worker_listens(api):
+    """Ordinary workers hold no age identity: the drill must wait for the one that does."""
+    from tests.queueops.conftest import purge
+
+    purge("restore")
+    try:
+        response = api.post("/api/ops/backups/drills/", {"reference": "latest"}, format="json")
+        assert response.status_code == 202, response.content
+        assert queue_size("restore") == 1 and queue_size("celery") == 0
+    finally:
+        purge("restore")
+    # Beat sends the weekly drill by the same route (task_routes, not a per-call queue).
+    assert app.amqp.router.route({}, "backups.drill", (), {})["queue"].name == "restore"

@@ -150,3 +150,10 @@ def test_an_inactive_staff_token_is_refused(world):
     staff.is_active = False
     staff.save()
     assert client.get("/api/ops/overview/").status_code == 401
+
+
+def test_options_offers_a_reader_no_method_he_may_not_use(world, reader, operator):
+    offered = client_for(reader).options("/api/ops/mail/suppressions/")
+    assert offered.status_code == 200
+    assert "POST" not in offered.json().get("actions", {})
+    assert "POST" in client_for(operator).options("/api/ops/mail/suppressions/").json()["actions"]

@@ -142,27 +142,6 @@ def test_task_outcomes_of_two_worker_processes_are_summed(metrics_settings, clea
 
 
 @pytest.mark.django_db
-def test_the_mail_inbox_backlog_is_exposed(metrics_settings, settings):
-    from mailops import inbox
-
-    settings.MAIL_INBOX = True
-    client = inbox._client()
-    client.delete(inbox.STREAM)
-    try:
-        empty = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-        assert samples(empty["ops_mail_inbox_waiting"]) == {(): 0}
-        assert samples(empty["ops_mail_inbox_oldest_seconds"]) == {(): 0}
-        client.xadd(inbox.STREAM, {inbox.FIELD: "{}"}, id=f"{int((time.time() - 90) * 1000)}-0")
-        client.xadd(inbox.STREAM, {inbox.FIELD: "{}"})
-        late = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-        assert samples(late["ops_mail_inbox_waiting"]) == {(): 2}
-        assert 89 <= samples(late["ops_mail_inbox_oldest_seconds"])[()] <= 95
-        assert samples(late["ops_scrape_error"])[(("part", "mail"),)] == 0
-    finally:
-        client.delete(inbox.STREAM)
-
-
-@pytest.mark.django_db
 def test_during_a_rotation_the_previous_token_still_scrapes(metrics_settings):
     metrics_settings.METRICS_TOKEN = "new-metrics-token-Hk3Wq9Lp0Zx7Vb2Nm5Rt"
     metrics_settings.METRICS_TOKEN_PREVIOUS = TOKEN

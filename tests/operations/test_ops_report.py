@@ -8,13 +8,15 @@ webhook received over real HTTP, and mail credentials checked against a local Ma
 import json
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from keyvalue import store
 from operations.report import MISSING, OK, build_report
-from scheduler.leadership import coordinator
+from scheduler.leadership import LEADER_KEY, coordinator
 from tests.backups.conftest import backup_settings
 from tests.mailops.signing import payload, post
 from tests.scheduler.beat_support import start_beat
@@ -45,7 +47,7 @@ def test_a_healthy_stack_scores_10_and_each_broken_item_lowers_the_score(
 ):
     call_command("schedule_sync")
     board = coordinator()
-    board.client.delete("ops:beat:leader")
+    store().delete(LEADER_KEY)
     bucket = backup_settings(
         tmp_path, keys, s3_server.storage_config(f"r{tmp_path.name[-8:]}"), BACKUP_S3_BUCKET=s3_server.bucket
     )
@@ -116,3 +118,30 @@ def test_bad_usage_exits_2():
         with pytest.raises(CommandError) as error:
             call_command("ops_report", "--min-score", bad)
         assert error.value.returncode == 2
+
+
+def test_the_report_judges_the_running_system_and_reads_no_repository_file(monkeypatch):
+    """The deploy files' promises (compose healthchecks, CI, the deploy gate) are tests/deploy's."""
+    read = []
+    real_read_text, real_open = Path.read_text, Path.open
+
+    def watched(method):
+        def wrapper(self, *args, **kwargs):
+            if {"compose", ".github"} & set(self.parts):
+                read.append(str(self))
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(Path, "read_text", watched(real_read_text))
+    monkeypatch.setattr(Path, "open", watched(real_open))
+    report = build_report()
+    assert read == []
+    assert {item.section for item in report.items} == {
+        "Queue workers",
+        "Scheduler",
+        "Mail (Mailgun)",
+        "Realtime",
+        "Backups",
+        "Health endpoints",
+    }

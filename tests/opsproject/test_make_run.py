@@ -4,6 +4,7 @@ import os
 import re
 import signal
 import subprocess
+import urllib.error
 import urllib.request
 
 import pytest
@@ -15,6 +16,13 @@ from tests.support.waiting import wait_until
 def _get(url: str) -> int:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.status
+
+
+def _status(url: str) -> int:
+    try:
+        return _get(url)
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def _manage(env: dict, *args: str) -> str:
@@ -54,6 +62,15 @@ def test_web_worker_and_beat_start_serve_and_leave_nothing_on_ctrl_c(tmp_path):
         # The leader-locked scheduler leads on its own in the embedded profile (no Redis).
         stack.wait_for_line(r"became the leader", timeout=60)
         assert _get(f"http://127.0.0.1:{port}/admin/login/") == 200
+        # The web process is the realtime server here: its heartbeat makes /health/realtime
+        # (and the old /health/reverb) pass without any websocket client.
+        for path in ("/health/realtime", "/health/reverb"):
+            wait_until(
+                lambda path=path: _status(f"http://127.0.0.1:{port}{path}") == 200,
+                60,
+                f"{path} passing in the embedded profile",
+                explain=lambda: stack.output[-3000:],
+            )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as home:
             assert home.url.startswith(f"http://127.0.0.1:{port}/admin/login/?next=")
 

@@ -28,6 +28,7 @@ GOOD = {
     "REALTIME_APP_KEY": "helpdesk-production-key",
     "REALTIME_APP_SECRET": generated(),
     "BACKUP_MANIFEST_KEY": generated(),
+    "BACKUP_ALLOW_LOCAL": "true",  # archives in a local folder (no bucket to reach in these tests)
 }
 VARIABLES = (
     "SECRET_KEY",
@@ -104,3 +105,56 @@ def test_refusals_and_missing_values_come_together():
 def test_secrets_never_appear_in_the_error():
     done = _start({"SECRET_KEY": "s3cr3t", "REDIS_URL": None})
     assert "s3cr3t" not in done.stderr
+
+
+def test_several_bad_values_are_named_together_in_one_error_and_exit_2():
+    """Casts (django-environ's) and bounds alike: every refusal in the one error, none on its own."""
+    bad = {
+        "WEB_THREADS": "0",
+        "API_PAGE_SIZE": "lots",
+        "HEALTH_TIMEOUT": "soon",
+        "SECURE_HSTS_PRELOAD": "perhaps",
+        "QUEUE_BACKOFF": "10,x",
+        "BACKUP_SCHEDULE": "25:00",
+        "BACKUP_BINLOG_INTERVAL": "5",
+        "BEAT_LOCK_TTL": "1",
+        "REALTIME_MAX_SUBSCRIPTIONS": "0",
+        "API_THROTTLE_ANON": "many/minute",
+        "LOG_FORMAT": "xml",
+        "MAIL_SOFT_BOUNCE_LIMIT": "0",
+        "OPS_DASHBOARD_REFRESH": "0",
+    }
+    done = _start({**bad, "REDIS_URL": None})
+    assert done.returncode == 2, done.stderr
+    errors = _error_lines(done)
+    assert len(errors) == 1, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr  # no traceback beside it
+    assert "missing required variables: REDIS_URL" in errors[0]
+    for name in bad:
+        assert name in errors[0], name
+    assert "API_PAGE_SIZE must be a whole number" in errors[0]
+    assert "SECURE_HSTS_PRELOAD must be true or false" in errors[0]
+
+
+def test_development_refuses_the_same_values_in_one_error_too():
+    done = _start({"DJANGO_ENV": "development", "WEB_THREADS": "many", "DEBUG": "perhaps"})
+    assert done.returncode == 2, done.stderr
+    errors = _error_lines(done)
+    assert len(errors) == 1 and errors[0].startswith(
+        "django.core.exceptions.ImproperlyConfigured: DJANGO_ENV=development: refused:"
+    )
+    assert "WEB_THREADS must be a whole number" in errors[0] and "DEBUG must be true or false" in errors[0]
+
+
+def test_an_empty_number_counts_as_unset():
+    assert _start({"WEB_THREADS": "", "API_PAGE_SIZE": " "}).returncode == 0
+
+
+def test_backups_only_in_a_local_folder_are_refused_unless_allowed():
+    refused = _start({"BACKUP_ALLOW_LOCAL": None})
+    assert refused.returncode != 0
+    (error,) = _error_lines(refused)
+    assert "BACKUP_S3_BUCKET is not set: production keeps backups off the host" in error
+    assert "BACKUP_ALLOW_LOCAL=true" in error
+    with_bucket = _start({"BACKUP_ALLOW_LOCAL": None, "BACKUP_S3_BUCKET": "opsproject-backups"})
+    assert with_bucket.returncode == 0, with_bucket.stderr

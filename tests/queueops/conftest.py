@@ -85,22 +85,12 @@ def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) 
     return Ran(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
-def assert_alive_within_2_seconds(hostname: str) -> str:
-    """`queue_worker_alive` answers 0 in under 2 s of wall time, Django's start-up included.
-
-    Best of five. Only on a machine so loaded that Django's bare start (`--help`: the same
-    start-up without the store read) takes 1.6 s even at its best is the time not judged:
-    the reason is returned, for the test to skip with once its other checks passed.
-    """
-    checks = [manage("queue_worker_alive", "--hostname", hostname) for _ in range(5)]
-    assert all(alive.returncode == 0 for alive in checks), checks[0].stderr
-    fastest = min(alive.seconds for alive in checks)
-    if fastest >= 2:
-        bare = min(manage("queue_worker_alive", "--help").seconds for _ in range(5))
-        assert bare >= 1.6, f"the healthcheck took {fastest:.2f} s at best (Django alone {bare:.2f} s)"
-        return f"time not judged, machine overloaded: Django alone {bare:.2f} s, healthcheck {fastest:.2f} s"
-    assert "alive (pid" in checks[0].stdout
-    return ""
+def assert_alive(hostname: str) -> None:
+    """`queue_worker_alive` (the container healthcheck) answers 0 for `hostname`. How fast it
+    answers is bench/'s business: a wall-clock bound fails on a loaded machine, not on a bug."""
+    alive = manage("queue_worker_alive", "--hostname", hostname)
+    assert alive.returncode == 0, alive.stderr
+    assert "alive (pid" in alive.stdout
 
 
 def runs(path) -> list[float]:

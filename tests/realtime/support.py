@@ -39,16 +39,22 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/app/{key}?{query}"
 
 
+REALTIME_APP = "opsproject.asgi:realtime_application"  # compose's realtime service, make run
+WEB_APP = "opsproject.asgi:application"  # compose's web service: no hub until a websocket comes
+
+
 @contextmanager
-def asgi_server(ws_max_size: bool = True, **env: str) -> Iterator[Server]:
+def asgi_server(ws_max_size: bool = True, app: str = REALTIME_APP, **env: str) -> Iterator[Server]:
     """uvicorn serving opsproject.asgi, on this test's database and (unless told) Redis.
 
-    Started as production starts it: --ws-max-size is the message limit the app enforces,
-    unless `ws_max_size` is false (a server started without the flag).
+    Started as production starts the realtime service (its hub starts with the process): the
+    ASGI lifespan on, --ws-max-size the message limit the app enforces, unless `ws_max_size`
+    is false (a server started without the flag). `app=WEB_APP` serves as the web service.
     """
     port = free_port()
-    argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--host", "127.0.0.1"]
-    argv += ["--port", str(port), "--lifespan", "off", "--log-level", "info"]
+    lifespan = "on" if app == REALTIME_APP else "off"
+    argv = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--lifespan", lifespan, "--log-level", "info"]
     if ws_max_size:
         limit = env.get("REALTIME_MAX_MESSAGE_BYTES") or settings.REALTIME_MAX_MESSAGE_BYTES
         argv += ["--ws-max-size", str(limit)]

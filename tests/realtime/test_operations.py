@@ -3,21 +3,21 @@
 import asyncio
 import base64
 import json
-import logging
 import os
 import signal
 import socket
 import uuid
 
 import pytest
-from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 
-from realtime import abroadcast, drops
+import keyvalue
+from realtime import abroadcast, servers
 from realtime.broadcasting import BroadcastError
 from realtime.health_checks import realtime as realtime_check
 from tests.realtime.support import PusherClient, asgi_server, http, own_redis, signed
 from tests.support.processes import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,9 @@ def layer_on(url: str, **config) -> dict:
 def test_broadcasting_works_again_after_redis_restarts_without_restarting_the_server(settings):
     with own_redis() as (redis, port):
         url = f"redis://127.0.0.1:{port}/0"
+        # Layer, heartbeat board and history on the Redis that restarts, as in production.
         settings.CHANNEL_LAYERS = layer_on(url)
+        settings.REDIS_URL = url
         with asgi_server(REDIS_URL=url) as srv:
 
             async def before(client):
@@ -109,20 +111,28 @@ def test_health_check_round_trips_the_layer_and_counts_open_connections(server):
     async def open_clients(count):
         return [await PusherClient.connect(server.ws_url()) for _ in range(count)]
 
+    def measured() -> dict:
+        return {r.measurement: r for r in realtime_check()}
+
     async def scenario():
-        before = {r.measurement: r for r in await asyncio.to_thread(realtime_check)}
-        baseline = before["connections"].observed_value
+        baseline = (await asyncio.to_thread(measured))["connections"].observed_value
         clients = await open_clients(3)
-        await asyncio.sleep(1.5)  # the server reports its count every 0.5 s here
-        results = {r.measurement: r for r in await asyncio.to_thread(realtime_check)}
+        # The server reports its count with each heartbeat (every 0.5 s here).
+        results = await asyncio.to_thread(
+            wait_until,
+            lambda: (found := measured())["connections"].observed_value == baseline + 3 and found,
+            30,
+            f"{baseline + 3} open connections in the check",
+            0.1,
+        )
         for client in clients:
             await client.close()
-        return baseline, results
+        return results
 
-    baseline, results = asyncio.run(scenario())
+    results = asyncio.run(scenario())
     assert results["responseTime"].status == "pass"
     assert results["responseTime"].observed_unit == "ms" and results["responseTime"].observed_value > 0
-    assert results["connections"].observed_value == baseline + 3
+    assert results["servers"].status == "pass" and results["servers"].observed_value >= 1
 
 
 def test_health_check_fails_when_the_layer_is_down(settings):
@@ -132,31 +142,22 @@ def test_health_check_fails_when_the_layer_is_down(settings):
     assert "round trip failed" in result.output and "ConnectionError" in result.output
 
 
-def test_layer_drops_are_counted_and_logged_once_per_interval(settings, caplog):
-    settings.CHANNEL_LAYERS = layer_on(settings.REDIS_URL, capacity=2, prefix=f"drops-{uuid.uuid4().hex[:8]}")
-    settings.REALTIME_DROP_LOG_INTERVAL = 60
-    caplog.set_level(logging.INFO)
-    drops.flush(force=True)
-    drops._last_logged = 0.0  # the interval starts fresh for this test
-    before = drops.process_totals[drops.LAYER_OVER_CAPACITY]
+def test_health_check_fails_when_no_realtime_server_is_alive(settings):
+    keyvalue.store().delete(servers.BOARD)  # servers of earlier tests, stopped or not
+    results = {r.measurement: r for r in realtime_check()}
+    assert results["responseTime"].status == "pass", "the layer itself answers"
+    assert results["servers"].status == "fail"
+    assert results["servers"].output.startswith("no realtime server is alive")
 
-    async def overfill():
-        layer = get_channel_layer()
-        await layer.group_add("drops", "unread.channel")  # a member that never reads
-        for n in range(12):
-            await layer.group_send("drops", {"type": "x", "n": n})
-        await layer.flush()
-
-    asyncio.run(overfill())
-    assert drops.process_totals[drops.LAYER_OVER_CAPACITY] - before == 10
-    lines = [r.getMessage() for r in caplog.records if r.name == "realtime.drops"]
-    assert lines == ["realtime dropped 1 message(s) since the last report: layer_over_capacity=1"]
-    assert not [r for r in caplog.records if "over capacity" in r.getMessage()], (
-        "per-message lines suppressed"
-    )
-    drops.flush(force=True)
-    lines = [r.getMessage() for r in caplog.records if r.name == "realtime.drops"]
-    assert lines[1:] == ["realtime dropped 9 message(s) since the last report: layer_over_capacity=9"]
+    servers.beat("gone-quiet", "specific.gone!quiet", 4)
+    board = keyvalue.store().board(servers.BOARD)
+    stale = json.loads(board["gone-quiet"])
+    stale["seen"] -= servers.stale_after() + 1  # its last heartbeat is older than the limit
+    keyvalue.store().board_put(servers.BOARD, "gone-quiet", json.dumps(stale))
+    results = {r.measurement: r for r in realtime_check()}
+    assert results["servers"].status == "fail", "a stale heartbeat is no live server"
+    assert results["connections"].observed_value == 0
+    keyvalue.store().delete(servers.BOARD)
 
 
 def stuck_subscriber(port: int, channel: str) -> socket.socket:
@@ -176,6 +177,13 @@ def stuck_subscriber(port: int, channel: str) -> socket.socket:
     mask = os.urandom(4)
     masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
     sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)  # one short, masked text frame
+    # Read until the server confirms the subscription (its frames are small), then never again.
+    sock.settimeout(30)
+    received = b""
+    while b"pusher_internal:subscription_succeeded" not in received:
+        chunk = sock.recv(4096)
+        assert chunk, f"the server closed the stuck subscriber: {received!r}"
+        received += chunk
     return sock
 
 
@@ -186,7 +194,6 @@ def test_a_client_that_does_not_read_loses_broadcasts_not_the_server():
         reader = await PusherClient.connect(srv.ws_url())
         await reader.subscribe("firehose")
         stuck = await asyncio.to_thread(stuck_subscriber, srv.port, "firehose")
-        await asyncio.sleep(0.5)  # its subscription is handled
         for _ in range(200):
             await abroadcast("firehose", "blob", payload)
             await reader.expect("blob")  # a reader that keeps up gets every one

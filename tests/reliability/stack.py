@@ -167,7 +167,7 @@ class Stack:
             # Traffic is one operator's token asking as fast as the web answers: load, not a user
             # the per-user throttle is for (tests/security tests the throttle).
             "API_THROTTLE_USER": "1000000/minute",
-            # The mail webhook's key (test_mail_inbox signs with it; the soak brings its own).
+            # The mail webhook's key (test_mail_webhook_faults signs with it; the soak brings its own).
             "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", WEBHOOK_SIGNING_KEY),
             **extra,
         }

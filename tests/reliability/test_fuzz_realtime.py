@@ -12,7 +12,7 @@ One server (tests/realtime's uvicorn of opsproject.asgi, on the test database an
 - random channel names at POST /broadcasting/auth, anonymous and as a user with no tickets.
 
 Then: no private or presence subscription succeeded, a broadcast on every such channel the fuzz
-asked for reaches none of its clients, once the fuzz clients are gone no channel group of
+asked for reaches none of its clients, once the fuzz clients are gone no presence entry of
 theirs is left in Redis, /broadcasting/auth never answered 5xx nor granted a channel the user
 has no right to, the server still serves a well-behaved client (signed subscription,
 broadcast received), and its log holds no traceback. A seeded generator drives it all: the
@@ -37,6 +37,7 @@ from django.contrib.auth.models import User
 from knox.models import AuthToken
 
 from realtime import abroadcast, protocol
+from realtime.store import PREFIX
 from tests.realtime.support import KEY, PusherClient, asgi_server, decode, signed
 from tests.reliability.fuzz_http import KeepAliveClient, unexpected_tracebacks
 from tests.reliability.fuzz_websocket import FrameNoise, PusherNoise, RawSocket
@@ -185,11 +186,13 @@ async def well_behaved_client_is_served(server) -> None:
     await client.close()
 
 
+PRESENCE_PREFIX = f"{PREFIX}presence:"
+
+
 def left_in_redis(channels: set[str]) -> list[str]:
-    """Channel-layer groups of `channels` still in Redis (none once their subscribers are gone)."""
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    """Presence entries of `channels` still in Redis (none once their subscribers are gone)."""
     store = redis.Redis.from_url(settings.REDIS_URL)
-    keys = [f"{prefix}:group:{protocol.group_name(c)}" for c in channels if protocol.valid_channel_name(c)]
+    keys = [f"{PRESENCE_PREFIX}{c}" for c in channels if protocol.valid_channel_name(c)]
     return [key for key in keys if store.exists(key)]
 
 
@@ -264,7 +267,10 @@ def test_random_frames_and_channel_names_neither_crash_the_server_nor_subscribe_
         for client in clients:
             await client.close()
         await asyncio.to_thread(
-            wait_until, lambda: not left_in_redis(attempted), 30, "the fuzz clients' channel groups are gone"
+            wait_until,
+            lambda: not left_in_redis(attempted),
+            30,
+            "the fuzz clients' presence entries are gone",
         )
         await well_behaved_client_is_served(server)
         return raw_sent, sent

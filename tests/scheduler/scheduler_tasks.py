@@ -2,12 +2,15 @@
 
 from celery import shared_task
 
+from queueops.policy import policy_task
+
 
 @shared_task(name="tests.noop")
 def noop() -> str:
     return "ok"
 
 
-@shared_task(name="tests.explode")
-def explode() -> None:
-    raise RuntimeError("scheduled job failed on purpose")
+# Under the retry policy, as every periodic job is: two attempts, one second apart.
+@policy_task(name="tests.periodic_explode", tries=2, backoff=(1,))
+def periodic_explode() -> None:
+    raise RuntimeError("periodic job failed on purpose")

@@ -4,7 +4,9 @@ import time
 
 import pytest
 
-from scheduler.leadership import coordinator
+from keyvalue import store
+from queueops.models import FailedJob
+from scheduler.leadership import LEADER_KEY
 from scheduler.models import JobRun
 from scheduler.periodic import PeriodicJob, every
 from scheduler.runlog import job_statuses
@@ -27,10 +29,11 @@ def test_each_periodic_run_is_logged_with_its_slot_outcome_and_duration():
     sync_jobs(
         [
             PeriodicJob("t.ok", task="tests.noop", schedule=every(1)),
-            PeriodicJob("t.boom", task="tests.explode", schedule=every(1)),
+            # Under the retry policy, as every periodic job is: retried once, then a failed job.
+            PeriodicJob("t.boom", task="tests.periodic_explode", schedule=every(1)),
         ]
     )
-    coordinator().client.delete("ops:beat:leader")
+    store().delete(LEADER_KEY)
     with celery_worker(include="tests.scheduler.scheduler_tasks"):
         beat = start_beat("beat-log", ttl=3, tick=1)
         try:
@@ -50,7 +53,9 @@ def test_each_periodic_run_is_logged_with_its_slot_outcome_and_duration():
     assert all(run.slot in sent_slots for run in ok_runs), "each run names the slot beat sent"
     assert all(run.finished_at >= run.started_at and run.duration_ms is not None for run in ok_runs)
     failed = JobRun.objects.filter(job="t.boom", outcome="failure").first()
-    assert "RuntimeError: scheduled job failed on purpose" in failed.error
+    assert "RuntimeError: periodic job failed on purpose" in failed.error
+    kept = FailedJob.objects.get(task_id=failed.task_id)
+    assert kept.task == "tests.periodic_explode" and kept.attempts == 2, "retried once, then kept"
     status = {s.name: s for s in job_statuses()}
     assert status["t.ok"].last_success_at is not None and status["t.ok"].late is False
     assert status["t.boom"].last_success_at is None

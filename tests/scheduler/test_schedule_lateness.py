@@ -8,8 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from keyvalue import store
 from scheduler.health_checks import scheduler
-from scheduler.leadership import coordinator, heartbeat_state
+from scheduler.leadership import LEADER_KEY, MEMBERS_KEY, coordinator, heartbeat_state
 from scheduler.models import JobRun, ManagedJob
 from scheduler.periodic import PeriodicJob, every
 from scheduler.runlog import job_statuses
@@ -83,10 +84,9 @@ def _publish(name, role, age=0.0):
 
 @pytest.fixture
 def clean_board():
-    board = coordinator()
-    board.client.delete("ops:beat:leader", "ops:beat:members")
-    yield board
-    board.client.delete("ops:beat:leader", "ops:beat:members")
+    store().delete(LEADER_KEY, MEMBERS_KEY)
+    yield coordinator()
+    store().delete(LEADER_KEY, MEMBERS_KEY)
 
 
 def _results():

@@ -183,6 +183,7 @@ PRODUCTION = {
     "REALTIME_APP_KEY": "helpdesk-security-key",
     "REALTIME_APP_SECRET": generated(),
     "BACKUP_MANIFEST_KEY": generated(),
+    "BACKUP_ALLOW_LOCAL": "true",
     "SECURE_SSL_REDIRECT": "0",  # the test server speaks plain HTTP, no proxy in front
 }
 

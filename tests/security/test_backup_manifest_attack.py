@@ -45,9 +45,9 @@ def _tables(database: str) -> list[str]:
 
 def _scratch_databases() -> int:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE '%%\\_drill\\_%%'"
-        )
+        # This test database's scratch databases only: other runs share the server.
+        prefix = connection.settings_dict["NAME"].replace("_", "\\_") + "\\_drill\\_%"
+        cursor.execute("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name LIKE %s", [prefix])
         return cursor.fetchone()[0]
 
 

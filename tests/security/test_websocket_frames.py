@@ -3,7 +3,7 @@
 A real uvicorn serves opsproject.asgi (started as production starts it, --ws-max-size included);
 a real websocket client sends what a hostile or broken client would. Each frame gets
 `pusher:error` with a 4xxx code and the connection goes on serving; once such a client goes
-away, its subscriptions, presence entry and Redis group membership go at once.
+away, its subscriptions and presence entry go at once.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import redis
 from django.conf import settings
 
 from realtime import protocol
+from realtime.store import PREFIX
 from tests.realtime.support import PusherClient, asgi_server, signed
 from tests.support.waiting import wait_until
 
@@ -117,19 +118,13 @@ def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
-def group_key(channel: str) -> str:
-    """Where channels_redis keeps the group of a channel's subscribing processes."""
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    return f"{prefix}:group:{protocol.group_name(channel)}"
-
-
 def presence_key(channel: str) -> str:
-    prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    return f"{prefix}:rt:presence:{channel}"
+    """Where realtime keeps a presence channel's members (realtime.store)."""
+    return f"{PREFIX}presence:{channel}"
 
 
 async def leaves_nothing_behind(server, misbehave) -> None:
-    """A client subscribes, `misbehave`s, goes away: its group keys and presence entry go at once."""
+    """A client subscribes, `misbehave`s, goes away: its presence entry goes at once."""
     tag = uuid.uuid4().hex[:12]
     public, presence = f"leak-{tag}", f"presence-leak-{tag}"
     client = await PusherClient.connect(server.ws_url())
@@ -140,7 +135,6 @@ async def leaves_nothing_behind(server, misbehave) -> None:
     assert ok["event"] == "pusher_internal:subscription_succeeded"
     await watcher.expect("pusher_internal:member_added", presence)
     store = redis_client()
-    assert store.exists(group_key(public)), "the test looks at the right key"
     assert store.hexists(presence_key(presence), client.socket_id)
 
     await misbehave(client)
@@ -150,11 +144,11 @@ async def leaves_nothing_behind(server, misbehave) -> None:
 
     def all_gone() -> bool:
         in_presence = store.hexists(presence_key(presence), client.socket_id)
-        return not store.exists(group_key(public)) and not in_presence
+        return not in_presence
 
-    await asyncio.to_thread(wait_until, all_gone, 30, "the leaver's group key and presence entry are gone")
+    await asyncio.to_thread(wait_until, all_gone, 30, "the leaver's presence entry is gone")
     # The watcher's own subscription is untouched.
-    assert store.exists(group_key(presence)) and store.hexists(presence_key(presence), watcher.socket_id)
+    assert store.hexists(presence_key(presence), watcher.socket_id)
     await watcher.close()
 
 

@@ -2,8 +2,7 @@
 
 import sys
 
-from backups import catalog, pitr, restore
-from backups.dumpers import dumper_for
+from backups import catalog, logins, pitr, restore
 from backups.errors import UsageError
 from backups.management.base import BackupCommand
 
@@ -14,7 +13,10 @@ class Command(BackupCommand):
         "checksum, size); a damaged or wrongly keyed archive is refused with the target untouched. "
         "With --target-database NAME it loads into that database (created if missing, emptied if "
         "not). Without it, it restores over the LIVE database: maintenance on (web 503), workers "
-        "paused, restore, migrate, clear caches, resume, verify health and row counts. "
+        "paused, restore, migrate, clear caches, resume, verify health and row counts, then a smoke "
+        "login: BACKUP_SMOKE_USERNAME logs in over HTTP at BACKUP_SMOKE_URL and reads one ticket (a "
+        "failure fails the restore, exit 1, step 'smoke login'). --target-database loads as the drill "
+        "user (BACKUP_RESTORE_DATABASE_URL); MariaDB only (a MySQL server is refused, exit 2). "
         "--until TIME (MariaDB/MySQL with shipped binlogs, see backup_binlogs) then replays the binary "
         "logs from the backup's position up to that moment; every binlog archive it needs is verified "
         "before the target is touched too. Exit 0 restored, 1 failed, 2 bad usage (including a moment "
@@ -53,7 +55,8 @@ class Command(BackupCommand):
 
     def handle(self, *args, **options):
         alias = options["database"]
-        dumper = dumper_for(alias)
+        dumper = logins.restore_dumper(alias)  # sees the drill databases it may replace
+        dumper.check_server()  # MariaDB only: refused before any question or change
         until = pitr.parse_until(options["until"]) if options["until"] else None
         manifest = catalog.resolve(options["backup"], alias=alias if options["backup"] == "latest" else None)
         allow_unsigned = options["allow_unsigned"]
@@ -87,7 +90,7 @@ class Command(BackupCommand):
             moment = f" rolled forward to {report.until} ({len(report.binlogs)} binlogs)" if plan else ""
             self.stdout.write(
                 f"restored {manifest.id}{moment} into {report.target}"
-                + (f"; health {report.health}" if live else "")
+                + (f"; health {report.health}; smoke login: {report.smoke}" if live else "")
             )
         if not report.ok:
             self._fail(f"restored {manifest.id}, but health is {report.health} afterwards", 1)

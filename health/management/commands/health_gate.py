@@ -3,6 +3,11 @@
 Probes `--url` every `--interval` seconds. Exit 0 once `--consecutive` probes in a row pass
 (HTTP 200: pass or warn), 1 when `--timeout` passes first (naming what failed last), 2 on bad
 usage. With a token (`--token`, default HEALTH_TOKEN) each probe asks for fresh results.
+
+A deploy must not go ahead without some things that /health only warns about (no live worker,
+no beat leader, no realtime server): a probe passes only when every entry of `--require`
+(default HEALTH_GATE_REQUIRE) passes too; a component name covers all its checks, and
+`component:measurement` one of them.
 """
 
 from __future__ import annotations
@@ -46,6 +51,12 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=positive_seconds, default=300.0, help="seconds to keep trying")
         parser.add_argument("--interval", type=positive_seconds, default=5.0, help="seconds between probes")
         parser.add_argument("--consecutive", type=positive_count, default=3, help="passing probes in a row")
+        parser.add_argument(
+            "--require",
+            default=None,
+            help="comma-separated components or component:measurement checks that must pass, not "
+            "merely warn (default: HEALTH_GATE_REQUIRE; '' requires none, for a component's URL)",
+        )
 
     def handle(self, **options):
         try:
@@ -53,6 +64,10 @@ class Command(BaseCommand):
         except client.BadURL as error:
             raise CommandError(str(error), returncode=EXIT_USAGE) from None
         token = settings.HEALTH_TOKEN if options["token"] is None else options["token"]
+        if options["require"] is None:
+            self.required = list(settings.HEALTH_GATE_REQUIRE)
+        else:
+            self.required = [name.strip() for name in options["require"].split(",") if name.strip()]
         needed, interval = options["consecutive"], options["interval"]
         deadline = time.monotonic() + options["timeout"]
         streak = probes = 0
@@ -79,7 +94,26 @@ class Command(BaseCommand):
         except client.Unreachable as error:
             return False, f"unreachable: {error}"
         status = document["status"]
-        if http_status == 200 and status != "fail":
+        unmet = unmet_requirements(document, self.required)
+        if http_status == 200 and status != "fail" and not unmet:
             return True, status
-        failing = client.failing(document)
-        return False, f"{status} (HTTP {http_status})" + (f": {', '.join(failing)}" if failing else "")
+        reasons = [*client.failing(document), *(f"required {name} {found}" for name, found in unmet)]
+        return False, f"{status} (HTTP {http_status})" + (f": {', '.join(reasons)}" if reasons else "")
+
+
+def unmet_requirements(document: dict, required: list[str]) -> list[tuple[str, str]]:
+    """(name, its worst status, or "missing") for each required check that does not pass."""
+    checks = document.get("checks", {})
+    unmet = []
+    for name in required:
+        statuses = [
+            entry.get("status")
+            for key, entries in checks.items()
+            if key == name or (":" not in name and key.split(":")[0] == name)
+            for entry in entries
+        ]
+        if not statuses:
+            unmet.append((name, "missing"))
+        elif any(found != "pass" for found in statuses):
+            unmet.append((name, "fail" if "fail" in statuses else "warn"))
+    return unmet

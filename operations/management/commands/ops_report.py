@@ -20,9 +20,9 @@ def _score(value: str) -> float:
 class Command(BaseCommand):
     help = (
         "Print the operations readiness report in the old report's sections (queue workers, "
-        "scheduler, mail, realtime, backups, health endpoints, deployment CI). Every item is judged "
-        "now from evidence: health checks run fresh, worker and beat heartbeats, the schedule and "
-        "its run log, mail and backup records, and the repository's compose and workflow files. "
+        "scheduler, mail, realtime, backups, health endpoints). Every item is judged now from the "
+        "running system: health checks run fresh, worker and beat heartbeats, the schedule and "
+        "its run log, mail and backup records. "
         "Score: 10 x (points / items) with ok = 1, partial = 0.5, missing = 0. "
         "Exit 1 when the score is below --min-score, 2 on bad usage."
     )

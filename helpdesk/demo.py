@@ -1,4 +1,7 @@
-"""The demo's helpdesk: agents and requesters, a day of tickets with replies and notes, an SLA breach.
+"""The helpdesk's part of the demo day: agents and requesters, tickets with replies and notes, a breach.
+
+`manage.py demo` (operations.demo) finds it as it finds every app's `demo.py`, by the functions
+below (LABEL, load, remove, loaded, holds_own_data): operations imports no helpdesk module.
 
 Everything goes through the helpdesk's own services, so the SLA clock, the first-response stamp
 and the broadcast events are the ones real traffic gives; only the creation times are moved
@@ -16,7 +19,9 @@ from helpdesk import services
 from helpdesk.models import Note, Reply, Ticket
 from helpdesk.permissions import AGENTS_GROUP
 
+# The demo people's mail domain; operations.demo.ops_day writes their mail (a frozen copy there).
 DOMAIN = "demo.example.com"
+LABEL = "tickets"
 
 AGENTS = [("ada", "Ada", "Lovelace"), ("grace", "Grace", "Hopper")]
 REQUESTERS = [
@@ -89,7 +94,7 @@ def people() -> tuple[list, dict]:
     return agents, requesters
 
 
-def tickets(now) -> list[Ticket]:
+def load(now) -> list[Ticket]:
     """The day's tickets with their threads; then the breach check the scheduler runs."""
     agents, requesters = people()
     made = []
@@ -140,3 +145,8 @@ def loaded() -> bool:
     return (
         get_user_model().objects.filter(username__startswith="demo-", email__endswith=f"@{DOMAIN}").exists()
     )
+
+
+def holds_own_data() -> bool:
+    """Whether the database holds tickets of its own: then the demo is never offered."""
+    return Ticket.objects.exists()

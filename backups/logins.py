@@ -1,0 +1,77 @@
+"""Which database login each backup job connects with, so each runs with least privilege.
+
+- Backups and binlog shipping: BACKUP_DATABASE_URL, the backup user (reads the schema, holds
+  the snapshot and binlog position, streams binary logs; writes nothing).
+- Drills and restores into another database (`backup_restore --target-database`):
+  BACKUP_RESTORE_DATABASE_URL, the drill user, which may only use `<database>_drill_*` databases.
+- A drill restores into the staging database of BACKUP_DRILL_DATABASE_URL instead, when set.
+- A live restore replaces the app's own schema: the alias's own login (the app user owns it).
+
+Only user, password, host and port are taken from the first two URLs; the database stays the
+alias's. Unset, each falls back to the alias's own login (development, the embedded profile).
+The users and their grants: compose/mariadb-init/01-users.sh.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import environ
+from django.conf import settings
+from django.db import connections
+
+from backups.dumpers import dumper_for
+from backups.dumpers.base import Dumper
+from backups.errors import UsageError
+
+_LOGIN_KEYS = ("USER", "PASSWORD", "HOST", "PORT")
+
+
+def _parse(name: str, url: str) -> dict:
+    try:
+        return environ.Env.db_url_config(url)
+    except Exception:  # the URL holds a password: name the variable, never the value
+        raise UsageError(f"{name} is not a database URL") from None
+
+
+def _login(alias: str, name: str, url: str) -> dict | None:
+    """The alias's settings with the login of `url` (setting `name`), or None when unset."""
+    if not url or alias not in connections:
+        return None
+    base = connections[alias].settings_dict
+    given = _parse(name, url)
+    if given.get("ENGINE") != base.get("ENGINE"):
+        if connections[alias].vendor != "mysql":
+            return None  # the logins are MariaDB users; other vendors keep the alias's login
+        raise UsageError(f"{name} is not a URL of the same database vendor as database {alias!r}")
+    merged = copy.deepcopy(base)
+    merged.update({key: given[key] for key in _LOGIN_KEYS if given.get(key) not in (None, "")})
+    return merged
+
+
+def backup_dumper(alias: str = "default") -> Dumper:
+    """The dumper that backs up `alias` and ships its binlogs, as the backup user."""
+    return dumper_for(alias, _login(alias, "BACKUP_DATABASE_URL", settings.BACKUP_DATABASE_URL))
+
+
+def restore_dumper(alias: str = "default") -> Dumper:
+    """The dumper that restores into a database other than the live one, as the drill user."""
+    url = settings.BACKUP_RESTORE_DATABASE_URL
+    return dumper_for(alias, _login(alias, "BACKUP_RESTORE_DATABASE_URL", url))
+
+
+def drill_target(alias: str = "default") -> tuple[Dumper, str | None]:
+    """(dumper, staging database) of a drill; no staging database: a scratch one, dropped after."""
+    url = settings.BACKUP_DRILL_DATABASE_URL
+    if not url:
+        return restore_dumper(alias), None
+    given = _parse("BACKUP_DRILL_DATABASE_URL", url)
+    if not given.get("NAME"):
+        raise UsageError("BACKUP_DRILL_DATABASE_URL names no database (mysql://user:pw@host:3306/NAME)")
+    dumper_for(alias)  # UsageError for an unknown alias
+    if given.get("ENGINE") != connections[alias].settings_dict.get("ENGINE"):
+        raise UsageError(
+            f"BACKUP_DRILL_DATABASE_URL is not a server of the same vendor as database {alias!r}"
+        )
+    staging = {**copy.deepcopy(connections[alias].settings_dict), **given}
+    return dumper_for(alias, staging), str(given["NAME"])

@@ -1,0 +1,67 @@
+#!/bin/sh
+# Least-privilege MariaDB users of opsproject, one per job (docs/PRODUCTION_ENV.md, "Database
+# users", says why each GRANT is there). Idempotent: every run sets the passwords and grants again.
+#
+# compose mounts this folder at /docker-entrypoint-initdb.d: the mariadb image runs it once, on
+# the first start with an empty data volume, with a server reachable as root over its socket.
+# The tests run the very same file against their server (tests/support/db_users.py).
+#
+# Input (environment; each *_PASSWORD may instead come from *_PASSWORD_FILE, a compose secret):
+#   MARIADB_DATABASE            the app's schema (default opsproject)
+#   MARIADB_USER, MARIADB_PASSWORD                 the app user: its schema, nothing else
+#   MARIADB_BACKUP_USER, MARIADB_BACKUP_PASSWORD   the backup user (default user opsproject_backup)
+#   MARIADB_DRILL_USER, MARIADB_DRILL_PASSWORD     the drill user (default user opsproject_drill)
+#   OPS_INIT_CLIENT    outside the image's entrypoint: the client command to run the SQL with
+#                      (e.g. "mariadb --defaults-extra-file=/path/root.cnf"); default "mariadb"
+# The SQL goes to the client on stdin, so no password appears in any process's argv.
+
+ops_secret() {
+    # $1: variable name. Its value, or the content of the file named by $1_FILE.
+    eval "ops_value=\${$1:-}"
+    eval "ops_file=\${$1_FILE:-}"
+    if [ -z "$ops_value" ] && [ -n "$ops_file" ]; then
+        ops_value=$(cat "$ops_file") || return 1
+    fi
+    if [ -z "$ops_value" ]; then
+        echo "01-users.sh: $1 (or $1_FILE) is not set" >&2
+        return 1
+    fi
+    # A quoted SQL string: backslashes and single quotes doubled.
+    printf '%s' "$ops_value" | sed -e 's/\\/\\\\/g' -e "s/'/''/g"
+}
+
+ops_users_sql() {
+    ops_database=${MARIADB_DATABASE:-opsproject}
+    ops_app=${MARIADB_USER:-opsproject}
+    ops_backup=${MARIADB_BACKUP_USER:-opsproject_backup}
+    ops_drill=${MARIADB_DRILL_USER:-opsproject_drill}
+    ops_app_password=$(ops_secret MARIADB_PASSWORD) || return 1
+    ops_backup_password=$(ops_secret MARIADB_BACKUP_PASSWORD) || return 1
+    ops_drill_password=$(ops_secret MARIADB_DRILL_PASSWORD) || return 1
+    # In a grant's database name _ and % are wildcards: escaped, the grant names exactly one
+    # schema; the drill grant keeps its trailing % on purpose.
+    ops_schema=$(printf '%s' "$ops_database" | sed 's/_/\\_/g')
+    cat <<SQL
+CREATE USER IF NOT EXISTS '$ops_app'@'%';
+ALTER USER '$ops_app'@'%' IDENTIFIED BY '$ops_app_password';
+GRANT ALL PRIVILEGES ON \`$ops_schema\`.* TO '$ops_app'@'%';
+
+CREATE USER IF NOT EXISTS '$ops_backup'@'%';
+ALTER USER '$ops_backup'@'%' IDENTIFIED BY '$ops_backup_password';
+GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES ON \`$ops_schema\`.* TO '$ops_backup'@'%';
+GRANT SELECT ON mysql.proc TO '$ops_backup'@'%';
+GRANT RELOAD, BINLOG MONITOR, REPLICATION SLAVE ON *.* TO '$ops_backup'@'%';
+
+CREATE USER IF NOT EXISTS '$ops_drill'@'%';
+ALTER USER '$ops_drill'@'%' IDENTIFIED BY '$ops_drill_password';
+GRANT ALL PRIVILEGES ON \`$ops_schema\\_drill\\_%\`.* TO '$ops_drill'@'%';
+SQL
+}
+
+if command -v docker_process_sql >/dev/null 2>&1; then
+    # Sourced by the image's entrypoint: its own root connection to the initialising server.
+    ops_users_sql | docker_process_sql
+else
+    ops_sql=$(ops_users_sql) || exit 1
+    printf '%s\n' "$ops_sql" | ${OPS_INIT_CLIENT:-mariadb}
+fi

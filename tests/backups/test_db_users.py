@@ -1,0 +1,207 @@
+"""The init script's users do their jobs and no more; the wrong login or server gets one clear line.
+
+On a MariaDB server of the test's own with binary logging on (as compose runs it): the backup
+user dumps with the binlog position and ships binlogs, the drill user drills, and the app user,
+configured for either job, is refused with a line naming the setting to fix. A MySQL server is
+refused (exit 2) before any backup command does anything.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from backups.dumpers.mysql import MySQLDumper
+from backups.models import BackupDrill, BackupRecord, BinlogArchive
+from tests.backups.conftest import backup_settings, extra_alias, make_keys
+from tests.support.db_users import database_users
+from tests.support.mariadb_server import mariadb_server
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*argv) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(*argv, stdout=out, stderr=err)
+    except SystemExit as exit_info:
+        return exit_info.code, out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def binlog_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """(server, users, folder, keys): a binlog-on server with the app's schema and the three users."""
+    folder = tmp_path_factory.mktemp("db-users")
+    keys = make_keys(folder)
+    with mariadb_server(folder / "server", binlog=True) as server:
+        server.sql(
+            "CREATE DATABASE app CHARACTER SET utf8mb4; CREATE TABLE app.t (id INT PRIMARY KEY, v TEXT);"
+            "INSERT INTO app.t VALUES (1, 'one'), (2, 'two');"
+        )
+        # Defined by root, unqualified as an app defines them: the drill user loads them as its own.
+        server.sql(
+            "CREATE VIEW v AS SELECT id FROM t;"
+            "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.v = UPPER(NEW.v)",
+            database="app",
+        )
+        with database_users("app", port=server.port) as users:
+            yield server, users, folder, keys
+        with django_db_blocker.unblock():
+            BackupRecord.objects.filter(database_alias="dbu").delete()
+            BinlogArchive.objects.filter(alias="dbu").delete()
+            BackupDrill.objects.filter(detail__contains="app_drill_").delete()
+
+
+def test_the_init_script_grants_what_each_job_needs_and_nothing_else(binlog_server):
+    server, users, _folder, _keys = binlog_server
+
+    def grants(login) -> str:
+        return server.sql(f"SHOW GRANTS FOR '{login.user}'@'%'").replace("\\\\", "\\")
+
+    app, backup, drill = grants(users.app), grants(users.backup), grants(users.drill)
+    assert "GRANT USAGE ON *.*" in app and "GRANT ALL PRIVILEGES ON `app`.*" in app
+    assert "GRANT RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.*" in backup
+    assert "GRANT SELECT, LOCK TABLES, SHOW VIEW, EVENT, TRIGGER ON `app`.*" in backup
+    assert "GRANT SELECT ON `mysql`.`proc`" in backup
+    assert "GRANT USAGE ON *.*" in drill and "GRANT ALL PRIVILEGES ON `app\\_drill\\_%`.*" in drill
+    assert "SUPER" not in app + backup + drill and "BINLOG REPLAY" not in drill
+
+
+def test_backup_binlogs_and_drill_each_as_its_own_user(binlog_server):
+    server, users, folder, keys = binlog_server
+    with (
+        backup_settings(folder, keys),
+        extra_alias("dbu", users.app_url),
+        override_settings(BACKUP_DATABASE_URL=users.backup_url, BACKUP_RESTORE_DATABASE_URL=users.drill_url),
+    ):
+        from backups import logins
+        from backups.dumpers import dumper_for
+
+        # What production's refusal reads: the backup user may change nothing, the app user all.
+        assert logins.backup_dumper("dbu").write_privileges() == []
+        assert dumper_for("dbu").write_privileges() == ["ALL PRIVILEGES"]
+        code, out, err = run("backup_run", "--database", "dbu", "--json")
+        assert code == 0, err
+        assert json.loads(out)["position"]["file"].startswith("binlog.")  # RELOAD, BINLOG MONITOR
+        server.sql("INSERT INTO app.t VALUES (3, 'three')")
+        code, out, err = run("backup_binlogs", "--database", "dbu", "--json")
+        assert code == 0, err
+        assert json.loads(out)["shipped"]  # REPLICATION SLAVE: fetched over the replication protocol
+        code, out, err = run("backup_drill", "--database", "dbu", "--json")
+        assert code == 0, err
+    drill = json.loads(out)
+    assert drill["status"] == "passed" and drill["mismatches"] == []
+    assert server.sql("SHOW DATABASES LIKE 'app\\_drill\\_%'").strip() == ""  # dropped again
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "says"),
+    [
+        # mariadb-dump gets the position without RELOAD here: the app user could dump, so
+        # production refuses a login that can write rather than wait for a privilege error.
+        (
+            "backup_run",
+            2,
+            "may change database 'app' (ALL PRIVILEGES): production backs up as the backup user",
+        ),
+        ("backup_binlogs", 1, "BINLOG MONITOR"),
+    ],
+)
+def test_backing_up_or_shipping_as_the_app_user_fails_with_one_line(binlog_server, command, code, says):
+    _server, users, folder, keys = binlog_server
+    records = BackupRecord.objects.count()
+    with (
+        backup_settings(folder, keys),
+        extra_alias("dbu", users.app_url),
+        override_settings(PRODUCTION=True),
+    ):
+        exit_code, _out, err = run(command, "--database", "dbu")
+    assert exit_code == code, err
+    line = err.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line, line
+    assert says in line and "backup user" in line and "BACKUP_DATABASE_URL" in line, line
+    assert users.app.password not in line
+    assert BackupRecord.objects.count() == records
+
+
+class _MySQLServer:
+    """A connection whose server answers VERSION() the way MySQL 8.4 does."""
+
+    def cursor(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, statement, params=None):
+        assert statement == "SELECT VERSION()", statement
+
+    def fetchone(self):
+        return ("8.4.3",)
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["backup_run"],
+        ["backup_binlogs"],
+        ["backup_drill"],
+        ["backup_restore", "latest", "--target-database", "x_drill_y", "--yes"],
+    ],
+)
+def test_a_mysql_server_is_refused_in_one_line_before_anything_is_done(argv, monkeypatch, tmp_path):
+    monkeypatch.setattr(MySQLDumper, "connection_to", lambda self, name: _MySQLServer())
+    monkeypatch.setattr("backups.catalog.resolve", lambda *a, **k: _signed_manifest())
+    records = BackupRecord.objects.count()
+    with backup_settings(tmp_path, make_keys(tmp_path)):
+        code, _out, err = run(*argv)
+    assert code == 2, err
+    line = err.strip()
+    assert len(line.splitlines()) == 1
+    assert "served by MySQL 8.4.3, not MariaDB" in line and "support MariaDB only" in line
+    assert BackupRecord.objects.count() == records and not (tmp_path / "store").exists()
+
+
+def _signed_manifest():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        id="b1", vendor="mysql", authenticated=True, database={"name": "x"}, started_at=None
+    )
+
+
+def test_the_init_script_as_the_mariadb_image_sources_it_and_without_a_password():
+    """The image sources *.sh files and offers docker_process_sql; a missing password is one line."""
+    import subprocess
+
+    from tests.support.db_users import INIT_SCRIPT
+
+    env = {"PATH": "/usr/bin:/bin", "MARIADB_PASSWORD": "a", "MARIADB_BACKUP_PASSWORD": "b'c"}
+    sourced = 'set -eo pipefail; docker_process_sql() { cat; }; . "$0"; echo "entrypoint goes on"'
+    done = subprocess.run(
+        ["bash", "-c", sourced, str(INIT_SCRIPT)],
+        env={**env, "MARIADB_DRILL_PASSWORD": "d"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "IDENTIFIED BY 'b''c'" in done.stdout and done.stdout.endswith("entrypoint goes on\n")
+    assert "ON `opsproject\\_drill\\_%`.* TO 'opsproject_drill'@'%'" in done.stdout
+    missing = subprocess.run(["sh", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 1
+    assert (
+        missing.stderr.strip()
+        == "01-users.sh: MARIADB_DRILL_PASSWORD (or MARIADB_DRILL_PASSWORD_FILE) is not set"
+    )

@@ -1,0 +1,61 @@
+"""opsproject.settings_checks: django-environ's casts that file a bad value instead of raising."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from opsproject.settings_checks import CheckedEnv, Problems, is_rate
+
+
+@pytest.fixture
+def reading(monkeypatch):
+    def read(**values):
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        problems = Problems()
+        return CheckedEnv(problems), problems
+
+    return read
+
+
+def test_good_values_cast_as_django_environ_casts_them(reading):
+    env, problems = reading(T_INT="7", T_FLOAT="0.5", T_BOOL="yes", T_LIST="1,2.5")
+    assert env.int("T_INT", default=1) == 7
+    assert env.float("T_FLOAT", default=1.0) == 0.5
+    assert env.bool("T_BOOL", default=False) is True
+    assert env.list("T_LIST", cast=float, default=[]) == [1.0, 2.5]
+    assert env.int("T_UNSET", default=3) == 3
+    problems.raise_if_any("production")
+
+
+def test_bad_values_are_filed_by_name_with_the_default_standing_in(reading):
+    env, problems = reading(T_INT="seven", T_FLOAT="half", T_BOOL="perhaps", T_LIST="1,x")
+    assert env.int("T_INT", default=1) == 1
+    assert env.float("T_FLOAT", default=2.0) == 2.0
+    assert env.bool("T_BOOL", default=False) is False
+    assert env.list("T_LIST", cast=float, default=[9.0]) == [9.0]
+    assert problems.refused == [
+        "T_INT must be a whole number",
+        "T_FLOAT must be a number",
+        "T_BOOL must be true or false (1/0, yes/no, on/off)",
+        "T_LIST must be a comma-separated list, each a number",
+    ]
+    with pytest.raises(ImproperlyConfigured) as error:
+        problems.raise_if_any("production")
+    message = str(error.value)
+    assert message.startswith("DJANGO_ENV=production: refused: T_INT must be a whole number; ")
+    assert "seven" not in message and "perhaps" not in message  # never the value: it may be a secret
+
+
+def test_an_empty_number_is_unset_and_a_variable_without_default_is_missing(reading):
+    env, problems = reading(T_INT=" ")
+    assert env.int("T_INT", default=4) == 4
+    assert env.str("T_NOWHERE") is None
+    assert problems.missing == ["T_NOWHERE"] and problems.refused == []
+
+
+@pytest.mark.parametrize(
+    ("rate", "valid"),
+    [("120/minute", True), ("1/second", True), ("0/hour", False), ("many/day", False), ("5/week", False)],
+)
+def test_rates(rate, valid):
+    assert is_rate(rate, ("second", "minute", "hour", "day")) is valid
