@@ -90,6 +90,8 @@ clean:
 
 ## make bench: every benchmark under bench/ against this machine's MariaDB and Redis, each
 ## beside its baseline in the same run; writes docs/BENCHMARKS.md from what they print.
+## ONLY=health,growth runs some. growth's first run makes its 1M-row databases (ops_bench_growth_*,
+## about 12 minutes on a loaded 2-core machine); later runs reuse them and only top up.
 .PHONY: bench soak
 bench: $(VENV)/.test-installed services
 	$(BIN)/pip install --quiet -r requirements/bench.txt

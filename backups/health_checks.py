@@ -124,6 +124,6 @@ def storage_result() -> Result:
     return Result(**entry, status=PASS, observed_value=count, observed_unit="backups")
 
 
-@health_check("backups", timeout=5)
+@health_check("backups")
 def backups() -> list[Result]:
     return [newest_age_result(), recovery_point_result(), drill_result(), storage_result(), size_result()]

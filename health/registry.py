@@ -9,7 +9,8 @@ plugs a check in without touching the framework:
 
 A check returns one Result or several (one per measurement or per instance). It may raise:
 the runner turns any exception into a `fail` result, so a broken check never breaks a probe.
-The same happens past the check's deadline (`timeout`, default HEALTH_TIMEOUT): the result is
+The same happens past the check's deadline (`timeout`, which may shorten HEALTH_TIMEOUT but
+never extend it: a probe answers within HEALTH_TIMEOUT whatever its checks declare): the result is
 `fail` with `timed out after N s`, keyed `<component>:<measurement>` when `measurement=` is
 given. A check about the process itself (`per_process=True`) is run by each process, never
 shared between the processes of a host. A check that talks to a server should give its client
@@ -38,7 +39,7 @@ class Check:
 
     component: str
     function: CheckFunction
-    timeout: float | None = None  # seconds; None means settings.HEALTH_TIMEOUT
+    timeout: float | None = None  # seconds, capped at settings.HEALTH_TIMEOUT; None: that
     # The measurement the runner puts on a result it makes for the check (timed out, raised),
     # so `database:responseTime` keeps its key when the database hangs.
     measurement: str = ""

@@ -1,8 +1,10 @@
 """The health runner: every check runs concurrently under its deadline, cached and single-flight.
 
 - Each check runs in a small pool of daemon threads. A caller waits for it until the run's
-  deadline (`HEALTH_TIMEOUT`, or the check's own timeout) and then reports `fail` with
-  `timed out after N s`; the run goes on in its thread, the caller does not wait for it.
+  deadline (`HEALTH_TIMEOUT`, or the check's own timeout when that is shorter) and then
+  reports `fail` with `timed out after N s`; the run goes on in its thread, the caller does
+  not wait for it. No check holds a probe past `HEALTH_TIMEOUT`: that is the promise a load
+  balancer's probe timeout is set against.
 - One run per check at a time ("single flight"): probes that arrive while a check runs wait
   for that run instead of starting another, so a hung check never occupies more than one
   thread, and a probe storm costs one run. Across the processes of a host the same holds
@@ -116,8 +118,13 @@ def _flight(check: Check) -> _Flight:
     return flight
 
 
-def _timeout_of(check: Check, override: float | None) -> float:
-    return float(override or check.timeout or settings.HEALTH_TIMEOUT)
+def deadline(check: Check, override: float | None = None) -> float:
+    """Seconds a probe waits for `check`: `override` if given, else its own timeout capped
+    at HEALTH_TIMEOUT (a check may ask for less time, never for more)."""
+    if override:
+        return float(override)
+    limit = float(settings.HEALTH_TIMEOUT)
+    return min(float(check.timeout), limit) if check.timeout else limit
 
 
 def _made(check: Check, output: str) -> Result:
@@ -142,7 +149,7 @@ class _Waiting:
 
 
 def _begin(check: Check, fresh: bool, timeout_override: float | None) -> _Waiting:
-    timeout = _timeout_of(check, timeout_override)
+    timeout = deadline(check, timeout_override)
     flight = _flight(check)
     now = time.monotonic()
     with flight.lock:

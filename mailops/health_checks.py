@@ -107,6 +107,6 @@ def results(*, fresh: bool = False) -> list[Result]:
     return found
 
 
-@health_check(COMPONENT, timeout=4)
+@health_check(COMPONENT)
 def mail() -> list[Result]:
     return results()

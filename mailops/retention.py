@@ -4,7 +4,7 @@ Run daily by the `mailops.prune_history` job. MailEvents go by their event time 
 `occurred_at`), OutboundMessages by `created_at`; MAIL_RETENTION_DAYS=0 keeps everything. The
 suppression list is never pruned: a suppression whose event goes keeps its reason and detail,
 only its link to the event is emptied (as is a kept event's link to a pruned message). Rows go
-in batches of BATCH by primary key, each in a short transaction of its own, so the webhook's
+in batches of BATCH, oldest first, each in a short transaction of its own, so the webhook's
 INSERTs never wait long behind a delete, and a run stopped halfway has deleted whole batches.
 """
 
@@ -25,10 +25,12 @@ log = logging.getLogger(__name__)
 BATCH = 1000
 
 
-def _delete_in_batches(rows: QuerySet) -> int:
+def _delete_in_batches(rows: QuerySet, by: str) -> int:
+    # Batches in the order of `by`, the indexed time the rows are chosen by: ordered by primary
+    # key, MariaDB may walk the whole primary key to find a batch of old rows (bench/growth.py).
     deleted = 0
     while True:
-        pks = list(rows.order_by("pk").values_list("pk", flat=True)[:BATCH])
+        pks = list(rows.order_by(by, "pk").values_list("pk", flat=True)[:BATCH])
         if not pks:
             return deleted
         with transaction.atomic():
@@ -44,7 +46,11 @@ def prune(now=None) -> dict[str, int]:
         return removed
     cutoff = (now or timezone.now()) - timedelta(days=days)
     # Events first: the messages' delete then has fewer event links to empty.
-    removed["mail_events"] = _delete_in_batches(MailEvent.objects.filter(occurred_at__lt=cutoff))
-    removed["outbound_messages"] = _delete_in_batches(OutboundMessage.objects.filter(created_at__lt=cutoff))
+    removed["mail_events"] = _delete_in_batches(
+        MailEvent.objects.filter(occurred_at__lt=cutoff), "occurred_at"
+    )
+    removed["outbound_messages"] = _delete_in_batches(
+        OutboundMessage.objects.filter(created_at__lt=cutoff), "created_at"
+    )
     log.info("mail history older than %d days removed: %s", days, removed)
     return removed

@@ -24,7 +24,7 @@ def _wait_status(age: float | None) -> str:
     return WARN if age > settings.QUEUE_WAIT_WARN else PASS
 
 
-@health_check("queue", timeout=5)
+@health_check("queue")
 def queue() -> list[Result]:
     try:
         beats, board_error = heartbeat.workers(), ""

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from operations.api.filters import StrictFilterBackend
+from operations.api.pagination import KeysFirstPaginator
 from operations.api.serializers import ErrorSerializer
 from operations.permissions import IsOps, MayAct
 from opsproject.outages import RETRY_AFTER_SECONDS
@@ -63,6 +64,7 @@ class PageNumbers(PageNumberPagination):
     `page`), and a page past the end is a 404 as DRF has it."""
 
     field = serializers.IntegerField(min_value=1)
+    django_paginator_class = KeysFirstPaginator  # deep pages read the ordering index first
 
     def get_page_number(self, request, paginator):
         raw = request.query_params.get(self.page_query_param)
