@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 
 from queueops.models import FailedJob
 
-# Task ids are UUIDs and hold dashes too: only digits around one dash make a range.
-_RANGE = re.compile(r"^(\d+)-(\d+)$")
-_LOOKS_LIKE_RANGE = re.compile(r"^\d*-\d*$")
+# Task ids are UUIDs and hold dashes too: only digits around one dash make a range. ASCII
+# digits only: "²".isdigit() and re's \d accept characters int() refuses or reads differently.
+_NUMBER = re.compile(r"[0-9]+")
+_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
+_LOOKS_LIKE_RANGE = re.compile(r"[0-9]*-[0-9]*")
 
 
 class BadSelection(ValueError):
@@ -24,7 +26,7 @@ class Selection:
 
 
 def find(identifier: str) -> FailedJob | None:
-    if identifier.isdigit():
+    if _NUMBER.fullmatch(identifier):
         return FailedJob.objects.filter(pk=int(identifier)).first()
     return FailedJob.objects.filter(task_id=identifier).first()
 
@@ -40,13 +42,13 @@ def filtered(queue: str | None = None, task: str | None = None):
 
 def parse_range(selector: str) -> tuple[int, int] | None:
     """(first, last) for `N-M`; None for a plain id; BadSelection for `9-5`, `5-` or `-5`."""
-    match = _RANGE.match(selector)
+    match = _RANGE.fullmatch(selector)
     if match:
         first, last = int(match[1]), int(match[2])
         if first > last:
             raise BadSelection(f"range {selector} runs backwards: write {last}-{first}")
         return first, last
-    if _LOOKS_LIKE_RANGE.match(selector):
+    if _LOOKS_LIKE_RANGE.fullmatch(selector):
         raise BadSelection(f"{selector!r} is not a range: write FIRST-LAST, e.g. 5-9")
     return None
 

@@ -103,6 +103,16 @@ def test_queue_retry_refuses_a_malformed_range_before_sending_anything(queue_env
     assert FailedJob.objects.filter(pk=job.pk).exists()
 
 
+@pytest.mark.parametrize("command", ["queue_retry", "queue_forget"])
+def test_an_id_of_non_ascii_digits_matches_no_job_without_a_traceback(queue_env, command):
+    # "²".isdigit() is True but int("²") raises: such an id was a traceback, not "no match".
+    job = _job(2)
+    ran = manage(command, "\u00b2")
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr
+    assert "No failed job matches \u00b2." in ran.stderr
+    assert FailedJob.objects.filter(pk=job.pk).exists()
+
+
 def test_queue_failed_lists_filters_and_prints_json(queue_env):
     assert manage("queue_failed").stdout.strip() == "No failed jobs."
     _job(1)
