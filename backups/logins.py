@@ -25,6 +25,8 @@ from backups.dumpers.base import Dumper
 from backups.errors import UsageError
 
 _LOGIN_KEYS = ("USER", "PASSWORD", "HOST", "PORT")
+# Spellings of "this machine" in a URL; an empty host (or a socket path) is the local server too.
+_LOCAL_HOSTS = ("", "localhost", "127.0.0.1", "::1")
 
 
 def _parse(name: str, url: str) -> dict:
@@ -73,5 +75,24 @@ def drill_target(alias: str = "default") -> tuple[Dumper, str | None]:
         raise UsageError(
             f"BACKUP_DRILL_DATABASE_URL is not a server of the same vendor as database {alias!r}"
         )
-    staging = {**copy.deepcopy(connections[alias].settings_dict), **given}
+    live = connections[alias].settings_dict
+    if _same_database(given, live):
+        # A drill empties its staging database with no maintenance mode: this would replace
+        # every row written since the backup.
+        raise UsageError(
+            f"BACKUP_DRILL_DATABASE_URL names database {alias!r}'s own database {given['NAME']!r}: "
+            "a drill empties its staging database; name a separate one"
+        )
+    staging = {**copy.deepcopy(live), **given}
     return dumper_for(alias, staging), str(given["NAME"])
+
+
+def _same_database(given: dict, live: dict) -> bool:
+    """Whether a URL's settings name the live database: same name, server and port."""
+
+    def server(settings: dict) -> tuple[str, str]:
+        host = str(settings.get("HOST") or "")
+        host = "" if host.startswith("/") or host.lower() in _LOCAL_HOSTS else host.lower()
+        return host, str(settings.get("PORT") or 3306)
+
+    return str(given.get("NAME")) == str(live.get("NAME")) and server(given) == server(live)
