@@ -4,7 +4,8 @@ Each websocket process (its hub) puts an entry on one keyvalue board when it sta
 refreshes it every `REALTIME_LAYER_CHECK_INTERVAL` while it serves: its pid and host, its
 channel on the channel layer (where broadcasts reach it), its open websockets and the time.
 A server that stops cleanly takes its entry off; one that dies stops refreshing it, and is
-no longer alive once its entry is older than `stale_after()`.
+no longer alive once its entry is older than `stale_after()`; a live server's heartbeat
+takes it off the board after `FORGET_AFTER`.
 
 Broadcasts go to the channel of every live server (realtime.fanout), `/health/realtime`
 fails when no server is alive, and the open-connection count is the sum over live servers.
@@ -24,6 +25,9 @@ import keyvalue
 BOARD = "realtime:servers"
 # A server is alive while its last heartbeat is younger than this many check intervals.
 STALE_INTERVALS = 3
+# A server killed without its clean stop leaves its entry behind: a live server's heartbeat takes
+# it off once it is this many seconds old (dead that long, it is no news to anyone).
+FORGET_AFTER = 3600.0
 
 
 def stale_after() -> float:
@@ -45,8 +49,23 @@ def entry(channel: str, connections: int) -> str:
 
 
 def beat(server_id: str, channel: str, connections: int) -> None:
-    """Put or refresh this server's entry (blocking: the hub calls it from a thread)."""
-    keyvalue.store().board_put(BOARD, server_id, entry(channel, connections))
+    """Put or refresh this server's entry, forgetting long-dead and unreadable ones (blocking:
+    the hub calls it from a thread)."""
+    store = keyvalue.store()
+    store.board_put(BOARD, server_id, entry(channel, connections))
+    now = time.time()
+    dead = [name for name, raw in store.board(BOARD).items() if _age(raw, now) > FORGET_AFTER]
+    if dead:
+        store.board_remove(BOARD, *dead)
+
+
+def _age(raw: str, now: float) -> float:
+    """Seconds since an entry's heartbeat; infinite for an unreadable entry."""
+    try:
+        age = now - float(json.loads(raw)["seen"])
+    except (ValueError, TypeError, KeyError):
+        return float("inf")
+    return age if age == age else float("inf")  # NaN: unreadable too
 
 
 def forget(server_id: str) -> None:
