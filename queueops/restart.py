@@ -18,6 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from kombu.exceptions import OperationalError
+
+from queueops.broker import BrokerUnavailable
 from queueops.heartbeat import WorkerBeat, worker, workers
 
 
@@ -28,10 +32,18 @@ class Outcome:
 
 
 def request_shutdown(hostnames: list[str]) -> None:
-    """Broadcast the warm shutdown to exactly these workers (no reply: they are going away)."""
+    """Broadcast the warm shutdown to exactly these workers (no reply: they are going away);
+    BrokerUnavailable, with nothing sent, when the broker does not answer."""
     from celery import current_app as app
 
-    app.control.broadcast("shutdown", destination=hostnames, reply=False)
+    with app.connection_for_write() as conn:
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=settings.REDIS_SOCKET_TIMEOUT)
+            app.control.broadcast("shutdown", destination=hostnames, reply=False, connection=conn)
+        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
+            raise BrokerUnavailable(
+                f"broker unreachable ({type(exc).__name__}); no worker was asked"
+            ) from exc
 
 
 def is_new(before: WorkerBeat, now: WorkerBeat | None) -> bool:

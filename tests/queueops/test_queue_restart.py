@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import time
+from dataclasses import asdict
 
 import pytest
 
 from audit.models import AuditEntry
-from queueops.heartbeat import worker, workers
+from keyvalue import store
+from queueops.heartbeat import WorkerBeat, worker, workers
+from queueops.keys import WORKERS_BOARD
 from tests.queueops import tasks
 from tests.queueops.conftest import INCLUDE, manage, runs
 from tests.support.celery_worker import child_env
@@ -68,3 +73,20 @@ def test_every_worker_finishes_its_task_restarts_and_a_missing_one_is_named(queu
 def test_no_live_worker_is_exit_1(queue_env):
     ran = manage("queue_restart", "--timeout", "1")
     assert ran.returncode == 1 and "No live worker" in ran.stderr
+
+
+def _fake_live_worker(hostname: str) -> None:
+    now = time.time()
+    beat = WorkerBeat(hostname, 4242, ["qo_idle"], 0, 0, 1, started_at=now - 60, at=now)
+    store().board_put(WORKERS_BOARD, hostname, json.dumps(asdict(beat)))
+
+
+@pytest.mark.parametrize("broker", ["redis://127.0.0.1:1/0", "amqp://guest:s3cr3tpw@127.0.0.1:1/none"])
+def test_a_broker_that_does_not_answer_is_one_line_and_exit_1(queue_env, broker):
+    _fake_live_worker("qr-fake@nowhere")
+    ran = manage("queue_restart", "--timeout", "1", env={"CELERY_BROKER_URL": broker})
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr[-2000:]
+    assert len(ran.stderr.strip().splitlines()) == 1 and "broker" in ran.stderr
+    assert "s3cr3tpw" not in ran.stderr
+    entry = AuditEntry.objects.filter(action="queue.restart").order_by("-id").first()
+    assert entry.outcome == AuditEntry.FAILED
