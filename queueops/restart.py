@@ -25,6 +25,10 @@ from queueops.broker import BrokerUnavailable
 from queueops.heartbeat import WorkerBeat, worker, workers
 
 
+class BoardUnreadable(Exception):
+    """The heartbeat board could not be read before any worker was asked."""
+
+
 @dataclass
 class Outcome:
     back: dict[str, WorkerBeat] = field(default_factory=dict)  # hostname -> its new heartbeat
@@ -56,7 +60,12 @@ def restart(
     timeout: float, on_back: Callable[[WorkerBeat], None] = lambda beat: None, poll: float = 0.5
 ) -> tuple[list[WorkerBeat], Outcome]:
     """Restart every live worker; (the workers asked, who came back and who did not in `timeout`)."""
-    asked = workers()
+    try:
+        asked = workers()
+    except Exception as exc:  # the store (Redis) down: nobody to ask, nobody asked
+        raise BoardUnreadable(
+            f"worker heartbeats unreadable ({type(exc).__name__}); no worker was asked"
+        ) from exc
     if not asked:
         return [], Outcome()
     request_shutdown([beat.hostname for beat in asked])
@@ -65,7 +74,7 @@ def restart(
     waiting = {beat.hostname: beat for beat in asked}
     while waiting:
         for hostname, before in list(waiting.items()):
-            now = worker(hostname)
+            now = _read(hostname)
             if is_new(before, now):
                 outcome.back[hostname] = now
                 del waiting[hostname]
@@ -75,3 +84,10 @@ def restart(
         time.sleep(poll)
     outcome.missing = sorted(waiting)
     return asked, outcome
+
+
+def _read(hostname: str) -> WorkerBeat | None:
+    try:
+        return worker(hostname)
+    except Exception:  # the store blipped while the workers restart: read again at the next poll
+        return None

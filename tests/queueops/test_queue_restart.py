@@ -90,3 +90,12 @@ def test_a_broker_that_does_not_answer_is_one_line_and_exit_1(queue_env, broker)
     assert "s3cr3tpw" not in ran.stderr
     entry = AuditEntry.objects.filter(action="queue.restart").order_by("-id").first()
     assert entry.outcome == AuditEntry.FAILED
+
+
+def test_an_unreadable_heartbeat_board_is_one_line_and_exit_1(queue_env):
+    from django.conf import settings
+
+    env = {"REDIS_URL": "redis://127.0.0.1:1/0", "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
+    ran = manage("queue_restart", "--timeout", "1", env=env)
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran.stderr[-2000:]
+    assert len(ran.stderr.strip().splitlines()) == 1 and "heartbeats unreadable" in ran.stderr

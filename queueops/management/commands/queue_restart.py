@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from queueops.broker import BrokerUnavailable
 from queueops.management.base import QueueCommand, positive_seconds
-from queueops.restart import restart
+from queueops.restart import BoardUnreadable, restart
 
 
 class Command(QueueCommand):
@@ -16,7 +16,8 @@ class Command(QueueCommand):
         "(compose's restart policy, Kubernetes) starts it again, with the code and settings "
         "deployed now. Waits until each worker's heartbeat comes from a new process. "
         "Exit 0 when all came back, 1 naming those that did not within --timeout (or when no "
-        "worker is alive, or the broker does not answer: then no worker was asked), 2 on bad usage."
+        "worker is alive, or the broker or the heartbeat board does not answer: then no worker "
+        "was asked), 2 on bad usage."
     )
     audit_action = "queue.restart"
 
@@ -31,7 +32,7 @@ class Command(QueueCommand):
     def handle(self, *args, timeout, **options):
         try:
             asked, outcome = restart(timeout, on_back=self._back)
-        except BrokerUnavailable as exc:
+        except (BrokerUnavailable, BoardUnreadable) as exc:
             self.stderr.write(str(exc))
             raise SystemExit(1) from None
         self.audit_detail.update(asked=[beat.hostname for beat in asked], missing=outcome.missing)
