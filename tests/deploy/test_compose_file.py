@@ -176,3 +176,30 @@ def test_local_backups_live_on_a_named_volume():
         assert "backups-data:/app/var/backups" in s[name]["volumes"], name
     template = (COMPOSE.parent / "production.env.example").read_text()
     assert "BACKUP_ALLOW_LOCAL=false" in template and "BACKUP_S3_BUCKET=" in template
+
+
+def _env_file_names(spec: dict) -> set[str]:
+    """The variable names a service's env_file(s) set, read from their committed .example."""
+    names = set()
+    for env_file in spec.get("env_file") or []:
+        template = COMPOSE.parent / f"{env_file}.example"
+        assert template.exists(), f"{env_file} has no committed {template.name}"
+        for line in template.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+                names.add(line.partition("=")[0].strip())
+    return names
+
+
+def test_the_database_passwords_reach_the_database_service_only():
+    """An app container (web, workers, beat) that held MARIADB_ROOT_PASSWORD or the users'
+    passwords of 01-users.sh would undo the least-privilege users; the database container needs
+    none of the app's secrets."""
+    s = services()
+    for name, spec in s.items():
+        names = _env_file_names(spec)
+        if name == "mariadb":
+            assert "MARIADB_ROOT_PASSWORD" in names and "MARIADB_BACKUP_PASSWORD" in names
+            assert not {"SECRET_KEY", "DATABASE_URL", "BACKUP_MANIFEST_KEY"} & names, names
+        else:
+            held = sorted(n for n in names if n.startswith("MARIADB_") and "PASSWORD" in n)
+            assert not held, f"{name} gets {held}"
