@@ -203,3 +203,11 @@ def test_the_database_passwords_reach_the_database_service_only():
         else:
             held = sorted(n for n in names if n.startswith("MARIADB_") and "PASSWORD" in n)
             assert not held, f"{name} gets {held}"
+
+
+def test_the_broker_service_gets_none_of_the_apps_secrets():
+    """RabbitMQ needs its user, password and vhost; not SECRET_KEY, the database logins or keys."""
+    names = _env_file_names(services()["rabbitmq"])
+    assert {"RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "RABBITMQ_DEFAULT_VHOST"} <= names
+    leaked = sorted(n for n in names if not n.startswith("RABBITMQ_") and SECRET_NAME.search(n))
+    assert not leaked and "DATABASE_URL" not in names, leaked
