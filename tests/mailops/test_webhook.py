@@ -139,6 +139,9 @@ def _bad_posts():
     bad_time["event-data"]["timestamp"] = "yesterday"
     far_time = json.loads(json.dumps(good))
     far_time["event-data"]["timestamp"] = 10**400
+    # Not past a float, but past the platform's time_t: fromtimestamp raises OSError (EOVERFLOW).
+    time_t_overflow = json.loads(json.dumps(good))
+    time_t_overflow["event-data"]["timestamp"] = 10**18
     no_signature = {"event-data": good["event-data"]}
     lone_surrogate = json.loads(json.dumps(good))
     lone_surrogate["event-data"]["recipient-domain"] = "example.com\ud800"
@@ -166,6 +169,7 @@ def _bad_posts():
         ("token too long to store", long_token, "application/json"),
         ("event time not a number", bad_time, "application/json"),
         ("event time past any date", far_time, "application/json"),
+        ("event time past time_t", time_t_overflow, "application/json"),
         ("no signature", no_signature, "application/json"),
         ("a lone surrogate in event data", lone_surrogate, "application/json"),
         ("NaN in event data", not_a_number, "application/json"),
