@@ -117,6 +117,14 @@ def test_an_event_is_linked_to_the_message_it_is_about(webhook_url):
     assert MailEvent.objects.get(recipient="z@example.com").outbound is None
     assert Suppression.objects.filter(address_key="z@example.com").exists()
 
+    # Ids no key column holds (past BIGINT, not positive): the same, not a DataError that would
+    # leave the event unstored (a FailedJob, or a 500 Mailgun retries for ever on the direct path).
+    for n, hostile in enumerate(["99999999999999999999999", "-5", "0"]):
+        address = f"w{n}@example.com"
+        status, _ = post(webhook_url, payload("delivered", address, variables={"outbound_id": hostile}))
+        assert status == 200, hostile
+        assert MailEvent.objects.get(recipient=address).outbound is None
+
 
 def _bad_posts():
     good = payload("permanent_failure", "rita@example.com")
