@@ -274,3 +274,14 @@ def test_during_a_rotation_posts_signed_with_the_previous_key_are_accepted(webho
         "new@example.com",
         "old@example.com",
     ]
+
+
+def test_an_address_whose_lower_case_is_longer_is_stored_all_the_same(webhook_url):
+    # "İ".lower() is two characters: the compared form (recipient_key, address_key) outgrows the
+    # address, past the key columns (320, 254), which would be a DataError and no event stored.
+    delivered_to = "İ" * 300 + "@example.com"
+    bounced_from = "İ" * 200 + "@example.com"
+    assert post(webhook_url, payload("delivered", delivered_to))[0] == 200
+    assert post(webhook_url, payload("permanent_failure", bounced_from))[0] == 200
+    assert MailEvent.objects.filter(event_type="delivered").count() == 1
+    assert MailEvent.objects.filter(event_type="bounced").count() == 1
