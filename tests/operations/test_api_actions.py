@@ -133,6 +133,14 @@ def test_pages_past_the_end_are_404s(api):
         ("post", "/api/ops/backups/", {"note": "x", "force": True}, "force"),
         ("post", "/api/ops/backups/drills/", {"reference": "b-does-not-exist"}, "reference"),
         ("post", "/api/ops/mail/suppressions/", {"address": "not an address"}, "address"),
+        # A valid address longer than the list's 254 (RFC 5321's path), plain or once lower-cased.
+        (
+            "post",
+            "/api/ops/mail/suppressions/",
+            {"address": "a" * 64 + "@" + "b" * 60 + ".c" * 90},
+            "address",
+        ),
+        ("post", "/api/ops/mail/suppressions/", {"address": "a@" + ("İ" * 60 + ".") * 3 + "com"}, "address"),
         ("post", "/api/ops/mail/suppressions/", ["a@example.com"], "non_field_errors"),
     ],
 )
