@@ -4,7 +4,8 @@ Each websocket process (its hub) puts an entry on one keyvalue board when it sta
 refreshes it every `REALTIME_LAYER_CHECK_INTERVAL` while it serves: its pid and host, its
 channel on the channel layer (where broadcasts reach it), its open websockets and the time.
 A server that stops cleanly takes its entry off; one that dies stops refreshing it, and is
-no longer alive once its entry is older than `stale_after()`.
+no longer alive once its entry is older than `stale_after()`, and its entry is taken off by a
+live server's beat once older than keyvalue.BOARD_FORGET_AFTER (as workers' and beats' are).
 
 Broadcasts go to the channel of every live server (realtime.fanout), `/health/realtime`
 fails when no server is alive, and the open-connection count is the sum over live servers.
@@ -45,8 +46,23 @@ def entry(channel: str, connections: int) -> str:
 
 
 def beat(server_id: str, channel: str, connections: int) -> None:
-    """Put or refresh this server's entry (blocking: the hub calls it from a thread)."""
-    keyvalue.store().board_put(BOARD, server_id, entry(channel, connections))
+    """Put or refresh this server's entry, and take off the entries of servers long gone
+    (blocking: the hub calls it from a thread)."""
+    store = keyvalue.store()
+    store.board_put(BOARD, server_id, entry(channel, connections))
+    # A server killed (SIGKILL, OOM) never takes its entry off; each restart has a new id, so
+    # without this the board, read whole by every broadcast, would grow for ever.
+    gone = [name for name, raw in store.board(BOARD).items() if _gone(raw)]
+    store.board_remove(BOARD, *gone)
+
+
+def _gone(raw: str, now: float | None = None) -> bool:
+    """An entry last refreshed over keyvalue.BOARD_FORGET_AFTER ago, or unreadable."""
+    now = time.time() if now is None else now
+    try:
+        return now - float(json.loads(raw)["seen"]) > keyvalue.BOARD_FORGET_AFTER
+    except (ValueError, TypeError, KeyError):
+        return True
 
 
 def forget(server_id: str) -> None:
