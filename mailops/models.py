@@ -107,7 +107,8 @@ class MailEvent(models.Model):
         return f"{self.event_type} {self.recipient} ({self.event_id[:12]})"
 
     def save(self, *args, **kwargs) -> None:
-        self.recipient_key = address_key(self.recipient)
+        # Lower case may be longer than the address ("İ" is two characters): cut to the column.
+        self.recipient_key = address_key(self.recipient)[: self._meta.get_field("recipient_key").max_length]
         super().save(*args, **kwargs)
 
 

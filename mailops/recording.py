@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 # Metadata key the send task gives every message (Mailgun hands it back as a user-variable).
 OUTBOUND_ID = "outbound_id"
+MAX_KEY = 2**63 - 1  # the largest BigAutoField (DEFAULT_AUTO_FIELD) value
 
 
 def _payload(esp_event) -> dict:
@@ -45,9 +46,12 @@ def _outbound_id(event) -> int | None:
     """The message the event is about, as our metadata names it (no query: the post is signed,
     and the foreign key refuses an id that does not exist, see `_store`)."""
     try:
-        return int((event.metadata or {}).get(OUTBOUND_ID))
+        outbound_id = int((event.metadata or {}).get(OUTBOUND_ID))
     except (TypeError, ValueError):
         return None
+    # Past the key column's range (BigAutoField) the INSERT is a DataError, not the IntegrityError
+    # that keeps the event unlinked: the event would never be stored.
+    return outbound_id if 0 < outbound_id <= MAX_KEY else None
 
 
 def _link_by_message_id(rows: list[MailEvent]) -> None:

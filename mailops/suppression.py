@@ -78,7 +78,12 @@ def is_suppressed(address: str) -> bool:
 
 def _suppressible(event: MailEvent) -> bool:
     """The event may suppress, and has a (deliverable) address to suppress."""
-    return event.event_type in CONSIDERED and bool(event.recipient) and len(event.recipient) <= MAX_ADDRESS
+    # The key's length, not the address's: lower case may be longer ("İ" is two characters).
+    return (
+        event.event_type in CONSIDERED
+        and bool(event.recipient)
+        and len(address_key(event.recipient)) <= MAX_ADDRESS
+    )
 
 
 def _suppression_for(event: MailEvent, key: str, soft_bounces: int) -> Suppression | None:

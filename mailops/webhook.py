@@ -43,8 +43,9 @@ REQUIRED_EVENT_FIELDS = ("event", "timestamp", "recipient")
 TEXT_FIELDS = ("event", "recipient")
 SIGNATURE_FIELDS = ("timestamp", "token", "signature")
 MAX_TOKEN = 255  # MailEvent.event_id; Mailgun's tokens are 50 characters
-# What a parser may raise on a hostile body: wrong types, nesting too deep, numbers past a datetime.
-MALFORMED = (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError)
+# What a parser may raise on a hostile body: wrong types, nesting too deep, numbers past a datetime
+# (OSError: datetime.fromtimestamp past the platform's time_t, an event timestamp of 1e18).
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError, OSError)
 
 
 def _storable(data) -> bool:

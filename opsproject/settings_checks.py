@@ -18,6 +18,7 @@ A refusal names the variable and the rule, never the value: it may be a secret.
 
 from __future__ import annotations
 
+import math
 import re
 
 import environ
@@ -74,6 +75,17 @@ class CheckedEnv(environ.Env):
         raw = self.ENVIRON.get(f"{self.prefix}{var}")
         if raw is not None and not raw.strip() and cast in (int, float) and default is not self.NOTSET:
             return default
+        if cast is float and raw is not None:
+            # Not django-environ's float, which deletes every character but digits, commas and
+            # dots first ("2m" is 2, "1e400" is 1400): a number as Python writes one, finite.
+            try:
+                value = float(raw)
+            except ValueError:
+                value = math.nan
+            if math.isfinite(value):
+                return value
+            self.problems.refuse(f"{var} must be {_expected(float)}")
+            return None if default is self.NOTSET else default
         try:
             value = super().get_value(var, cast=cast, default=default, parse_default=parse_default)
         except ImproperlyConfigured:  # set nowhere and no default
@@ -85,6 +97,11 @@ class CheckedEnv(environ.Env):
         if cast is bool and raw is not None and not _is_boolean(raw):
             self.problems.refuse(f"{var} must be {_expected(bool)}")
             return None if default is self.NOTSET else default
+        if raw is not None and not _finite(value, cast):
+            # float() takes "nan" and "inf": NaN passes every `<= 0` check after, infinity is
+            # no timeout at all.
+            self.problems.refuse(f"{var} must be {_expected(cast)}")
+            return None if default is self.NOTSET else default
         return value
 
 
@@ -92,6 +109,12 @@ def _expected(cast) -> str:
     if isinstance(cast, list) and cast:
         return f"a comma-separated list, each {_EXPECTED.get(cast[0], 'valid')}"
     return _EXPECTED.get(cast, "valid")
+
+
+def _finite(value, cast) -> bool:
+    if cast == [float]:
+        return all(math.isfinite(item) for item in value)
+    return True
 
 
 def _is_boolean(raw: str) -> bool:

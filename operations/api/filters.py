@@ -8,6 +8,8 @@ StrictFilterBackendSchema hands to drf-spectacular as the list's query parameter
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django import forms
 from django.core.exceptions import ValidationError as FormValidationError
 from django_filters import fields as filter_fields
@@ -25,7 +27,8 @@ class _PresentMeansSomething:
     """A form field for which a parameter sent empty is an error; only an absent one means "any"."""
 
     def to_python(self, value):
-        if value == "":
+        # A text field strips its value: only blanks sent is as blank as nothing sent.
+        if value == "" or (isinstance(value, str) and super().to_python(value) in ("", None)):
             raise FormValidationError("This field may not be blank.", code="blank")
         return super().to_python(value)
 
@@ -39,7 +42,17 @@ class _ChoiceField(_PresentMeansSomething, filter_fields.ChoiceField):
 
 
 class _MomentField(_PresentMeansSomething, filter_fields.IsoDateTimeField):
-    pass
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:  # absent: any time
+            return moment
+        try:
+            # The database compares in UTC: a moment that has no UTC date (9999-12-31T23:59-14:00,
+            # 0001-01-01T00:00+01:00) would raise OverflowError in the query, a 500.
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise FormValidationError("This date/time is out of range in UTC.", code="overflow") from None
+        return moment
 
 
 class Text(filters.CharFilter):

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from alerts.models import Alert
 from audit.models import AuditEntry
 from backups.models import BackupDrill, BackupRecord
-from mailops.models import MailEvent, Suppression
+from mailops.models import MAX_ADDRESS, MailEvent, Suppression, address_key
 from opsproject.serializers import StrictSerializer
 from queueops.models import FailedJob
 
@@ -248,6 +248,13 @@ class SuppressionSerializer(Shown):
 class SuppressionAddSerializer(StrictSerializer):
     address = serializers.EmailField(max_length=320)
     detail = serializers.CharField(required=False, default="", max_length=2000, allow_blank=True)
+
+    def validate_address(self, value: str) -> str:
+        # The list compares lower case, which may be longer ("İ" is two characters); past the
+        # key's column mailops.suppression.suppress refuses it (a ValueError, a 500 here).
+        if len(address_key(value)) > MAX_ADDRESS:
+            raise serializers.ValidationError(f"Ensure this address has at most {MAX_ADDRESS} characters.")
+        return value
 
 
 # --- audit ----------------------------------------------------------------------------------

@@ -47,6 +47,10 @@ def test_health_json_for_named_components():
         ("health", "no_such_component"),
         ("health", "--timeout", "0"),
         ("health", "--timeout", "soon"),
+        # Past what a thread can wait: an OverflowError traceback, not a wait.
+        ("health", "database", "--timeout", "inf"),
+        ("health", "database", "--timeout", "1e308"),
+        ("health_gate", "--url", "http://127.0.0.1:1", "--timeout", "nan"),
         ("health", "--no-such-option"),
         ("health", "--url", "ftp://example.invalid/health"),
         ("health_gate",),

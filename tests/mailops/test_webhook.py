@@ -117,6 +117,14 @@ def test_an_event_is_linked_to_the_message_it_is_about(webhook_url):
     assert MailEvent.objects.get(recipient="z@example.com").outbound is None
     assert Suppression.objects.filter(address_key="z@example.com").exists()
 
+    # Ids no key column holds (past BIGINT, not positive): the same, not a DataError that would
+    # leave the event unstored (a FailedJob, or a 500 Mailgun retries for ever on the direct path).
+    for n, hostile in enumerate(["99999999999999999999999", "-5", "0"]):
+        address = f"w{n}@example.com"
+        status, _ = post(webhook_url, payload("delivered", address, variables={"outbound_id": hostile}))
+        assert status == 200, hostile
+        assert MailEvent.objects.get(recipient=address).outbound is None
+
 
 def _bad_posts():
     good = payload("permanent_failure", "rita@example.com")
@@ -139,6 +147,9 @@ def _bad_posts():
     bad_time["event-data"]["timestamp"] = "yesterday"
     far_time = json.loads(json.dumps(good))
     far_time["event-data"]["timestamp"] = 10**400
+    # Not past a float, but past the platform's time_t: fromtimestamp raises OSError (EOVERFLOW).
+    time_t_overflow = json.loads(json.dumps(good))
+    time_t_overflow["event-data"]["timestamp"] = 10**18
     no_signature = {"event-data": good["event-data"]}
     lone_surrogate = json.loads(json.dumps(good))
     lone_surrogate["event-data"]["recipient-domain"] = "example.com\ud800"
@@ -166,6 +177,7 @@ def _bad_posts():
         ("token too long to store", long_token, "application/json"),
         ("event time not a number", bad_time, "application/json"),
         ("event time past any date", far_time, "application/json"),
+        ("event time past time_t", time_t_overflow, "application/json"),
         ("no signature", no_signature, "application/json"),
         ("a lone surrogate in event data", lone_surrogate, "application/json"),
         ("NaN in event data", not_a_number, "application/json"),
@@ -262,3 +274,14 @@ def test_during_a_rotation_posts_signed_with_the_previous_key_are_accepted(webho
         "new@example.com",
         "old@example.com",
     ]
+
+
+def test_an_address_whose_lower_case_is_longer_is_stored_all_the_same(webhook_url):
+    # "İ".lower() is two characters: the compared form (recipient_key, address_key) outgrows the
+    # address, past the key columns (320, 254), which would be a DataError and no event stored.
+    delivered_to = "İ" * 300 + "@example.com"
+    bounced_from = "İ" * 200 + "@example.com"
+    assert post(webhook_url, payload("delivered", delivered_to))[0] == 200
+    assert post(webhook_url, payload("permanent_failure", bounced_from))[0] == 200
+    assert MailEvent.objects.filter(event_type="delivered").count() == 1
+    assert MailEvent.objects.filter(event_type="bounced").count() == 1

@@ -115,6 +115,12 @@ def test_pages_past_the_end_are_404s(api):
         ("get", "/api/ops/failed-jobs/?failed_after=yesterday", None, "failed_after"),
         ("get", "/api/ops/failed-jobs/?colour=red", None, "colour"),
         ("get", "/api/ops/failed-jobs/?queue=", None, "queue"),
+        # Only blanks is blank too (the form strips them), not an unfiltered list.
+        ("get", "/api/ops/failed-jobs/?queue=%20%20", None, "queue"),
+        ("get", "/api/ops/mail/events/?recipient=%20", None, "recipient"),
+        # Dates that exist, but not once in UTC (the database's time): a 400, not an OverflowError.
+        ("get", "/api/ops/failed-jobs/?failed_after=9999-12-31T23:59:59-14:00", None, "failed_after"),
+        ("get", "/api/ops/failed-jobs/?failed_before=0001-01-01T00:00:00%2B01:00", None, "failed_before"),
         ("get", "/api/ops/failed-jobs/?task=" + "t" * 256, None, "task"),
         ("get", "/api/ops/failed-jobs/?page=0", None, "page"),
         ("get", "/api/ops/backups/?page=first", None, "page"),
@@ -127,6 +133,14 @@ def test_pages_past_the_end_are_404s(api):
         ("post", "/api/ops/backups/", {"note": "x", "force": True}, "force"),
         ("post", "/api/ops/backups/drills/", {"reference": "b-does-not-exist"}, "reference"),
         ("post", "/api/ops/mail/suppressions/", {"address": "not an address"}, "address"),
+        # A valid address longer than the list's 254 (RFC 5321's path), plain or once lower-cased.
+        (
+            "post",
+            "/api/ops/mail/suppressions/",
+            {"address": "a" * 64 + "@" + "b" * 60 + ".c" * 90},
+            "address",
+        ),
+        ("post", "/api/ops/mail/suppressions/", {"address": "a@" + ("İ" * 60 + ".") * 3 + "com"}, "address"),
         ("post", "/api/ops/mail/suppressions/", ["a@example.com"], "non_field_errors"),
     ],
 )

@@ -59,3 +59,29 @@ def test_an_empty_number_is_unset_and_a_variable_without_default_is_missing(read
 )
 def test_rates(rate, valid):
     assert is_rate(rate, ("second", "minute", "hour", "day")) is valid
+
+
+@pytest.mark.parametrize("word", ["nan", "inf", "-Infinity", "1e400"])
+def test_a_number_that_is_not_finite_is_refused(reading, word):
+    # NaN passes every `< 0` / `<= 0` check settings.py makes; infinity is no timeout at all.
+    env, problems = reading(T_FLOAT=word, T_LIST=f"1,{word}")
+    assert env.float("T_FLOAT", default=2.0) == 2.0
+    assert env.list("T_LIST", cast=float, default=[9.0]) == [9.0]
+    assert problems.refused == [
+        "T_FLOAT must be a number",
+        "T_LIST must be a comma-separated list, each a number",
+    ]
+
+
+@pytest.mark.parametrize("word", ["2m", "1.5e3x", "1,5"])
+def test_a_number_with_letters_or_commas_is_refused_not_misread(reading, word):
+    # django-environ's own float deletes what is not a digit: "2m" would be read as 2 seconds.
+    env, problems = reading(T_FLOAT=word)
+    assert env.float("T_FLOAT", default=2.5) == 2.5
+    assert problems.refused == ["T_FLOAT must be a number"]
+
+
+def test_a_number_in_exponent_form_is_read_as_python_reads_it(reading):
+    env, problems = reading(T_FLOAT=" 1.5e3 ")
+    assert env.float("T_FLOAT", default=2.5) == 1500.0
+    assert problems.refused == []

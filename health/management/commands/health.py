@@ -21,13 +21,20 @@ from health.results import FAIL, worst
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
+# A day: more than any probe or gate needs; past threading.TIMEOUT_MAX (and infinity) a wait
+# raises OverflowError instead of waiting.
+MAX_SECONDS = 24 * 3600
+
+
 def positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    if not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds above 0, at most {MAX_SECONDS}, not {text!r}"
+        )
     return value
 
 
@@ -44,7 +51,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout",
             type=positive_seconds,
-            help="seconds each check may take (with --url: the whole request); default HEALTH_TIMEOUT",
+            help="seconds each check may take (with --url: the whole request), at most 86400; "
+            "default HEALTH_TIMEOUT",
         )
         parser.add_argument(
             "--url",
