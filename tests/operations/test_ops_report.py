@@ -16,9 +16,11 @@ from django.test import override_settings
 
 from keyvalue import store
 from operations.report import MISSING, OK, build_report
+from realtime import servers
 from scheduler.leadership import LEADER_KEY, coordinator
 from tests.backups.conftest import backup_settings
 from tests.mailops.signing import payload, post
+from tests.realtime.support import asgi_server
 from tests.scheduler.beat_support import start_beat
 from tests.support.celery_worker import celery_worker
 
@@ -56,6 +58,7 @@ def test_a_healthy_stack_scores_10_and_each_broken_item_lowers_the_score(
         bucket,
         override_settings(HEALTH_TOKEN="t" * 32, ADMINS=[("Ops", "ops@example.com")]),
         celery_worker() as worker,
+        asgi_server(),  # a realtime server, whose heartbeat /health/realtime wants
     ):
         call_command("backup_run", "--note", "readiness")
         call_command("backup_drill", "latest")
@@ -69,6 +72,7 @@ def test_a_healthy_stack_scores_10_and_each_broken_item_lowers_the_score(
             timeout=60,
             what="a leader and a standby",
         )
+        _wait_for(lambda: servers.alive(), timeout=60, what="the realtime server's heartbeat")
         try:
             healthy = build_report()
             assert healthy.score == 10, _explain(healthy)
