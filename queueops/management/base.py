@@ -7,6 +7,7 @@ import argparse
 from django.core.management.base import CommandError, CommandParser
 
 from audit.commands import AuditedCommand
+from health.management.commands.health import positive_seconds  # noqa: F401 (the commands' --timeout type)
 
 
 class _OneLineParser(CommandParser):
@@ -35,16 +36,6 @@ class QueueCommand(AuditedCommand):
 
     def usage_error(self, message: str) -> CommandError:
         return CommandError(message, returncode=2)
-
-
-def positive_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: give more than 0 seconds")
-    return seconds
 
 
 def hours(value: str) -> int:

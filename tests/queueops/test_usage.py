@@ -22,6 +22,7 @@ BAD_USAGE = [
     ("queue_monitor", "celery:-1"),
     ("queue_monitor", "celery:10:old"),
     ("queue_probe", "--timeout", "0"),
+    ("queue_probe", "--timeout", "inf"),  # an endless wait: refused like 0
     ("queue_probe", "--keep"),
     ("queue_workers", "extra"),
     ("queue_worker_alive", "--max-age", "-3"),
@@ -29,6 +30,7 @@ BAD_USAGE = [
     ("queue_clear", "celery"),  # no terminal to confirm on, no --force
     ("queue_clear", "qo_no_such_queue", "--force"),
     ("queue_restart", "--timeout", "0"),
+    ("queue_restart", "--timeout", "1e308"),
     ("queue_restart", "extra"),
 ]
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 from django.core.management.base import CommandError
 
+from health.management.commands.health import positive_seconds
 from scheduler.management.base import ScheduleCommand, usage_error
 from scheduler.run_now import send, wait_for_outcome
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"{value!r}: give more than 0 seconds")
-    return seconds
 
 
 class Command(ScheduleCommand):
@@ -39,7 +29,7 @@ class Command(ScheduleCommand):
         parser.add_argument("name", help="the job's name, as schedule_list shows it")
         parser.add_argument(
             "--timeout",
-            type=_seconds,
+            type=positive_seconds,
             default=600.0,
             help="seconds to wait for the outcome, retries included (default 600)",
         )
