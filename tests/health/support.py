@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import threading
 import time
 import urllib.error
@@ -23,7 +22,8 @@ from django.db import connection
 
 from health.registry import health_check
 from health.results import FAIL, WARN, Result
-from tests.support.processes import BIN, PYTHON, REPO, free_port, running
+from tests.support.command_lines import run_command_line
+from tests.support.processes import BIN, free_port, running
 
 INFRA_CHECKS = [f"health.checks.{name}" for name in ("database", "cache", "storage", "migrations")]
 
@@ -216,11 +216,11 @@ def _wait_until_serving(base: str, server) -> None:
 
 
 def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, float]:
-    """`manage.py ...` as a child process on the test database: exit code, output, seconds."""
+    """`manage.py ...` on the test database (in a fork of a warm interpreter:
+    tests/support/command_lines.py): exit code, output, seconds."""
     started = time.monotonic()
-    done = subprocess.run(
-        [PYTHON, "manage.py", *args],
-        cwd=REPO,
+    done = run_command_line(
+        args,
         env={
             **os.environ,
             "DATABASE_URL": database_url(),
@@ -228,8 +228,6 @@ def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) 
             "HEALTH_TOKEN": "",
             **(env or {}),
         },
-        capture_output=True,
-        text=True,
         timeout=timeout,
     )
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started

@@ -6,12 +6,14 @@ Exit codes: 0 pass/warn, 1 fail (the gate: deadline passed), 2 unreachable or ba
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
 
 from tests.health import support
 from tests.health.support import manage, uvicorn
+from tests.support.command_lines import run_command_lines
 from tests.support.processes import PYTHON, ManagedProcess, running
 
 TOKEN = "gate-health-token-0123456789abcdef"
@@ -41,28 +43,30 @@ def test_health_json_for_named_components():
     assert sorted(document["checks"]) == ["database:responseTime", "storage:responseTime"]
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("health", "no_such_component"),
-        ("health", "--timeout", "0"),
-        ("health", "--timeout", "soon"),
-        # Past what a thread can wait: an OverflowError traceback, not a wait.
-        ("health", "database", "--timeout", "inf"),
-        ("health", "database", "--timeout", "1e308"),
-        ("health_gate", "--url", "http://127.0.0.1:1", "--timeout", "nan"),
-        ("health", "--no-such-option"),
-        ("health", "--url", "ftp://example.invalid/health"),
-        ("health_gate",),
-        ("health_gate", "--url", "http://127.0.0.1:1", "--interval", "0"),
-        ("health_gate", "--url", "http://127.0.0.1:1", "--consecutive", "0"),
-        ("health_gate", "--url", "not a url"),
-    ],
-)
-def test_bad_usage_exits_2(args):
-    code, output, _ = manage(*args)
-    assert code == 2, output
-    assert "Traceback" not in output
+BAD_USAGE = [
+    ("health", "no_such_component"),
+    ("health", "--timeout", "0"),
+    ("health", "--timeout", "soon"),
+    # Past what a thread can wait: an OverflowError traceback, not a wait.
+    ("health", "database", "--timeout", "inf"),
+    ("health", "database", "--timeout", "1e308"),
+    ("health_gate", "--url", "http://127.0.0.1:1", "--timeout", "nan"),
+    ("health", "--no-such-option"),
+    ("health", "--url", "ftp://example.invalid/health"),
+    ("health_gate",),
+    ("health_gate", "--url", "http://127.0.0.1:1", "--interval", "0"),
+    ("health_gate", "--url", "http://127.0.0.1:1", "--consecutive", "0"),
+    ("health_gate", "--url", "not a url"),
+]
+
+
+def test_bad_usage_exits_2():
+    # Each a real `manage.py` command line, run in a fork of one warmed-up interpreter.
+    env = {**os.environ, "DATABASE_URL": support.database_url(), "HEALTH_TOKEN": ""}
+    for ran in run_command_lines(BAD_USAGE, env={**env, "HEALTH_CHECKS": ",".join(support.INFRA_CHECKS)}):
+        output = ran.stdout + ran.stderr
+        assert ran.returncode == 2, (ran.argv, output)
+        assert "Traceback" not in output, ran.argv
 
 
 def test_health_url_unreachable_exits_2():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from keyvalue import store
 from opsproject.celery import app
 from queueops.keys import PREFIX
 from tests.support.celery_worker import child_env
-from tests.support.processes import PYTHON, REPO
+from tests.support.command_lines import run_command_line
 from tests.support.waiting import wait_until
 
 INCLUDE = "tests.queueops.tasks"
@@ -71,17 +70,10 @@ class Ran:
 
 
 def manage(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Ran:
-    """Run `manage.py ARGS` as the command line does, on the test database and broker."""
+    """Run `manage.py ARGS` as the command line does, on the test database and broker (in a
+    fork of a warm interpreter: tests/support/command_lines.py)."""
     started = time.monotonic()
-    done = subprocess.run(
-        [PYTHON, "manage.py", *args],
-        cwd=REPO,
-        env={**os.environ, **child_env(), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    done = run_command_line(args, env={**os.environ, **child_env(), **(env or {})}, timeout=timeout)
     return Ran(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 

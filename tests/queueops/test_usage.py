@@ -1,10 +1,11 @@
 """Bad usage of every queue_* command exits 2 with one line on stderr, from the real command line."""
 
-from concurrent.futures import ThreadPoolExecutor
+import os
 
 import pytest
 
-from tests.queueops.conftest import manage
+from tests.support.celery_worker import child_env
+from tests.support.command_lines import run_command_lines
 
 BAD_USAGE = [
     ("queue_failed", "--bogus"),
@@ -37,9 +38,8 @@ BAD_USAGE = [
 
 @pytest.mark.django_db(transaction=True)
 def test_bad_usage_exits_2_with_a_one_line_message():
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda argv: (argv, manage(*argv)), BAD_USAGE))
-    for argv, ran in results:
+    for ran in run_command_lines(BAD_USAGE, env={**os.environ, **child_env()}):
+        argv = ran.argv
         assert ran.returncode == 2, (argv, ran.returncode, ran.stderr)
         lines = ran.stderr.strip().splitlines()
         assert len(lines) == 1, (argv, ran.stderr)

@@ -1,7 +1,7 @@
 """Late-job detection, schedule_list, schedule_beat_alive and the scheduler health check."""
 
 import json
-import subprocess
+import os
 from datetime import timedelta
 
 import pytest
@@ -15,7 +15,7 @@ from scheduler.models import JobRun, ManagedJob
 from scheduler.periodic import PeriodicJob, every
 from scheduler.runlog import job_statuses
 from scheduler.sync import sync_jobs
-from tests.support.processes import PYTHON, REPO
+from tests.support.command_lines import run_command_line
 
 pytestmark = pytest.mark.django_db
 
@@ -142,8 +142,7 @@ def test_schedule_list_shows_lateness_and_exits_1_for_a_late_critical_job(clean_
 
 
 def _alive(*args):
-    argv = [PYTHON, "manage.py", "schedule_beat_alive", *args]
-    return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=30)
+    return run_command_line(["schedule_beat_alive", *args], env=os.environ, timeout=30)
 
 
 def test_beat_alive_command(clean_board):
