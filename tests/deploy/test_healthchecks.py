@@ -102,9 +102,26 @@ def test_http_services_healthcheck_passes_then_fails_when_hung_and_when_killed(n
         assert _fails_within(name, _budget(name), port=port) < _budget(name)
 
 
+# The processes below beat faster and go stale sooner than in production, so the test waits
+# seconds, not the production limits; those fit compose's budget, checked here from the settings.
+FAST_HEARTBEATS = {
+    "QUEUE_HEARTBEAT_INTERVAL": "0.5",
+    "QUEUE_HEARTBEAT_MAX_AGE": "3",
+    "BEAT_LOCK_TTL": "4",
+    "BEAT_MAX_INTERVAL": "1",
+}
+
+
+def test_production_heartbeat_limits_fit_the_healthcheck_budgets():
+    from django.conf import settings
+
+    assert _budget("worker") > settings.QUEUE_HEARTBEAT_MAX_AGE
+    assert _budget("beat") > settings.BEAT_HEARTBEAT_MAX_AGE
+
+
 @pytest.mark.django_db(transaction=True)
 def test_worker_and_beat_healthchecks_pass_then_fail_after_sigkill():
-    env = child_env()
+    env = child_env(**FAST_HEARTBEATS)
     worker = ManagedProcess([*_local(services()["worker"]["command"]), "--concurrency=1"], env=env)
     beat = ManagedProcess(_local(services()["beat"]["command"]), env=env)
     try:
