@@ -2,7 +2,9 @@
 
 Probes `--url` every `--interval` seconds. Exit 0 once `--consecutive` probes in a row pass
 (HTTP 200: pass or warn), 1 when `--timeout` passes first (naming what failed last), 2 on bad
-usage. With a token (`--token`, default HEALTH_TOKEN) each probe asks for fresh results.
+usage. An answer that is no health+json document (malformed checks, over 1 MiB, not JSON,
+not HTTP) is a failing probe, named on one line. With a token (`--token`, default
+HEALTH_TOKEN) each probe asks for fresh results.
 
 A deploy must not go ahead without some things that /health only warns about (no live worker,
 no beat leader, no realtime server): a probe passes only when every entry of `--require`
@@ -36,7 +38,8 @@ def positive_count(text: str) -> int:
 class Command(BaseCommand):
     help = (
         "Probe a server until N consecutive probes pass (exit 0) or the timeout passes (exit 1, "
-        "printing the failing components); exit 2 on bad usage."
+        "printing the failing components); exit 2 on bad usage. An answer that is not a health "
+        "document (malformed, over 1 MiB) is a failing probe."
     )
     requires_system_checks: list = []
 
@@ -76,6 +79,7 @@ class Command(BaseCommand):
             probes += 1
             remaining = deadline - time.monotonic()
             passed, last = self._probe(url, token, timeout=max(0.5, min(10.0, remaining)))
+            last = client.one_line(last)  # what the server sent may hold newlines, or be long
             streak = streak + 1 if passed else 0
             self.stdout.write(f"probe {probes}: {last} ({streak}/{needed})")
             if streak >= needed:
