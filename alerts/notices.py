@@ -70,13 +70,12 @@ def raise_alert(
     Alert.objects.filter(pk=alert.pk).update(last_seen_at=now, **fields)
     due = alert.last_notified_at is None or now - alert.last_notified_at >= timedelta(seconds=repeat)
     # Only the caller whose update finds the old notice time sends the reminder.
-    if due and Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
+    reminded = due and Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
         last_notified_at=now, reminders=alert.reminders + 1
-    ):
-        alert.refresh_from_db()
-        _notify_on_commit(alert, REMINDER)
-        return alert
+    )
     alert.refresh_from_db()
+    if reminded:
+        _notify_on_commit(alert, REMINDER)
     return alert
 
 
@@ -107,12 +106,11 @@ def duration_text(delta: timedelta) -> str:
 
 def message(alert: Alert, kind: str) -> tuple[str, str]:
     """The subject and body of a notice."""
-    if kind == OPENED:
-        subject = f"[{alert.severity.upper()}] {alert.summary}"
-    elif kind == REMINDER:
-        subject = f"[STILL {alert.severity.upper()}] {alert.summary} (open {duration_text(alert.duration)})"
-    else:
-        subject = f"[RESOLVED] {alert.summary} (after {duration_text(alert.duration)})"
+    severity, lasted = alert.severity.upper(), duration_text(alert.duration)
+    subject = {
+        OPENED: f"[{severity}] {alert.summary}",
+        REMINDER: f"[STILL {severity}] {alert.summary} (open {lasted})",
+    }.get(kind, f"[RESOLVED] {alert.summary} (after {lasted})")
     lines = [subject, "", f"alert: {alert.key}"]
     if alert.source:
         lines.append(f"source: {alert.source}")

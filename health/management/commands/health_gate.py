@@ -14,7 +14,6 @@ no beat leader, no realtime server): a probe passes only when every entry of `--
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -23,16 +22,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from health import client
 from health.management.commands.health import EXIT_FAIL, EXIT_OK, EXIT_USAGE, positive_seconds
-
-
-def positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1, not {text!r}")
-    return value
 
 
 class Command(BaseCommand):
@@ -53,7 +42,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--timeout", type=positive_seconds, default=300.0, help="seconds to keep trying")
         parser.add_argument("--interval", type=positive_seconds, default=5.0, help="seconds between probes")
-        parser.add_argument("--consecutive", type=positive_count, default=3, help="passing probes in a row")
+        parser.add_argument("--consecutive", type=int, default=3, help="passing probes in a row")
         parser.add_argument(
             "--require",
             default=None,
@@ -67,11 +56,11 @@ class Command(BaseCommand):
         except client.BadURL as error:
             raise CommandError(str(error), returncode=EXIT_USAGE) from None
         token = settings.HEALTH_TOKEN if options["token"] is None else options["token"]
-        if options["require"] is None:
-            self.required = list(settings.HEALTH_GATE_REQUIRE)
-        else:
-            self.required = [name.strip() for name in options["require"].split(",") if name.strip()]
+        require = ",".join(settings.HEALTH_GATE_REQUIRE) if options["require"] is None else options["require"]
+        self.required = [name.strip() for name in require.split(",") if name.strip()]
         needed, interval = options["consecutive"], options["interval"]
+        if needed < 1:
+            raise CommandError(f"--consecutive is a whole number from 1, not {needed}", returncode=EXIT_USAGE)
         deadline = time.monotonic() + options["timeout"]
         streak = probes = 0
         last = "no probe finished"
