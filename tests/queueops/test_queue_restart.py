@@ -77,7 +77,9 @@ def test_no_live_worker_is_exit_1(queue_env):
 
 def _fake_live_worker(hostname: str) -> None:
     now = time.time()
-    beat = WorkerBeat(hostname, 4242, ["qo_idle"], 0, 0, 1, started_at=now - 60, at=now)
+    # Stamped a minute ahead: it reads as fresh (QUEUE_HEARTBEAT_MAX_AGE is 2 s here) however
+    # long the command takes to start on a loaded machine.
+    beat = WorkerBeat(hostname, 4242, ["qo_idle"], 0, 0, 1, started_at=now - 60, at=now + 60)
     store().board_put(WORKERS_BOARD, hostname, json.dumps(asdict(beat)))
 
 
