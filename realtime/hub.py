@@ -193,10 +193,9 @@ class Hub:
 
     async def publish(self, channel: str, text: str, exclude: str | None = None) -> None:
         """Send a ready frame to every subscriber of `channel` in every process."""
+        message = {"type": "realtime.frame", "channel": channel, "frame": text, "exclude": exclude}
         async with self._fanouts:
-            await fanout.send(
-                {"type": "realtime.frame", "channel": channel, "frame": text, "exclude": exclude}
-            )
+            await fanout.send(message)
 
     def deliver(self, message: dict) -> None:
         exclude = message.get("exclude")

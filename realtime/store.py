@@ -159,8 +159,7 @@ class RedisStore:
         return PresenceResult(members, None, _departed(entries, [socket_id, *stale], members))
 
     async def presence_refresh(self, entries: list[tuple[str, str, Member]]) -> None:
-        """Mark this process's entries as alive (in one round trip: the layer check that calls
-        this has a deadline); puts them back after Redis lost them."""
+        """Mark this process's entries alive in one round trip (the layer check has a deadline)."""
         now, by_key = time.time(), {}
         for channel, socket_id, member in entries:
             entry = json.dumps({**member.as_dict(), "seen": now})
