@@ -182,7 +182,7 @@ def restore_to(
             steps.run("compare row counts", _raise_mismatch, mismatches)
         if plan:
             steps.state = f"database {target} holds the backup, binlogs partly replayed"
-            steps.run("replay binlogs", pitr.replay, plan, paths, dumper, target)
+            steps.run("replay binlogs", pitr.replay, plan, paths, logins.pitr_dumper(alias), target)
     report.ok = True
     return report
 
@@ -240,7 +240,7 @@ def _restore_live(manifest, alias, flush_queues, store, tty, plan, scratch) -> R
         steps.run("compare row counts", _raise_mismatch, mismatches)
     if plan:
         steps.state = "maintenance is ON, workers paused, backup loaded, binlogs partly replayed"
-        steps.run("replay binlogs", pitr.replay, plan, paths, dumper, live_name)
+        steps.run("replay binlogs", pitr.replay, plan, paths, logins.pitr_dumper(alias), live_name)
     steps.state = "maintenance is ON, workers paused, database restored"
     steps.run("migrate", call_command, "migrate", database=alias, interactive=False, verbosity=0)
     steps.run("clear caches", _clear_caches, manifest)
