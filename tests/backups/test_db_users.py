@@ -133,26 +133,10 @@ def test_backing_up_or_shipping_as_the_app_user_fails_with_one_line(binlog_serve
     assert BackupRecord.objects.count() == records
 
 
-class _MySQLServer:
-    """A connection whose server answers VERSION() the way MySQL 8.4 does."""
-
-    def cursor(self):
-        return self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def execute(self, statement, params=None):
-        assert statement == "SELECT VERSION()", statement
-
-    def fetchone(self):
-        return ("8.4.3",)
-
-    def close(self):
-        pass
+def _mysql_8_4(self, database, sql, params=None):
+    """The server's answer to VERSION() the way MySQL 8.4 gives it; nothing else may run first."""
+    assert sql == "SELECT VERSION()", sql
+    return [("8.4.3",)]
 
 
 @pytest.mark.parametrize(
@@ -165,7 +149,10 @@ class _MySQLServer:
     ],
 )
 def test_a_mysql_server_is_refused_in_one_line_before_anything_is_done(argv, monkeypatch, tmp_path):
-    monkeypatch.setattr(MySQLDumper, "connection_to", lambda self, name: _MySQLServer())
+    monkeypatch.setattr(MySQLDumper, "query", _mysql_8_4)
+    monkeypatch.setattr(
+        MySQLDumper, "connection_to", lambda self, name: pytest.fail(f"connected to {name!r}")
+    )
     monkeypatch.setattr("backups.catalog.resolve", lambda *a, **k: _signed_manifest())
     records = BackupRecord.objects.count()
     with backup_settings(tmp_path, make_keys(tmp_path)):
