@@ -25,6 +25,7 @@ import json
 import logging
 import urllib.request
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import mail_admins
@@ -65,7 +66,7 @@ def raise_alert(
             if alert is None:  # ...and it was resolved in between: leave it to the next check
                 raise
         else:
-            _notify_on_commit(alert, OPENED)
+            transaction.on_commit(partial(notify, alert, OPENED))
             return alert
     Alert.objects.filter(pk=alert.pk).update(last_seen_at=now, **fields)
     due = alert.last_notified_at is None or now - alert.last_notified_at >= timedelta(seconds=repeat)
@@ -75,7 +76,7 @@ def raise_alert(
     )
     alert.refresh_from_db()
     if reminded:
-        _notify_on_commit(alert, REMINDER)
+        transaction.on_commit(partial(notify, alert, REMINDER))
     return alert
 
 
@@ -87,12 +88,8 @@ def resolve_alert(key: str) -> Alert | None:
     if not Alert.objects.filter(pk=alert.pk, open_key=key).update(open_key=None, resolved_at=timezone.now()):
         return None  # resolved by someone else, who sent the notice
     alert.refresh_from_db()
-    _notify_on_commit(alert, RESOLVED)
+    transaction.on_commit(partial(notify, alert, RESOLVED))
     return alert
-
-
-def _notify_on_commit(alert: Alert, kind: str) -> None:
-    transaction.on_commit(lambda: notify(alert, kind))
 
 
 def duration_text(delta: timedelta) -> str:

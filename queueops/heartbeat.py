@@ -131,8 +131,7 @@ class Heartbeat(bootsteps.StartStopStep):
         self.flush_failed_jobs()
 
     def flush_failed_jobs(self):
-        """Failed jobs spooled while the database was down go into the table (queueops.failed);
-        one Redis LLEN when the spool is empty."""
+        """Spooled failed jobs go into the table (queueops.failed): one LLEN when there are none."""
         from queueops.failed import flush_spool  # the models, once the app registry is ready
 
         try:
