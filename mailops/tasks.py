@@ -3,14 +3,10 @@ check warm, pruning history."""
 
 from __future__ import annotations
 
-import logging
-
 from django.db import DataError, IntegrityError
 
 from mailops import credentials, delivery, recording, retention
 from queueops.policy import PolicyTask, policy_task
-
-log = logging.getLogger(__name__)
 
 
 class MailTask(PolicyTask):
@@ -46,7 +42,7 @@ def send_message(self, outbound_id: int) -> str | None:
     permanent_errors=(DataError, IntegrityError, KeyError, TypeError, ValueError),
 )
 def store_event(fields: dict) -> bool:
-    """Store one tracking event the webhook accepted (mailops.recording.record); True if new.
+    """Store one tracking event the webhook accepted (mailops.receivers); True if new.
 
     Its retries and, in the end, its FailedJob (args: the event's fields) keep the event; a
     redelivery after a worker died mid-store finds the event stored, or nothing of it.

@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.commands import AuditedCommand
 from mailops.models import OutboundMessage
 from mailops.sending import InvalidRecipient, send_mail
-from mailops.suppression import is_suppressed
+from mailops.suppression import suppressed_keys
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 DONE = {OutboundMessage.Status.SENT, OutboundMessage.Status.FAILED, OutboundMessage.Status.SUPPRESSED}
@@ -59,30 +59,20 @@ class Command(AuditedCommand):
             message = send_mail([address], options["subject"], body, kind="mail_send_test")
         except InvalidRecipient as error:
             raise CommandError(str(error), returncode=EXIT_USAGE) from None
-        if is_suppressed(address) and not options["json"]:
+        if suppressed_keys([address]) and not options["json"]:
             self.stderr.write(f"note: {address} is on the suppression list; the worker will not send to it")
         deadline = time.monotonic() + options["wait"]
         while options["wait"] and message.status not in DONE and time.monotonic() < deadline:
             time.sleep(0.25)
             message.refresh_from_db()
-        outcome = {
-            "id": message.pk,
-            "to": address,
-            "status": message.status,
-            "message_id": message.message_id,
-            "error": message.error,
-        }
-        if options["json"]:
-            self.stdout.write(json.dumps(outcome))
-        else:
-            line = f"mail #{message.pk} to {address}: {message.status}"
-            if message.message_id:
-                line += f" ({message.message_id})"
-            if message.error:
-                line += f": {message.error.splitlines()[0]}"
-            if options["wait"] and message.status not in DONE:
-                line += f"; no outcome within {options['wait']:g} s: is a worker running?"
-            self.stdout.write(line)
+        outcome = {"id": message.pk, "to": address, "status": message.status}
+        outcome.update(message_id=message.message_id, error=message.error)
+        line = f"mail #{message.pk} to {address}: {message.status}"
+        line += f" ({message.message_id})" if message.message_id else ""
+        line += f": {message.error.splitlines()[0]}" if message.error else ""
+        if options["wait"] and message.status not in DONE:
+            line += f"; no outcome within {options['wait']:g} s: is a worker running?"
+        self.stdout.write(json.dumps(outcome) if options["json"] else line)
         ok = message.status == OutboundMessage.Status.SENT or (
             not options["wait"] and message.status == OutboundMessage.Status.QUEUED
         )
