@@ -28,7 +28,9 @@ def store_tracking_event(sender, event, esp_name, **kwargs) -> None:
     webhook answers 503 (opsproject.outages) so Mailgun retries."""
     fields = recording.fields_of(event)
     try:
-        store_event.delay(fields)
+        # The event id names the message in logs and monitoring: a repr of every field (Celery's
+        # default) would cost the webhook time and put recipients' addresses in worker logs.
+        store_event.apply_async((fields,), argsrepr=repr((fields["event_id"],)), kwargsrepr="{}")
     except BROKER_UNREACHABLE as error:
         log.warning(
             "task queue unavailable (%s); storing mail event %s directly",
