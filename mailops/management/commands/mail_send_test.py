@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from audit.commands import AuditedCommand
+from health.management.commands.health import MAX_SECONDS
 from mailops.models import OutboundMessage
 from mailops.sending import InvalidRecipient, send_mail
 from mailops.suppression import suppressed_keys
@@ -20,12 +21,13 @@ DONE = {OutboundMessage.Status.SENT, OutboundMessage.Status.FAILED, OutboundMess
 
 
 def seconds(text: str) -> float:
+    """0 (do not wait) up to `health`'s MAX_SECONDS: infinity or NaN would wait forever or not at all."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds (0 or more), not {text!r}")
+    if not 0 <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to {MAX_SECONDS}, not {text!r}")
     return value
 
 
