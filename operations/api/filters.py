@@ -87,7 +87,7 @@ class StrictFilterBackend(filters.DjangoFilterBackend):
         filterset_class = self.get_filterset_class(view, queryset)
         known = set(filterset_class.base_filters) if filterset_class else set()
         if view.paginator is not None:
-            known.add(view.paginator.page_query_param)
+            known.add(getattr(view.paginator, "page_query_param", None) or view.paginator.cursor_query_param)
         unknown = {
             name: ["This field cannot be set here."] for name in request.query_params if name not in known
         }
