@@ -15,6 +15,7 @@ from operations import actions, snapshot
 from operations.api import serializers as s
 from operations.api.base import UNAVAILABLE, OpsViewSet, listing, responses, unavailable
 from operations.api.filters import AlertFilter
+from operations.api.pagination import NewestFirst
 from scheduler.models import ManagedJob
 
 
@@ -60,6 +61,7 @@ class AlertViewSet(OpsViewSet):
     queryset = Alert.objects.order_by("-opened_at", "-id")
     serializer_class = s.AlertSerializer
     filterset_class = AlertFilter
+    pagination_class = NewestFirst
     lookup_value_converter = "int"
     acts = {"resolve": "alert.resolve"}
 

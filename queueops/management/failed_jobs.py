@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 
 from queueops.models import FailedJob
 
-BATCH = 500
+BATCH = 200
 
 # Task ids are UUIDs and hold dashes too: only digits around one dash make a range. ASCII
 # digits only: "²".isdigit() and re's \d accept characters int() refuses or reads differently.
@@ -49,18 +49,22 @@ def filtered(queue: str | None = None, task: str | None = None):
 
 
 def in_batches(jobs: QuerySet[FailedJob], newest_first: bool = False) -> Iterator[FailedJob]:
-    """`jobs` in number order (or newest failure first), BATCH rows a query, each query starting
-    after the last row read (no OFFSET; rows deleted meanwhile, as a retry does, are not skipped)."""
+    """`jobs` in number order (or newest failure first), BATCH rows at a time: the keys of a batch
+    (from the ordering's index alone), then its rows by key. Each batch starts after the last
+    key read (no OFFSET; rows deleted meanwhile, as a retry does, are not skipped)."""
     jobs = jobs.order_by("-failed_at", "-pk") if newest_first else jobs.order_by("pk")
-    batch = list(jobs[:BATCH])
-    while batch:
-        last = batch[-1]  # its position, taken before a caller deletes it (pk None then)
+    after = Q()
+    while True:
+        keys = list(jobs.filter(after).values_list("pk", "failed_at")[:BATCH])
+        rows = FailedJob.objects.order_by().in_bulk([pk for pk, _ in keys])
+        yield from (rows[pk] for pk, _ in keys if pk in rows)
+        if len(keys) < BATCH:
+            return
+        pk, failed_at = keys[-1]
         if newest_first:
-            after = Q(failed_at__lt=last.failed_at) | Q(failed_at=last.failed_at, pk__lt=last.pk)
+            after = Q(failed_at__lt=failed_at) | Q(failed_at=failed_at, pk__lt=pk)
         else:
-            after = Q(pk__gt=last.pk)
-        yield from batch
-        batch = list(jobs.filter(after)[:BATCH]) if len(batch) == BATCH else []
+            after = Q(pk__gt=pk)
 
 
 def parse_range(selector: str) -> tuple[int, int] | None:

@@ -90,8 +90,8 @@ def test_list_filters(api):
     assert listed(api, "/api/ops/failed-jobs/?failed_after=2000-01-01T00:00:00Z") == 2
     assert listed(api, "/api/ops/failed-jobs/?failed_before=2000-01-01T00:00:00Z") == 0
     raise_alert("ops.test", "Something is off", source="tests")
-    assert api.get("/api/ops/alerts/?state=open").json()["count"] == 1
-    assert api.get("/api/ops/alerts/?state=resolved").json()["count"] == 0
+    assert listed(api, "/api/ops/alerts/?state=open") == 1
+    assert listed(api, "/api/ops/alerts/?state=resolved") == 0
     api.post("/api/ops/mail/suppressions/", {"address": "Bob@Example.com"}, format="json")
     assert api.get("/api/ops/mail/suppressions/?address=BOB@example.com").json()["count"] == 1
     assert listed(api, "/api/ops/audit/?action=suppression.add&username=nobody") == 0
@@ -115,9 +115,9 @@ def listed(api, path: str) -> int:
 
 
 def test_pages_past_the_end_are_404s(api):
-    raise_alert("ops.test", "Something is off", source="tests")
-    assert api.get("/api/ops/alerts/?page=1").json()["count"] == 1
-    assert api.get("/api/ops/alerts/?page=2").status_code == 404
+    api.post("/api/ops/mail/suppressions/", {"address": "bob@example.com"}, format="json")
+    assert api.get("/api/ops/mail/suppressions/?page=1").json()["count"] == 1
+    assert api.get("/api/ops/mail/suppressions/?page=2").status_code == 404
 
 
 def test_cursor_pages_walk_every_row_once_in_order_and_back(api, monkeypatch):
@@ -150,7 +150,7 @@ def test_cursor_pages_walk_every_row_once_in_order_and_back(api, monkeypatch):
 )
 def test_a_bad_cursor_is_a_json_404(api, cursor):
     failed_job(1)
-    for path in ("/api/ops/failed-jobs/", "/api/ops/mail/events/", "/api/ops/audit/"):
+    for path in ("/api/ops/failed-jobs/", "/api/ops/mail/events/", "/api/ops/audit/", "/api/ops/alerts/"):
         response = api.get(path, {"cursor": cursor})
         assert response.status_code == 404, (path, cursor)
         assert response.json()["detail"] == "Invalid cursor"
