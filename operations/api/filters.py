@@ -72,6 +72,13 @@ class Choice(filters.ChoiceFilter):
         self.description = "\n".join(f"* `{value}` - {label}" for value, label in choices)
 
 
+class Address(Text):
+    """An address, matched as the lists store it (mailops' address_key: case does not count)."""
+
+    def filter(self, queryset, value):
+        return queryset if value in (None, "") else queryset.filter(**{self.field_name: address_key(value)})
+
+
 class Moment(filters.IsoDateTimeFilter):
     field_class = _MomentField
     schema = {"type": "string", "format": "date-time"}
@@ -143,25 +150,19 @@ class AlertFilter(filters.FilterSet):
 
 class MailEventFilter(filters.FilterSet):
     type = Choice(field_name="event_type", choices=[(value, value) for value in MailEvent.Type.values])
-    recipient = Text(max_length=320, method="by_recipient")
+    recipient = Address(field_name="recipient_key", max_length=320)
 
     class Meta:
         model = MailEvent
         fields: list[str] = []
 
-    def by_recipient(self, queryset, name, value):
-        return queryset.filter(recipient_key=address_key(value))
-
 
 class SuppressionFilter(filters.FilterSet):
-    address = Text(max_length=320, method="by_address")
+    address = Address(field_name="address_key", max_length=320)
 
     class Meta:
         model = Suppression
         fields: list[str] = []
-
-    def by_address(self, queryset, name, value):
-        return queryset.filter(address_key=address_key(value))
 
 
 class AuditFilter(filters.FilterSet):
