@@ -28,19 +28,16 @@ class StartViewSet(OpsViewSet):
             return unavailable(exc)
 
 
-def _starting(start_serializer, summary: str):
-    return extend_schema_view(
-        create=extend_schema(
-            request=start_serializer,
-            responses=responses(s.StartedSerializer, UNAVAILABLE, code=202),
-            summary=summary,
-        )
+def _documented(serializer, start_serializer, summary: str):
+    """The schema of a StartViewSet: its list of `serializer`, and its POST."""
+    started = responses(s.StartedSerializer, UNAVAILABLE, code=202)
+    create = extend_schema(request=start_serializer, responses=started, summary=summary)
+    return lambda viewset: extend_schema(tags=["backups"])(
+        listing(serializer)(extend_schema_view(create=create)(viewset))
     )
 
 
-@extend_schema(tags=["backups"])
-@listing(s.BackupSerializer)
-@_starting(s.BackupStartSerializer, "Start a backup now (the task runs on a worker)")
+@_documented(s.BackupSerializer, s.BackupStartSerializer, "Start a backup now (the task runs on a worker)")
 class BackupViewSet(StartViewSet):
     queryset = BackupRecord.objects.order_by("-started_at", "-id")
     serializer_class = s.BackupSerializer
@@ -51,9 +48,9 @@ class BackupViewSet(StartViewSet):
         return actions.start_backup(request, data["alias"], data["note"])
 
 
-@extend_schema(tags=["backups"])
-@listing(s.DrillSerializer)
-@_starting(s.DrillStartSerializer, "Start a restore drill of a backup (the task runs on a worker)")
+@_documented(
+    s.DrillSerializer, s.DrillStartSerializer, "Start a restore drill of a backup (the task runs on a worker)"
+)
 class DrillViewSet(StartViewSet):
     queryset = BackupDrill.objects.order_by("-finished_at", "-id")
     serializer_class = s.DrillSerializer
