@@ -1,18 +1,7 @@
 """Who may subscribe to which private and presence channel: a registry of channel rules.
 
-Apps own their channels; realtime knows none of them. An app registers a rule per channel
-pattern, with `{name}` placeholders that match one dot-free segment:
-
-    register_channel("private-ticket.{ticket_id}", can_follow_ticket)
-
-    def can_follow_ticket(user, channel, params) -> bool | dict:
-        ...  # params == {"ticket_id": "42"}
-
-The first registered pattern that matches the whole name decides. A rule returns a false value
-to refuse, True to allow, or, for a presence channel, optionally a dict with `user_id` and
-`user_info` to show the other members (default: the user's pk and name). Public channels need
-no rule; a private or presence channel without one is refused. Every refusal is logged with
-its reason.
+A rule `(user, channel, params) -> bool | dict` refuses with a false value and allows with True
+or, on a presence channel, with a dict of `user_id` and `user_info` to show the other members.
 """
 
 from __future__ import annotations

@@ -1,14 +1,4 @@
-"""The broadcast API: send an event to a channel's subscribers in every websocket process.
-
-    from realtime import broadcast
-    broadcast("private-ticket.42", "ticket.assigned", {"ticket_id": 42, "assignee_id": 7})
-
-Works wherever Django runs (web requests, Celery workers, commands): the event goes to every
-live realtime server through the channel layer (realtime.fanout).
-Each event gets the channel's next `event_id` (in the frame, and in the payload when that is an
-object, where Echo listeners see it) and is kept for `REALTIME_HISTORY_SECONDS`, so a
-client back from a disconnect reads what it missed from GET /broadcasting/history.
-"""
+"""The broadcast API: send an event to a channel's subscribers in every websocket process."""
 
 from __future__ import annotations
 

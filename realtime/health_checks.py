@@ -1,11 +1,4 @@
-"""The `realtime` health check: a live realtime server, and a real round trip through the layer.
-
-Reading the configuration proves nothing (the old probe did only that). The check fails when
-no realtime server has published a heartbeat lately (realtime.servers: none serves websockets,
-so nothing a broadcast sends reaches anyone), and when a message sent to a channel of its own
-does not come back through the same layer the broadcasts use. It reports the live servers and
-the websockets they hold open. `/health/reverb` serves this check too (the old path).
-"""
+"""The `realtime` health check: a live realtime server, and a real round trip through the layer."""
 
 from __future__ import annotations
 

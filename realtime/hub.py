@@ -1,18 +1,4 @@
-"""The websocket process's hub: its connections, their subscriptions and its one layer channel.
-
-Each websocket process listens on one channel of the layer, announced by its heartbeat on the
-servers' board (realtime.servers), gets every broadcast there (realtime.fanout) and delivers it
-to its local subscribers; consumers never talk to the layer. That keeps one place to:
-
-- survive the layer: when Redis fails the hub retries with back-off, and once Redis answers
-  again it puts its heartbeat and presence entries back, without a restart and without
-  dropping the websockets;
-- keep connections alive: ping after `REALTIME_ACTIVITY_TIMEOUT` of silence, close with 4201
-  when the pong does not come within `REALTIME_PONG_TIMEOUT`;
-- let go cleanly: on SIGTERM (or SIGINT) every client is told 4200 before the server stops, so
-  it reconnects at once to a healthy instance;
-- bound memory: a client that does not read loses broadcasts past `REALTIME_SEND_QUEUE`, counted.
-"""
+"""The websocket process's hub: its connections, their subscriptions and its one layer channel."""
 
 from __future__ import annotations
 

@@ -1,20 +1,4 @@
-"""What one websocket client may do: message size, subscriptions, rates, connections per address.
-
-Each limit is a setting (docs/PRODUCTION_ENV.md) and each refusal carries its Pusher error code;
-the consumer asks, this module answers:
-
-    limits.message_too_large(text_data, bytes_data)  -> refusal text, or None
-    limits.over_subscriptions(connection, channel)   -> refusal text, or None
-    rate = limits.Rate(per_second, burst)            -> rate.take(): ALLOW, REFUSE or CLOSE
-    limits.per_address.acquire(scope) / .release(address)
-
-Connections per address are counted in this process, beside the hub's other per-process state:
-a load balancer spreads one address over the realtime processes, so an address may hold up to
-the limit in each. The address is uvicorn's `scope["client"]`, an IPv6 one counted by its /64
-(a client holds all of it): uvicorn (and gunicorn's uvicorn worker) put the X-Forwarded-For
-address there only when the peer is in FORWARDED_ALLOW_IPS, so a client cannot choose the
-address it is counted under.
-"""
+"""What one websocket client may do: message size, subscriptions, rates, connections per address."""
 
 from __future__ import annotations
 

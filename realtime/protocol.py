@@ -1,6 +1,5 @@
 """The Pusher Channels protocol (version 7): names, frames, error codes and auth signatures.
 
-Pure functions only: the consumer, the hub and the HTTP views share them. Reference:
 https://pusher.com/docs/channels/library_auth_reference/pusher-websockets-protocol
 """
 

@@ -1,15 +1,4 @@
-"""The realtime servers' heartbeat board: which processes serve websockets now, and where.
-
-Each websocket process (its hub) puts an entry on one keyvalue board when it starts and
-refreshes it every `REALTIME_LAYER_CHECK_INTERVAL` while it serves: its pid and host, its
-channel on the channel layer (where broadcasts reach it), its open websockets and the time.
-A server that stops cleanly takes its entry off; one that dies stops refreshing it, and is
-no longer alive once its entry is older than `stale_after()`; a live server's heartbeat
-takes it off the board after `FORGET_AFTER`.
-
-Broadcasts go to the channel of every live server (realtime.fanout), `/health/realtime`
-fails when no server is alive, and the open-connection count is the sum over live servers.
-"""
+"""The realtime servers' heartbeat board: which processes serve websockets now, and where."""
 
 from __future__ import annotations
 

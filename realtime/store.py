@@ -1,13 +1,4 @@
-"""Shared realtime state: event ids and history, presence members.
-
-It lives in the shared key-value store's Redis (keyvalue.async_redis_client(), one asyncio
-client per event loop) where there is one, and in this process in the embedded profile, whose
-in-memory channel layer reaches no other process anyway.
-
-Event ids are per channel and increasing, and stay so across a Redis that lost its data: an id
-is max(last id + 1, now in milliseconds), so ids issued after an outage are above every id a
-client saw before it, and `GET /broadcasting/history?after=` still finds the new events.
-"""
+"""Shared realtime state: event ids and history, presence members."""
 
 from __future__ import annotations
 
