@@ -41,12 +41,9 @@ def realtime() -> list[Result]:
     results = [
         Result(**entry, measurement="responseTime", observed_value=elapsed, observed_unit="ms"),
         Result(**entry, measurement="connections", observed_value=connections, observed_unit="connections"),
+        Result(**entry, measurement="servers", observed_value=len(alive), observed_unit="servers"),
     ]
     if not alive:
         output = f"no realtime server is alive: no heartbeat in the last {servers.stale_after():g} s"
-        results.append(Result(**entry, measurement="servers", observed_value=0, status=FAIL, output=output))
-    else:
-        results.append(
-            Result(**entry, measurement="servers", observed_value=len(alive), observed_unit="servers")
-        )
+        results[-1] = Result(**entry, measurement="servers", observed_value=0, status=FAIL, output=output)
     return results
