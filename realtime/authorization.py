@@ -28,10 +28,6 @@ class Rule:
     regex: re.Pattern
     authorizer: Authorizer
 
-    @property
-    def name(self) -> str:
-        return getattr(self.authorizer, "__qualname__", repr(self.authorizer))
-
 
 _rules: list[Rule] = []
 
@@ -72,14 +68,9 @@ class Refused(Exception):
         self.status = status
 
 
-def _user_label(user) -> str:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return "anonymous"
-    return f"user {user.pk}"
-
-
 def refuse(user, channel: str, reason: str, status: int = 403) -> Refused:
-    logger.warning("realtime authorization refused: %s, channel %r: %s", _user_label(user), channel, reason)
+    label = f"user {user.pk}" if getattr(user, "is_authenticated", False) else "anonymous"
+    logger.warning("realtime authorization refused: %s, channel %r: %s", label, channel, reason)
     return Refused(reason, status)
 
 
@@ -89,10 +80,7 @@ def default_member(user) -> Member:
 
 
 def authorize(user, channel: str) -> Member | None:
-    """Check `user` may follow `channel`; the presence member for presence channels.
-
-    Raises Refused (logged) otherwise. Public channels are open to anyone.
-    """
+    """Check `user` may follow `channel` (Refused, logged, if not); a presence channel's member."""
     if not protocol.valid_channel_name(channel):
         raise refuse(user, str(channel)[:200], "invalid channel name", 400)
     kind = protocol.channel_kind(channel)
@@ -106,7 +94,8 @@ def authorize(user, channel: str) -> Member | None:
             continue
         verdict = rule.authorizer(user, channel, match.groupdict())
         if not verdict:
-            raise refuse(user, channel, f"refused by rule {rule.pattern!r} ({rule.name})")
+            name = getattr(rule.authorizer, "__qualname__", repr(rule.authorizer))
+            raise refuse(user, channel, f"refused by rule {rule.pattern!r} ({name})")
         if kind != protocol.PRESENCE:
             return None
         if isinstance(verdict, dict):

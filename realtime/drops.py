@@ -51,9 +51,8 @@ def share() -> None:
     with _lock:
         _unlogged.update(counts)
         now = time.monotonic()
-        if not _unlogged or (
-            _last_logged is not None and now - _last_logged < settings.REALTIME_DROP_LOG_INTERVAL
-        ):
+        due = _last_logged is None or now - _last_logged >= settings.REALTIME_DROP_LOG_INTERVAL
+        if not (_unlogged and due):
             return
         summary = ", ".join(f"{reason}={count}" for reason, count in sorted(_unlogged.items()))
         dropped = sum(_unlogged.values())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections import Counter
 
 from django.conf import settings
 
@@ -29,12 +30,8 @@ def over_subscriptions(channels: dict, channel: str) -> str | None:
 
 
 class Rate:
-    """A token bucket: `per_second` on average, `burst` at once.
-
-    A message past the rate is refused (the client is told, and should slow down); a client
-    that goes on sending another `burst` of messages while refused is not listening, and is
-    closed: answering each of its messages would queue replies it never reads.
-    """
+    """A token bucket: `per_second` on average, `burst` at once; past it REFUSE, and CLOSE for a
+    client that sends another `burst` while refused (answering it would queue replies it never reads)."""
 
     def __init__(self, per_second: float, burst: float):
         self.per_second = per_second
@@ -55,11 +52,8 @@ class Rate:
 
 
 def subscribe_rate() -> Rate:
-    """Subscribes and every other protocol message (pings, malformed frames).
-
-    Bursts of twice the subscriptions a connection may hold: a reconnecting page re-subscribes
-    everything at once, and may unsubscribe and subscribe again while the bucket refills.
-    """
+    """Subscribes and every other protocol message; bursts of twice the subscriptions allowed, as a
+    reconnecting page re-subscribes everything at once, and may do it again while the bucket refills."""
     return Rate(settings.REALTIME_SUBSCRIBE_RATE, 2 * settings.REALTIME_MAX_SUBSCRIPTIONS)
 
 
@@ -85,7 +79,7 @@ class ConnectionsPerAddress:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.open: dict[str, int] = {}
+        self.open: Counter[str] = Counter()
 
     def acquire(self, scope: dict) -> tuple[bool, str | None]:
         """(admitted, the address counted, to release later); an unknown address is not counted."""
@@ -95,20 +89,18 @@ class ConnectionsPerAddress:
         if address is None or limit == 0:
             return True, None
         with self._lock:
-            if self.open.get(address, 0) >= limit:
+            if self.open[address] >= limit:
                 return False, None
-            self.open[address] = self.open.get(address, 0) + 1
+            self.open[address] += 1
         return True, address
 
     def release(self, address: str | None) -> None:
         if address is None:
             return
         with self._lock:
-            left = self.open.get(address, 0) - 1
-            if left > 0:
-                self.open[address] = left
-            else:
-                self.open.pop(address, None)
+            self.open[address] -= 1
+            if self.open[address] <= 0:
+                del self.open[address]
 
 
 per_address = ConnectionsPerAddress()

@@ -90,25 +90,19 @@ class RedisStore:
         return id
     """
 
-    prefix = PREFIX
-
     def _redis(self):
         return keyvalue.async_redis_client()
 
-    def _ttl(self) -> int:
-        return settings.REALTIME_HISTORY_SECONDS + 60
-
     async def record(self, channel: str, template: list[str]) -> tuple[int, str]:
         """Give the next event of `channel` its id and keep it; the id and the finished frame."""
-        seq, history = f"{self.prefix}seq:{channel}", f"{self.prefix}history:{channel}"
-        now = _now_ms()
-        oldest = now - settings.REALTIME_HISTORY_SECONDS * 1000
-        redis = self._redis()
-        event_id = int(await redis.eval(self.RECORD, 2, seq, history, now, oldest, self._ttl(), *template))
+        seq, history = f"{PREFIX}seq:{channel}", f"{PREFIX}history:{channel}"
+        now, kept = _now_ms(), settings.REALTIME_HISTORY_SECONDS
+        args = (now, now - kept * 1000, kept + 60, *template)  # ARGV as RECORD reads them
+        event_id = int(await self._redis().eval(self.RECORD, 2, seq, history, *args))
         return event_id, fill_event_id(template, event_id)
 
     async def history(self, channel: str, after: int, limit: int) -> list[str]:
-        key = f"{self.prefix}history:{channel}"
+        key = f"{PREFIX}history:{channel}"
         oldest = _now_ms() - settings.REALTIME_HISTORY_SECONDS * 1000
         frames = await self._redis().zrangebyscore(key, f"({max(after, oldest - 1)}", "+inf", 0, limit)
         return list(frames)
@@ -116,7 +110,7 @@ class RedisStore:
     # presence: one hash per channel, socket id -> {"user_id", "user_info", "seen"}
 
     def _presence_key(self, channel: str) -> str:
-        return f"{self.prefix}presence:{channel}"
+        return f"{PREFIX}presence:{channel}"
 
     @staticmethod
     def _entries(raw: dict) -> dict[str, dict]:
