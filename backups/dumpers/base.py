@@ -117,6 +117,27 @@ def loader_process(argv: list[str], env: dict[str, str] | None = None) -> Iterat
         raise BackupError(f"{tool} exited with {code}: {errors.tail()}")
 
 
+@contextmanager
+def dump_process(argv: list[str], env: dict[str, str] | None = None, denied_hint: str = "") -> Iterator[Any]:
+    """Run a dump tool; yield its stdout; raise BackupError with its last stderr line if it fails."""
+    process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env or child_env()
+    )
+    errors = StderrCollector(process.stderr)
+    try:
+        yield process.stdout
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        process.stdout.close()
+        code = process.wait()
+    if code != 0:
+        tail = errors.tail()
+        hint = f"; {denied_hint}" if denied_hint and "denied" in tail.lower() else ""
+        raise BackupError(f"{os.path.basename(argv[0])} exited with {code}: {tail}{hint}")
+
+
 def latest_migrations(rows) -> dict[str, str]:
     """{app: name of the latest applied migration} from (app, name) rows in applied order."""
     latest: dict[str, str] = {}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, child_env, loader_process, run_tool
+from backups.dumpers.base import Dumper, DumpInfo, dump_process, loader_process, run_tool
 from backups.dumpers.definers import DefinerRewriter
 from backups.errors import BackupError, UsageError
 
@@ -38,6 +37,7 @@ DUMP_FLAGS = [
 ]
 _FILE_POS = re.compile(rb"(?:MASTER|SOURCE)_LOG_FILE='([^']+)',\s*(?:MASTER|SOURCE)_LOG_POS=(\d+)")
 _GTID = re.compile(rb"gtid_slave_pos='([^']*)'|GTID_PURGED='([^']*)'")
+DENIED_HINT = "back up as the backup user (BACKUP_DATABASE_URL; docs/PRODUCTION_ENV.md)"
 
 
 def _option_value(value: str) -> str:
@@ -185,29 +185,11 @@ class MySQLDumper(Dumper):
             raise outcome["error"]
         with self.option_file() as option_file:
             argv = [tool, f"--defaults-extra-file={option_file}", *info.flags, "--", self.database_name]
-            process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                env=child_env(),
-            )
-            errors = StderrCollector(process.stderr)
             try:
-                yield process.stdout, info
-            except BaseException:
-                process.kill()
-                raise
+                with dump_process(argv, denied_hint=DENIED_HINT) as stdout:
+                    yield stdout, info
             finally:
-                process.stdout.close()
-                code = process.wait()
                 counter.join()
-            if code != 0:
-                tail = errors.tail()
-                hint = ""
-                if "denied" in tail.lower():
-                    hint = "; back up as the backup user (BACKUP_DATABASE_URL; docs/PRODUCTION_ENV.md)"
-                raise BackupError(f"{info.tool} exited with {code}: {tail}{hint}")
             if "error" in outcome:
                 raise BackupError(f"counting rows failed: {outcome['error']}")
 

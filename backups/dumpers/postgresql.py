@@ -6,13 +6,11 @@ exports it (`pg_export_snapshot`) and pg_dump is started with `--snapshot`.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, child_env, loader_process, run_tool
-from backups.errors import BackupError
+from backups.dumpers.base import Dumper, DumpInfo, child_env, dump_process, loader_process, run_tool
 
 DUMP_FLAGS = ["--format=plain", "--no-owner", "--encoding=UTF8"]
 
@@ -53,24 +51,8 @@ class PostgreSQLDumper(Dumper):
                 snapshot_id = cursor.fetchone()[0]
             info.row_counts, info.migrations = self.state_of(snapshot)
             argv = ["pg_dump", *DUMP_FLAGS, f"--snapshot={snapshot_id}"]
-            process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-                argv,
-                env=self._env(self.database_name),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-            )
-            errors = StderrCollector(process.stderr)
-            try:
-                yield process.stdout, info
-            except BaseException:
-                process.kill()
-                raise
-            finally:
-                process.stdout.close()
-                code = process.wait()
-            if code != 0:
-                raise BackupError(f"pg_dump exited with {code}: {errors.tail()}")
+            with dump_process(argv, env=self._env(self.database_name)) as stdout:
+                yield stdout, info
         finally:
             # The exporting transaction must outlive pg_dump's import of its snapshot.
             snapshot.close()
