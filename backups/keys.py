@@ -1,9 +1,4 @@
-"""The age keys: recipients archives are encrypted to, and identities restores decrypt with.
-
-Production sets BACKUP_AGE_RECIPIENTS (public keys only on the backup host) and, where restores
-and drills run, BACKUP_AGE_IDENTITY_FILE. Development without them gets one key pair in
-$VAR_DIR/backup-dev-identity.txt so `make run` can back up and drill out of the box.
-"""
+"""The age keys: recipients archives are encrypted to, and identities restores decrypt with."""
 
 from __future__ import annotations
 

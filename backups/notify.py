@@ -1,7 +1,6 @@
 """Backup notifications through queueops' alerts (mail to ADMINS, ALERT_WEBHOOK_URL).
 
-One alert key per condition, so a failure notifies once and its recovery closes it. Sending an
-alert must never turn a finished backup into a failed one, so errors here are only logged.
+Sending must never fail a finished backup, so errors here are only logged.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """The streaming pass: raw dump -> zstd -> age -> sink, and its reverse with every check.
 
-Everything moves in small chunks through file-like adapters, so memory stays flat whatever the
-database size: pyrage pulls from the zstd reader, which pulls from the dump's pipe; on the way
-back pyrage pulls the stored bytes (hashed as they pass) and pushes plaintext into a zstd
-decompressor that pushes into the target. zstd frames carry a content checksum, and age
-authenticates every 64 KiB chunk and the end of the stream, so a flipped byte, a truncation or
-a wrong key all surface as errors before anything trusts the output.
+Small chunks through file-like adapters keep memory flat whatever the database size.
 """
 
 from __future__ import annotations
@@ -40,8 +35,7 @@ PREFETCH_DEPTH = 8  # chunks read ahead: bounds the memory the read-ahead can ta
 class _Prefetcher:
     """Reads the dump pipe in a thread, up to PREFETCH_DEPTH chunks ahead of the compressor.
 
-    Without it the dump stalls on its 64 KiB pipe whenever we compress and encrypt, and the
-    two alternate instead of overlapping; reading releases the GIL, so the thread costs little.
+    Without it the dump stalls on its 64 KiB pipe while we compress, instead of overlapping.
     """
 
     def __init__(self, source):

@@ -1,12 +1,6 @@
 """Applying the retention policy to storage: delete what `retention.decide` does not keep.
 
-Per database alias, over the manifests in storage (the source of truth). A backup still being
-written has no manifest yet, so it is never a candidate; the newest backup is always kept. The
-manifest goes first, so a deletion that stops halfway leaves an unlisted archive (removed by a
-later prune once a day old) rather than a listed backup with no archive.
-
-Shipped binary logs of each alias older than the one the oldest daily-kept backup rolls forward
-from go too (`retention.first_binlog_needed`): every moment of the daily window stays reachable.
+The manifest goes first: a deletion that stops halfway leaves an unlisted archive, not a hole.
 """
 
 from __future__ import annotations

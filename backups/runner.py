@@ -1,8 +1,4 @@
-"""Making one backup: dump -> zstd -> age -> storage in one pass, then its manifest and record.
-
-A failure at any stage aborts the upload (nothing stays under the archive's name), marks the
-record failed with the stage and reason, and raises BackupError with the same one line.
-"""
+"""Making one backup: dump -> zstd -> age -> storage in one pass, then its manifest and record."""
 
 from __future__ import annotations
 

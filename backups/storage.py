@@ -1,10 +1,6 @@
 """Where archives and manifests live: STORAGES["backups"], written as they stream.
 
-A local folder writes to `<name>.partial` and renames on success; an S3-compatible bucket gets a
-multipart upload whose parts go out as the stream fills them, aborted on failure. Either way a
-failed backup leaves nothing under the archive's name, and memory holds one part at most. A
-full disk (or quota) under a local folder is reported as StorageFull, naming the folder.
-Reads stream too (never the S3File download-to-temp-file path).
+A failed backup leaves nothing under the archive's name (`.partial` renamed, multipart aborted).
 """
 
 from __future__ import annotations

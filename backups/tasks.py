@@ -1,8 +1,4 @@
-"""Celery tasks for the scheduler: daily backup, binlog shipping, prune, weekly drill, state monitor.
-
-Each failure raises an alert (mail to ADMINS, ALERT_WEBHOOK_URL) and each success resolves it,
-so operators get one notice per episode.
-"""
+"""Celery tasks for the scheduler: daily backup, binlog shipping, prune, weekly drill, state monitor."""
 
 from __future__ import annotations
 
@@ -26,11 +22,8 @@ def run_backup(alias: str = "default", note: str = "scheduled") -> str:
 
 @policy_task(name="backups.ship_binlogs", tries=1)
 def ship_binlogs(alias: str = "default") -> dict:
-    """Ship closed binlogs; without binary logging (or on another vendor) there is nothing to do.
-
-    Binary logging off is no failure: the health check reports the last full backup as the
-    recovery point. A gap raises its own alert inside `ship()`; it is not a failed run.
-    """
+    """Ship closed binlogs; binary logging off (or another vendor) is no failure, and a gap alerts
+    inside `ship()`."""
     from backups import binlogs
     from backups.dumpers import dumper_for
 

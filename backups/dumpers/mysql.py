@@ -1,11 +1,6 @@
 """MariaDB/MySQL: `mariadb-dump` (or `mysqldump`) out, the `mariadb` (or `mysql`) client in.
 
-Credentials go to the client tools in a 0600 option file (`--defaults-extra-file`), never in
-argv or the environment of a process list; the tools inherit nothing of ours but PATH, HOME, the
-locale and the zone (base.child_env), so no DATABASE_URL or other secret of the app's. Row
-counts and migration state are read in a consistent-snapshot transaction opened just before the
-dump starts its own, so they describe the same moment up to the milliseconds between the two
-snapshots.
+Credentials reach the tools in a 0600 option file, never argv or the environment.
 """
 
 from __future__ import annotations
@@ -73,12 +68,8 @@ def first_tool(*names: str) -> str:
 
 
 def require_mariadb(version: str, alias: str) -> None:
-    """Refuse a MySQL server (VERSION() without "MariaDB") before anything is dumped or loaded.
-
-    The dump flags (--gtid, gtid_slave_pos), binlog shipping and the restore are tested against
-    MariaDB only; on MySQL 8.4 `mariadb-dump --master-data` fails halfway (SHOW MASTER STATUS
-    is gone), so backups say so at once instead.
-    """
+    """Refuse a MySQL server before anything is dumped or loaded: only MariaDB is tested, and on
+    MySQL 8.4 `mariadb-dump --master-data` fails halfway."""
     if "mariadb" not in version.lower():
         raise UsageError(
             f"database {alias!r} is served by MySQL {version}, not MariaDB: backups, binlog shipping, "
@@ -92,11 +83,7 @@ class MySQLDumper(Dumper):
 
     @contextmanager
     def option_file(self) -> Iterator[str]:
-        """A [client] option file with host, port, user and password, removed afterwards.
-
-        For every client tool of this server (dump, load, binlog fetch): pass it as the tool's
-        first argument, `--defaults-extra-file=<path>`.
-        """
+        """A [client] option file (`--defaults-extra-file=<path>`) with host, port, user, password."""
         db = self.settings_dict
         lines = ["[client]"]
         if db.get("HOST"):
@@ -144,10 +131,7 @@ class MySQLDumper(Dumper):
         return bool(int(cursor.fetchone()[0] or 0))
 
     def _snapshot(self, info: DumpInfo, ready: threading.Event, outcome: dict) -> None:
-        """Thread body: open the snapshot, say so, then count rows in it beside the dump.
-
-        Its own connection, made in this thread (Django connections belong to one thread).
-        """
+        """Thread body (its own connection: Django's belong to one thread): open the snapshot, count."""
         snapshot = self.connection_to(self.database_name)
         try:
             with snapshot.cursor() as cursor:

@@ -1,7 +1,6 @@
 """PostgreSQL: `pg_dump` (plain SQL) out, `psql` in, both told the password by environment.
 
-The row counts come from the very snapshot pg_dump reads: a repeatable-read transaction
-exports it (`pg_export_snapshot`) and pg_dump is started with `--snapshot`.
+Row counts come from the snapshot pg_dump reads (`pg_export_snapshot`, `--snapshot`).
 """
 
 from __future__ import annotations

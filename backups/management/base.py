@@ -10,11 +10,7 @@ from backups.errors import BackupError, UsageError
 
 
 class BackupCommand(AuditedCommand):
-    """Exit 0 on success, 1 when the operation failed, 2 on bad usage; never a traceback.
-
-    A command that changes something sets `audit_action`: each run is audited (AuditedCommand),
-    a failed one too.
-    """
+    """Exit 0 on success, 1 when the operation failed, 2 on bad usage; never a traceback."""
 
     def add_json_argument(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
