@@ -70,18 +70,11 @@ def sync_records(alias: str, manifests: list[BinlogManifest]) -> None:
     files = {m.file for m in manifests}
     BinlogArchive.objects.filter(alias=alias).exclude(file__in=files).delete()
     known = set(BinlogArchive.objects.filter(alias=alias).values_list("file", flat=True))
+    fields = ("file", "sequence", "first_event_at", "last_event_at", "stored_size", "sha256", "shipped_at")
     BinlogArchive.objects.bulk_create(
         [
             BinlogArchive(
-                alias=alias,
-                file=m.file,
-                sequence=m.sequence,
-                first_event_at=m.first_event_at,
-                last_event_at=m.last_event_at,
-                stored_size=m.stored_size,
-                sha256=m.sha256,
-                shipped_at=m.shipped_at,
-                gap_before=", ".join(m.gap_before),
+                alias=alias, gap_before=", ".join(m.gap_before), **{f: getattr(m, f) for f in fields}
             )
             for m in manifests
             if m.file not in known

@@ -28,16 +28,12 @@ def manifests(store: BackupStorage | None = None) -> list[Manifest]:
 
 
 def record_fields(manifest: Manifest) -> dict:
+    same = ("vendor", "started_at", "finished_at", "raw_size", "stored_size", "sha256")
     return {
+        **{key: getattr(manifest, key) for key in same},
         "status": BackupRecord.OK,
         "database_alias": manifest.alias,
-        "vendor": manifest.vendor,
         "archive_name": manifest.archive,
-        "started_at": manifest.started_at,
-        "finished_at": manifest.finished_at,
-        "raw_size": manifest.raw_size,
-        "stored_size": manifest.stored_size,
-        "sha256": manifest.sha256,
         "note": manifest.note[:500],
         "error": "",
         "manifest": manifest.to_dict(),

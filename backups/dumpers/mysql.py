@@ -20,6 +20,7 @@ from backups.dumpers.base import Dumper, DumpInfo, dump_process, loader_process,
 from backups.dumpers.definers import DefinerRewriter
 from backups.errors import BackupError, UsageError
 
+CHARSET = "--default-character-set=utf8mb4"
 DUMP_FLAGS = [
     "--single-transaction",
     "--quick",
@@ -27,7 +28,7 @@ DUMP_FLAGS = [
     "--events",
     "--triggers",
     "--hex-blob",
-    "--default-character-set=utf8mb4",
+    CHARSET,
     "--no-tablespaces",
 ]
 _FILE_POS = re.compile(rb"(?:MASTER|SOURCE)_LOG_FILE='([^']+)',\s*(?:MASTER|SOURCE)_LOG_POS=(\d+)")
@@ -246,14 +247,8 @@ class MySQLDumper(Dumper):
         `raw`: the client's stdin itself (a real file, e.g. another process's stdout), as is.
         """
         tool = first_tool("mariadb", "mysql")
-        with self.option_file() as option_file:
-            argv = [
-                tool,
-                f"--defaults-extra-file={option_file}",
-                "--binary-mode",
-                "--default-character-set=utf8mb4",
-            ]
-            argv += ["--database", name]
+        with self.option_file() as options:
+            argv = [tool, f"--defaults-extra-file={options}", "--binary-mode", CHARSET, "--database", name]
             with loader_process(argv) as stdin:
                 if raw:
                     yield stdin

@@ -23,14 +23,9 @@ class PostgreSQLDumper(Dumper):
         our environment (DATABASE_URL, SECRET_KEY...) reaches the tools."""
         db = self.settings_dict
         env = child_env(PGDATABASE=name)
-        for key, variable in (
-            ("HOST", "PGHOST"),
-            ("PORT", "PGPORT"),
-            ("USER", "PGUSER"),
-            ("PASSWORD", "PGPASSWORD"),
-        ):
+        for key in ("HOST", "PORT", "USER", "PASSWORD"):
             if db.get(key):
-                env[variable] = str(db[key])
+                env[f"PG{key}"] = str(db[key])
         env["PGCONNECT_TIMEOUT"] = "10"
         return env
 
