@@ -83,7 +83,7 @@ def _orphans(store: BackupStorage, listed: set[str]) -> list[str]:
     )
     cutoff = timezone.now() - ORPHAN_AGE
     found = []
-    for name in store.all_names():
+    for name in store.names_in():
         base = name.removesuffix(PARTIAL_SUFFIX)
         if not base.endswith(ARCHIVE_SUFFIX) or name in listed or base in running:
             continue

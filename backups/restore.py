@@ -63,20 +63,17 @@ def load(
 
 
 def compare_counts(manifest: Manifest, counts: dict[str, int]) -> list[dict]:
-    mismatches = []
-    for table, expected in sorted(manifest.row_counts.items()):
-        restored = counts.get(table)
-        if restored != expected:
-            mismatches.append({"table": table, "expected": expected, "restored": restored})
-    return mismatches
+    expected = sorted(manifest.row_counts.items())
+    return [{"table": t, "expected": n, "restored": counts.get(t)} for t, n in expected if counts.get(t) != n]
 
 
 def compare_migrations(manifest: Manifest, migrations: dict[str, str]) -> list[dict]:
-    mismatches = []
-    for app, expected in sorted(manifest.migrations.items()):
-        if migrations.get(app) != expected:
-            mismatches.append({"migrations": app, "expected": expected, "restored": migrations.get(app)})
-    return mismatches
+    expected = sorted(manifest.migrations.items())
+    return [
+        {"migrations": a, "expected": m, "restored": migrations.get(a)}
+        for a, m in expected
+        if migrations.get(a) != m
+    ]
 
 
 @dataclass
