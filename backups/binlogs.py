@@ -156,16 +156,10 @@ def _ship_one(server: Server, name: str, gap: list[str], status: dict, store, re
     except BaseException:
         store.delete(archive)  # an archive without its manifest is not shipped
         raise
-    log.info(
-        "binlogs %s: shipped %s (%s events, %s raw, %s stored, %s .. %s)",
-        server.alias,
-        name,
-        events.count,
-        human(events.size),
-        human(stats.stored_bytes),
-        events.first_at.isoformat(),
-        events.last_at.isoformat(),
-    )
+    span = events.first_at.isoformat(), events.last_at.isoformat()
+    sizes = human(events.size), human(stats.stored_bytes)
+    message = "binlogs %s: shipped %s (%s events, %s raw, %s stored, %s .. %s)"
+    log.info(message, server.alias, name, events.count, *sizes, *span)
     return manifest
 
 

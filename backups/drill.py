@@ -108,13 +108,6 @@ def run_drill(
         detail=detail[:4000],
         mismatches=mismatches,
     )
-    log.log(
-        logging.INFO if passed else logging.ERROR,
-        "drill %s: %s in %.1f s (RPO %.0f s): %s",
-        manifest.id,
-        drill.status,
-        drill.rto_seconds,
-        drill.rpo_seconds,
-        detail,
-    )
+    level, times = logging.INFO if passed else logging.ERROR, (drill.rto_seconds, drill.rpo_seconds)
+    log.log(level, "drill %s: %s in %.1f s (RPO %.0f s): %s", manifest.id, drill.status, *times, detail)
     return drill

@@ -108,7 +108,17 @@ class _CountingReader:
         return True
 
 
-class _HashingWriter:
+class _Writer:
+    """What pyrage's *_io calls on a writer besides write()."""
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+
+class _HashingWriter(_Writer):
     def __init__(self, sink):
         self.sink = sink
         self.hash = hashlib.sha256()
@@ -119,12 +129,6 @@ class _HashingWriter:
         self.count += len(data)
         self.sink.write(data)
         return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
 
 
 class _HashingReader:
@@ -155,7 +159,7 @@ class _HashingReader:
         return True
 
 
-class _Decompressor:
+class _Decompressor(_Writer):
     """A writer that decompresses one zstd frame into `sink` and knows whether it ended."""
 
     def __init__(self, sink):
@@ -188,12 +192,6 @@ class _Decompressor:
             self.sink.write(out)
         return len(data)
 
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
-
     def finish(self) -> None:
         if not self.decompressor.eof:
             raise IntegrityError("zstd stream ends before its frame does (truncated archive)")
@@ -201,12 +199,9 @@ class _Decompressor:
             raise IntegrityError(f"{self.trailing} unexpected bytes after the zstd frame")
 
 
-class DiscardSink:
+class DiscardSink(_Writer):
     def write(self, data) -> int:
         return len(data)
-
-    def flush(self) -> None:
-        pass
 
 
 def encrypt_stream(

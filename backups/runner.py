@@ -71,13 +71,8 @@ def run_backup(
         stage = "finishing the upload"
         writer.commit()
         writer = None
-        log.info(
-            "backup %s: stored %s (raw %s) in %.1f s",
-            backup_id,
-            human(stats.stored_bytes),
-            human(stats.raw_bytes),
-            time.monotonic() - clock,
-        )
+        sizes = human(stats.stored_bytes), human(stats.raw_bytes)
+        log.info("backup %s: stored %s (raw %s) in %.1f s", backup_id, *sizes, time.monotonic() - clock)
         manifest = Manifest(
             id=backup_id,
             archive=archive,
