@@ -29,8 +29,9 @@ def _parse(name: str, url: str) -> dict:
         raise UsageError(f"{name} is not a database URL") from None
 
 
-def _login(alias: str, name: str, url: str) -> dict | None:
-    """The alias's settings with the login of `url` (setting `name`), or None when unset."""
+def _login(alias: str, name: str) -> dict | None:
+    """The alias's settings with the login of the URL in setting `name`, or None when unset."""
+    url = getattr(settings, name)
     if not url or alias not in connections:
         return None
     base = connections[alias].settings_dict
@@ -46,18 +47,17 @@ def _login(alias: str, name: str, url: str) -> dict | None:
 
 def backup_dumper(alias: str = "default") -> Dumper:
     """The dumper that backs up `alias` and ships its binlogs, as the backup user."""
-    return dumper_for(alias, _login(alias, "BACKUP_DATABASE_URL", settings.BACKUP_DATABASE_URL))
+    return dumper_for(alias, _login(alias, "BACKUP_DATABASE_URL"))
 
 
 def restore_dumper(alias: str = "default") -> Dumper:
     """The dumper that restores into a database other than the live one, as the drill user."""
-    url = settings.BACKUP_RESTORE_DATABASE_URL
-    return dumper_for(alias, _login(alias, "BACKUP_RESTORE_DATABASE_URL", url))
+    return dumper_for(alias, _login(alias, "BACKUP_RESTORE_DATABASE_URL"))
 
 
 def pitr_dumper(alias: str = "default") -> Dumper:
     """The dumper that replays binary logs into a restored database, as the pitr user."""
-    return dumper_for(alias, _login(alias, "BACKUP_PITR_DATABASE_URL", settings.BACKUP_PITR_DATABASE_URL))
+    return dumper_for(alias, _login(alias, "BACKUP_PITR_DATABASE_URL"))
 
 
 def drill_target(alias: str = "default") -> tuple[Dumper, str | None]:

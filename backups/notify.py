@@ -27,6 +27,13 @@ def alert(key: str, summary: str, detail: str = "") -> None:
         log.error("backups: could not raise alert %s (%s): %s", key, summary, error)
 
 
+def report(key: str, failing: bool, summary: str, detail: str = "") -> None:
+    """Raise alert `key` while `failing`, resolve it otherwise."""
+    if failing:
+        return alert(key, summary, detail)
+    resolve(key)
+
+
 def resolve(key: str) -> None:
     try:
         from alerts.notices import resolve_alert

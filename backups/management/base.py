@@ -28,11 +28,8 @@ class BackupCommand(AuditedCommand):
             self._fail("interrupted", 1)
 
     def _fail(self, message: str, code: int) -> None:
-        self.stderr.write(f"{self._name()}: error: {message}")
+        self.stderr.write(f"{self.__module__.rsplit('.', 1)[-1]}: error: {message}")
         sys.exit(code)
-
-    def _name(self) -> str:
-        return self.__module__.rsplit(".", 1)[-1]
 
     def tty(self):
         """stderr when it is a terminal and no --json was asked for (progress bars), else None."""
