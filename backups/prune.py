@@ -30,23 +30,18 @@ def prune(*, dry_run: bool = False, store: BackupStorage | None = None) -> dict:
     kept: dict[str, str] = {}
     doomed = []
     doomed_logs: list[binlogs.BinlogManifest] = []
+    policy = settings.BACKUP_KEEP_DAILY, settings.BACKUP_KEEP_MONTHLY
     for alias, items in by_alias.items():
-        decision = retention.decide(
-            [retention.Candidate(m.id, m.started_at) for m in items],
-            settings.BACKUP_KEEP_DAILY,
-            settings.BACKUP_KEEP_MONTHLY,
-        )
+        decision = retention.decide([retention.Candidate(m.id, m.started_at) for m in items], *policy)
         kept.update(decision.keep)
         doomed += [m for m in items if m.id in set(decision.delete)]
         doomed_logs += _unneeded_binlogs(alias, items, decision, store)
     orphans = _orphans(store, {m.archive for m in manifests})
-    deleted = []
     if not dry_run:
         for manifest in doomed:
             store.delete(manifest_name(manifest.id))
             store.delete(manifest.archive)
             BackupRecord.objects.filter(backup_id=manifest.id).delete()
-            deleted.append(manifest.id)
             log.info("prune: deleted %s", manifest.id)
         for name in orphans:
             store.delete(name)
@@ -59,7 +54,7 @@ def prune(*, dry_run: bool = False, store: BackupStorage | None = None) -> dict:
     return {
         "dry_run": dry_run,
         "kept": dict(sorted(kept.items())),
-        "deleted": [m.id for m in doomed] if dry_run else deleted,
+        "deleted": [m.id for m in doomed],
         "orphans": orphans,
         "binlogs_deleted": [f"{item.alias}/{item.file}" for item in doomed_logs],
     }
