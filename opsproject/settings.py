@@ -344,8 +344,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TRACK_STARTED = True
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# No monitoring events (task-sent from every publisher; task-received/started/succeeded from the
+# workers): nothing reads them (outcomes are counted from Celery's signals, operations.outcomes;
+# liveness from queueops' heartbeats), and each is one more confirmed write to the broker: the
+# task-sent event alone doubled the round trips of every publish, the mail webhook's among them.
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_TASK_SEND_SENT_EVENT = False
 
 # --- REST API (Django REST framework) ------------------------------------------------------
 
