@@ -62,21 +62,8 @@ class TicketSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ticket
         fields = [
-            "id",
-            "subject",
-            "description",
-            "status",
-            "priority",
-            "requester",
-            "assignee",
-            "collaborators",
-            "created_at",
-            "updated_at",
-            "first_responded_at",
-            "sla_first_response_due_at",
-            "sla_resolution_due_at",
-            "sla_breached_at",
-            "sla_breach_kind",
+            *("id", "subject", "description", "status", "priority", "requester", "assignee", "collaborators"),
+            *Ticket.CLOCK_FIELDS,
         ]
         read_only_fields = fields
 
@@ -170,12 +157,10 @@ class TicketFilterSerializer(StrictSerializer):
         return int(value)
 
     def filter(self, tickets):
-        params = self.validated_data
-        for name in ("status", "priority"):
-            if name in params:
-                tickets = tickets.filter(**{name: params[name]})
+        params = dict(self.validated_data)
+        params.pop("page", None)  # the paginator's
         if "assignee" in params:
-            tickets = tickets.filter(assignee_id=params["assignee"])
+            params["assignee_id"] = params.pop("assignee")
         if "breached" in params:
-            tickets = tickets.filter(sla_breached_at__isnull=not params["breached"])
-        return tickets
+            params["sla_breached_at__isnull"] = not params.pop("breached")
+        return tickets.filter(**params)

@@ -30,14 +30,6 @@ class SyncReport:
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.disabled)
 
-    def as_dict(self) -> dict:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "disabled": self.disabled,
-            "unchanged": self.unchanged,
-        }
-
 
 def _schedule_fields(job: PeriodicJob, dry_run: bool) -> dict:
     fields = {"interval": None, "crontab": None, "solar": None, "clocked": None}
