@@ -36,20 +36,18 @@ class UserIdField(serializers.PrimaryKeyRelatedField):
         return get_user_model().objects.filter(is_active=True)
 
 
-class ReplySerializer(serializers.ModelSerializer):
-    author = UserSerializer(read_only=True)
-
-    class Meta:
-        model = Reply
-        fields = ["id", "author", "body", "public", "created_at"]
-
-
 class NoteSerializer(serializers.ModelSerializer):
     author = UserSerializer(read_only=True)
 
     class Meta:
         model = Note
         fields = ["id", "author", "body", "created_at"]
+
+
+class ReplySerializer(NoteSerializer):
+    class Meta:
+        model = Reply
+        fields = ["id", "author", "body", "public", "created_at"]
 
 
 class TicketSerializer(serializers.ModelSerializer):
@@ -131,13 +129,12 @@ class CollaboratorSerializer(StrictSerializer):
         return user
 
 
-class ReplyCreateSerializer(StrictSerializer):
-    body = serializers.CharField(max_length=BODY_MAX_LENGTH)
-    public = serializers.BooleanField(required=False, default=True)
-
-
 class NoteCreateSerializer(StrictSerializer):
     body = serializers.CharField(max_length=BODY_MAX_LENGTH)
+
+
+class ReplyCreateSerializer(NoteCreateSerializer):
+    public = serializers.BooleanField(required=False, default=True)
 
 
 class TicketFilterSerializer(StrictSerializer):
