@@ -40,10 +40,9 @@ def ticket_assigned(ticket_id: int, assignee_id: int, actor_id: int | None) -> N
     if assignee_id == actor_id:
         return
     ticket = Ticket.objects.get(pk=ticket_id)
+    subject = f"[#{ticket.pk}] Assigned to you: {ticket.subject}"
     body = f'Ticket #{ticket.pk} "{ticket.subject}" is now assigned to you.\n\nPriority: {ticket.priority}\n'
-    _send(
-        _emails([assignee_id]), f"[#{ticket.pk}] Assigned to you: {ticket.subject}", body, "helpdesk.assigned"
-    )
+    _send(_emails([assignee_id]), subject, body, "helpdesk.assigned")
 
 
 def reply_created(reply: Reply) -> None:
