@@ -40,19 +40,12 @@ class Server:
         self.alias = alias
         self.dumper = dumper
 
-    def _query(self, *statements: str) -> list:
+    def _query(self, statement: str) -> list:
         try:
-            connection = self.dumper.connection_to("")
-            try:
-                with connection.cursor() as cursor:
-                    for statement in statements:
-                        cursor.execute(statement)
-                    return list(cursor.fetchall())
-            finally:
-                connection.close()
+            return self.dumper.query("", statement)
         except DatabaseError as error:
             hint = f"; {GRANTS_HINT}" if "denied" in str(error).lower() else ""
-            raise BackupError(f"{statements[-1].split(' IN ')[0]} failed: {error}{hint}") from None
+            raise BackupError(f"{statement.split(' IN ')[0]} failed: {error}{hint}") from None
 
     def status(self) -> dict[str, Any]:
         on, server_id, version = self._query("SELECT @@log_bin, @@server_id, VERSION()")[0]

@@ -4,10 +4,12 @@
   the snapshot and binlog position, streams binary logs; writes nothing).
 - Drills and restores into another database (`backup_restore --target-database`):
   BACKUP_RESTORE_DATABASE_URL, the drill user, which may only use `<database>_drill_*` databases.
+- Binlog replay of point-in-time restores and drills: BACKUP_PITR_DATABASE_URL, the pitr user
+  (BINLOG REPLAY: row events write any table, so no other job holds this login).
 - A drill restores into the staging database of BACKUP_DRILL_DATABASE_URL instead, when set.
 - A live restore replaces the app's own schema: the alias's own login (the app user owns it).
 
-Only user, password, host and port are taken from the first two URLs; the database stays the
+Only user, password, host and port are taken from the first three URLs; the database stays the
 alias's. Unset, each falls back to the alias's own login (development, the embedded profile).
 The users and their grants: compose/mariadb-init/01-users.sh.
 """
@@ -60,6 +62,11 @@ def restore_dumper(alias: str = "default") -> Dumper:
     """The dumper that restores into a database other than the live one, as the drill user."""
     url = settings.BACKUP_RESTORE_DATABASE_URL
     return dumper_for(alias, _login(alias, "BACKUP_RESTORE_DATABASE_URL", url))
+
+
+def pitr_dumper(alias: str = "default") -> Dumper:
+    """The dumper that replays binary logs into a restored database, as the pitr user."""
+    return dumper_for(alias, _login(alias, "BACKUP_PITR_DATABASE_URL", settings.BACKUP_PITR_DATABASE_URL))
 
 
 def drill_target(alias: str = "default") -> tuple[Dumper, str | None]:

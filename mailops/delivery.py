@@ -7,7 +7,6 @@ from email.utils import parseaddr
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -28,21 +27,23 @@ class PermanentMailError(PermanentError):
 
 
 def _record_suppressed(message: OutboundMessage, recipients: list[str]) -> None:
+    events = []
     for recipient in recipients:
-        key = address_key(_addr(recipient))
-        try:
-            with transaction.atomic():
-                MailEvent.objects.create(
-                    # One per message and address, so a retried task does not record it twice.
-                    event_id=f"suppressed:{message.pk}:{key}"[:255],
-                    event_type=MailEvent.Type.SUPPRESSED,
-                    recipient=_addr(recipient),
-                    message_id=message.message_id,
-                    outbound=message,
-                    description="on the suppression list; not sent",
-                )
-        except IntegrityError:
-            pass
+        address = _addr(recipient)
+        # One per message and address (ignore_conflicts), so a retried task does not record it twice.
+        key = address_key(address)
+        events.append(
+            MailEvent(
+                event_id=f"suppressed:{message.pk}:{key}"[:255],
+                event_type=MailEvent.Type.SUPPRESSED,
+                recipient=address,
+                recipient_key=key[:320],
+                message_id=message.message_id,
+                outbound=message,
+                description="on the suppression list; not sent",
+            )
+        )
+    MailEvent.objects.bulk_create(events, ignore_conflicts=True)
 
 
 def _addr(recipient: str) -> str:

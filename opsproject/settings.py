@@ -344,8 +344,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TRACK_STARTED = True
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# No monitoring events (task-sent from every publisher; task-received/started/succeeded from the
+# workers): nothing reads them (outcomes are counted from Celery's signals, operations.outcomes;
+# liveness from queueops' heartbeats), and each is one more confirmed write to the broker: the
+# task-sent event alone doubled the round trips of every publish, the mail webhook's among them.
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_TASK_SEND_SENT_EVENT = False
 
 # --- REST API (Django REST framework) ------------------------------------------------------
 
@@ -686,9 +690,11 @@ if PRODUCTION and not BACKUP_S3_BUCKET and not BACKUP_ALLOW_LOCAL:
     )
 # Database logins of the backup jobs (backups/logins.py; docs/PRODUCTION_ENV.md "Database users"):
 # the backup user dumps and ships binlogs, the drill user restores into <database>_drill_*
-# databases, and a drill restores into the staging database of BACKUP_DRILL_DATABASE_URL if set.
+# databases, the pitr user replays binary logs (BINLOG REPLAY), and a drill restores into the
+# staging database of BACKUP_DRILL_DATABASE_URL if set.
 BACKUP_DATABASE_URL = _value("BACKUP_DATABASE_URL")
 BACKUP_RESTORE_DATABASE_URL = _value("BACKUP_RESTORE_DATABASE_URL")
+BACKUP_PITR_DATABASE_URL = _value("BACKUP_PITR_DATABASE_URL")
 BACKUP_DRILL_DATABASE_URL = _value("BACKUP_DRILL_DATABASE_URL")
 # The restore's last check: this user logs in over HTTP at BACKUP_SMOKE_URL (the web) and reads
 # one ticket from the restored database. Unset username: the smoke login is skipped (and said so).

@@ -37,12 +37,7 @@ async def abroadcast(channel: str, event: str, data: object, exclude_socket_id: 
     template = protocol.event_frame_template(event, channel, data, DjangoJSONEncoder)
     try:
         event_id, frame = await get_store().record(channel, template)
-        message = {
-            "type": "realtime.frame",
-            "channel": channel,
-            "frame": frame,
-            "exclude": exclude_socket_id,
-        }
+        message = {"type": "realtime.frame", "channel": channel, "frame": frame, "exclude": exclude_socket_id}
         # The websocket processes log it on delivery: a request's trail reaches its events.
         if request_id := current_request_id():
             message["request_id"] = request_id

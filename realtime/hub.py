@@ -118,6 +118,8 @@ class Hub:
         self._tasks: set[asyncio.Task] = set()  # held: the loop keeps only weak references
         self.started: asyncio.Future | None = None
         self.shutting_down = False
+        # Fan-outs at once: channels_redis' pool (100) raises past its size, failing joins.
+        self._fanouts = asyncio.Semaphore(50)
 
     async def start(self) -> None:
         # The default "specific" prefix: channels_redis pops every process-local channel of
@@ -192,7 +194,8 @@ class Hub:
     async def publish(self, channel: str, text: str, exclude: str | None = None) -> None:
         """Send a ready frame to every subscriber of `channel` in every process."""
         message = {"type": "realtime.frame", "channel": channel, "frame": text, "exclude": exclude}
-        await fanout.send(message)
+        async with self._fanouts:
+            await fanout.send(message)
 
     def deliver(self, message: dict) -> None:
         exclude = message.get("exclude")

@@ -159,13 +159,15 @@ class RedisStore:
         return PresenceResult(members, None, _departed(entries, [socket_id, *stale], members))
 
     async def presence_refresh(self, entries: list[tuple[str, str, Member]]) -> None:
-        """Mark this process's entries as alive; puts them back after Redis lost them."""
-        now = time.time()
+        """Mark this process's entries alive in one round trip (the layer check has a deadline)."""
+        now, by_key = time.time(), {}
         for channel, socket_id, member in entries:
-            key = self._presence_key(channel)
-            redis = self._redis()
-            await redis.hset(key, socket_id, json.dumps({**member.as_dict(), "seen": now}))
-            await redis.expire(key, int(_stale_after() * 2) + 60)
+            entry = json.dumps({**member.as_dict(), "seen": now})
+            by_key.setdefault(self._presence_key(channel), {})[socket_id] = entry
+        async with self._redis().pipeline(transaction=False) as pipe:
+            for key, mapping in by_key.items():
+                pipe.hset(key, mapping=mapping).expire(key, int(_stale_after() * 2) + 60)
+            await pipe.execute()
 
 
 class MemoryStore:

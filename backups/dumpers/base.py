@@ -160,6 +160,19 @@ class Dumper:
         settings_dict["NAME"] = name
         return type(base)(settings_dict, f"{self.alias}-backups")
 
+    def query(self, database: str, sql: str, params=None) -> list[tuple]:
+        """Run one statement on a connection of its own to `database`; the rows it returns."""
+        connection = self.connection_to(database)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            connection.close()
+
+    def quote(self, name: str) -> str:
+        return connections[self.alias].ops.quote_name(name)
+
     def target_exists(self, name: str) -> bool:
         raise NotImplementedError
 

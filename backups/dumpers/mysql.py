@@ -120,13 +120,7 @@ class MySQLDumper(Dumper):
     def check_server(self) -> None:
         """MariaDB only (require_mariadb); a login the server refuses is one line too."""
         try:
-            server = self.connection_to("")
-            try:
-                with server.cursor() as cursor:
-                    cursor.execute("SELECT VERSION()")
-                    version = cursor.fetchone()[0]
-            finally:
-                server.close()
+            version = self.query("", "SELECT VERSION()")[0][0]
         except DatabaseError as error:
             user = self.settings_dict.get("USER") or "?"
             raise BackupError(
@@ -136,15 +130,8 @@ class MySQLDumper(Dumper):
 
     def write_privileges(self) -> list[str]:
         """Privileges to change the database that this login holds on it or globally (SHOW GRANTS)."""
-        server = self._server()
-        try:
-            with server.cursor() as cursor:
-                cursor.execute("SHOW GRANTS")
-                grants = [row[0] for row in cursor.fetchall()]
-        finally:
-            server.close()
         found: set[str] = set()
-        for grant in grants:
+        for (grant,) in self.query("", "SHOW GRANTS"):
             match = _GRANT.match(grant)
             if not match or not _covers(match["scope"], self.database_name):
                 continue
@@ -235,17 +222,10 @@ class MySQLDumper(Dumper):
 
     # -- restoring ---------------------------------------------------------------------------
 
-    def _server(self):
-        return self.connection_to("")
-
     def target_exists(self, name: str) -> bool:
-        server = self._server()
-        try:
-            with server.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [name])
-                return cursor.fetchone() is not None
-        finally:
-            server.close()
+        return bool(
+            self.query("", "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", [name])
+        )
 
     def prepare_target(self, name: str) -> None:
         try:
@@ -261,7 +241,7 @@ class MySQLDumper(Dumper):
             ) from None
 
     def _empty(self, name: str) -> None:
-        server = self._server()
+        server = self.connection_to("")
         quote = server.ops.quote_name
         try:
             with server.cursor() as cursor:
@@ -317,9 +297,4 @@ class MySQLDumper(Dumper):
                     writer.close()
 
     def drop_target(self, name: str) -> None:
-        server = self._server()
-        try:
-            with server.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS {server.ops.quote_name(name)}")
-        finally:
-            server.close()
+        self.query("", f"DROP DATABASE IF EXISTS {self.quote(name)}")

@@ -77,33 +77,14 @@ class PostgreSQLDumper(Dumper):
 
     # -- restoring ---------------------------------------------------------------------------
 
-    def _maintenance(self):
-        return self.connection_to("postgres")
-
+    # Databases are created and dropped from the maintenance database `postgres`.
     def target_exists(self, name: str) -> bool:
-        server = self._maintenance()
-        try:
-            with server.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-                return cursor.fetchone() is not None
-        finally:
-            server.close()
+        return bool(self.query("postgres", "SELECT 1 FROM pg_database WHERE datname = %s", [name]))
 
     def prepare_target(self, name: str) -> None:
         if not self.target_exists(name):
-            server = self._maintenance()
-            try:
-                with server.cursor() as cursor:
-                    cursor.execute(f"CREATE DATABASE {server.ops.quote_name(name)} ENCODING 'UTF8'")
-            finally:
-                server.close()
-        target = self.connection_to(name)
-        try:
-            with target.cursor() as cursor:
-                cursor.execute("DROP SCHEMA IF EXISTS public CASCADE")
-                cursor.execute("CREATE SCHEMA public")
-        finally:
-            target.close()
+            self.query("postgres", f"CREATE DATABASE {self.quote(name)} ENCODING 'UTF8'")
+        self.query(name, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
 
     @contextmanager
     def load(self, name: str) -> Iterator[Any]:
@@ -112,9 +93,4 @@ class PostgreSQLDumper(Dumper):
             yield stdin
 
     def drop_target(self, name: str) -> None:
-        server = self._maintenance()
-        try:
-            with server.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS {server.ops.quote_name(name)} WITH (FORCE)")
-        finally:
-            server.close()
+        self.query("postgres", f"DROP DATABASE IF EXISTS {self.quote(name)} WITH (FORCE)")
