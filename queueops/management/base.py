@@ -6,11 +6,11 @@ import argparse
 
 from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from health.management.commands.health import positive_seconds  # noqa: F401 (the commands' --timeout type)
-from scheduler.management.base import ScheduleCommand
 
 
-class QueueCommand(ScheduleCommand):
+class QueueCommand(AuditedCommand):
     """A command whose bad usage exits 2 with one line on stderr (as the schedule_* commands'); one
     that changes something sets `audit_action` and each run is audited (AuditedCommand).
 
@@ -19,6 +19,7 @@ class QueueCommand(ScheduleCommand):
     keeps start-up short (queue_worker_alive has 2 s).
     """
 
+    one_line_usage = True
     requires_system_checks = []
 
     def usage_error(self, message: str) -> CommandError:
