@@ -1,8 +1,6 @@
 """Admin views of backup records, shipped binlogs and drills (read-only: storage is the truth).
 
-Not deletable here either: a row deleted by hand (the latest, failed drill, say) changes what the
-dashboard and the ops API report, with no audit entry; the catalog sync and backup_prune keep
-the rows.
+Not deletable either: a row deleted by hand changes what the dashboard reports, unaudited.
 """
 
 from django.contrib import admin
@@ -11,48 +9,32 @@ from audit import admin_support
 from backups.models import BackupDrill, BackupRecord, BinlogArchive
 
 
+class ReadOnlyAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(BackupRecord)
-class BackupRecordAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
+class BackupRecordAdmin(ReadOnlyAdmin):
     list_display = ["backup_id", "status", "database_alias", "vendor", "started_at", "stored_size", "note"]
     list_filter = ["status", "vendor", "database_alias"]
     search_fields = ["backup_id", "note"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(BackupDrill)
-class BackupDrillAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
+class BackupDrillAdmin(ReadOnlyAdmin):
     list_display = ["backup_id", "status", "finished_at", "rto_seconds", "rpo_seconds"]
     list_filter = ["status"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(BinlogArchive)
-class BinlogArchiveAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
+class BinlogArchiveAdmin(ReadOnlyAdmin):
     list_display = ["file", "alias", "first_event_at", "last_event_at", "stored_size", "gap_before"]
     list_filter = ["alias"]
     search_fields = ["file"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

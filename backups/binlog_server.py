@@ -1,8 +1,6 @@
 """The binary-log view of a MariaDB server: status, its logs, FLUSH, fetching one closed log.
 
-It connects as the backup user (backups/logins.py): SHOW BINARY LOGS and SHOW BINLOG EVENTS
-need BINLOG MONITOR, FLUSH BINARY LOGS needs RELOAD, and the fetch over the replication
-protocol (`mariadb-binlog --read-from-remote-server`) needs REPLICATION SLAVE.
+As the backup user (backups/logins.py): BINLOG MONITOR, RELOAD and REPLICATION SLAVE.
 """
 
 from __future__ import annotations
@@ -40,19 +38,12 @@ class Server:
         self.alias = alias
         self.dumper = dumper
 
-    def _query(self, *statements: str) -> list:
+    def _query(self, statement: str) -> list:
         try:
-            connection = self.dumper.connection_to("")
-            try:
-                with connection.cursor() as cursor:
-                    for statement in statements:
-                        cursor.execute(statement)
-                    return list(cursor.fetchall())
-            finally:
-                connection.close()
+            return self.dumper.query("", statement)
         except DatabaseError as error:
             hint = f"; {GRANTS_HINT}" if "denied" in str(error).lower() else ""
-            raise BackupError(f"{statements[-1].split(' IN ')[0]} failed: {error}{hint}") from None
+            raise BackupError(f"{statement.split(' IN ')[0]} failed: {error}{hint}") from None
 
     def status(self) -> dict[str, Any]:
         on, server_id, version = self._query("SELECT @@log_bin, @@server_id, VERSION()")[0]

@@ -1,16 +1,6 @@
 """Restore drills: restore a backup into a scratch database, compare it, record the result.
 
-A drill proves a backup restores: the archive is verified, loaded into a scratch database
-(`<database>_drill_<hex>`, as the drill user; backups/logins.py) on the same server, or into
-the staging database of BACKUP_DRILL_DATABASE_URL (kept afterwards, for people to look at);
-its per-table row counts and migration state are compared with the manifest, and a scratch
-database is dropped whatever happened. The time all that took is the measured
-recovery time (RTO); the backup's age at the drill is the recovery point (RPO).
-
-With `pitr=True` the drill also verifies every shipped binlog from the backup's position on and
-replays them all after the comparison: the replay must apply cleanly (a wrong start position
-shows up as duplicate keys, a missing log as a refused plan), and the RPO becomes the age of the
-last replayed event.
+RTO is the time the drill took; RPO the backup's age (with pitr, the last replayed event's).
 """
 
 from __future__ import annotations
@@ -25,7 +15,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from backups import catalog, keys, logins, pitr
+from backups import catalog, drill_scratch, keys, logins, pitr
 from backups.errors import BackupError, IntegrityError, UsageError
 from backups.models import BackupDrill
 from backups.restore import compare_counts, compare_migrations, load, verify
@@ -62,44 +52,50 @@ def run_drill(
     dumper.check_server()
     plan = pitr.plan(manifest, None, store) if pitr_replay else None  # UsageError: cannot roll forward
     scratch = staging or dumper.scratch_name(secrets.token_hex(4))
+    if not staging:
+        for name in drill_scratch.drop_abandoned(dumper):
+            log.warning("drill %s: dropped scratch database %s left by a drill that died", manifest.id, name)
     where = f"staging database {scratch}" if staging else f"scratch database {scratch}"
     started_at = timezone.now()
     clock = time.monotonic()
     mismatches: list[dict] = []
     detail = ""
     stage = "verify archive"
-    try:
-        with tempfile.TemporaryDirectory(prefix="backup-drill-") as folder:
-            log.info("drill %s: verifying the archive", manifest.id)
-            verify(manifest, store, identities, tty=tty)
-            if plan:
-                stage = "verify binlogs"
-                log.info("drill %s: verifying %d binlog archive(s)", manifest.id, len(plan.logs))
-                paths = pitr.fetch(plan, store, identities, Path(folder), tty=tty)
-            stage = f"restore into {where.split()[0]} database"
-            log.info("drill %s: restoring into %s", manifest.id, where)
-            load(manifest, store, dumper, scratch, identities, tty=tty)
-            stage = "compare with the manifest"
-            counts, migrations = dumper.read_state(scratch)
-            mismatches = compare_counts(manifest, counts) + compare_migrations(manifest, migrations)
-            if mismatches:
-                detail = f"{len(mismatches)} difference(s) from the manifest: {mismatches[0]}"
-            else:
-                detail = f"{len(counts)} tables, {sum(counts.values())} rows match the manifest"
-            if plan and not mismatches:
-                stage = "replay binlogs"
-                pitr.replay(plan, paths, dumper, scratch)
-                counts, _ = dumper.read_state(scratch)
-                detail += f"; point in time: replayed {plan.describe()}, {sum(counts.values())} rows after"
-    except Exception as error:
-        detail = f"failed at '{stage}': {error}"
-    finally:
+    with drill_scratch.held(dumper, None if staging else scratch):
         try:
-            if not staging:  # staging keeps the restored copy for people to look at
-                dumper.drop_target(scratch)
+            with tempfile.TemporaryDirectory(prefix="backup-drill-") as folder:
+                log.info("drill %s: verifying the archive", manifest.id)
+                verify(manifest, store, identities, tty=tty)
+                if plan:
+                    stage = "verify binlogs"
+                    log.info("drill %s: verifying %d binlog archive(s)", manifest.id, len(plan.logs))
+                    paths = pitr.fetch(plan, store, identities, Path(folder), tty=tty)
+                stage = f"restore into {where.split()[0]} database"
+                log.info("drill %s: restoring into %s", manifest.id, where)
+                load(manifest, store, dumper, scratch, identities, tty=tty)
+                stage = "compare with the manifest"
+                counts, migrations = dumper.read_state(scratch)
+                mismatches = compare_counts(manifest, counts) + compare_migrations(manifest, migrations)
+                if mismatches:
+                    detail = f"{len(mismatches)} difference(s) from the manifest: {mismatches[0]}"
+                else:
+                    detail = f"{len(counts)} tables, {sum(counts.values())} rows match the manifest"
+                if plan and not mismatches:
+                    stage = "replay binlogs"
+                    pitr.replay(plan, paths, dumper if staging else logins.pitr_dumper(alias), scratch)
+                    counts, _ = dumper.read_state(scratch)
+                    detail += (
+                        f"; point in time: replayed {plan.describe()}, {sum(counts.values())} rows after"
+                    )
         except Exception as error:
-            log.error("drill %s: dropping scratch database %s failed: %s", manifest.id, scratch, error)
-            detail += f"; scratch database {scratch} was not dropped: {error}"
+            detail = f"failed at '{stage}': {error}"
+        finally:
+            try:
+                if not staging:  # staging keeps the restored copy for people to look at
+                    dumper.drop_target(scratch)
+            except Exception as error:
+                log.error("drill %s: dropping scratch database %s failed: %s", manifest.id, scratch, error)
+                detail += f"; scratch database {scratch} was not dropped: {error}"
     finished_at = timezone.now()
     passed = not mismatches and not detail.startswith("failed")
     drill = BackupDrill.objects.create(
@@ -112,13 +108,6 @@ def run_drill(
         detail=detail[:4000],
         mismatches=mismatches,
     )
-    log.log(
-        logging.INFO if passed else logging.ERROR,
-        "drill %s: %s in %.1f s (RPO %.0f s): %s",
-        manifest.id,
-        drill.status,
-        drill.rto_seconds,
-        drill.rpo_seconds,
-        detail,
-    )
+    level, times = logging.INFO if passed else logging.ERROR, (drill.rto_seconds, drill.rpo_seconds)
+    log.log(level, "drill %s: %s in %.1f s (RPO %.0f s): %s", manifest.id, drill.status, *times, detail)
     return drill

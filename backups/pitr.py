@@ -1,17 +1,4 @@
-"""Point-in-time recovery: which shipped binlogs roll a backup forward, their checks, the replay.
-
-`plan()` picks, from the manifests alone, the logs from the backup's binlog position up to the
-requested moment and refuses a moment it cannot reach (exit 2: before the backup's snapshot,
-past the last shipped event, a backup taken without binary logging). `fetch()` decrypts every
-one of them into a private scratch folder, checking stored size, archive sha256, age and zstd
-authentication, raw size and raw sha256, so a damaged archive is refused before the target is
-touched. `replay()` pipes `mariadb-binlog --start-position --stop-datetime` (the database's own
-events only, renamed to the target) into the `mariadb` client after the full backup is loaded.
-
-Binary-log times have one-second resolution and `--stop-datetime` stops at the first event at
-or after it: a restore "until T" holds every transaction whose events are timestamped before
-T's second, and none at or after it.
-"""
+"""Point-in-time recovery: which shipped binlogs roll a backup forward, their checks, the replay."""
 
 from __future__ import annotations
 
@@ -150,7 +137,8 @@ def fetch(the_plan: Plan, store: BackupStorage, identities, into: Path, *, tty=N
 
 
 def replay(the_plan: Plan, paths: list[Path], dumper: MySQLDumper, target: str) -> None:
-    """Apply the backup's database events from its position up to `until` to database `target`."""
+    """Apply the backup's database events from its position up to `until` to database `target`
+    (`dumper`: the pitr user's, backups/logins.py; a staging server's own for staging drills)."""
     tool = first_tool("mariadb-binlog", "mysqlbinlog")
     source = the_plan.backup.database["name"]
     argv = [
@@ -168,12 +156,20 @@ def replay(the_plan: Plan, paths: list[Path], dumper: MySQLDumper, target: str) 
     argv += [str(path) for path in paths]
     env = child_env(TZ="UTC")  # --stop-datetime is read in the tool's local zone
     # A failing client breaks the pipe: leaving the block first lets its own error be the message.
-    with dumper.load(target, raw=True) as stdin:
-        process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets
-            argv, stdout=stdin, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
-        )
-        errors = StderrCollector(process.stderr)
-        code = process.wait()
+    try:
+        with dumper.load(target, raw=True) as stdin:
+            process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets
+                argv, stdout=stdin, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+            )
+            errors = StderrCollector(process.stderr)
+            code = process.wait()
+    except BackupError as error:
+        if "denied" not in str(error).lower():
+            raise
+        raise BackupError(
+            f"{error}; binlogs replay as the pitr user (BACKUP_PITR_DATABASE_URL), which needs BINLOG "
+            "REPLAY and BINLOG ADMIN (docs/PRODUCTION_ENV.md, Database users)"
+        ) from None
     if code != 0:
         raise BackupError(f"{os.path.basename(tool)} exited with {code}: {errors.tail()}")
     log.info("pitr %s: replayed %s into %s", the_plan.backup.id, the_plan.describe(), target)

@@ -1,15 +1,4 @@
-"""Restoring an archive: verify the whole stream first, then load, then prove the load.
-
-Verification reads the archive end to end (sha256 against the manifest, age authentication
-of every chunk and of the end, the zstd frame checksum, the raw size) into nothing, so a
-corrupt, truncated or wrongly keyed archive is refused before the target is touched. Only then
-is the target emptied and loaded in a second streaming pass, and its per-table row counts are
-compared with the manifest.
-
-Over the live database the old six manual steps run here, each logged: maintenance on and
-workers paused, restore, migrate, cache cleared (and broker queues with flush_queues), workers
-resumed and maintenance off, then health and row counts verified and a smoke login over HTTP.
-"""
+"""Restoring an archive: verify the whole stream first, then load, then prove the load."""
 
 from __future__ import annotations
 
@@ -74,20 +63,17 @@ def load(
 
 
 def compare_counts(manifest: Manifest, counts: dict[str, int]) -> list[dict]:
-    mismatches = []
-    for table, expected in sorted(manifest.row_counts.items()):
-        restored = counts.get(table)
-        if restored != expected:
-            mismatches.append({"table": table, "expected": expected, "restored": restored})
-    return mismatches
+    expected = sorted(manifest.row_counts.items())
+    return [{"table": t, "expected": n, "restored": counts.get(t)} for t, n in expected if counts.get(t) != n]
 
 
 def compare_migrations(manifest: Manifest, migrations: dict[str, str]) -> list[dict]:
-    mismatches = []
-    for app, expected in sorted(manifest.migrations.items()):
-        if migrations.get(app) != expected:
-            mismatches.append({"migrations": app, "expected": expected, "restored": migrations.get(app)})
-    return mismatches
+    expected = sorted(manifest.migrations.items())
+    return [
+        {"migrations": a, "expected": m, "restored": migrations.get(a)}
+        for a, m in expected
+        if migrations.get(a) != m
+    ]
 
 
 @dataclass
@@ -127,22 +113,45 @@ class _Steps:
         return result
 
 
-def _check_vendor(manifest: Manifest, dumper: Dumper) -> None:
-    if manifest.vendor != dumper.vendor:
-        raise UsageError(
-            f"backup {manifest.id} is a {manifest.vendor} dump; database {dumper.alias!r} is {dumper.vendor}"
-        )
-
-
 def _scratch(plan: pitr.Plan | None):
     """A private folder for the decrypted binlogs of a point-in-time restore."""
     return tempfile.TemporaryDirectory(prefix="backup-pitr-") if plan else nullcontext()
 
 
-def _describe(report: RestoreReport, plan: pitr.Plan | None) -> None:
+def _begin(manifest: Manifest, dumper: Dumper, target: str, live: bool, plan: pitr.Plan | None):
+    """(report, steps, identities) of a restore into `target`, once vendor and server are right."""
+    if manifest.vendor != dumper.vendor:
+        raise UsageError(
+            f"backup {manifest.id} is a {manifest.vendor} dump; database {dumper.alias!r} is {dumper.vendor}"
+        )
+    dumper.check_server()
+    identities = keys.identities()
+    report = RestoreReport(manifest.id, target, live=live)
     if plan:
         report.until = plan.reach.isoformat()
         report.binlogs = [item.file for item in plan.logs]
+    return report, _Steps(report), identities
+
+
+def _verify_all(steps: _Steps, manifest, store, identities, plan, scratch, tty) -> list[Path]:
+    """The archive, then every binlog of `plan` (decrypted into `scratch`), before any change."""
+    steps.run("verify archive", verify, manifest, store, identities, tty=tty)
+    if not plan:
+        return []
+    return steps.run("verify binlogs", pitr.fetch, plan, store, identities, Path(scratch), tty=tty)
+
+
+def _load_checked(steps: _Steps, name: str, manifest, store, dumper, target, identities, tty, plan, paths):
+    """Step `name` loads the archive into `target`; row counts checked; then the binlogs replayed
+    as the pitr user (backups/logins.py)."""
+    steps.run(name, load, manifest, store, dumper, target, identities, tty=tty)
+    counts, _ = steps.run("read back row counts", dumper.read_state, target)
+    mismatches = compare_counts(manifest, counts)
+    if mismatches:
+        steps.run("compare row counts", _raise_mismatch, mismatches)
+    if plan:
+        steps.state = steps.state.replace("partly loaded", "loaded") + ", binlogs partly replayed"
+        steps.run("replay binlogs", pitr.replay, plan, paths, logins.pitr_dumper(dumper.alias), target)
 
 
 def restore_to(
@@ -155,34 +164,15 @@ def restore_to(
     plan: pitr.Plan | None = None,
     allow_unsigned: bool = False,
 ) -> RestoreReport:
-    """Restore into database `target` on the server of `alias` (not the live database).
-
-    With a point-in-time `plan`, every binlog it needs is verified too before the target is
-    touched, and replayed after the row counts of the full backup were checked. An unsigned
-    manifest is refused unless `allow_unsigned`.
-    """
+    """Restore into database `target` on the server of `alias` (not the live database)."""
     catalog.require_authenticated(manifest, allow_unsigned=allow_unsigned)
     store = store or BackupStorage()
     dumper = logins.restore_dumper(alias)  # the drill user: another database than the live one
-    _check_vendor(manifest, dumper)
-    dumper.check_server()
-    identities = keys.identities()
-    report = RestoreReport(manifest.id, target, live=False)
-    _describe(report, plan)
-    steps = _Steps(report)
+    report, steps, identities = _begin(manifest, dumper, target, False, plan)
     with _scratch(plan) as scratch:
-        steps.run("verify archive", verify, manifest, store, identities, tty=tty)
-        if plan:
-            paths = steps.run("verify binlogs", pitr.fetch, plan, store, identities, Path(scratch), tty=tty)
-        steps.state = f"database {target} may be partly loaded"
-        steps.run("load", load, manifest, store, dumper, target, identities, tty=tty)
-        counts, _migrations = steps.run("read back row counts", dumper.read_state, target)
-        mismatches = compare_counts(manifest, counts)
-        if mismatches:
-            steps.run("compare row counts", _raise_mismatch, mismatches)
-        if plan:
-            steps.state = f"database {target} holds the backup, binlogs partly replayed"
-            steps.run("replay binlogs", pitr.replay, plan, paths, dumper, target)
+        paths = _verify_all(steps, manifest, store, identities, plan, scratch, tty)
+        steps.state = f"database {target} partly loaded"
+        _load_checked(steps, "load", manifest, store, dumper, target, identities, tty, plan, paths)
     report.ok = True
     return report
 
@@ -216,31 +206,16 @@ def _restore_live(manifest, alias, flush_queues, store, tty, plan, scratch) -> R
     from django.conf import settings
 
     dumper = dumper_for(alias)  # the app's own login: it owns the schema being replaced
-    _check_vendor(manifest, dumper)
-    dumper.check_server()
-    identities = keys.identities()
     live_name = dumper.database_name
-    report = RestoreReport(manifest.id, live_name, live=True)
-    _describe(report, plan)
-    steps = _Steps(report)
-    steps.run("verify archive", verify, manifest, store, identities, tty=tty)
-    if plan:
-        paths = steps.run("verify binlogs", pitr.fetch, plan, store, identities, Path(scratch), tty=tty)
-
+    report, steps, identities = _begin(manifest, dumper, live_name, True, plan)
+    paths = _verify_all(steps, manifest, store, identities, plan, scratch, tty)
     steps.run("maintenance on", maintenance.enable, f"restoring backup {manifest.id}")
     steps.state = "maintenance is ON, database untouched"
     paused = steps.run("pause workers and beat", workers.pause, settings.BACKUP_RESTORE_DRAIN_TIMEOUT)
     steps.state = "maintenance is ON, workers paused, database untouched"
     connections.close_all()
     steps.state = "maintenance is ON, workers paused, live database partly loaded"
-    steps.run("restore database", load, manifest, store, dumper, live_name, identities, tty=tty)
-    counts, _ = steps.run("read back row counts", dumper.read_state, live_name)
-    mismatches = compare_counts(manifest, counts)
-    if mismatches:
-        steps.run("compare row counts", _raise_mismatch, mismatches)
-    if plan:
-        steps.state = "maintenance is ON, workers paused, backup loaded, binlogs partly replayed"
-        steps.run("replay binlogs", pitr.replay, plan, paths, dumper, live_name)
+    _load_checked(steps, "restore database", manifest, store, dumper, live_name, identities, tty, plan, paths)
     steps.state = "maintenance is ON, workers paused, database restored"
     steps.run("migrate", call_command, "migrate", database=alias, interactive=False, verbosity=0)
     steps.run("clear caches", _clear_caches, manifest)

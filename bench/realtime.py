@@ -225,17 +225,8 @@ def main() -> int:
     parser.add_argument("--target", type=float, default=1.25)
     args = parser.parse_args()
 
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets both sides
-    var_dir = tempfile.mkdtemp(prefix="bench-realtime-")
-    env = {
-        "REDIS_URL": args.redis_url,
-        "DATABASE_URL": f"sqlite:///{var_dir}/db.sqlite3",
-        "VAR_DIR": var_dir,
-        "LOG_LEVEL": "WARNING",
-        # Every bench client comes from 127.0.0.1: production's per-address limit would refuse most.
-        "REALTIME_MAX_CONNECTIONS_PER_IP": "0",
-    }
+    # Every bench client comes from 127.0.0.1: production's per-address limit would refuse most.
+    env = server_env(args.redis_url, "bench-realtime-", REALTIME_MAX_CONNECTIONS_PER_IP="0")
     os.environ.update(env)
     import django
 
@@ -294,6 +285,16 @@ def main() -> int:
     if lost:
         print(f"realtime.broadcast: {lost} deliveries never arrived")
     return 0 if worst <= args.target and not lost else 1
+
+
+def server_env(redis_url: str, prefix: str, **extra: str) -> dict[str, str]:
+    """The websocket benches' server environment; raises this process's file limit, which the
+    server and the load generators inherit (thousands of sockets on both sides)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    var_dir = tempfile.mkdtemp(prefix=prefix)
+    env = {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{var_dir}/db.sqlite3", "VAR_DIR": var_dir}
+    return {**env, "LOG_LEVEL": "WARNING", **extra}
 
 
 def _tracebacks(output: str) -> tuple[int, int]:

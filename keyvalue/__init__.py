@@ -200,8 +200,7 @@ def store() -> KeyValue:
 
 def redis_client():
     """The Redis client behind the store, or None in the embedded profile (for what only Redis does)."""
-    shared = store()
-    return shared.client if isinstance(shared, RedisKeyValue) else None
+    return store().client if settings.REDIS_URL else None
 
 
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -211,7 +210,10 @@ def async_redis_client():
     """A redis.asyncio client for the running event loop, or None in the embedded profile.
 
     For code on an event loop (the websocket processes) that must not block it; one client
-    per loop, because an asyncio connection belongs to the loop that opened it."""
+    per loop, because an asyncio connection belongs to the loop that opened it. Its pool makes
+    a caller wait (up to REDIS_SOCKET_TIMEOUT) for one of its connections when all are in use:
+    redis-py's default pool raises MaxConnectionsError instead, and a few hundred clients
+    joining presence channels at once would each get an error."""
     if not settings.REDIS_URL:
         return None
     import redis.asyncio
@@ -219,12 +221,15 @@ def async_redis_client():
     loop = asyncio.get_running_loop()
     url, client = _async_clients.get(loop, (None, None))
     if url != settings.REDIS_URL:
-        client = redis.asyncio.Redis.from_url(
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
             settings.REDIS_URL,
+            max_connections=100,
+            timeout=settings.REDIS_SOCKET_TIMEOUT,
             socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
             decode_responses=True,
         )
+        client = redis.asyncio.Redis(connection_pool=pool)
         _async_clients[loop] = (settings.REDIS_URL, client)
     return client
 

@@ -105,10 +105,7 @@ class SuppressionAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
             admin_support.record(request, action, obj.address, detail)
 
     def delete_model(self, request, obj):
-        detail = {"id": obj.pk, "address": obj.address, "reason": obj.reason}
-        with transaction.atomic():
-            super().delete_model(request, obj)
-            admin_support.record(request, "suppression.remove", detail["address"], detail)
+        self.delete_queryset(request, Suppression.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset):
         with transaction.atomic():

@@ -46,20 +46,20 @@ def fetch(timeout: float = 5.0) -> tuple[Verdict, bool]:
     """Ask Mailgun now; returns the verdict and whether it is definite enough to cache."""
     domain = settings.MAILGUN_SENDER_DOMAIN
     try:
-        info = mailgun.domain_state(timeout=timeout)
+        state = mailgun.domain_state(timeout=timeout)
     except mailgun.MailgunAuthError:
         return _verdict(
             FAIL, "unauthorized", "Mailgun refused the API key (401): rotate MAILGUN_API_KEY"
         ), True
     except mailgun.MailgunError as error:
         return _verdict(FAIL, "unreachable", str(error)), False
-    if info.disabled or info.state == "disabled":
+    if state == "disabled":
         return _verdict(FAIL, "disabled", f"domain {domain} is disabled at Mailgun: nothing is sent"), True
-    if info.state == "active":
+    if state == "active":
         return _verdict(PASS, "active", f"domain {domain} is active"), True
-    if info.state == "unverified":
+    if state == "unverified":
         return _verdict(WARN, "unverified", f"domain {domain} is unverified: check its DNS records"), True
-    return _verdict(WARN, info.state, f"domain {domain} is in state {info.state!r}"), True
+    return _verdict(WARN, state, f"domain {domain} is in state {state!r}"), True
 
 
 def refresh(timeout: float = 5.0) -> Verdict:

@@ -29,7 +29,11 @@ MAILGUN_BACKEND = "anymail.backends.mailgun.EmailBackend"
 COMPONENT = "mail"
 
 
-def configuration_problems() -> list[str]:
+def configuration() -> Result:
+    console = settings.EMAIL_BACKEND != MAILGUN_BACKEND and not settings.MAILGUN_API_KEY
+    if console and not settings.PRODUCTION:
+        # make run and tests: no Mailgun account, mail is printed; that is the intended setup.
+        return Result(COMPONENT, PASS, "configuration", output="development: console backend, mail printed")
     problems = []
     if settings.EMAIL_BACKEND != MAILGUN_BACKEND:
         problems.append(f"EMAIL_BACKEND is {settings.EMAIL_BACKEND.rsplit('.', 2)[-2]}, not Mailgun")
@@ -46,17 +50,6 @@ def configuration_problems() -> list[str]:
     else:
         if address.rpartition("@")[2].lower() != domain:
             problems.append(f"DEFAULT_FROM_EMAIL {address} is not on the sender domain {domain}")
-    return problems
-
-
-def configuration() -> Result:
-    problems = configuration_problems()
-    console = settings.EMAIL_BACKEND != MAILGUN_BACKEND and not settings.MAILGUN_API_KEY
-    if console and not settings.PRODUCTION:
-        # make run and tests: no Mailgun account, mail is printed; that is the intended setup.
-        return Result(
-            COMPONENT, PASS, "configuration", output="development: console backend, mail is printed"
-        )
     if problems:
         return Result(COMPONENT, FAIL, "configuration", output="; ".join(problems))
     return Result(COMPONENT, PASS, "configuration", output=f"Mailgun, from {settings.DEFAULT_FROM_EMAIL}")

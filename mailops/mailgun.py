@@ -7,7 +7,6 @@ and messages name the path and status, not the request.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
@@ -25,13 +24,6 @@ class MailgunError(Exception):
 
 class MailgunAuthError(MailgunError):
     """The API refused the key (401/403)."""
-
-
-@dataclass(frozen=True)
-class DomainState:
-    name: str
-    state: str  # active, unverified, disabled
-    disabled: bool
 
 
 def _session() -> requests.Session:
@@ -64,8 +56,9 @@ def _get(session: requests.Session, url: str, what: str, timeout: float, params=
     return body
 
 
-def domain_state(timeout: float = 5.0) -> DomainState:
-    """`GET /v4/domains/{domain}`: the sender domain's state as Mailgun sees it."""
+def domain_state(timeout: float = 5.0) -> str:
+    """`GET /v4/domains/{domain}`: the sender domain's state as Mailgun sees it (active,
+    unverified, disabled: also when the domain is marked disabled whatever its state)."""
     domain = settings.MAILGUN_SENDER_DOMAIN
     url = f"{settings.MAILGUN_API_URL}/v4/domains/{quote(domain, safe='')}"
     with _session() as session:
@@ -73,9 +66,7 @@ def domain_state(timeout: float = 5.0) -> DomainState:
     info = body.get("domain")
     if not isinstance(info, dict) or not isinstance(info.get("state"), str):
         raise MailgunError("domain info: the answer has no domain state")
-    return DomainState(
-        name=str(info.get("name", domain)), state=info["state"], disabled=bool(info.get("is_disabled"))
-    )
+    return "disabled" if info.get("is_disabled") else info["state"]
 
 
 def suppression_list(kind: str, timeout: float = 30.0, page_size: int = PAGE_SIZE) -> Iterator[dict]:

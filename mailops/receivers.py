@@ -22,22 +22,15 @@ BROKER_UNREACHABLE = (BrokerError, RedisConnectionError, RedisTimeoutError, OSEr
 
 @receiver(tracking, dispatch_uid="mailops.store_tracking_event")
 def store_tracking_event(sender, event, esp_name, **kwargs) -> None:
-    # Not caught: a failure (broker and database both down) must reach the webhook as a 5xx
-    # so Mailgun retries.
-    record(event)
-
-
-def record(event) -> bool:
-    """Take an AnymailTrackingEvent; True when a task will store it, False when it was stored here.
-
-    Returns once the event is safe (published to the broker, or committed), so the webhook's 200
-    means kept. A broker that cannot take it does not fail the webhook: the event is stored
-    directly instead; with the database unreachable too, that raises, and the webhook answers
-    503 (opsproject.outages) so Mailgun retries.
-    """
+    """Return once the AnymailTrackingEvent is safe (published to the broker, or committed), so
+    the webhook's 200 means kept. A broker that cannot take it does not fail the webhook: the
+    event is stored directly instead; with the database unreachable too, that raises, and the
+    webhook answers 503 (opsproject.outages) so Mailgun retries."""
     fields = recording.fields_of(event)
     try:
-        store_event.delay(fields)
+        # The event id names the message in logs and monitoring: a repr of every field (Celery's
+        # default) would cost the webhook time and put recipients' addresses in worker logs.
+        store_event.apply_async((fields,), argsrepr=repr((fields["event_id"],)), kwargsrepr="{}")
     except BROKER_UNREACHABLE as error:
         log.warning(
             "task queue unavailable (%s); storing mail event %s directly",
@@ -45,5 +38,3 @@ def record(event) -> bool:
             event.event_id,
         )
         recording.store(fields)
-        return False
-    return True

@@ -1,7 +1,8 @@
 """Storing tracking events from Anymail: one MailEvent per event id, suppression applied with it.
 
-The webhook hands each verified event to `record`, which publishes a `mailops.store_event` task
-(a worker calls `store`) and, when the broker cannot take it, stores the event at once.
+The webhook's receiver (mailops.receivers) publishes each verified event's `fields_of` as a
+`mailops.store_event` task, whose worker calls `store`; when the broker cannot take it, it
+calls `store` itself.
 
 A store is one transaction (an event that cannot suppress is a single INSERT): a crash between
 the event and its suppression rolls both back, and the task's redelivery (a killed worker) or
@@ -18,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mailops import suppression
-from mailops.models import MailEvent, OutboundMessage, address_key
+from mailops.models import MailEvent, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _payload(esp_event) -> dict:
 
 def _outbound_id(event) -> int | None:
     """The message the event is about, as our metadata names it (no query: the post is signed,
-    and the foreign key refuses an id that does not exist, see `_store`)."""
+    and the foreign key refuses an id that does not exist, see `store`)."""
     try:
         outbound_id = int((event.metadata or {}).get(OUTBOUND_ID))
     except (TypeError, ValueError):
@@ -52,24 +53,6 @@ def _outbound_id(event) -> int | None:
     # Past the key column's range (BigAutoField) the INSERT is a DataError, not the IntegrityError
     # that keeps the event unlinked: the event would never be stored.
     return outbound_id if 0 < outbound_id <= MAX_KEY else None
-
-
-def _link_by_message_id(rows: list[MailEvent]) -> None:
-    """Rows our metadata did not link: find their message by Mailgun's id (one query).
-
-    Done where the rows are stored (the worker), so that the webhook needs no database.
-    """
-    unlinked = {row.message_id for row in rows if row.outbound_id is None and row.message_id}
-    if not unlinked:
-        return
-    found: dict[str, int] = {}
-    for message_id, pk in (
-        OutboundMessage.objects.filter(message_id__in=unlinked).order_by("pk").values_list("message_id", "pk")
-    ):
-        found.setdefault(message_id, pk)
-    for row in rows:
-        if row.outbound_id is None and row.message_id:
-            row.outbound_id = found.get(row.message_id)
 
 
 def _insert(row: MailEvent) -> None:
@@ -81,24 +64,6 @@ def _insert(row: MailEvent) -> None:
         # Most events (delivered, opened) change nothing else: one INSERT, atomic by itself,
         # saves the three round trips of a transaction.
         row.save(force_insert=True)
-
-
-def _store(row: MailEvent) -> tuple[MailEvent, bool]:
-    """The stored row, and False if its event was stored already."""
-    _link_by_message_id([row])
-    try:
-        _insert(row)
-    except IntegrityError:
-        existing = MailEvent.objects.filter(event_id=row.event_id).first()
-        if existing is not None:
-            log.info("mail event %s (%s) was stored already; ignored", row.event_id, row.event_type)
-            return existing, False
-        if row.outbound_id is None:
-            raise  # not a duplicate, not a missing message: let the webhook fail and Mailgun retry
-        # The message the metadata names is gone (deleted): keep the event, unlinked.
-        row.pk, row.outbound_id = None, None
-        _insert(row)
-    return row, True
 
 
 _TIMES = ("occurred_at", "received_at")
@@ -113,7 +78,6 @@ def fields_of(event) -> dict:
         "event_type": event.event_type or MailEvent.Type.UNKNOWN,
         "esp_event": str(esp_payload.get("event", ""))[:64],
         "recipient": recipient,
-        "recipient_key": address_key(recipient),
         "message_id": (event.message_id or "")[:255],
         "outbound_id": _outbound_id(event),
         "reject_reason": event.reject_reason or "",
@@ -125,14 +89,25 @@ def fields_of(event) -> dict:
     }
 
 
-def row_of(fields: dict) -> MailEvent:
-    """The unsaved MailEvent of `fields_of`'s output (as a task's argument brings it back)."""
-    values = dict(fields)
-    for name in _TIMES:
-        values[name] = datetime.fromisoformat(values[name])
-    return MailEvent(**values)
-
-
 def store(fields: dict) -> tuple[MailEvent, bool]:
-    """Store one event now; returns the MailEvent and False if it was stored already."""
-    return _store(row_of(fields))
+    """Store one event (`fields_of`'s output, as a task's argument brings it back); returns the
+    MailEvent and False if it was stored already."""
+    row = MailEvent(**{**fields, **{name: datetime.fromisoformat(fields[name]) for name in _TIMES}})
+    if row.outbound_id is None and row.message_id:
+        # Our metadata did not link it: find its message by Mailgun's id. Done here, where the
+        # row is stored (the worker), so that the webhook needs no database.
+        linked = OutboundMessage.objects.filter(message_id=row.message_id).order_by("pk")
+        row.outbound_id = linked.values_list("pk", flat=True).first()
+    try:
+        _insert(row)
+    except IntegrityError:
+        existing = MailEvent.objects.filter(event_id=row.event_id).first()
+        if existing is not None:
+            log.info("mail event %s (%s) was stored already; ignored", row.event_id, row.event_type)
+            return existing, False
+        if row.outbound_id is None:
+            raise  # not a duplicate, not a missing message: let the webhook fail and Mailgun retry
+        # The message the metadata names is gone (deleted): keep the event, unlinked.
+        row.pk, row.outbound_id = None, None
+        _insert(row)
+    return row, True

@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from mailops.models import MAX_ADDRESS, MailEvent, Suppression, address_key
 
@@ -25,37 +24,15 @@ IMMEDIATE = {
 CONSIDERED = frozenset({*IMMEDIATE, MailEvent.Type.DEFERRED})
 
 
-def suppress(
-    address: str,
-    reason: str,
-    source: str,
-    *,
-    detail: str = "",
-    event: MailEvent | None = None,
-    created_at=None,
-) -> tuple[Suppression, bool]:
+def suppress(address: str, reason: str, source: str, *, detail: str = "") -> tuple[Suppression, bool]:
     """Put `address` on the list (once); returns the row and whether it is new."""
     key = address_key(address)
     if len(key) > MAX_ADDRESS:
         raise ValueError(f"an address is at most {MAX_ADDRESS} characters")
-    existing = Suppression.objects.filter(address_key=key).first()
-    if existing is not None:
-        return existing, False
-    fields = {
-        "address": address.strip(),
-        "reason": reason,
-        "source": source,
-        "detail": detail[:2000],
-        "event": event,
-    }
-    if created_at is not None:
-        fields["created_at"] = created_at
-    try:
-        # A savepoint: a concurrent insert of the same address must not break the caller's transaction.
-        with transaction.atomic():
-            return Suppression.objects.create(**fields), True
-    except IntegrityError:
-        return Suppression.objects.get(address_key=key), False
+    # get_or_create's INSERT is in a savepoint: a concurrent insert of the same address finds its
+    # row instead of breaking the caller's transaction.
+    fields = {"address": address.strip(), "reason": reason, "source": source, "detail": detail[:2000]}
+    return Suppression.objects.get_or_create(address_key=key, defaults=fields)
 
 
 def unsuppress(address: str) -> bool:
@@ -67,37 +44,30 @@ def unsuppress(address: str) -> bool:
 def suppressed_keys(addresses: Iterable[str]) -> set[str]:
     """The `address_key`s among `addresses` that are on the list."""
     keys = {address_key(address) for address in addresses}
-    if not keys:
-        return set()
     return set(Suppression.objects.filter(address_key__in=keys).values_list("address_key", flat=True))
 
 
-def is_suppressed(address: str) -> bool:
-    return bool(suppressed_keys([address]))
-
-
-def _suppressible(event: MailEvent) -> bool:
-    """The event may suppress, and has a (deliverable) address to suppress."""
+def apply(event: MailEvent) -> bool:
+    """Suppress the event's recipient if the event calls for it (a stored event, one by one);
+    True when it did (or was)."""
+    key = address_key(event.recipient or "")
     # The key's length, not the address's: lower case may be longer ("İ" is two characters).
-    return (
-        event.event_type in CONSIDERED
-        and bool(event.recipient)
-        and len(address_key(event.recipient)) <= MAX_ADDRESS
-    )
-
-
-def _suppression_for(event: MailEvent, key: str, soft_bounces: int) -> Suppression | None:
-    """The rule: the row the event puts on the list, or None. `soft_bounces`: the stored temporary
-    failures of the address within the window ending at the event (counted for those only)."""
+    if event.event_type not in CONSIDERED or not key or len(key) > MAX_ADDRESS:
+        return False
     reason = IMMEDIATE.get(event.event_type)
     detail = event.description or event.mta_response or ""
-    if reason is None:
-        limit = settings.MAIL_SOFT_BOUNCE_LIMIT
-        if event.event_type != MailEvent.Type.DEFERRED or soft_bounces < limit:
-            return None
-        reason = Suppression.Reason.SOFT_BOUNCED
-        detail = f"{limit} temporary failures within {settings.MAIL_SOFT_BOUNCE_WINDOW} s"
-    return Suppression(
+    if reason is None:  # a temporary failure: suppress once the limit falls within the window
+        limit, window = settings.MAIL_SOFT_BOUNCE_LIMIT, settings.MAIL_SOFT_BOUNCE_WINDOW
+        soft_bounces = MailEvent.objects.filter(
+            recipient_key=key,
+            event_type=MailEvent.Type.DEFERRED,
+            occurred_at__gt=event.occurred_at - timedelta(seconds=window),
+            occurred_at__lte=event.occurred_at,
+        ).count()
+        if soft_bounces < limit:
+            return False
+        reason, detail = Suppression.Reason.SOFT_BOUNCED, f"{limit} temporary failures within {window} s"
+    row = Suppression(
         address=event.recipient.strip(),
         address_key=key,
         reason=reason,
@@ -105,28 +75,7 @@ def _suppression_for(event: MailEvent, key: str, soft_bounces: int) -> Suppressi
         detail=detail[:2000],
         event=event,
     )
-
-
-def apply(event: MailEvent) -> bool:
-    """Suppress the event's recipient if the event calls for it (a stored event, one by one);
-    True when it did (or was)."""
-    if not _suppressible(event):
-        return False
-    deferred = event.event_type == MailEvent.Type.DEFERRED
-    row = _suppression_for(event, address_key(event.recipient), _soft_bounce_count(event) if deferred else 0)
-    if row is None:
-        return False
     # One INSERT that leaves an existing row alone: no read first and no savepoint, inside the
     # caller's transaction (mailops.recording).
     Suppression.objects.bulk_create([row], ignore_conflicts=True)
     return True
-
-
-def _soft_bounce_count(event: MailEvent) -> int:
-    since = event.occurred_at - timedelta(seconds=settings.MAIL_SOFT_BOUNCE_WINDOW)
-    return MailEvent.objects.filter(
-        recipient_key=address_key(event.recipient),
-        event_type=MailEvent.Type.DEFERRED,
-        occurred_at__gt=since,
-        occurred_at__lte=event.occurred_at,
-    ).count()

@@ -3,14 +3,10 @@ check warm, pruning history."""
 
 from __future__ import annotations
 
-import logging
-
 from django.db import DataError, IntegrityError
 
-from mailops import credentials, delivery, recording, retention
+from mailops import credentials, delivery, recording, retention, sending
 from queueops.policy import PolicyTask, policy_task
-
-log = logging.getLogger(__name__)
 
 
 class MailTask(PolicyTask):
@@ -27,32 +23,35 @@ class MailTask(PolicyTask):
 
 @policy_task(name="mailops.send_message", base=MailTask, bind=True)
 def send_message(self, outbound_id: int) -> str | None:
-    message = delivery.deliver(outbound_id, attempt=getattr(self.request, "attempt", 1) or 1)
+    message = delivery.deliver(outbound_id, getattr(self.request, "attempt", 1) or 1, self.request.id)
     return message.status if message else None
 
 
 # A database outage is retried for several minutes (a failover's length), so its events are
 # stored once it is over; an event the database refuses as it is (bad data) would be refused
 # every time, so it fails at once. Either way a last failure leaves a FailedJob holding the event.
-# No result is stored and no monitoring events are sent (task-received/started/succeeded):
-# nothing reads either (outcomes are counted from Celery's signals, operations.outcomes), and
-# on Mailgun's busiest path they would be three more writes to the broker per event.
+# No result is stored: nothing reads it, and on Mailgun's busiest path it would be one more write.
 @policy_task(
     name="mailops.store_event",
     ignore_result=True,
-    send_events=False,
     tries=6,
     backoff=(5, 30, 60, 120, 300),
     permanent_errors=(DataError, IntegrityError, KeyError, TypeError, ValueError),
 )
 def store_event(fields: dict) -> bool:
-    """Store one tracking event the webhook accepted (mailops.recording.record); True if new.
+    """Store one tracking event the webhook accepted (mailops.receivers); True if new.
 
     Its retries and, in the end, its FailedJob (args: the event's fields) keep the event; a
     redelivery after a worker died mid-store finds the event stored, or nothing of it.
     """
     _, new = recording.store(fields)
     return new
+
+
+@policy_task(name="mailops.republish_pending", tries=1)
+def republish_pending() -> int:
+    """Publish the mail the broker has not taken yet (down when its row was committed)."""
+    return sending.republish_pending()
 
 
 @policy_task(name="mailops.refresh_credentials", tries=1)

@@ -1,19 +1,18 @@
 """The Mailgun tracking webhook: Anymail's view, stricter about what it accepts.
 
-Anymail's own `post` runs unchanged: its validators (basic auth, then Mailgun's HMAC-SHA256 of
-timestamp + token with the webhook signing key), then `parse_events`, then each event to
-`anymail.signals.tracking`, where `mailops.receivers` hands it on (a Celery task, see
-mailops.recording). This view adds only through Anymail's documented hooks:
+Anymail's own `post` runs unchanged (its validators: basic auth, then Mailgun's HMAC-SHA256 of
+timestamp + token with the signing key; then `parse_events`; then each event to
+`anymail.signals.tracking`, where `mailops.receivers` publishes it as a Celery task). This view
+adds only through Anymail's documented hooks:
 
-- `validate_request` (Anymail runs every class's own, in MRO order, so this one first; the
-  order is not documented, tests/mailops/test_anymail_hooks.py pins the version relied on): a
-  body of the wrong shape gets a 400 rather than the 500 Mailgun's validator would raise on it;
-  during a key rotation a post signed with MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS is checked with
-  that key;
-- `parse_events`: a signature older than MAIL_WEBHOOK_MAX_AGE (or from the future) is refused
-  (Mailgun stops retrying after 8 h, so anything older is a replay); a post missing the fields
-  we store, or event data the database's JSON column would refuse (NaN, Infinity, a lone UTF-16
-  surrogate), gets a 400 instead of a 500 from the parser or a task that can never store it;
+- `validate_request` (Anymail runs every class's own in MRO order, this one first; the order is
+  not documented, tests/mailops/test_anymail_hooks.py pins the version relied on): a body of the
+  wrong shape, missing the fields we store or holding event data the database's JSON column
+  would refuse (NaN, Infinity, a lone UTF-16 surrogate) gets a 400 rather than a 500 or a task
+  that can never store it; a signature older than MAIL_WEBHOOK_MAX_AGE (Mailgun stops retrying
+  after 8 h, so anything older is a replay) or from the future is refused; during a key rotation
+  a post signed with MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS is checked with that key;
+- `parse_events`: what Anymail's parser raises on a hostile body is a 400, not a 500;
 - `dispatch` (Django's): Anymail's refusals as one plain-text line, and 503 without a signing key.
 
 A receiver that fails still gives a 5xx (503 while the broker and the database are both
@@ -48,29 +47,12 @@ MAX_TOKEN = 255  # MailEvent.event_id; Mailgun's tokens are 50 characters
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, RecursionError, OverflowError, OSError)
 
 
-def _storable(data) -> bool:
-    """Whether `data` is strict JSON in valid UTF-8, as MariaDB's JSON check and utf8mb4 demand."""
-    try:
-        json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
-    except ValueError:  # NaN or Infinity; UnicodeEncodeError (a lone surrogate) is one too
-        return False
-    return True
-
-
 def _text(status: int, message: str) -> HttpResponse:
     return HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
 
 
 def _refuse(reason: str):
     raise AnymailWebhookValidationFailure(reason)
-
-
-def _body(request):
-    """The JSON body, or a validation failure (the parse is cheap next to the request)."""
-    try:
-        return json.loads(request.body.decode("utf-8"))
-    except (ValueError, RecursionError):
-        _refuse("Mailgun webhook called with invalid payload format")
 
 
 class MailgunTrackingWebhook(MailgunTrackingWebhookView):
@@ -101,17 +83,22 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
     def validate_request(self, request) -> None:
         """Runs before Mailgun's own validator (Anymail calls each class's in MRO order)."""
         if request.content_type == "application/json":
-            body = _body(request)
+            try:
+                body = json.loads(request.body.decode("utf-8"))
+            except (ValueError, RecursionError):
+                body = None
             block = body.get("signature") if isinstance(body, dict) else None
             if not isinstance(block, dict) or not all(
                 isinstance(block.get(f), str) for f in SIGNATURE_FIELDS
             ):
                 _refuse("Mailgun webhook called with invalid payload format")
+            _check_event_data(body)
         else:
             block = request.POST
         # Mailgun's validator encodes timestamp + token as ASCII: anything else would be a 500.
         if not all(str(block.get(field, "")).isascii() for field in SIGNATURE_FIELDS):
             _refuse("Mailgun webhook signature fields must be ASCII")
+        _check_age(block.get("timestamp"))
         previous = settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
         if previous:
             try:
@@ -123,10 +110,7 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
                 self.webhook_signing_key = previous.encode()
 
     def parse_events(self, request):
-        """Anymail's events, once the signature's age and the event's shape are acceptable."""
-        self._check_age(request)
-        if request.content_type == "application/json":
-            self._check_event_data(_body(request))
+        """Anymail's events, refusing what the parser or the database could not take."""
         try:
             events = super().parse_events(request)
         except (*MALFORMED, AnymailConfigurationError) as error:
@@ -138,39 +122,36 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
                 _refuse("Mailgun webhook delivery-status description and message must be text")
         return events
 
-    @staticmethod
-    def _check_age(request) -> None:
-        # The validators proved these fields are there.
-        if request.content_type == "application/json":
-            timestamp = _body(request)["signature"]["timestamp"]
-        else:
-            timestamp = request.POST["timestamp"]
-        try:
-            signed_at = float(timestamp)
-        except (TypeError, ValueError):
-            signed_at = math.nan
-        if not math.isfinite(signed_at):  # NaN would pass both age checks, infinity break them
-            _refuse("Mailgun webhook signature timestamp is not a number")
-        age = time.time() - signed_at
-        if age > settings.MAIL_WEBHOOK_MAX_AGE:
-            _refuse(
-                f"Mailgun webhook signature is {int(age)} s old, over MAIL_WEBHOOK_MAX_AGE "
-                f"({settings.MAIL_WEBHOOK_MAX_AGE} s)"
-            )
-        if age < -FUTURE_SKEW:
-            _refuse("Mailgun webhook signature timestamp is in the future")
 
-    @staticmethod
-    def _check_event_data(body) -> None:
-        data = body.get("event-data")
-        if not isinstance(data, dict):
-            _refuse("Mailgun webhook payload has no event-data object")
-        missing = [name for name in REQUIRED_EVENT_FIELDS if data.get(name) in (None, "")]
-        if missing:
-            _refuse(f"Mailgun webhook event-data lacks {', '.join(missing)}")
-        if not all(isinstance(data[name], str) for name in TEXT_FIELDS):
-            _refuse("Mailgun webhook event-data event and recipient must be text")
-        if not isinstance(data.get("user-variables", {}), dict):
-            _refuse("Mailgun webhook user-variables must be an object")
-        if not _storable(data):
-            _refuse("Mailgun webhook event-data holds NaN, Infinity or a lone surrogate (cannot be stored)")
+def _check_age(timestamp) -> None:
+    try:
+        signed_at = float(timestamp)
+    except (TypeError, ValueError):
+        signed_at = math.nan
+    if not math.isfinite(signed_at):  # NaN would pass both age checks, infinity break them
+        _refuse("Mailgun webhook signature timestamp is not a number")
+    age = time.time() - signed_at
+    if age > settings.MAIL_WEBHOOK_MAX_AGE:
+        _refuse(
+            f"Mailgun webhook signature is {int(age)} s old, over MAIL_WEBHOOK_MAX_AGE "
+            f"({settings.MAIL_WEBHOOK_MAX_AGE} s)"
+        )
+    if age < -FUTURE_SKEW:
+        _refuse("Mailgun webhook signature timestamp is in the future")
+
+
+def _check_event_data(body) -> None:
+    data = body.get("event-data")
+    if not isinstance(data, dict):
+        _refuse("Mailgun webhook payload has no event-data object")
+    missing = [name for name in REQUIRED_EVENT_FIELDS if data.get(name) in (None, "")]
+    if missing:
+        _refuse(f"Mailgun webhook event-data lacks {', '.join(missing)}")
+    if not all(isinstance(data[name], str) for name in TEXT_FIELDS):
+        _refuse("Mailgun webhook event-data event and recipient must be text")
+    if not isinstance(data.get("user-variables", {}), dict):
+        _refuse("Mailgun webhook user-variables must be an object")
+    try:  # strict JSON in valid UTF-8, as MariaDB's JSON check and utf8mb4 demand
+        json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
+    except ValueError:  # NaN or Infinity; UnicodeEncodeError (a lone surrogate) is one too
+        _refuse("Mailgun webhook event-data holds NaN, Infinity or a lone surrogate (cannot be stored)")

@@ -10,25 +10,20 @@ from django.conf import settings
 from opsproject.secret_values import matches
 
 
+def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(entry.strip(), strict=False)
+    except ValueError:
+        return None  # refused by the system check (operations.checks); never allows anything
+
+
 @lru_cache(maxsize=8)
 def _networks(entries: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            continue  # refused by the system check (operations.checks); never allows anything
-    return tuple(networks)
+    return tuple(network for network in map(_network, entries) if network is not None)
 
 
 def bad_allowed_ips() -> list[str]:
-    bad = []
-    for entry in settings.METRICS_ALLOWED_IPS:
-        try:
-            ipaddress.ip_network(entry.strip(), strict=False)
-        except ValueError:
-            bad.append(entry)
-    return bad
+    return [entry for entry in settings.METRICS_ALLOWED_IPS if _network(entry) is None]
 
 
 def token_matches(header: str) -> bool:

@@ -163,26 +163,24 @@ def resolve_alert(request, alert, channel=AuditEntry.API) -> dict:
 # --- backups --------------------------------------------------------------------------------
 
 
+def _start(request, action: str, task: str, target: str, detail: dict, channel) -> dict:
+    try:
+        task_id = _send(task, kwargs=detail)
+    except ActionFailed as exc:
+        _failed(request, channel, action, target, detail, exc)
+        raise
+    audit.record(request, action, target, {**detail, "task_id": task_id}, channel=channel)
+    return {**detail, "task_id": task_id}
+
+
 def start_backup(request, alias: str, note: str, channel=AuditEntry.API) -> dict:
     detail = {"alias": alias, "note": note}
-    try:
-        task_id = _send("backups.run_backup", kwargs=detail)
-    except ActionFailed as exc:
-        _failed(request, channel, "backup.start", alias, detail, exc)
-        raise
-    audit.record(request, "backup.start", alias, {**detail, "task_id": task_id}, channel=channel)
-    return {**detail, "task_id": task_id}
+    return _start(request, "backup.start", "backups.run_backup", alias, detail, channel)
 
 
 def start_drill(request, reference: str, alias: str, channel=AuditEntry.API) -> dict:
     detail = {"reference": reference, "alias": alias}
-    try:
-        task_id = _send("backups.drill", kwargs=detail)
-    except ActionFailed as exc:
-        _failed(request, channel, "backup.drill", reference, detail, exc)
-        raise
-    audit.record(request, "backup.drill", reference, {**detail, "task_id": task_id}, channel=channel)
-    return {**detail, "task_id": task_id}
+    return _start(request, "backup.drill", "backups.drill", reference, detail, channel)
 
 
 # --- mail suppressions ----------------------------------------------------------------------

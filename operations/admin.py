@@ -23,14 +23,10 @@ class DashboardAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None) -> bool:
         return self.has_module_permission(request)
 
-    def has_add_permission(self, request) -> bool:
+    def _never(self, request, obj=None) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    has_add_permission = has_change_permission = has_delete_permission = _never  # no rows to edit
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

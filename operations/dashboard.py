@@ -60,38 +60,35 @@ def refresh(request) -> JsonResponse:
     return JsonResponse({"html": render_panels(request), "at": timezone.now().isoformat()})
 
 
-def _job_or_none(pk: int):
+def _on_failed_job(request, pk: int, action: str, act) -> JsonResponse:
+    """`act(job)` if the user may take `action` (403) and failed job `pk` is still there (404)."""
     from queueops.models import FailedJob
 
-    return FailedJob.objects.filter(pk=pk).first()
-
-
-def _gone(pk: int) -> JsonResponse:
-    return JsonResponse({"detail": f"failed job #{pk} is gone (retried or forgotten meanwhile)"}, status=404)
+    if not rights.may(request.user, action):
+        return _refused(action)
+    job = FailedJob.objects.filter(pk=pk).first()
+    gone = f"failed job #{pk} is gone (retried or forgotten meanwhile)"
+    return act(job) if job is not None else JsonResponse({"detail": gone}, status=404)
 
 
 @require_POST
 def retry(request, pk: int) -> JsonResponse:
-    if not rights.may(request.user, "failed_job.retry"):
-        return _refused("failed_job.retry")
-    job = _job_or_none(pk)
-    if job is None:
-        return _gone(pk)
-    try:
-        outcome = actions.retry_failed(request, job, channel=AuditEntry.DASHBOARD)
-    except actions.ActionFailed as exc:
-        return JsonResponse({"detail": str(exc)}, status=503)
-    if outcome is None:
-        return JsonResponse({"detail": f"failed job #{pk} is being retried by someone else"}, status=409)
-    return JsonResponse({"detail": f"failed job #{pk} sent again as {outcome['new_task_id']}", **outcome})
+    def act(job):
+        try:
+            outcome = actions.retry_failed(request, job, channel=AuditEntry.DASHBOARD)
+        except actions.ActionFailed as exc:
+            return JsonResponse({"detail": str(exc)}, status=503)
+        if outcome is None:
+            return JsonResponse({"detail": f"failed job #{pk} is being retried by someone else"}, status=409)
+        return JsonResponse({"detail": f"failed job #{pk} sent again as {outcome['new_task_id']}", **outcome})
+
+    return _on_failed_job(request, pk, "failed_job.retry", act)
 
 
 @require_POST
 def forget(request, pk: int) -> JsonResponse:
-    if not rights.may(request.user, "failed_job.forget"):
-        return _refused("failed_job.forget")
-    job = _job_or_none(pk)
-    if job is None:
-        return _gone(pk)
-    detail = actions.forget_failed(request, job, channel=AuditEntry.DASHBOARD)
-    return JsonResponse({"detail": f"failed job #{pk} forgotten", **detail})
+    def act(job):
+        detail = actions.forget_failed(request, job, channel=AuditEntry.DASHBOARD)
+        return JsonResponse({"detail": f"failed job #{pk} forgotten", **detail})
+
+    return _on_failed_job(request, pk, "failed_job.forget", act)

@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from operations.models import QueueSample
 
+FOLD_BATCH = 1000  # fine samples folded per transaction
+
 
 def _floor(moment: datetime, seconds: int) -> datetime:
     epoch = int(moment.timestamp())
@@ -47,7 +49,10 @@ def sample(now: datetime | None = None) -> list[QueueSample]:
 
 
 def compact(now: datetime | None = None) -> dict[str, int]:
-    """Fold aged fine samples into buckets and drop rows past retention; returns the counts."""
+    """Fold aged fine samples into buckets and drop rows past retention; returns the counts.
+
+    FOLD_BATCH samples a transaction (a few queries each), so rows stay locked for moments, not
+    for the whole fold: after an outage of the sampler a day may be waiting to be folded."""
     now = now or timezone.now()
     bucket = settings.OPS_HISTORY_BUCKET_SECONDS
     fine_before = now - timedelta(seconds=settings.OPS_HISTORY_RAW_SECONDS)
@@ -55,31 +60,34 @@ def compact(now: datetime | None = None) -> dict[str, int]:
         at__lt=now - timedelta(seconds=settings.OPS_HISTORY_RETENTION)
     ).delete()
     folded = 0
-    with transaction.atomic():
-        aged = list(
-            QueueSample.objects.select_for_update()
-            .filter(at__lt=fine_before, resolution__lt=bucket)
-            .order_by("queue", "at")
-        )
-        merged: dict[tuple[str, datetime], QueueSample] = {}
-        for row in aged:
-            key = (row.queue, _floor(row.at, bucket))
-            target = merged.get(key)
-            if target is None:
-                target = QueueSample.objects.filter(queue=key[0], resolution=bucket, at=key[1]).first()
-                if target is None:
-                    target = QueueSample(queue=key[0], resolution=bucket, at=key[1], size=0, samples=0)
-                merged[key] = target
-            target.size = max(target.size, row.size)
-            if row.oldest_wait is not None:
-                target.oldest_wait = max(target.oldest_wait or 0.0, row.oldest_wait)
-            target.samples += row.samples
-            folded += 1
-        for target in merged.values():
-            target.save()
-        if aged:
+    while True:
+        with transaction.atomic():
+            aged = list(
+                QueueSample.objects.select_for_update()
+                .filter(at__lt=fine_before, resolution__lt=bucket)
+                .order_by("at", "queue")[:FOLD_BATCH]
+            )
+            if not aged:
+                return {"folded": folded, "dropped": dropped}
+            keys = {(row.queue, _floor(row.at, bucket)) for row in aged}
+            targets = QueueSample.objects.select_for_update().filter(
+                resolution=bucket, queue__in={queue for queue, _ in keys}, at__in={at for _, at in keys}
+            )
+            merged = {(t.queue, t.at): t for t in targets if (t.queue, t.at) in keys}
+            for row in aged:
+                key = (row.queue, _floor(row.at, bucket))
+                target = merged.setdefault(
+                    key, QueueSample(queue=key[0], resolution=bucket, at=key[1], size=0, samples=0)
+                )
+                target.size = max(target.size, row.size)
+                if row.oldest_wait is not None:
+                    target.oldest_wait = max(target.oldest_wait or 0.0, row.oldest_wait)
+                target.samples += row.samples
             QueueSample.objects.filter(pk__in=[row.pk for row in aged]).delete()
-    return {"folded": folded, "dropped": dropped}
+            fields = ["size", "oldest_wait", "samples"]
+            QueueSample.objects.bulk_update([t for t in merged.values() if t.pk], fields)
+            QueueSample.objects.bulk_create([t for t in merged.values() if not t.pk])
+            folded += len(aged)
 
 
 def series(hours: float | None = None, now: datetime | None = None) -> dict[str, list[dict]]:

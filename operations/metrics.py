@@ -165,14 +165,15 @@ class OpsCollector:
         return [newest_time, newest_size, drill, rto, storage]
 
     def _mail(self):
-        from django.db.models import Count
-
-        from mailops.models import MailEvent
+        from keyvalue import store
+        from mailops.models import STORED_COUNTS, MailEvent
 
         events = CounterMetricFamily(
-            "ops_mail_events", "Mail events stored, by type (webhooks and the send task).", labels=["type"]
+            "ops_mail_events",
+            "Mail events stored, by type (webhooks and the send task), since the shared store began.",
+            labels=["type"],
         )
-        counts = dict(MailEvent.objects.values_list("event_type").annotate(n=Count("id")).order_by())
+        counts = store().counts(STORED_COUNTS)[0]
         for event_type in MailEvent.Type.values:
             events.add_metric([event_type], counts.get(event_type, 0))
         return [events]

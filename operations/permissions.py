@@ -11,18 +11,14 @@ from rest_framework.permissions import BasePermission
 from audit import rights
 
 
-def is_ops(user) -> bool:
-    """May read operations data (the `ops` or `ops-admin` group, or the permission itself)."""
-    return rights.may_read(user)
-
-
 class IsOps(BasePermission):
-    """Every ops endpoint: read access (authentication itself is checked before it: 401)."""
+    """Every ops endpoint: read access, the `ops` or `ops-admin` group's (authentication itself is
+    checked before it: 401)."""
 
     message = "Operators only: the 'ops' group (read) or 'ops-admin' (read and act)."
 
     def has_permission(self, request, view) -> bool:
-        return is_ops(request.user)
+        return rights.may_read(request.user)
 
 
 class MayAct(BasePermission):

@@ -41,18 +41,17 @@ def health() -> dict:
     from health.runner import run
 
     report = run()
-    components = []
-    for result in report.results:
-        components.append(
-            {
-                "component": result.component,
-                "measurement": result.measurement,
-                "status": result.status,
-                "value": result.observed_value,
-                "unit": result.observed_unit,
-                "output": result.output,
-            }
-        )
+    components = [
+        {
+            "component": result.component,
+            "measurement": result.measurement,
+            "status": result.status,
+            "value": result.observed_value,
+            "unit": result.observed_unit,
+            "output": result.output,
+        }
+        for result in report.results
+    ]
     return {"status": report.status, "components": components}
 
 

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP to Django, websockets through origin and session checks to the router."""
+"""ASGI entry point: HTTP to Django, websockets through the origin check to the router."""
 
 import os
 
@@ -12,7 +12,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsproject.settings")
 # WEB_THREADS long-lived threads, so database connections outlive a request (http_threads.py).
 django_asgi_app = get_asgi_application(threads=settings.WEB_THREADS)
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from health.asgi import HealthProbes  # noqa: E402
@@ -28,7 +27,9 @@ application = ProtocolTypeRouter(
         # Health probes are answered before Django's middleware (health/asgi.py).
         "http": HealthProbes(django_asgi_app),
         # Origins are checked against ALLOWED_HOSTS and REALTIME_ALLOWED_ORIGINS, refusals logged.
-        "websocket": LoggingOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # No session or user lookup: a Pusher connection is anonymous (private channels need a
+        # signature from /broadcasting/auth), and two thread hops per connection cost capacity.
+        "websocket": LoggingOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
 

@@ -298,7 +298,22 @@ if BROKER_IS_RABBITMQ:
     CELERY_WORKER_DETECT_QUORUM_QUEUES = True
     CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE = "quorum"
     CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    # A memory or disk alarm blocks publishers: RabbitMQ stops reading their sockets, so a
+    # confirm (or a declare's answer) never comes and py-amqp would wait for it without end
+    # (celery#2689), hanging the web request that enqueues. A read or write of the broker's
+    # socket that waits this long fails instead (py-amqp's read_timeout/write_timeout, socket
+    # options); the publish is tried once more on a new connection (one retry is what a
+    # connection a restart closed needs), then the caller gets kombu's OperationalError: the
+    # mail webhook stores the event itself, API actions answer 503.
+    BROKER_PUBLISH_TIMEOUT = env.float("BROKER_PUBLISH_TIMEOUT", default=3.0)
+    if not 0 < BROKER_PUBLISH_TIMEOUT <= 60:
+        _refused.append("BROKER_PUBLISH_TIMEOUT must be above 0 and at most 60 seconds")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "confirm_publish": True,
+        "read_timeout": BROKER_PUBLISH_TIMEOUT,
+        "write_timeout": BROKER_PUBLISH_TIMEOUT,
+    }
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_max": 1}
 elif CELERY_BROKER_URL.startswith("filesystem://"):
     # Production never gets here: REDIS_URL is required there, so the filesystem broker
     # is refused by being the missing variable.
@@ -344,8 +359,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TRACK_STARTED = True
-CELERY_WORKER_SEND_TASK_EVENTS = True
-CELERY_TASK_SEND_SENT_EVENT = True
+# No monitoring events (task-sent from every publisher; task-received/started/succeeded from the
+# workers): nothing reads them (outcomes are counted from Celery's signals, operations.outcomes;
+# liveness from queueops' heartbeats), and each is one more confirmed write to the broker: the
+# task-sent event alone doubled the round trips of every publish, the mail webhook's among them.
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_TASK_SEND_SENT_EVENT = False
 
 # --- REST API (Django REST framework) ------------------------------------------------------
 
@@ -686,9 +705,11 @@ if PRODUCTION and not BACKUP_S3_BUCKET and not BACKUP_ALLOW_LOCAL:
     )
 # Database logins of the backup jobs (backups/logins.py; docs/PRODUCTION_ENV.md "Database users"):
 # the backup user dumps and ships binlogs, the drill user restores into <database>_drill_*
-# databases, and a drill restores into the staging database of BACKUP_DRILL_DATABASE_URL if set.
+# databases, the pitr user replays binary logs (BINLOG REPLAY), and a drill restores into the
+# staging database of BACKUP_DRILL_DATABASE_URL if set.
 BACKUP_DATABASE_URL = _value("BACKUP_DATABASE_URL")
 BACKUP_RESTORE_DATABASE_URL = _value("BACKUP_RESTORE_DATABASE_URL")
+BACKUP_PITR_DATABASE_URL = _value("BACKUP_PITR_DATABASE_URL")
 BACKUP_DRILL_DATABASE_URL = _value("BACKUP_DRILL_DATABASE_URL")
 # The restore's last check: this user logs in over HTTP at BACKUP_SMOKE_URL (the web) and reads
 # one ticket from the restored database. Unset username: the smoke login is skipped (and said so).

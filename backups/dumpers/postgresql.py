@@ -1,18 +1,15 @@
 """PostgreSQL: `pg_dump` (plain SQL) out, `psql` in, both told the password by environment.
 
-The row counts come from the very snapshot pg_dump reads: a repeatable-read transaction
-exports it (`pg_export_snapshot`) and pg_dump is started with `--snapshot`.
+Row counts come from the snapshot pg_dump reads (`pg_export_snapshot`, `--snapshot`).
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, child_env, loader_process, run_tool
-from backups.errors import BackupError
+from backups.dumpers.base import Dumper, DumpInfo, child_env, dump_process, loader_process, run_tool
 
 DUMP_FLAGS = ["--format=plain", "--no-owner", "--encoding=UTF8"]
 
@@ -26,14 +23,9 @@ class PostgreSQLDumper(Dumper):
         our environment (DATABASE_URL, SECRET_KEY...) reaches the tools."""
         db = self.settings_dict
         env = child_env(PGDATABASE=name)
-        for key, variable in (
-            ("HOST", "PGHOST"),
-            ("PORT", "PGPORT"),
-            ("USER", "PGUSER"),
-            ("PASSWORD", "PGPASSWORD"),
-        ):
+        for key in ("HOST", "PORT", "USER", "PASSWORD"):
             if db.get(key):
-                env[variable] = str(db[key])
+                env[f"PG{key}"] = str(db[key])
         env["PGCONNECT_TIMEOUT"] = "10"
         return env
 
@@ -53,57 +45,22 @@ class PostgreSQLDumper(Dumper):
                 snapshot_id = cursor.fetchone()[0]
             info.row_counts, info.migrations = self.state_of(snapshot)
             argv = ["pg_dump", *DUMP_FLAGS, f"--snapshot={snapshot_id}"]
-            process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-                argv,
-                env=self._env(self.database_name),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-            )
-            errors = StderrCollector(process.stderr)
-            try:
-                yield process.stdout, info
-            except BaseException:
-                process.kill()
-                raise
-            finally:
-                process.stdout.close()
-                code = process.wait()
-            if code != 0:
-                raise BackupError(f"pg_dump exited with {code}: {errors.tail()}")
+            with dump_process(argv, env=self._env(self.database_name)) as stdout:
+                yield stdout, info
         finally:
             # The exporting transaction must outlive pg_dump's import of its snapshot.
             snapshot.close()
 
     # -- restoring ---------------------------------------------------------------------------
 
-    def _maintenance(self):
-        return self.connection_to("postgres")
-
+    # Databases are created and dropped from the maintenance database `postgres`.
     def target_exists(self, name: str) -> bool:
-        server = self._maintenance()
-        try:
-            with server.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-                return cursor.fetchone() is not None
-        finally:
-            server.close()
+        return bool(self.query("postgres", "SELECT 1 FROM pg_database WHERE datname = %s", [name]))
 
     def prepare_target(self, name: str) -> None:
         if not self.target_exists(name):
-            server = self._maintenance()
-            try:
-                with server.cursor() as cursor:
-                    cursor.execute(f"CREATE DATABASE {server.ops.quote_name(name)} ENCODING 'UTF8'")
-            finally:
-                server.close()
-        target = self.connection_to(name)
-        try:
-            with target.cursor() as cursor:
-                cursor.execute("DROP SCHEMA IF EXISTS public CASCADE")
-                cursor.execute("CREATE SCHEMA public")
-        finally:
-            target.close()
+            self.query("postgres", f"CREATE DATABASE {self.quote(name)} ENCODING 'UTF8'")
+        self.query(name, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
 
     @contextmanager
     def load(self, name: str) -> Iterator[Any]:
@@ -112,9 +69,4 @@ class PostgreSQLDumper(Dumper):
             yield stdin
 
     def drop_target(self, name: str) -> None:
-        server = self._maintenance()
-        try:
-            with server.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS {server.ops.quote_name(name)} WITH (FORCE)")
-        finally:
-            server.close()
+        self.query("postgres", f"DROP DATABASE IF EXISTS {self.quote(name)} WITH (FORCE)")

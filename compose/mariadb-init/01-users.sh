@@ -11,6 +11,7 @@
 #   MARIADB_USER, MARIADB_PASSWORD                 the app user: its schema, nothing else
 #   MARIADB_BACKUP_USER, MARIADB_BACKUP_PASSWORD   the backup user (default user opsproject_backup)
 #   MARIADB_DRILL_USER, MARIADB_DRILL_PASSWORD     the drill user (default user opsproject_drill)
+#   MARIADB_PITR_USER, MARIADB_PITR_PASSWORD       the binlog replay user (default opsproject_pitr)
 #   OPS_INIT_CLIENT    outside the image's entrypoint: the client command to run the SQL with
 #                      (e.g. "mariadb --defaults-extra-file=/path/root.cnf"); default "mariadb"
 # The SQL goes to the client on stdin, so no password appears in any process's argv.
@@ -35,9 +36,11 @@ ops_users_sql() {
     ops_app=${MARIADB_USER:-opsproject}
     ops_backup=${MARIADB_BACKUP_USER:-opsproject_backup}
     ops_drill=${MARIADB_DRILL_USER:-opsproject_drill}
+    ops_pitr=${MARIADB_PITR_USER:-opsproject_pitr}
     ops_app_password=$(ops_secret MARIADB_PASSWORD) || return 1
     ops_backup_password=$(ops_secret MARIADB_BACKUP_PASSWORD) || return 1
     ops_drill_password=$(ops_secret MARIADB_DRILL_PASSWORD) || return 1
+    ops_pitr_password=$(ops_secret MARIADB_PITR_PASSWORD) || return 1
     # In a grant's database name _ and % are wildcards: escaped, the grant names exactly one
     # schema; the drill grant keeps its trailing % on purpose.
     ops_schema=$(printf '%s' "$ops_database" | sed 's/_/\\_/g')
@@ -55,6 +58,12 @@ GRANT RELOAD, BINLOG MONITOR, REPLICATION SLAVE ON *.* TO '$ops_backup'@'%';
 CREATE USER IF NOT EXISTS '$ops_drill'@'%';
 ALTER USER '$ops_drill'@'%' IDENTIFIED BY '$ops_drill_password';
 GRANT ALL PRIVILEGES ON \`$ops_schema\\_drill\\_%\`.* TO '$ops_drill'@'%';
+
+CREATE USER IF NOT EXISTS '$ops_pitr'@'%';
+ALTER USER '$ops_pitr'@'%' IDENTIFIED BY '$ops_pitr_password';
+GRANT ALL PRIVILEGES ON \`$ops_schema\`.* TO '$ops_pitr'@'%';
+GRANT ALL PRIVILEGES ON \`$ops_schema\\_drill\\_%\`.* TO '$ops_pitr'@'%';
+GRANT BINLOG REPLAY, BINLOG ADMIN ON *.* TO '$ops_pitr'@'%';
 SQL
 }
 

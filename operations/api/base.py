@@ -10,16 +10,14 @@ message a 503 with nothing changed.
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import PageNumberPagination
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
 from operations.api.filters import StrictFilterBackend
-from operations.api.pagination import KeysFirstPaginator
 from operations.api.serializers import ErrorSerializer
 from operations.permissions import IsOps, MayAct
 from opsproject.outages import RETRY_AFTER_SECONDS
@@ -59,26 +57,6 @@ def unavailable(exc: Exception | str) -> Response:
     )
 
 
-class PageNumbers(PageNumberPagination):
-    """DRF's page numbers, where a page that is not a positive integer is bad input (400 naming
-    `page`), and a page past the end is a 404 as DRF has it."""
-
-    field = serializers.IntegerField(min_value=1)
-    django_paginator_class = KeysFirstPaginator  # deep pages read the ordering index first
-
-    def get_page_number(self, request, paginator):
-        raw = request.query_params.get(self.page_query_param)
-        if raw is None:
-            return 1
-        try:
-            return self.field.run_validation(raw)
-        except ValidationError as exc:
-            raise ValidationError({self.page_query_param: exc.detail}) from None
-
-    def get_schema_operation_parameters(self, view):
-        return [{"in": "query", "name": self.page_query_param, "schema": {"type": "integer", "minimum": 1}}]
-
-
 class OpsViewSet(GenericViewSet):
     # (No docstring: drf-spectacular would print it as every operation's description.)
     permission_classes = [IsOps, MayAct]
@@ -86,12 +64,16 @@ class OpsViewSet(GenericViewSet):
     acts: dict[str, str] = {}
     # Rates: API_THROTTLE_ANON / API_THROTTLE_USER; 429 with Retry-After past them.
     throttle_classes = [AnonThrottle, UserThrottle]
-    pagination_class = PageNumbers
-    filter_backends = [StrictFilterBackend]
+    filter_backends = [StrictFilterBackend]  # pages: settings' OpsPagination, or the view's own
 
-    def paginated(self, queryset) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(queryset))
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+def listing(serializer_class, **schema):
+    """The decorator documenting a viewset's list: pages of `serializer_class`, and the errors."""
+    return extend_schema_view(list=extend_schema(responses=responses(serializer_class(many=True)), **schema))
 
 
 class NotFoundView(APIView):

@@ -10,8 +10,9 @@ from rest_framework.response import Response
 
 from operations import actions
 from operations.api import serializers as s
-from operations.api.base import BUSY, UNAVAILABLE, OpsViewSet, body, responses, unavailable
+from operations.api.base import BUSY, UNAVAILABLE, OpsViewSet, body, listing, responses, unavailable
 from operations.api.filters import FailedJobFilter
+from operations.api.pagination import NewestFirst
 from queueops.models import FailedJob
 
 
@@ -37,10 +38,12 @@ def _filters_json(filters: dict) -> dict:
 
 
 @extend_schema(tags=["failed jobs"])
+@listing(s.FailedJobSerializer, summary="Failed jobs, newest first, by queue, task, exception text or time")
 class FailedJobViewSet(OpsViewSet):
     queryset = FailedJob.objects.order_by("-failed_at", "-id")
     serializer_class = s.FailedJobSerializer
     filterset_class = FailedJobFilter
+    pagination_class = NewestFirst
     lookup_value_converter = "int"
     acts = {
         "destroy": "failed_job.forget",
@@ -48,13 +51,6 @@ class FailedJobViewSet(OpsViewSet):
         "retry_many": "failed_job.retry_many",
         "flush": "failed_job.flush",
     }
-
-    @extend_schema(
-        responses=responses(s.FailedJobSerializer(many=True)),
-        summary="Failed jobs, newest first, filtered by queue, task, exception text or time",
-    )
-    def list(self, request):
-        return self.paginated(self.get_queryset())
 
     @extend_schema(responses=responses(s.FailedJobDetailSerializer))
     def retrieve(self, request, pk: int):

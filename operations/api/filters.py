@@ -72,6 +72,13 @@ class Choice(filters.ChoiceFilter):
         self.description = "\n".join(f"* `{value}` - {label}" for value, label in choices)
 
 
+class Address(Text):
+    """An address, matched as the lists store it (mailops' address_key: case does not count)."""
+
+    def filter(self, queryset, value):
+        return queryset if value in (None, "") else queryset.filter(**{self.field_name: address_key(value)})
+
+
 class Moment(filters.IsoDateTimeFilter):
     field_class = _MomentField
     schema = {"type": "string", "format": "date-time"}
@@ -87,7 +94,7 @@ class StrictFilterBackend(filters.DjangoFilterBackend):
         filterset_class = self.get_filterset_class(view, queryset)
         known = set(filterset_class.base_filters) if filterset_class else set()
         if view.paginator is not None:
-            known.add(view.paginator.page_query_param)
+            known.add(getattr(view.paginator, "page_query_param", None) or view.paginator.cursor_query_param)
         unknown = {
             name: ["This field cannot be set here."] for name in request.query_params if name not in known
         }
@@ -143,25 +150,19 @@ class AlertFilter(filters.FilterSet):
 
 class MailEventFilter(filters.FilterSet):
     type = Choice(field_name="event_type", choices=[(value, value) for value in MailEvent.Type.values])
-    recipient = Text(max_length=320, method="by_recipient")
+    recipient = Address(field_name="recipient_key", max_length=320)
 
     class Meta:
         model = MailEvent
         fields: list[str] = []
 
-    def by_recipient(self, queryset, name, value):
-        return queryset.filter(recipient_key=address_key(value))
-
 
 class SuppressionFilter(filters.FilterSet):
-    address = Text(max_length=320, method="by_address")
+    address = Address(field_name="address_key", max_length=320)
 
     class Meta:
         model = Suppression
         fields: list[str] = []
-
-    def by_address(self, queryset, name, value):
-        return queryset.filter(address_key=address_key(value))
 
 
 class AuditFilter(filters.FilterSet):

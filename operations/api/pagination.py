@@ -1,34 +1,69 @@
-"""The ops API's page-number pagination, whose deep pages read an index instead of whole rows.
+"""The ops API's pagination: page numbers for short lists, cursors for the ones that grow.
 
-`?page=N` deep in a large table (a million mail events) is `LIMIT 25 OFFSET 500000`: MariaDB
-then reads and sorts every row of the table. Here a page is fetched in two steps: the primary
-keys of the page first (`values_list("pk")` in the list's order, which the ordering's index
-covers, so only index entries are skipped), then those rows by primary key. Same URLs, same
-links and `count`, same order; a list that is not a queryset is paged as before.
+A page number costs a `COUNT(*)` of the whole list, and `?page=N` deep in a million mail events
+is an `OFFSET` MariaDB must walk. The lists that grow with the data (failed jobs, mail events, the
+audit log, alerts) page by cursor instead (DRF's CursorPagination: `next`/`previous` links, no count): a
+page is `WHERE <first ordering field> < <the last row's value> ... LIMIT`, one index range
+whatever its depth.
 """
 
 from __future__ import annotations
 
-from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
-from rest_framework.pagination import PageNumberPagination
+from datetime import UTC
 
-
-class KeysFirstPaginator(Paginator):
-    def page(self, number) -> Page:
-        number = self.validate_number(number)
-        if not isinstance(self.object_list, QuerySet):
-            return super().page(number)
-        bottom = (number - 1) * self.per_page
-        top = min(bottom + self.per_page, self.count)
-        if top + self.orphans >= self.count:
-            top = self.count
-        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        rows = {row.pk: row for row in self.object_list.filter(pk__in=keys)}
-        return self._get_page([rows[key] for key in keys if key in rows], number, self)
+from django.core.exceptions import ValidationError as ModelValidationError
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 
 class OpsPagination(PageNumberPagination):
-    """DRF's PageNumberPagination (PAGE_SIZE, `?page=`), with KeysFirstPaginator."""
+    """DRF's page numbers (PAGE_SIZE, `?page=`), where a page that is not a positive integer is
+    bad input (400 naming `page`), and a page past the end is a 404 as DRF has it."""
 
-    django_paginator_class = KeysFirstPaginator
+    field = serializers.IntegerField(min_value=1)
+
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        try:
+            return self.field.run_validation(raw)
+        except ValidationError as exc:
+            raise ValidationError({self.page_query_param: exc.detail}) from None
+
+    def get_schema_operation_parameters(self, view):
+        return [{"in": "query", "name": self.page_query_param, "schema": {"type": "integer", "minimum": 1}}]
+
+
+class NewestFirst(CursorPagination):
+    """Cursor pages in the order of the view's queryset (`-failed_at`, `-id`: its index's order).
+    A cursor that does not decode, or whose position is no value of the ordering field, is a 404
+    as DRF has an invalid cursor, never a 500 from the query."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        # The page's keys from the ordering's index alone, then its rows by primary key: MariaDB
+        # would otherwise often sort whole rows (a filesort) rather than walk the index.
+        keys = super().paginate_queryset(queryset.values("pk", self.field_of(queryset).name), request, view)
+        rows = queryset.order_by().in_bulk([key["pk"] for key in keys])
+        self.page = [rows[key["pk"]] for key in keys if key["pk"] in rows]
+        return self.page
+
+    @staticmethod
+    def field_of(queryset):
+        return queryset.model._meta.get_field(queryset.query.order_by[0].lstrip("-"))
+
+    def get_ordering(self, request, queryset, view):
+        self.field = self.field_of(queryset)
+        return tuple(queryset.query.order_by)
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None:
+            try:
+                value = self.field.to_python(cursor.position)
+                if hasattr(value, "astimezone"):  # the database compares in UTC: it must have one
+                    value.astimezone(UTC)
+            except (ModelValidationError, OverflowError):
+                raise NotFound(self.invalid_cursor_message) from None
+        return cursor

@@ -3,8 +3,7 @@ list, the audit log."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.response import Response
 
 from audit.models import AuditEntry
@@ -12,80 +11,73 @@ from backups.models import BackupDrill, BackupRecord
 from mailops.models import MailEvent, Suppression
 from operations import actions
 from operations.api import serializers as s
-from operations.api.base import UNAVAILABLE, OpsViewSet, body, responses, unavailable
+from operations.api.base import UNAVAILABLE, OpsViewSet, body, listing, responses, unavailable
 from operations.api.filters import AuditFilter, MailEventFilter, SuppressionFilter
+from operations.api.pagination import NewestFirst
 
 
-@extend_schema(tags=["backups"])
-class BackupViewSet(OpsViewSet):
+class StartViewSet(OpsViewSet):
+    """Records of a task, and POST to start one on a worker: 202, or 503 with nothing sent."""
+
+    start_serializer: type  # the POST body; `start(request, data)` sends the task
+
+    def create(self, request):
+        try:
+            return Response(self.start(request, body(self.start_serializer, request)), status=202)
+        except actions.ActionFailed as exc:
+            return unavailable(exc)
+
+
+def _documented(serializer, start_serializer, summary: str):
+    """The schema of a StartViewSet: its list of `serializer`, and its POST."""
+    started = responses(s.StartedSerializer, UNAVAILABLE, code=202)
+    create = extend_schema(request=start_serializer, responses=started, summary=summary)
+    return lambda viewset: extend_schema(tags=["backups"])(
+        listing(serializer)(extend_schema_view(create=create)(viewset))
+    )
+
+
+@_documented(s.BackupSerializer, s.BackupStartSerializer, "Start a backup now (the task runs on a worker)")
+class BackupViewSet(StartViewSet):
     queryset = BackupRecord.objects.order_by("-started_at", "-id")
     serializer_class = s.BackupSerializer
+    start_serializer = s.BackupStartSerializer
     acts = {"create": "backup.start"}
 
-    @extend_schema(responses=responses(s.BackupSerializer(many=True)))
-    def list(self, request):
-        return self.paginated(self.get_queryset())
-
-    @extend_schema(
-        request=s.BackupStartSerializer,
-        responses=responses(s.StartedSerializer, UNAVAILABLE, code=202),
-        summary="Start a backup now (the task runs on a worker)",
-    )
-    def create(self, request):
-        data = body(s.BackupStartSerializer, request)
-        try:
-            started = actions.start_backup(request, data["alias"], data["note"])
-        except actions.ActionFailed as exc:
-            return unavailable(exc)
-        return Response(started, status=status.HTTP_202_ACCEPTED)
+    def start(self, request, data: dict) -> dict:
+        return actions.start_backup(request, data["alias"], data["note"])
 
 
-@extend_schema(tags=["backups"])
-class DrillViewSet(OpsViewSet):
+@_documented(
+    s.DrillSerializer, s.DrillStartSerializer, "Start a restore drill of a backup (the task runs on a worker)"
+)
+class DrillViewSet(StartViewSet):
     queryset = BackupDrill.objects.order_by("-finished_at", "-id")
     serializer_class = s.DrillSerializer
+    start_serializer = s.DrillStartSerializer
     acts = {"create": "backup.drill"}
 
-    @extend_schema(responses=responses(s.DrillSerializer(many=True)))
-    def list(self, request):
-        return self.paginated(self.get_queryset())
-
-    @extend_schema(
-        request=s.DrillStartSerializer,
-        responses=responses(s.StartedSerializer, UNAVAILABLE, code=202),
-        summary="Start a restore drill of a backup (the task runs on a worker)",
-    )
-    def create(self, request):
-        data = body(s.DrillStartSerializer, request)
-        try:
-            started = actions.start_drill(request, data["reference"], data["alias"])
-        except actions.ActionFailed as exc:
-            return unavailable(exc)
-        return Response(started, status=status.HTTP_202_ACCEPTED)
+    def start(self, request, data: dict) -> dict:
+        return actions.start_drill(request, data["reference"], data["alias"])
 
 
 @extend_schema(tags=["mail"])
+@listing(s.MailEventSerializer)
 class MailEventViewSet(OpsViewSet):
     queryset = MailEvent.objects.order_by("-occurred_at", "-id")
     serializer_class = s.MailEventSerializer
     filterset_class = MailEventFilter
-
-    @extend_schema(responses=responses(s.MailEventSerializer(many=True)))
-    def list(self, request):
-        return self.paginated(self.get_queryset())
+    pagination_class = NewestFirst
 
 
 @extend_schema(tags=["mail"])
+@listing(s.SuppressionSerializer)
 class SuppressionViewSet(OpsViewSet):
     queryset = Suppression.objects.order_by("-created_at", "-id")
     serializer_class = s.SuppressionSerializer
     filterset_class = SuppressionFilter
     lookup_value_converter = "int"
     acts = {"create": "suppression.add", "destroy": "suppression.remove"}
-
-    @extend_schema(responses=responses(s.SuppressionSerializer(many=True)))
-    def list(self, request):
-        return self.paginated(self.get_queryset())
 
     @extend_schema(
         request=s.SuppressionAddSerializer,
@@ -113,11 +105,9 @@ class SuppressionViewSet(OpsViewSet):
 
 
 @extend_schema(tags=["audit"])
+@listing(s.AuditEntrySerializer)
 class AuditViewSet(OpsViewSet):
     queryset = AuditEntry.objects.order_by("-at", "-id")
     serializer_class = s.AuditEntrySerializer
     filterset_class = AuditFilter
-
-    @extend_schema(responses=responses(s.AuditEntrySerializer(many=True)))
-    def list(self, request):
-        return self.paginated(self.get_queryset())
+    pagination_class = NewestFirst

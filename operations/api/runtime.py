@@ -13,8 +13,9 @@ from rest_framework.response import Response
 from alerts.models import Alert
 from operations import actions, snapshot
 from operations.api import serializers as s
-from operations.api.base import UNAVAILABLE, OpsViewSet, responses, unavailable
+from operations.api.base import UNAVAILABLE, OpsViewSet, listing, responses, unavailable
 from operations.api.filters import AlertFilter
+from operations.api.pagination import NewestFirst
 from scheduler.models import ManagedJob
 
 
@@ -55,16 +56,14 @@ class WorkerViewSet(OpsViewSet):
 
 
 @extend_schema(tags=["alerts"])
+@listing(s.AlertSerializer)
 class AlertViewSet(OpsViewSet):
     queryset = Alert.objects.order_by("-opened_at", "-id")
     serializer_class = s.AlertSerializer
     filterset_class = AlertFilter
+    pagination_class = NewestFirst
     lookup_value_converter = "int"
     acts = {"resolve": "alert.resolve"}
-
-    @extend_schema(responses=responses(s.AlertSerializer(many=True)))
-    def list(self, request):
-        return self.paginated(self.get_queryset())
 
     @extend_schema(responses=responses(s.AlertSerializer))
     def retrieve(self, request, pk: int):

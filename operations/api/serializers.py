@@ -54,24 +54,18 @@ class FailedJobDetailSerializer(FailedJobSerializer):
         fields = [*FailedJobSerializer.Meta.fields, "traceback"]
 
 
-class FailedJobFilterSerializer(StrictSerializer):
-    """Query parameters of the list, and the body of flush / bulk retry."""
-
+class FailedJobBulkSerializer(StrictSerializer):
+    # The body of flush / bulk retry: the list's filters (FailedJobFilter), ids, or all.
     queue = serializers.CharField(required=False, max_length=255)
     task = serializers.CharField(required=False, max_length=255)
     exception = serializers.CharField(required=False, max_length=255)
     failed_after = serializers.DateTimeField(required=False)
     failed_before = serializers.DateTimeField(required=False)
-
-
-class FailedJobBulkSerializer(FailedJobFilterSerializer):
     ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000)
     all = serializers.BooleanField(required=False, default=False)
 
     def validate(self, attrs):
-        if not attrs.get("all") and not any(
-            key in attrs for key in ("ids", *FailedJobFilterSerializer().fields)
-        ):
+        if not attrs.get("all") and not any(key != "all" for key in attrs):
             raise serializers.ValidationError(
                 {"non_field_errors": ['Name the jobs (ids or a filter), or send "all": true for every job.']}
             )

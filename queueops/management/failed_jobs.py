@@ -1,12 +1,18 @@
 """Selecting failed jobs from the command line: `ID` is the row's number or the task's id,
-`N-M` the numbers N to M, `all` every row (narrowed by queue and task)."""
+`N-M` the numbers N to M, `all` every row (narrowed by queue and task). Rows are read in
+batches, so a hundred thousand failed jobs are never all in memory at once."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
 
 from queueops.models import FailedJob
+
+BATCH = 200
 
 # Task ids are UUIDs and hold dashes too: only digits around one dash make a range. ASCII
 # digits only: "²".isdigit() and re's \d accept characters int() refuses or reads differently.
@@ -21,14 +27,16 @@ class BadSelection(ValueError):
 
 @dataclass
 class Selection:
-    jobs: list[FailedJob] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)  # ids, or ranges that matched no row
+    jobs: QuerySet[FailedJob]  # unread: walk it with in_batches
+    missing: list[str]  # ids, or ranges that matched no row
+
+
+def _named(identifier: str) -> Q:
+    return Q(pk=int(identifier)) if _NUMBER.fullmatch(identifier) else Q(task_id=identifier)
 
 
 def find(identifier: str) -> FailedJob | None:
-    if _NUMBER.fullmatch(identifier):
-        return FailedJob.objects.filter(pk=int(identifier)).first()
-    return FailedJob.objects.filter(task_id=identifier).first()
+    return FailedJob.objects.filter(_named(identifier)).first()
 
 
 def filtered(queue: str | None = None, task: str | None = None):
@@ -38,6 +46,25 @@ def filtered(queue: str | None = None, task: str | None = None):
     if task:
         jobs = jobs.filter(task=task)
     return jobs
+
+
+def in_batches(jobs: QuerySet[FailedJob], newest_first: bool = False) -> Iterator[FailedJob]:
+    """`jobs` in number order (or newest failure first), BATCH rows at a time: the keys of a batch
+    (from the ordering's index alone), then its rows by key. Each batch starts after the last
+    key read (no OFFSET; rows deleted meanwhile, as a retry does, are not skipped)."""
+    jobs = jobs.order_by("-failed_at", "-pk") if newest_first else jobs.order_by("pk")
+    after = Q()
+    while True:
+        keys = list(jobs.filter(after).values_list("pk", "failed_at")[:BATCH])
+        rows = FailedJob.objects.order_by().in_bulk([pk for pk, _ in keys])
+        yield from (rows[pk] for pk, _ in keys if pk in rows)
+        if len(keys) < BATCH:
+            return
+        pk, failed_at = keys[-1]
+        if newest_first:
+            after = Q(failed_at__lt=failed_at) | Q(failed_at=failed_at, pk__lt=pk)
+        else:
+            after = Q(pk__gt=pk)
 
 
 def parse_range(selector: str) -> tuple[int, int] | None:
@@ -54,23 +81,18 @@ def parse_range(selector: str) -> tuple[int, int] | None:
 
 
 def select(selectors: list[str], queue: str | None = None, task: str | None = None) -> Selection:
-    """The failed jobs that ids, `N-M` ranges and `all` name, each once, oldest number first.
+    """The failed jobs that ids, `N-M` ranges and `all` name, each once (one query's rows).
 
     Every selector is checked before anything is read, so a bad range refuses the whole run.
     A range's numbers that have no row (forgotten, retried) are not reported one by one; a range
     with no row at all, and an id with none, are `missing`.
     """
     ranges = {selector: parse_range(selector) for selector in dict.fromkeys(selectors) if selector != "all"}
-    chosen: dict[int, FailedJob] = {}
-    if "all" in selectors:
-        chosen.update((job.pk, job) for job in filtered(queue, task))
+    chosen = filtered(queue, task) if "all" in selectors else FailedJob.objects.none()
     missing = []
     for selector, bounds in ranges.items():
-        if bounds is None:
-            found = [job] if (job := find(selector)) is not None else []
-        else:
-            found = list(FailedJob.objects.filter(pk__range=bounds))
-        if not found:
+        named = _named(selector) if bounds is None else Q(pk__range=bounds)
+        if not FailedJob.objects.filter(named).exists():
             missing.append(selector)
-        chosen.update((job.pk, job) for job in found)
-    return Selection([chosen[pk] for pk in sorted(chosen)], missing)
+        chosen |= FailedJob.objects.filter(named)
+    return Selection(chosen, missing)

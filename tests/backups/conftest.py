@@ -72,9 +72,11 @@ def db_users(django_db_setup, django_db_blocker) -> Iterator[DatabaseUsers]:
 
 def as_backup_users(users: DatabaseUsers):
     """Settings under which backups and binlogs run as the backup user, restores and drills as the
-    drill user, as in production (backups/logins.py)."""
+    drill user, binlog replays as the pitr user, as in production (backups/logins.py)."""
     return override_settings(
-        BACKUP_DATABASE_URL=users.backup_url, BACKUP_RESTORE_DATABASE_URL=users.drill_url
+        BACKUP_DATABASE_URL=users.backup_url,
+        BACKUP_RESTORE_DATABASE_URL=users.drill_url,
+        BACKUP_PITR_DATABASE_URL=users.pitr_url,
     )
 
 

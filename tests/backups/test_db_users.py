@@ -70,6 +70,10 @@ def test_the_init_script_grants_what_each_job_needs_and_nothing_else(binlog_serv
     assert "GRANT SELECT ON `mysql`.`proc`" in backup
     assert "GRANT USAGE ON *.*" in drill and "GRANT ALL PRIVILEGES ON `app\\_drill\\_%`.*" in drill
     assert "SUPER" not in app + backup + drill and "BINLOG REPLAY" not in drill
+    pitr = grants(users.pitr)
+    assert "GRANT BINLOG ADMIN, BINLOG REPLAY ON *.*" in pitr, pitr
+    assert "GRANT ALL PRIVILEGES ON `app`.*" in pitr and "GRANT ALL PRIVILEGES ON `app\\_drill\\_%`.*" in pitr
+    assert "SUPER" not in pitr and "BINLOG REPLAY" not in app + backup
 
 
 def test_backup_binlogs_and_drill_each_as_its_own_user(binlog_server):
@@ -129,26 +133,10 @@ def test_backing_up_or_shipping_as_the_app_user_fails_with_one_line(binlog_serve
     assert BackupRecord.objects.count() == records
 
 
-class _MySQLServer:
-    """A connection whose server answers VERSION() the way MySQL 8.4 does."""
-
-    def cursor(self):
-        return self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def execute(self, statement, params=None):
-        assert statement == "SELECT VERSION()", statement
-
-    def fetchone(self):
-        return ("8.4.3",)
-
-    def close(self):
-        pass
+def _mysql_8_4(self, database, sql, params=None):
+    """The server's answer to VERSION() the way MySQL 8.4 gives it; nothing else may run first."""
+    assert sql == "SELECT VERSION()", sql
+    return [("8.4.3",)]
 
 
 @pytest.mark.parametrize(
@@ -161,7 +149,10 @@ class _MySQLServer:
     ],
 )
 def test_a_mysql_server_is_refused_in_one_line_before_anything_is_done(argv, monkeypatch, tmp_path):
-    monkeypatch.setattr(MySQLDumper, "connection_to", lambda self, name: _MySQLServer())
+    monkeypatch.setattr(MySQLDumper, "query", _mysql_8_4)
+    monkeypatch.setattr(
+        MySQLDumper, "connection_to", lambda self, name: pytest.fail(f"connected to {name!r}")
+    )
     monkeypatch.setattr("backups.catalog.resolve", lambda *a, **k: _signed_manifest())
     records = BackupRecord.objects.count()
     with backup_settings(tmp_path, make_keys(tmp_path)):
@@ -191,7 +182,7 @@ def test_the_init_script_as_the_mariadb_image_sources_it_and_without_a_password(
     sourced = 'set -eo pipefail; docker_process_sql() { cat; }; . "$0"; echo "entrypoint goes on"'
     done = subprocess.run(
         ["bash", "-c", sourced, str(INIT_SCRIPT)],
-        env={**env, "MARIADB_DRILL_PASSWORD": "d"},
+        env={**env, "MARIADB_DRILL_PASSWORD": "d", "MARIADB_PITR_PASSWORD": "p"},
         capture_output=True,
         text=True,
         timeout=30,
@@ -199,6 +190,7 @@ def test_the_init_script_as_the_mariadb_image_sources_it_and_without_a_password(
     assert done.returncode == 0, done.stderr
     assert "IDENTIFIED BY 'b''c'" in done.stdout and done.stdout.endswith("entrypoint goes on\n")
     assert "ON `opsproject\\_drill\\_%`.* TO 'opsproject_drill'@'%'" in done.stdout
+    assert "GRANT BINLOG REPLAY, BINLOG ADMIN ON *.* TO 'opsproject_pitr'@'%'" in done.stdout
     missing = subprocess.run(["sh", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=30)
     assert missing.returncode == 1
     assert (

@@ -136,18 +136,24 @@ def test_restore_gives_identical_tables(sample, target_db, db_users):
 
 
 @pytest.mark.django_db
-def test_archive_restores_with_stock_age_zstd_and_mariadb(sample, target_db):
-    """If this project is gone: `age -d | zstd -d | mariadb` is all it takes."""
+def test_archive_restores_with_stock_age_zstd_and_mariadb(sample, target_db, db_users):
+    """If this project is gone: `age -d | zstd -d | sed | mariadb` as the drill user is all it takes
+    (the RUNBOOK's manual restore; sed makes the dump's DEFINERs the loading user's)."""
     manifest, folder, keys, source = sample
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{target_db}` CHARACTER SET utf8mb4")
     archive = folder / "store" / manifest.archive
+    client = f"mariadb --no-defaults --host=127.0.0.1 --user={db_users.drill.user}"
     pipeline = (
+        f"{client} -e 'CREATE DATABASE `{target_db}` CHARACTER SET utf8mb4' && "
         f"age --decrypt -i {keys.identity_file} {archive} | zstd -d -q | "
-        f"mariadb --host=127.0.0.1 --user=root --binary-mode {target_db}"
+        "sed -E 's/DEFINER=`[^`]*`@`[^`]*`/DEFINER=CURRENT_USER/g' | "
+        f"{client} --binary-mode {target_db}"
     )
     done = subprocess.run(
-        ["bash", "-o", "pipefail", "-c", pipeline], capture_output=True, text=True, timeout=300
+        ["bash", "-o", "pipefail", "-c", pipeline],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MYSQL_PWD": db_users.drill.password},
     )
     assert done.returncode == 0, done.stderr
     assert _checksum(target_db) == _checksum(source)

@@ -3,7 +3,10 @@
 Rows are written before and after a full backup, the binlogs are shipped with `backup_binlogs`,
 and `backup_restore --until` must bring back exactly the rows committed before the moment. The
 same shipped logs serve the damaged-archive, bad-moment and drill tests; the gap test purges a
-log on a second server of its own.
+log on a second server of its own. Every command runs as the init script's users
+(tests/support/db_users.py): the backup user backs up and ships, the drill user restores into
+`pitr_src_drill_*`, the pitr user replays, and the app user owns `pitr_src` (live restore); root
+only creates the server's databases and writes its rows, as the app would.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from backups.health_checks import recovery_point_result
 from backups.manifest import Manifest
 from backups.models import BackupRecord, BinlogArchive
 from tests.backups.conftest import AgeKeys, backup_settings, extra_alias, make_keys
-from tests.support.db_users import database_users
+from tests.support.db_users import DatabaseUsers, database_users
 from tests.support.mariadb_server import MariaDBServer, mariadb_server
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +68,16 @@ class Scenario:
     backup: Manifest
     between: datetime  # after row 3 was committed, before row 4
     shipped: dict
+    users: DatabaseUsers
+
+
+def as_users(users: DatabaseUsers):
+    """The alias `pitr` as the app user; backups, restores and replays as theirs (as in production)."""
+    return override_settings(
+        BACKUP_DATABASE_URL=users.backup_url,
+        BACKUP_RESTORE_DATABASE_URL=users.drill_url,
+        BACKUP_PITR_DATABASE_URL=users.pitr_url,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,26 +86,24 @@ def scenario(django_db_setup, django_db_blocker, tmp_path_factory):
     keys = make_keys(folder)
     with mariadb_server(folder / "server", binlog=True) as server:
         # The alias exists only while something uses it: one present when a test starts would be
-        # wrapped by Django's "queries to this database are not allowed" guard. The backup and the
-        # shipment run as the init script's backup user; the replays below need BINLOG REPLAY,
-        # which the drill user does not get (docs/PRODUCTION_ENV.md "Database users"): root's.
-        with (
-            django_db_blocker.unblock(),
-            backup_settings(folder, keys),
-            extra_alias("pitr", f"{server.url}/pitr_src"),
-            database_users("pitr_src", port=server.port) as users,
-            override_settings(BACKUP_DATABASE_URL=users.backup_url),
-        ):
-            last_audit = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
-            scenario = _write_back_up_and_ship(server, folder, keys)
-        yield scenario
+        # wrapped by Django's "queries to this database are not allowed" guard.
+        with database_users("pitr_src", port=server.port) as users:
+            with (
+                django_db_blocker.unblock(),
+                backup_settings(folder, keys),
+                extra_alias("pitr", users.app_url),
+                as_users(users),
+            ):
+                last_audit = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+                scenario = _write_back_up_and_ship(server, folder, keys, users)
+            yield scenario
         with django_db_blocker.unblock():
             AuditEntry.objects.filter(id__gt=last_audit).delete()  # its commands' entries
             BackupRecord.objects.filter(database_alias="pitr").delete()
             BinlogArchive.objects.filter(alias="pitr").delete()
 
 
-def _write_back_up_and_ship(server: MariaDBServer, folder: Path, keys: AgeKeys) -> Scenario:
+def _write_back_up_and_ship(server: MariaDBServer, folder: Path, keys: AgeKeys, users) -> Scenario:
     server.sql(
         "CREATE DATABASE pitr_src; CREATE TABLE pitr_src.t (id INT PRIMARY KEY, label VARCHAR(40));"
         "INSERT INTO pitr_src.t VALUES (1, 'before'), (2, 'before');"
@@ -110,14 +121,15 @@ def _write_back_up_and_ship(server: MariaDBServer, folder: Path, keys: AgeKeys) 
     next_second(time.time())  # the flush's rotate event lands in a later second than the writes
     code, out, err = run("backup_binlogs", "--database", "pitr", "--json")
     assert code == 0, err
-    return Scenario(server, folder, keys, backup, between, json.loads(out))
+    return Scenario(server, folder, keys, backup, between, json.loads(out), users)
 
 
 @pytest.fixture
 def pitr(scenario):
     with (
         backup_settings(scenario.folder, scenario.keys),
-        extra_alias("pitr", f"{scenario.server.url}/pitr_src"),
+        extra_alias("pitr", scenario.users.app_url),
+        as_users(scenario.users),
     ):
         yield scenario
 
@@ -148,7 +160,7 @@ def test_shipped_binlogs_have_a_manifest_each(pitr):
 
 def test_restore_until_a_moment_brings_back_exactly_the_rows_committed_before_it(pitr):
     code, out, err = run(
-        "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_moment",
+        "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_src_drill_moment",
         "--until", pitr.between.isoformat().replace("+00:00", "Z"), "--yes", "--json",
     )  # fmt: skip
     assert code == 0, err
@@ -157,21 +169,37 @@ def test_restore_until_a_moment_brings_back_exactly_the_rows_committed_before_it
         "verify archive", "verify binlogs", "load", "read back row counts", "replay binlogs",
     ]  # fmt: skip
     assert report["until"] == pitr.between.isoformat() and report["binlogs"] == ["binlog.000001"]
-    assert rows(pitr.server, "pitr_moment") == [("1", "before"), ("2", "before"), ("3", "after the backup")]
+    assert rows(pitr.server, "pitr_src_drill_moment") == [
+        ("1", "before"),
+        ("2", "before"),
+        ("3", "after the backup"),
+    ]
     # Only the backed-up database's events were replayed, into the target: the rest is as it was.
     assert pitr.server.sql("SELECT COUNT(*) FROM other.n").strip() == "2"
     assert rows(pitr.server, "pitr_src")[0] == ("1", "changed")
 
     latest = binlogs.shipped("pitr")[-1].last_event_at
     code, out, err = run(
-        "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_moment",
+        "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_src_drill_moment",
         "--until", latest.isoformat(), "--yes",
     )  # fmt: skip
     assert code == 0, err
     assert "rolled forward to" in out
-    assert rows(pitr.server, "pitr_moment") == rows(pitr.server, "pitr_src") == [
+    assert rows(pitr.server, "pitr_src_drill_moment") == rows(pitr.server, "pitr_src") == [
         ("1", "changed"), ("2", "before"), ("3", "after the backup"), ("4", "after the moment"),
     ]  # fmt: skip
+
+
+def test_a_replay_without_the_pitr_login_fails_naming_its_setting(pitr):
+    """The drill user (no BINLOG REPLAY) loads the backup but may not replay: one line says which login."""
+    with override_settings(BACKUP_PITR_DATABASE_URL=pitr.users.drill_url):
+        code, _out, err = run(
+            "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_src_drill_nr",
+            "--until", pitr.between.isoformat(), "--yes",
+        )  # fmt: skip
+    assert code == 1 and err.strip().count("\n") == 0, err
+    assert "failed at step 'replay binlogs'" in err and "BINLOG REPLAY" in err
+    assert "BACKUP_PITR_DATABASE_URL" in err and pitr.users.drill.password not in err
 
 
 def test_shipping_again_ships_nothing_new(pitr):
@@ -188,8 +216,9 @@ def test_shipping_again_ships_nothing_new(pitr):
 
 def test_a_corrupt_binlog_archive_is_refused_before_the_target_is_touched(pitr):
     pitr.server.sql(
-        "CREATE DATABASE IF NOT EXISTS pitr_precious; CREATE TABLE pitr_precious.precious (id INT);"
-        "INSERT INTO pitr_precious.precious VALUES (1), (2)"
+        "CREATE DATABASE IF NOT EXISTS pitr_src_drill_kp;"
+        "CREATE TABLE pitr_src_drill_kp.precious (id INT);"
+        "INSERT INTO pitr_src_drill_kp.precious VALUES (1), (2)"
     )
     archive = pitr.folder / "store" / binlogs.shipped("pitr")[0].archive
     original = archive.read_bytes()
@@ -197,7 +226,7 @@ def test_a_corrupt_binlog_archive_is_refused_before_the_target_is_touched(pitr):
     archive.write_bytes(original[:middle] + bytes([original[middle] ^ 0x20]) + original[middle + 1 :])
     try:
         code, _out, err = run(
-            "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_precious",
+            "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_src_drill_kp",
             "--until", pitr.between.isoformat(), "--yes",
         )  # fmt: skip
     finally:
@@ -205,8 +234,8 @@ def test_a_corrupt_binlog_archive_is_refused_before_the_target_is_touched(pitr):
     assert code == 1
     line = err.strip()
     assert line.count("\n") == 0 and "failed at step 'verify binlogs'" in line and "target untouched" in line
-    assert pitr.server.sql("SHOW TABLES FROM pitr_precious").split() == ["precious"]
-    assert pitr.server.sql("SELECT COUNT(*) FROM pitr_precious.precious").strip() == "2"
+    assert pitr.server.sql("SHOW TABLES FROM pitr_src_drill_kp").split() == ["precious"]
+    assert pitr.server.sql("SELECT COUNT(*) FROM pitr_src_drill_kp.precious").strip() == "2"
 
 
 @pytest.mark.parametrize(
@@ -224,22 +253,23 @@ def test_a_moment_out_of_reach_is_bad_usage(pitr, until, message):
         "future": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
     }
     code, _out, err = run(
-        "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_never",
+        "backup_restore", pitr.backup.id, "--database", "pitr", "--target-database", "pitr_src_drill_never",
         "--until", moments.get(until, until), "--yes",
     )  # fmt: skip
     assert code == 2
     assert err.strip().count("\n") == 0 and message in err and "Traceback" not in err
-    assert "pitr_never" not in pitr.server.sql("SHOW DATABASES").split()
+    assert "pitr_src_drill_never" not in pitr.server.sql("SHOW DATABASES").split()
 
 
 def test_pitr_drill_replays_every_shipped_binlog_in_a_scratch_database(pitr):
+    before = set(pitr.server.sql("SHOW DATABASES").split())
     code, out, err = run("backup_drill", pitr.backup.id, "--database", "pitr", "--pitr", "--json")
     assert code == 0, err
     drill = json.loads(out)
     assert drill["status"] == "passed", drill["detail"]
     assert re.search(r"point in time: replayed \d binlog\(s\) binlog\.000001", drill["detail"])
     assert "4 rows after" in drill["detail"]  # t's four rows; other.n was filtered out
-    assert not [name for name in pitr.server.sql("SHOW DATABASES").split() if "_drill_" in name]
+    assert set(pitr.server.sql("SHOW DATABASES").split()) == before  # the scratch database is gone
 
 
 def test_recovery_point_is_the_last_shipped_event(pitr):
@@ -257,7 +287,9 @@ def test_a_log_purged_before_it_was_shipped_is_a_gap_with_an_alert_and_a_failing
 
     with (
         mariadb_server(tmp_path / "server", binlog=True) as server,
-        extra_alias("pitrgap", f"{server.url}/gap_src"),
+        database_users("gap_src", port=server.port) as users,
+        extra_alias("pitrgap", users.app_url),
+        as_users(users),
         backup_settings(tmp_path, keys),
         override_settings(ADMINS=[("Ops", "ops@example.com")], ALERT_WEBHOOK_URL=""),
     ):
@@ -284,7 +316,7 @@ def test_a_log_purged_before_it_was_shipped_is_a_gap_with_an_alert_and_a_failing
         assert check.status == "fail", check.output
         assert "binlog.000002 purged before it was shipped" in check.output
         code, _out, err = run(
-            "backup_restore", backup_id, "--database", "pitrgap", "--target-database", "gap_restored",
+            "backup_restore", backup_id, "--database", "pitrgap", "--target-database", "gap_src_drill_r",
             "--until", third.last_event_at.isoformat(), "--yes",
         )  # fmt: skip
         assert code == 1 and "binlog binlog.000002 needed to roll backup" in err
@@ -300,7 +332,9 @@ def test_a_log_purged_before_it_was_shipped_is_a_gap_with_an_alert_and_a_failing
         assert alert.open_key is None
 
 
-def test_binlog_off_says_so_and_the_recovery_point_is_the_last_full_backup(local_backups):
+def test_binlog_off_says_so_and_the_recovery_point_is_the_last_full_backup(
+    local_backups, backup_users, db_users
+):
     code, out, err = run("backup_binlogs", "--json")  # the shared MariaDB runs without binary logging
     assert code == 1
     assert json.loads(out)["binlog"] == "off"
@@ -315,7 +349,7 @@ def test_binlog_off_says_so_and_the_recovery_point_is_the_last_full_backup(local
     assert check.output == f"binary logging is off: the recovery point is the last full backup {backup['id']}"
 
     code, _out, err = run(
-        "backup_restore", backup["id"], "--target-database", "ops_pitr_never", "--until",
+        "backup_restore", backup["id"], "--target-database", f"{db_users.drill_prefix}never", "--until",
         datetime.now(UTC).isoformat(), "--yes",
     )  # fmt: skip
     assert code == 2 and "has no binary-log position (binary logging was off" in err
@@ -443,29 +477,38 @@ def test_shipping_with_the_documented_privileges_keeps_the_password_out_of_argv(
 
 
 def test_manual_point_in_time_restore_with_stock_age_zstd_mariadb_binlog_and_mariadb(pitr, tmp_path):
-    """The RUNBOOK's fallback without this project, step by step."""
+    """The RUNBOOK's fallback without this project, step by step: load as the drill user, replay
+    as the pitr user (passwords in MYSQL_PWD here, out of argv)."""
+    import os
     import subprocess
 
     log = binlogs.shipped("pitr")[0]
     store = pitr.folder / "store"
-    client = f"mariadb --no-defaults --host=127.0.0.1 --port={pitr.server.port} --user=root"
+    client = f"mariadb --no-defaults --host=127.0.0.1 --port={pitr.server.port}"
+    drill = f'MYSQL_PWD="$DRILL_PW" {client} --user={pitr.users.drill.user}'
+    replay = f'MYSQL_PWD="$PITR_PW" {client} --user={pitr.users.pitr.user}'
     script = f"""
         set -euo pipefail
         cd {tmp_path}
-        {client} -e 'CREATE DATABASE manual_pitr CHARACTER SET utf8mb4'
+        {drill} -e 'CREATE DATABASE pitr_src_drill_manual CHARACTER SET utf8mb4'
         age -d -i {pitr.keys.identity_file} {store / pitr.backup.archive} | zstd -d -q \\
-            | {client} --binary-mode manual_pitr
+            | {drill} --binary-mode pitr_src_drill_manual
         age -d -i {pitr.keys.identity_file} {store / log.archive} | zstd -d -q > {log.file}
         sha256sum {log.file}
         TZ=UTC mariadb-binlog --start-position={pitr.backup.position["position"]} \\
             --stop-datetime='{pitr.between:%Y-%m-%d %H:%M:%S}' --database=pitr_src \\
-            --rewrite-db='pitr_src->manual_pitr' --disable-log-bin {log.file} \\
-            | {client} --binary-mode manual_pitr
+            --rewrite-db='pitr_src->pitr_src_drill_manual' --disable-log-bin {log.file} \\
+            | {replay} --binary-mode pitr_src_drill_manual
     """
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "DRILL_PW": pitr.users.drill.password, "PITR_PW": pitr.users.pitr.password}
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == log.raw_sha256
-    assert rows(pitr.server, "manual_pitr") == [("1", "before"), ("2", "before"), ("3", "after the backup")]
+    assert rows(pitr.server, "pitr_src_drill_manual") == [
+        ("1", "before"),
+        ("2", "before"),
+        ("3", "after the backup"),
+    ]
 
 
 def test_binlogs_ship_to_s3_and_a_point_in_time_restore_reads_them_back(pitr, s3_server, tmp_path):
@@ -493,11 +536,11 @@ def test_binlogs_ship_to_s3_and_a_point_in_time_restore_reads_them_back(pitr, s3
         ]
         assert keys and all(k.endswith((".zst.age", ".manifest.json")) for k in keys)
         code, out, err = run(
-            "backup_restore", backup.id, "--database", "pitr", "--target-database", "pitr_s3",
+            "backup_restore", backup.id, "--database", "pitr", "--target-database", "pitr_src_drill_s3",
             "--until", moment.isoformat(), "--yes",
         )  # fmt: skip
         assert code == 0, err
-    restored = [row[0] for row in rows(pitr.server, "pitr_s3")]
+    restored = [row[0] for row in rows(pitr.server, "pitr_src_drill_s3")]
     assert "7" in restored and "8" not in restored
     assert restored == [row[0] for row in rows(pitr.server, "pitr_src") if row[0] != "8"]
 

@@ -11,7 +11,7 @@ from tests.support.processes import REPO
 
 COMPOSE = REPO / "compose" / "docker-compose.production.yml"
 WORKFLOWS = REPO / ".github" / "workflows"
-ONE_SHOT = {"migrate"}
+ONE_SHOT = {"migrate", "pitr"}
 
 
 @cache

@@ -39,7 +39,7 @@ def test_the_schema_check_really_rejects_a_broken_file(tmp_path):
 
 def test_the_expected_services_exist():
     assert set(services()) == {
-        "mariadb", "redis", "rabbitmq", "migrate", "web", "realtime", "worker", "drill", "beat",
+        "mariadb", "redis", "rabbitmq", "migrate", "web", "realtime", "worker", "drill", "beat", "pitr",
     }  # fmt: skip
 
 
@@ -156,7 +156,7 @@ def test_the_deploy_check_runs_before_the_rollout_and_in_make_test():
     assert "check --deploy --fail-level WARNING" in (REPO / "scripts" / "deploy-check.sh").read_text()
 
 
-def test_only_the_drill_worker_holds_the_age_identity_and_consumes_the_restore_queue():
+def test_only_the_drill_worker_and_pitr_hold_the_age_identity_and_drill_consumes_the_restore_queue():
     s = services()
     drill = s["drill"]
     command = drill["command"]
@@ -165,7 +165,7 @@ def test_only_the_drill_worker_holds_the_age_identity_and_consumes_the_restore_q
     assert drill["environment"]["BACKUP_AGE_IDENTITY_FILE"] == "/run/secrets/age_identity"
     assert seconds(drill["stop_grace_period"]) >= 600  # a running drill restores a whole copy
     for name, spec in s.items():
-        if name != "drill":
+        if name not in ("drill", "pitr"):
             assert "secrets" not in spec and "BACKUP_AGE_IDENTITY_FILE" not in (spec.get("environment") or {})
     assert "--queues=celery" in s["worker"]["command"]  # never the restore queue
 
@@ -188,6 +188,25 @@ def _env_file_names(spec: dict) -> set[str]:
             if line.strip() and not line.lstrip().startswith("#") and "=" in line:
                 names.add(line.partition("=")[0].strip())
     return names
+
+
+def test_each_backup_login_reaches_only_the_services_that_use_it():
+    """web, realtime, beat and migrate hold no backup job's login; the replay login (BINLOG REPLAY
+    writes any table) only the one-off pitr service."""
+    holders = {
+        "BACKUP_DATABASE_URL": {"worker"},
+        "BACKUP_RESTORE_DATABASE_URL": {"drill", "pitr"},
+        "BACKUP_DRILL_DATABASE_URL": {"drill", "pitr"},
+        "BACKUP_PITR_DATABASE_URL": {"pitr"},
+    }
+    for variable, expected in holders.items():
+        have = {
+            name
+            for name, spec in services().items()
+            if variable in _env_file_names(spec) | set(spec.get("environment") or {})
+        }
+        assert have == expected, variable
+    assert services()["pitr"]["profiles"] == ["pitr"]  # never started by `up`
 
 
 def test_the_database_passwords_reach_the_database_service_only():

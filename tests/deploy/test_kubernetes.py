@@ -25,11 +25,22 @@ SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|API_?KEY|PRIVATE|CREDENTIAL|(^|
 PUBLIC = {"REALTIME_APP_KEY", "MAIL_CREDENTIAL_TTL", "API_TOKEN_TTL", "PASSWORD_MIN_LENGTH"}
 
 
+# The backup jobs' database logins, each in a Secret of its own that only its workload reads
+# (none reads opsproject-pitr: a one-off pod of the RUNBOOK's point-in-time restore does).
+LOGIN_SECRETS = {
+    "opsproject-backup-login": {"worker"},
+    "opsproject-drill-login": {"drill-worker"},
+    "opsproject-pitr": set(),
+}
+
+
 def config_and_secret() -> tuple[dict, dict]:
+    """The ConfigMap's data; the settings of every Secret (the age identity's file aside)."""
     objects = {k8s.key(obj): obj for obj in k8s.base_objects()}
-    return objects["ConfigMap", "opsproject-config"]["data"], objects["Secret", "opsproject-secrets"][
-        "stringData"
-    ]
+    secret = objects["Secret", "opsproject-secrets"]["stringData"].copy()
+    for name in LOGIN_SECRETS:
+        secret |= objects["Secret", name]["stringData"]
+    return objects["ConfigMap", "opsproject-config"]["data"], secret
 
 
 @pytest.mark.parametrize(
@@ -159,7 +170,11 @@ def test_each_pod_runs_hardened_with_resources_and_every_setting(obj):
         assert {"cpu", "memory"} <= set(container["resources"]["requests"])
         assert "memory" in container["resources"]["limits"]
         sources = {next(iter(source.values()))["name"] for source in container["envFrom"]}
-        assert sources == {"opsproject-config", "opsproject-secrets"}
+        main = container in spec["containers"]
+        logins = {
+            name for name, holders in LOGIN_SECRETS.items() if main and obj["metadata"]["name"] in holders
+        }
+        assert sources == {"opsproject-config", "opsproject-secrets"} | logins
         # Only the drill worker holds the age identity (not even its migrations wait).
         mounts = {mount["name"] for mount in container["volumeMounts"]}
         holder = obj["metadata"]["name"] == "drill-worker" and container in spec["containers"]

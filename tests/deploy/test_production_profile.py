@@ -6,7 +6,8 @@ placeholder replaced by a generated secret as an operator does. Only what a cont
 gives for free is changed: addresses (a MariaDB, Redis and SeaweedFS of the test's own on free
 ports, a RabbitMQ vhost of its own), the hosts the web answers to, and no HTTPS redirect (no TLS
 proxy runs in front). The database logins are the init script's least-privilege users, made by
-running compose/mariadb-init/01-users.sh itself; only the drill worker gets the age identity.
+running compose/mariadb-init/01-users.sh itself; only the drill worker gets the age identity,
+and each service gets only the env files compose gives it (web, realtime and beat no backup login).
 
 Started: web (gunicorn), realtime (uvicorn), two workers, the drill worker, two beats. Then, as
 an operator would: a daily backup and a binlog shipment (through the ops API, on the workers, as
@@ -40,16 +41,19 @@ from tests.support.processes import BIN, PYTHON, REPO, ManagedProcess, free_port
 from tests.support.rabbitmq import vhost
 from tests.support.waiting import wait_until
 
-ENV_EXAMPLE = REPO / "compose" / "production.env.example"
+# The env files of the app's services, each committed as <name>.example.
+ENV_FILES = ("production.env", "backup.env", "drill.env", "pitr.env")
+BACKUP_LOGINS = ("BACKUP_DATABASE_URL", "BACKUP_RESTORE_DATABASE_URL", "BACKUP_DRILL_DATABASE_URL")
+BACKUP_LOGINS += ("BACKUP_PITR_DATABASE_URL",)
 DATABASE = "opsproject"
 OPERATOR = "oncall"
 SMOKE_USER = "smoke"
 
 
-def env_example() -> dict[str, str]:
-    """NAME=value lines of the env example, as compose's env_file reads them."""
+def env_example(name: str = "production.env") -> dict[str, str]:
+    """NAME=value lines of an env file's example, as compose's env_file reads them."""
     values = {}
-    for line in ENV_EXAMPLE.read_text().splitlines():
+    for line in (REPO / "compose" / f"{name}.example").read_text().splitlines():
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             name, _, value = line.partition("=")
@@ -82,8 +86,11 @@ class Stack:
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
 
     def service_env(self, name: str) -> dict[str, str]:
-        """The environment compose gives service `name` (its own `environment:` on top)."""
-        env = {**os.environ, **self.env}
+        """The environment compose gives service `name`: what its env_files set (a variable of
+        another service's env file it does not get), its own `environment:` on top."""
+        own = {key for file in services()[name].get("env_file") or [] for key in env_example(file)}
+        others = {key for file in ENV_FILES for key in env_example(file)} - own
+        env = {key: value for key, value in {**os.environ, **self.env}.items() if key not in others}
         for key, value in (services()[name].get("environment") or {}).items():
             env[key] = str(value)
         if "BACKUP_AGE_IDENTITY_FILE" in env:  # the compose secret's path, here a file of ours
@@ -133,7 +140,7 @@ class Stack:
 
 def _production_env(tmp: Path, users: DatabaseUsers, redis_url: str, broker_url: str, s3: S3Server,
                     keys: AgeKeys, web_port: int) -> dict[str, str]:  # fmt: skip
-    env = operator_filled(env_example())
+    env = operator_filled({key: value for file in ENV_FILES for key, value in env_example(file).items()})
     smoke_password = secrets.token_urlsafe(24)
     env.update(
         {
@@ -142,6 +149,7 @@ def _production_env(tmp: Path, users: DatabaseUsers, redis_url: str, broker_url:
             "DATABASE_URL": users.app_url,
             "BACKUP_DATABASE_URL": users.backup_url,
             "BACKUP_RESTORE_DATABASE_URL": users.drill_url,
+            "BACKUP_PITR_DATABASE_URL": users.pitr_url,
             "REDIS_URL": redis_url,
             "CELERY_BROKER_URL": broker_url,
             "BACKUP_S3_ENDPOINT_URL": s3.endpoint,
@@ -294,6 +302,18 @@ def test_a_backup_day_runs_green_on_the_production_profile(stack):
     restore = stack.manage("backup_restore", backup_id, "--yes", service="drill", timeout=900)
     assert restore.returncode == 0, restore.stdout[-3000:] + restore.stderr[-3000:] + stack.output()
     assert f"{SMOKE_USER} logged in at {stack.web_url}" in restore.stdout + restore.stderr
+
+
+@pytest.mark.parametrize("name", ["web", "realtime", "beat1"])
+def test_web_realtime_and_beat_run_without_any_backup_login(stack, name):
+    """Started with their service's compose env, they hold no backup job's login or password."""
+    process = stack.processes[name]
+    environ = Path(f"/proc/{process.proc.pid}/environ").read_bytes().decode(errors="replace").split("\0")
+    names = {entry.partition("=")[0] for entry in environ}
+    assert not names & set(BACKUP_LOGINS), sorted(names & set(BACKUP_LOGINS))
+    passwords = [stack.env[key].split("@")[0].rsplit(":", 1)[-1] for key in BACKUP_LOGINS if stack.env[key]]
+    assert len(passwords) == 3 and not any(p in entry for p in passwords for entry in environ)
+    assert process.proc.poll() is None, process.output[-2000:]  # and it runs (production settings load)
 
 
 def _shipped(stack: Stack) -> bool:

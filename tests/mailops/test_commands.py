@@ -116,6 +116,8 @@ def test_bad_usage_exits_2_with_one_line():
     # The rest in this process: the same CommandError, without paying a start-up each.
     for args in (
         ["mail_events", "--type", "exploded"],
+        ["mail_send_test", "--to", "ops@example.com", "--wait", "inf"],
+        ["mail_send_test", "--to", "ops@example.com", "--wait", "nan"],
         ["mail_send_test", "--to", "nobody"],
         ["mail_suppressions", "remove", "@"],
         ["mail_suppressions", "add", "x" * 250 + "@example.com"],

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from alerts.notices import raise_alert
 from audit.models import AuditEntry
 from mailops.models import Suppression
+from operations.api.pagination import NewestFirst
 from opsproject.celery import app
 from queueops.models import FailedJob
 from tests.operations.conftest import client_for, failed_job, queue_size
@@ -81,17 +85,17 @@ def test_flush_needs_a_selection_and_deletes_only_what_matches(api):
 def test_list_filters(api):
     failed_job(1, exception="builtins.KeyError")
     failed_job(2)
-    assert api.get("/api/ops/failed-jobs/?exception=keyerror").json()["count"] == 1
-    assert api.get("/api/ops/failed-jobs/?queue=nowhere").json()["count"] == 0
-    assert api.get("/api/ops/failed-jobs/?failed_after=2000-01-01T00:00:00Z").json()["count"] == 2
-    assert api.get("/api/ops/failed-jobs/?failed_before=2000-01-01T00:00:00Z").json()["count"] == 0
+    assert listed(api, "/api/ops/failed-jobs/?exception=keyerror") == 1
+    assert listed(api, "/api/ops/failed-jobs/?queue=nowhere") == 0
+    assert listed(api, "/api/ops/failed-jobs/?failed_after=2000-01-01T00:00:00Z") == 2
+    assert listed(api, "/api/ops/failed-jobs/?failed_before=2000-01-01T00:00:00Z") == 0
     raise_alert("ops.test", "Something is off", source="tests")
-    assert api.get("/api/ops/alerts/?state=open").json()["count"] == 1
-    assert api.get("/api/ops/alerts/?state=resolved").json()["count"] == 0
+    assert listed(api, "/api/ops/alerts/?state=open") == 1
+    assert listed(api, "/api/ops/alerts/?state=resolved") == 0
     api.post("/api/ops/mail/suppressions/", {"address": "Bob@Example.com"}, format="json")
     assert api.get("/api/ops/mail/suppressions/?address=BOB@example.com").json()["count"] == 1
-    assert api.get("/api/ops/audit/?action=suppression.add&username=nobody").json()["count"] == 0
-    assert api.get("/api/ops/audit/?action=suppression.add").json()["count"] == 1
+    assert listed(api, "/api/ops/audit/?action=suppression.add&username=nobody") == 0
+    assert listed(api, "/api/ops/audit/?action=suppression.add") == 1
 
 
 def test_flush_by_time_forgets_only_the_jobs_in_that_window(api):
@@ -103,10 +107,53 @@ def test_flush_by_time_forgets_only_the_jobs_in_that_window(api):
     assert not FailedJob.objects.exists()
 
 
+def listed(api, path: str) -> int:
+    """How many rows a cursor-paged list holds (its first page, which these tests never fill)."""
+    answer = api.get(path).json()
+    assert answer["next"] is None
+    return len(answer["results"])
+
+
 def test_pages_past_the_end_are_404s(api):
+    api.post("/api/ops/mail/suppressions/", {"address": "bob@example.com"}, format="json")
+    assert api.get("/api/ops/mail/suppressions/?page=1").json()["count"] == 1
+    assert api.get("/api/ops/mail/suppressions/?page=2").status_code == 404
+
+
+def test_cursor_pages_walk_every_row_once_in_order_and_back(api, monkeypatch):
+    monkeypatch.setattr(NewestFirst, "page_size", 4)
+    same_moment = timezone.now()
+    # Ties on the ordering's first field (failed_at) are paged by offset: none lost or repeated.
+    jobs = [failed_job(n, failed_at=same_moment - timedelta(seconds=n // 3)) for n in range(11)]
+    expected = [job.pk for job in sorted(jobs, key=lambda job: (job.failed_at, job.pk), reverse=True)]
+    seen, link, pages = [], "/api/ops/failed-jobs/", []
+    while link:
+        page = api.get(link).json()
+        assert "count" not in page
+        pages.append(page)
+        seen += [row["id"] for row in page["results"]]
+        link = page["next"]
+    assert seen == expected and len(pages) == 3
+    back = api.get(pages[-1]["previous"]).json()
+    assert [row["id"] for row in back["results"]] == expected[4:8]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "QQ",  # bad padding
+        "é",
+        base64.b64encode(b"p=yesterday").decode(),
+        base64.b64encode(b"p=9999-12-31 23:59:59-14:00").decode(),
+        base64.b64encode(b"o=-1").decode(),
+    ],
+)
+def test_a_bad_cursor_is_a_json_404(api, cursor):
     failed_job(1)
-    assert api.get("/api/ops/failed-jobs/?page=1").json()["count"] == 1
-    assert api.get("/api/ops/failed-jobs/?page=2").status_code == 404
+    for path in ("/api/ops/failed-jobs/", "/api/ops/mail/events/", "/api/ops/audit/", "/api/ops/alerts/"):
+        response = api.get(path, {"cursor": cursor})
+        assert response.status_code == 404, (path, cursor)
+        assert response.json()["detail"] == "Invalid cursor"
 
 
 @pytest.mark.parametrize(

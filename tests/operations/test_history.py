@@ -39,7 +39,10 @@ def test_a_sample_reads_each_known_queue_from_the_broker(history_settings):
     assert QueueSample.objects.filter(queue="ops_a").get().size == 4
 
 
-def test_old_samples_fold_into_peak_buckets_and_expire(history_settings):
+@pytest.mark.parametrize("batch", [1000, 2])  # 2: a bucket's samples are folded across batches
+def test_old_samples_fold_into_peak_buckets_and_expire(history_settings, monkeypatch, batch):
+    monkeypatch.setattr(history, "FOLD_BATCH", batch)
+
     def fine(minutes_ago: int, size: int, wait: float | None):
         QueueSample.objects.create(
             queue="ops_a", at=NOW - timedelta(minutes=minutes_ago), resolution=60, size=size, oldest_wait=wait

@@ -155,3 +155,22 @@ def test_during_a_rotation_the_previous_token_still_scrapes(metrics_settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer caf\u00e9").status_code == 403
     metrics_settings.METRICS_TOKEN_PREVIOUS = ""
     assert client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mail_events_are_counted_once_stored_and_a_scrape_reads_the_counters(metrics_settings):
+    """The scrape reads counters kept on write (no GROUP BY over the table): an event counts once
+    its transaction commits; one rolled back never does."""
+    from django.db import transaction
+
+    from keyvalue import store
+    from mailops.models import STORED_COUNTS, MailEvent
+
+    store().delete(STORED_COUNTS)
+    MailEvent.objects.create(event_id="counted-1", event_type=MailEvent.Type.DELIVERED)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        MailEvent.objects.create(event_id="rolled-back", event_type=MailEvent.Type.BOUNCED)
+        raise RuntimeError("rolled back")
+    counted = samples(scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")["ops_mail_events"])
+    assert counted[(("type", "delivered"),)] == 1
+    assert counted[(("type", "bounced"),)] == 0

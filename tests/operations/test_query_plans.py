@@ -77,13 +77,24 @@ def _captured(client) -> list[tuple[str, str]]:
             response = client.get(path, HTTP_ACCEPT="application/json")
         assert response.status_code == 200, f"{path}: {response.status_code}"
         found += [(name, query["sql"]) for query in captured.captured_queries]
-    # Not `queue_failed --json`: it prints every failed job, so it reads the whole table by design.
-    with CaptureQueriesContext(connection) as captured:
-        call_command("ops_report", "--format", "json", stdout=io.StringIO())
-    found += [("ops_report", query["sql"]) for query in captured.captured_queries]
-    with CaptureQueriesContext(connection) as captured:
-        cleanup_job()()
-    found += [("nightly cleanup", query["sql"]) for query in captured.captured_queries]
+    from mailops import retention
+    from queueops.management import failed_jobs
+
+    def retry_all_walk():  # what `queue_retry all` reads, without sending anything
+        for _ in failed_jobs.in_batches(failed_jobs.select(["all"], queue="default").jobs):
+            pass
+
+    for name, run in (
+        ("ops_report", lambda: call_command("ops_report", "--format", "json", stdout=io.StringIO())),
+        # Every failed job, read in keyset batches: each batch one index range.
+        ("queue_failed --json", lambda: call_command("queue_failed", "--json", stdout=io.StringIO())),
+        ("queue_retry all", retry_all_walk),
+        ("nightly cleanup", cleanup_job()),
+        ("mail retention", retention.prune),
+    ):
+        with CaptureQueriesContext(connection) as captured:
+            run()
+        found += [(name, query["sql"]) for query in captured.captured_queries]
     return found
 
 

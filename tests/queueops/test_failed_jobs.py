@@ -161,3 +161,36 @@ def test_a_failed_job_is_recorded_once_per_task_id(queue_env):
     again = record_failure(tasks.always_fails, request, ValueError("b"), attempts=4, traceback="tb")
     assert first.pk == again.pk and FailedJob.objects.count() == 1
     assert FailedJob.objects.get().message == "a"
+
+
+def test_queue_failed_json_is_written_batch_by_batch_as_one_json_array(queue_env, monkeypatch):
+    """A hundred thousand failed jobs are never one list in memory: rows are read BATCH at a
+    time (here 2) and written one by one, in the layout json.dumps(rows, indent=2) would give."""
+    import io
+
+    from django.core.management import call_command
+
+    from queueops.management import failed_jobs
+
+    monkeypatch.setattr(failed_jobs, "BATCH", 2)
+    moment = timezone.now()
+    for n in range(5):  # two pairs fail at the same moment: the batches' seams must not drop them
+        _job(n, failed_at=moment - timedelta(minutes=n // 2))
+    out = io.StringIO()
+    call_command("queue_failed", "--json", stdout=out)
+    rows = json.loads(out.getvalue())
+    assert out.getvalue() == json.dumps(rows, indent=2) + "\n"
+    expected = FailedJob.objects.order_by("-failed_at", "-pk").values_list("pk", flat=True)
+    assert [row["id"] for row in rows] == list(expected)
+
+
+def test_retrying_in_batches_reaches_every_selected_job_once_while_rows_go(queue_env, monkeypatch):
+    from queueops.management import failed_jobs
+
+    monkeypatch.setattr(failed_jobs, "BATCH", 2)
+    pks = [_job(n).pk for n in range(5)]
+    seen = []
+    for job in failed_jobs.in_batches(failed_jobs.select(["all"]).jobs):
+        seen.append(job.pk)
+        job.delete()  # as a retry does
+    assert seen == sorted(pks)

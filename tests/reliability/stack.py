@@ -1,5 +1,8 @@
 """The whole stack the fault suite breaks: MariaDB, Redis, uvicorn, two workers, two beats.
 
+Redis is the broker too, unless the stack is made with `rabbitmq=True` (production's broker: a
+RabbitMQ node of the stack's own; Redis then holds only the cache, locks and heartbeats).
+
 Every piece is a real process of the suite's own, on free ports and under a tmp folder, so the
 machine's shared MariaDB and Redis are never touched. The stack starts once per run (the
 `stack` fixture) and is shared by the tests, each of which restarts what it broke; every
@@ -32,6 +35,7 @@ from tests.mailops.signing import SIGNING_KEY as WEBHOOK_SIGNING_KEY
 from tests.reliability.tasks import TABLES
 from tests.support.mariadb_server import MariaDBServer
 from tests.support.processes import BIN, PYTHON, REPO, ManagedProcess, free_port
+from tests.support.rabbitmq_server import RabbitMQServer
 from tests.support.waiting import wait_until
 
 DATABASE = "opsstack"
@@ -119,11 +123,13 @@ class Reply:
 class Stack:
     """The running stack; `start()` brings every piece up, `close()` puts every piece down."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, rabbitmq: bool = False, beats: tuple[str, ...] = BEATS):
         self.root = root
         self.var = root / "var"
         self.mariadb = MariaDBServer(root / "mariadb")
         self.redis = RedisServer(root / "redis")
+        self.rabbitmq = RabbitMQServer(root / "rabbitmq") if rabbitmq else None
+        self.beat_names = beats
         self.web_port = free_port()
         self.web: ManagedProcess | None = None
         self.workers: dict[str, ManagedProcess] = {}
@@ -169,6 +175,7 @@ class Stack:
             "API_THROTTLE_USER": "1000000/minute",
             # The mail webhook's key (test_mail_webhook_faults signs with it; the soak brings its own).
             "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", WEBHOOK_SIGNING_KEY),
+            **({"CELERY_BROKER_URL": self.rabbitmq.url} if self.rabbitmq else {}),
             **extra,
         }
 
@@ -181,7 +188,7 @@ class Stack:
             self._start_web()
             for hostname in WORKERS:
                 self.start_worker(hostname)
-            for name in BEATS:
+            for name in self.beat_names:
                 self.start_beat(name)
             for hostname in WORKERS:
                 self.workers[hostname].wait_for_line(r"ready\.", timeout=90)
@@ -197,6 +204,8 @@ class Stack:
             stops.callback(self._keep_logs)
             stops.callback(self.mariadb.stop)
             stops.callback(self.redis.stop)
+            if self.rabbitmq is not None:
+                stops.callback(self.rabbitmq.stop)
             for process in [self.web, *self.workers.values(), *self.beats.values()]:
                 if process is not None:
                     stops.callback(process.stop)
@@ -211,6 +220,8 @@ class Stack:
 
     def _start_services(self) -> None:
         self.redis.start()
+        if self.rabbitmq is not None:
+            self.rabbitmq.start()
         self.mariadb.install()
         self.mariadb.start()
         self.mariadb.sql(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

@@ -84,7 +84,7 @@ def test_staff_without_the_ops_groups_can_neither_read_nor_act_through_the_api(b
 def test_a_reader_in_the_ops_group_reads_but_every_action_is_403(base, world):
     reader = Session(base, make_user("rhea-ops", staff=True, ops_group=True))
     status, listing = reader.call("get", "/api/ops/failed-jobs/")
-    assert status == 200 and listing["count"] == 1
+    assert status == 200 and len(listing["results"]) == 1
     for method, path, body, action in api_actions(world):
         status, answer = reader.call(method, path, body)
         assert status == 403, (action, answer)

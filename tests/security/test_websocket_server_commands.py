@@ -1,5 +1,7 @@
 """Every command that starts a server caps websocket messages at REALTIME_MAX_MESSAGE_BYTES.
 
+(And every realtime server command turns permessage-deflate off: see the last test.)
+
 The compose services' own command lines run here (gunicorn with the project's uvicorn worker
 for web, uvicorn for realtime), and a real client sends one message at the limit and one a
 byte over it; the Procfile and the image's default command are read for the same flag.
@@ -72,3 +74,13 @@ def test_the_procfile_and_the_image_start_servers_with_the_cap():
     cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
     assert "opsproject.uvicorn_worker.UvicornWorker" in cmd
     assert f"--ws-max-size={SIZE}" in services()["realtime"]["command"]
+
+
+def test_every_realtime_server_command_turns_permessage_deflate_off():
+    """A compressor per connection: about 45 KB more per websocket (docs/BENCHMARKS.md, ws_scale)."""
+    procfile = (REPO / "Procfile").read_text()
+    web = next(line for line in procfile.splitlines() if line.startswith("web:"))
+    assert "--ws-per-message-deflate false" in web
+    assert "--ws-per-message-deflate=false" in services()["realtime"]["command"]
+    kubernetes = (REPO / "deploy" / "kubernetes" / "base" / "realtime.yaml").read_text()
+    assert "- --ws-per-message-deflate=false" in kubernetes

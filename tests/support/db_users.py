@@ -1,8 +1,8 @@
 """The least-privilege MariaDB users of compose/mariadb-init/01-users.sh, made for one test run.
 
 Runs that very file (as compose's mariadb image does on its first start) against a server as
-root, with user names and passwords of the test's own, so tests connect as the app, backup and
-drill users production has; `database_users()` drops them again on the way out. The production
+root, with user names and passwords of the test's own, so tests connect as the app, backup,
+drill and pitr users production has; `database_users()` drops them again on the way out. The production
 profile's end-to-end test can use it the same way for the processes it starts.
 """
 
@@ -30,7 +30,7 @@ class Login:
 
 @dataclass(frozen=True)
 class DatabaseUsers:
-    """The three logins on `host:port`, for the app schema `database`."""
+    """The four logins on `host:port`, for the app schema `database`."""
 
     host: str
     port: int
@@ -38,6 +38,7 @@ class DatabaseUsers:
     app: Login
     backup: Login
     drill: Login
+    pitr: Login
 
     def url(self, login: Login, database: str | None = None) -> str:
         password = quote(login.password, safe="")
@@ -55,6 +56,10 @@ class DatabaseUsers:
     @property
     def drill_url(self) -> str:
         return self.url(self.drill)
+
+    @property
+    def pitr_url(self) -> str:
+        return self.url(self.pitr)
 
     @property
     def drill_prefix(self) -> str:
@@ -82,6 +87,8 @@ def run_init_script(users: DatabaseUsers, *, root_password: str = "") -> None:
             "MARIADB_BACKUP_USER": users.backup.user,
             "MARIADB_BACKUP_PASSWORD": users.backup.password,
             "MARIADB_DRILL_USER": users.drill.user,
+            "MARIADB_PITR_USER": users.pitr.user,
+            "MARIADB_PITR_PASSWORD": users.pitr.password,
             # The _FILE form, as a compose secret gives it.
             "MARIADB_DRILL_PASSWORD_FILE": os.path.join(folder, "drill-password"),
             "OPS_INIT_CLIENT": _root_client(users.host, users.port, root_password, folder),
@@ -115,10 +122,11 @@ def database_users(
         app=Login(f"ops_{tag}_app", f"a'p\\p-{secrets.token_urlsafe(12)}"),
         backup=Login(f"ops_{tag}_backup", f"b'k-{secrets.token_urlsafe(12)}"),
         drill=Login(f"ops_{tag}_drill", f"d\\r-{secrets.token_urlsafe(12)}"),
+        pitr=Login(f"ops_{tag}_pitr", f"p'i\\t-{secrets.token_urlsafe(12)}"),
     )
     run_init_script(users, root_password=root_password)
     try:
         yield users
     finally:
-        for login in (users.app, users.backup, users.drill):
+        for login in (users.app, users.backup, users.drill, users.pitr):
             _sql_as_root(users, f"DROP USER IF EXISTS '{login.user}'@'%'", root_password)

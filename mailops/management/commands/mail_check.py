@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 from django.core.management.base import BaseCommand
 
 from health import redact
+from health.client import describe
 from health.results import FAIL, worst
 from mailops.health_checks import results
 
@@ -28,24 +30,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        found = results(fresh=not options["cached"])
-        status = worst(result.status for result in found)
-        if options["json"]:
-            document = {
-                "status": status,
-                "checks": {
-                    r.key: {**r.as_json(), "output": redact.redact(r.output)} if r.output else r.as_json()
-                    for r in found
-                },
-            }
-            self.stdout.write(json.dumps(document, indent=2))
-        else:
-            for result in found:
-                value = ""
-                if result.observed_value is not None:
-                    value = f" = {result.observed_value} {result.observed_unit}".rstrip()
-                self.stdout.write(
-                    f"{result.status.upper():5} {result.key}{value}: {redact.redact(result.output)}"
-                )
-            self.stdout.write(f"mail: {status}")
-        sys.exit(EXIT_FAIL if status == FAIL else EXIT_OK)
+        found = [replace(r, output=redact.redact(r.output)) for r in results(fresh=not options["cached"])]
+        # The `health` command's document and lines.
+        document = {"status": worst(result.status for result in found), "checks": {}}
+        for result in found:
+            document["checks"].setdefault(result.key, []).append(result.as_json())
+        text = json.dumps(document, indent=2) if options["json"] else "\n".join(describe(document))
+        self.stdout.write(text)
+        sys.exit(EXIT_FAIL if document["status"] == FAIL else EXIT_OK)

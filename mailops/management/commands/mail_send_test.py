@@ -11,21 +11,23 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from audit.commands import AuditedCommand
+from health.management.commands.health import MAX_SECONDS
 from mailops.models import OutboundMessage
 from mailops.sending import InvalidRecipient, send_mail
-from mailops.suppression import is_suppressed
+from mailops.suppression import suppressed_keys
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 DONE = {OutboundMessage.Status.SENT, OutboundMessage.Status.FAILED, OutboundMessage.Status.SUPPRESSED}
 
 
 def seconds(text: str) -> float:
+    """0 (do not wait) up to `health`'s MAX_SECONDS: infinity or NaN would wait forever or not at all."""
     try:
         value = float(text)
     except ValueError:
         value = -1.0
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected seconds (0 or more), not {text!r}")
+    if not 0 <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"expected seconds from 0 to {MAX_SECONDS}, not {text!r}")
     return value
 
 
@@ -59,30 +61,20 @@ class Command(AuditedCommand):
             message = send_mail([address], options["subject"], body, kind="mail_send_test")
         except InvalidRecipient as error:
             raise CommandError(str(error), returncode=EXIT_USAGE) from None
-        if is_suppressed(address) and not options["json"]:
+        if suppressed_keys([address]) and not options["json"]:
             self.stderr.write(f"note: {address} is on the suppression list; the worker will not send to it")
         deadline = time.monotonic() + options["wait"]
         while options["wait"] and message.status not in DONE and time.monotonic() < deadline:
             time.sleep(0.25)
             message.refresh_from_db()
-        outcome = {
-            "id": message.pk,
-            "to": address,
-            "status": message.status,
-            "message_id": message.message_id,
-            "error": message.error,
-        }
-        if options["json"]:
-            self.stdout.write(json.dumps(outcome))
-        else:
-            line = f"mail #{message.pk} to {address}: {message.status}"
-            if message.message_id:
-                line += f" ({message.message_id})"
-            if message.error:
-                line += f": {message.error.splitlines()[0]}"
-            if options["wait"] and message.status not in DONE:
-                line += f"; no outcome within {options['wait']:g} s: is a worker running?"
-            self.stdout.write(line)
+        outcome = {"id": message.pk, "to": address, "status": message.status}
+        outcome.update(message_id=message.message_id, error=message.error)
+        line = f"mail #{message.pk} to {address}: {message.status}"
+        line += f" ({message.message_id})" if message.message_id else ""
+        line += f": {message.error.splitlines()[0]}" if message.error else ""
+        if options["wait"] and message.status not in DONE:
+            line += f"; no outcome within {options['wait']:g} s: is a worker running?"
+        self.stdout.write(json.dumps(outcome) if options["json"] else line)
         ok = message.status == OutboundMessage.Status.SENT or (
             not options["wait"] and message.status == OutboundMessage.Status.QUEUED
         )

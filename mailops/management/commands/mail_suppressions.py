@@ -83,14 +83,8 @@ class Command(AuditedCommand):
             rows = rows[: options["limit"]]
         for row in rows.iterator():
             if options["json"]:
-                record = {
-                    "address": row.address,
-                    "reason": row.reason,
-                    "source": row.source,
-                    "created_at": row.created_at.isoformat(),
-                    "detail": row.detail,
-                }
-                self.stdout.write(json.dumps(record))
+                record = {name: getattr(row, name) for name in ("address", "reason", "source", "detail")}
+                self.stdout.write(json.dumps({**record, "created_at": row.created_at.isoformat()}))
             else:
                 when = row.created_at.strftime("%Y-%m-%d %H:%M")
                 self.stdout.write(f"{row.address:40} {row.reason:13} {row.source:9} {when}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from queueops.management.base import QueueCommand, table
-from queueops.management.failed_jobs import filtered
+from queueops.management.failed_jobs import filtered, in_batches
 
 
 class Command(QueueCommand):
@@ -17,10 +17,18 @@ class Command(QueueCommand):
         parser.add_argument("--json", action="store_true", help="a JSON array, with arguments and traceback")
 
     def handle(self, *args, queue=None, task=None, json: bool = False, **options):
-        jobs = list(filtered(queue, task))
         if json:
-            self.stdout.write(_dumps([_as_dict(job) for job in jobs]))
+            # Written row by row, as json.dumps(list, indent=2) would lay it out: however many
+            # failed jobs there are, only one batch of them is in memory.
+            self.stdout.write("[", ending="")
+            empty = True
+            for job in in_batches(filtered(queue, task), newest_first=True):
+                item = _dumps(_as_dict(job)).replace("\n", "\n  ")
+                self.stdout.write(f"{'' if empty else ','}\n  {item}", ending="")
+                empty = False
+            self.stdout.write("]" if empty else "\n]")
             return
+        jobs = list(filtered(queue, task))
         if not jobs:
             self.stdout.write("No failed jobs.")
             return

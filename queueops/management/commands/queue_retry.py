@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from queueops.failed import retry_many
 from queueops.management.base import QueueCommand
-from queueops.management.failed_jobs import BadSelection, select
+from queueops.management.failed_jobs import BadSelection, in_batches, select
 
 
 class Command(QueueCommand):
@@ -46,13 +46,20 @@ class Command(QueueCommand):
             selection = select(ids, queue, task)
         except BadSelection as exc:
             raise self.usage_error(str(exc)) from None
-        jobs, missing = selection.jobs, selection.missing
+        missing, total = selection.missing, selection.jobs.count()
         for identifier in missing:
             self.stderr.write(f"No failed job matches {identifier}.")
-        if not jobs and not missing and not as_json:
+        if not total and not missing and not as_json:
             self.stdout.write("No failed jobs to retry.")
         # disable=None: tqdm draws only when stderr is a terminal.
-        bar = tqdm(jobs, desc="retry", unit="job", disable=True if as_json else None, file=sys.stderr)
+        bar = tqdm(
+            in_batches(selection.jobs),
+            total=total,
+            desc="retry",
+            unit="job",
+            disable=True if as_json else None,
+            file=sys.stderr,
+        )
         done, failed = retry_many(bar)
         bar.close()
         if as_json:

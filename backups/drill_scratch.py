@@ -1,0 +1,63 @@
+"""Drills' scratch databases: each is locked while its drill runs; unlocked leftovers are dropped.
+
+The server frees a GET_LOCK when its connection ends, also when the drill is SIGKILLed, so a
+scratch database whose lock is free belongs to no live drill. MariaDB only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from backups.dumpers.base import Dumper
+from backups.errors import BackupError
+
+SUFFIX = re.compile(r"[0-9a-f]{8}")
+
+
+@contextmanager
+def held(dumper: Dumper, name: str | None) -> Iterator[None]:
+    """Hold the lock of scratch database `name` (None: a staging drill, nothing to hold)."""
+    if name is None or dumper.vendor != "mysql":
+        yield
+        return
+    connection = dumper.connection_to("")
+    try:
+        if not _try_lock(connection, name):
+            raise BackupError(f"scratch database {name} is locked by another drill")
+        yield
+    finally:
+        connection.close()  # ends the session: the server frees its lock
+
+
+def drop_abandoned(dumper: Dumper) -> list[str]:
+    """Drop the scratch databases of `dumper`'s database that no running drill holds."""
+    if dumper.vendor != "mysql":
+        return []
+    prefix = dumper.scratch_name("")
+    connection = dumper.connection_to("")
+    dropped = []
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT schema_name FROM information_schema.schemata")
+            names = [row[0] for row in cursor.fetchall()]
+            for name in names:
+                if not (name.startswith(prefix) and SUFFIX.fullmatch(name[len(prefix) :])):
+                    continue
+                if not _try_lock(connection, name):
+                    continue  # a live drill's
+                try:
+                    cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)}")
+                    dropped.append(name)
+                finally:
+                    cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
+    finally:
+        connection.close()
+    return dropped
+
+
+def _try_lock(connection, name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT GET_LOCK(%s, 0)", [name])
+        return cursor.fetchone()[0] == 1

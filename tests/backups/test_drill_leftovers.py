@@ -1,0 +1,96 @@
+"""A drill killed mid-run leaves its scratch database; the next drill drops it, not a live drill's.
+
+Real drills run as `manage.py`-style processes (the drill user, the shared MariaDB), each paused
+right after its load with its scratch database in place. One is SIGKILLed, as a worker's OOM kill
+or a node loss would; its connection dies and MariaDB frees its lock. The next drill drops that
+leftover and leaves the scratch database of the drill still paused (its lock held) alone.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from backups.models import BackupDrill
+from tests.backups.conftest import as_backup_users, backup_settings
+from tests.support.celery_worker import child_env
+from tests.support.processes import running
+from tests.support.waiting import wait_until
+
+# A real drill whose comparison step waits forever: it holds its lock and its loaded scratch database.
+PAUSED_DRILL = """
+import sys, time
+import django
+django.setup()
+from backups import drill
+def paused(*args):
+    print("drill paused after the load", flush=True)
+    time.sleep(3600)
+drill.compare_counts = paused
+from django.core.management import call_command
+call_command("backup_drill", sys.argv[1])
+"""
+
+
+def scratch_databases(prefix: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT schema_name FROM information_schema.schemata")
+        return {name for (name,) in cursor.fetchall() if name.startswith(prefix)}
+
+
+def lock_is_free(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT IS_FREE_LOCK(%s)", [name])
+        return cursor.fetchone()[0] == 1
+
+
+def paused_drill(backup_id: str, env: dict):
+    return running([sys.executable, "-c", PAUSED_DRILL, backup_id], env=env)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_drill_drops_a_killed_drills_scratch_database_but_not_a_running_ones(
+    tmp_path, keys, db_users
+):
+    prefix = db_users.drill_prefix
+    with backup_settings(tmp_path, keys), as_backup_users(db_users):
+        call_command("backup_run", "--json", stdout=(out := io.StringIO()))
+        backup_id = json.loads(out.getvalue())["id"]
+    env = child_env(
+        DJANGO_SETTINGS_MODULE="opsproject.settings",
+        BACKUP_DIR=str(tmp_path / "store"),
+        BACKUP_AGE_RECIPIENTS=keys.recipient,
+        BACKUP_AGE_IDENTITY_FILE=str(keys.identity_file),
+        BACKUP_DATABASE_URL=db_users.backup_url,
+        BACKUP_RESTORE_DATABASE_URL=db_users.drill_url,
+    )
+    before = scratch_databases(prefix)
+    try:
+        with paused_drill(backup_id, env) as killed:
+            killed.wait_for_line("drill paused after the load", timeout=180)
+            (leftover,) = scratch_databases(prefix) - before
+            assert not lock_is_free(leftover)
+            killed.signal(signal.SIGKILL)
+            killed.proc.wait(timeout=60)
+        wait_until(lambda: lock_is_free(leftover), 30, "MariaDB to free the killed drill's lock")
+        assert leftover in scratch_databases(prefix)  # nothing dropped it yet
+
+        with paused_drill(backup_id, env) as alive:
+            alive.wait_for_line("drill paused after the load", timeout=180)
+            (live_scratch,) = scratch_databases(prefix) - before - {leftover}
+            with backup_settings(tmp_path, keys), as_backup_users(db_users):
+                call_command("backup_drill", backup_id, stdout=io.StringIO())
+            drill = BackupDrill.objects.latest("id")
+            assert drill.status == "passed", drill.detail
+            assert leftover not in scratch_databases(prefix)
+            assert live_scratch in scratch_databases(prefix) and not lock_is_free(live_scratch)
+    finally:
+        with connection.cursor() as cursor:
+            for name in scratch_databases(prefix) - before:
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
