@@ -1,12 +1,8 @@
 """The one way application code sends mail: record an OutboundMessage, enqueue its send task.
 
-    from mailops.sending import send_mail
-
-    send_mail(["rita@example.com"], "Your ticket #12", body, kind="helpdesk.reply")
-
-The task (mailops.tasks.send_message) runs under the queue retry policy. It drops suppressed
-recipients (each recorded as a `suppressed` MailEvent), sends the rest through the configured
-backend (Anymail's Mailgun in production) and records Mailgun's message id and the status.
+`send_mail(["rita@example.com"], "Your ticket #12", body, kind="helpdesk.reply")`; the task
+(mailops.tasks.send_message, under the queue retry policy) drops and records suppressed
+recipients, sends the rest and records Mailgun's message id and the status.
 """
 
 from __future__ import annotations

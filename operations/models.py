@@ -22,7 +22,7 @@ class QueueSample(models.Model):
     class Meta:
         ordering = ["queue", "at"]
         constraints = [
-            models.UniqueConstraint(fields=["queue", "resolution", "at"], name="operations_sample_unique"),
+            models.UniqueConstraint(fields=["queue", "resolution", "at"], name="operations_sample_unique")
         ]
         indexes = [models.Index(fields=["at"], name="operations_sample_at_idx")]
 

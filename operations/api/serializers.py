@@ -197,10 +197,7 @@ class DrillSerializer(Shown):
 
 class DrillStartSerializer(StrictSerializer):
     reference = serializers.RegexField(
-        r"^[A-Za-z0-9_.:-]{1,100}$",
-        required=False,
-        default="latest",
-        help_text="`latest` or a backup id",
+        r"^[A-Za-z0-9_.:-]{1,100}$", required=False, default="latest", help_text="`latest` or a backup id"
     )
     alias = _alias_field()
 
