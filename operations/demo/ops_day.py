@@ -1,8 +1,7 @@
 """The demo's operations: 24 h of queue history and job runs, task outcomes, a failed job, alerts, mail.
 
-Rows are written through each app's models and public functions (recording.store for Mailgun's
-events, so a bounce suppresses its address by the real rule; raise_alert/resolve_alert for the
-alerts), with times spread over the past day the way a quiet working day looks.
+Written through each app's models and public functions (a bounce suppresses by the real rule),
+with times spread over the past day.
 """
 
 from __future__ import annotations
