@@ -39,11 +39,7 @@ def send_message(self, outbound_id: int) -> str | None:
     permanent_errors=(DataError, IntegrityError, KeyError, TypeError, ValueError),
 )
 def store_event(fields: dict) -> bool:
-    """Store one tracking event the webhook accepted (mailops.receivers); True if new.
-
-    Its retries and, in the end, its FailedJob (args: the event's fields) keep the event; a
-    redelivery after a worker died mid-store finds the event stored, or nothing of it.
-    """
+    """Store one tracking event the webhook accepted (mailops.receivers); True if new."""
     _, new = recording.store(fields)
     return new
 
