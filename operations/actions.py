@@ -27,9 +27,6 @@ def _failed(request, channel, action, target, detail, error: Exception) -> None:
     audit.record(request, action, target, detail, channel=channel, outcome=AuditEntry.FAILED)
 
 
-# --- failed jobs ----------------------------------------------------------------------------
-
-
 def retry_failed(request, job, channel=AuditEntry.API) -> dict | None:
     """Send a failed job again; None when another operator is retrying it right now."""
     from queueops.failed import retry
@@ -92,9 +89,6 @@ def flush_failed(request, queryset, filters: dict, channel=AuditEntry.API) -> di
     return detail
 
 
-# --- schedules ------------------------------------------------------------------------------
-
-
 def run_schedule(request, periodic, channel=AuditEntry.API) -> dict:
     """Send the job's task now, as beat would (scheduler.run_now: the run log records it)."""
     from scheduler.run_now import send
@@ -127,9 +121,6 @@ def set_schedule_enabled(request, periodic, enabled: bool, channel=AuditEntry.AP
     return {"name": periodic.name, "enabled": enabled}
 
 
-# --- alerts ---------------------------------------------------------------------------------
-
-
 def resolve_alert(request, alert, channel=AuditEntry.API) -> dict:
     from alerts.notices import resolve_alert as resolve
 
@@ -138,9 +129,6 @@ def resolve_alert(request, alert, channel=AuditEntry.API) -> dict:
         detail = {"key": alert.key, "resolved": resolved is not None}
         audit.record(request, "alert.resolve", alert.key, detail, channel=channel)
     return detail
-
-
-# --- backups --------------------------------------------------------------------------------
 
 
 def _start(request, action: str, task: str, target: str, detail: dict, channel) -> dict:
@@ -164,9 +152,6 @@ def start_backup(request, alias: str, note: str, channel=AuditEntry.API) -> dict
 def start_drill(request, reference: str, alias: str, channel=AuditEntry.API) -> dict:
     detail = {"reference": reference, "alias": alias}
     return _start(request, "backup.drill", "backups.drill", reference, detail, channel)
-
-
-# --- mail suppressions ----------------------------------------------------------------------
 
 
 def add_suppression(request, address: str, detail_text: str, channel=AuditEntry.API):
