@@ -20,11 +20,8 @@ Step = tuple[str, Callable[[], object]]
 
 
 def parts() -> list:
-    """The `demo` module of each installed app (helpdesk's people and tickets), in app order.
-
-    Found through the app registry as the periodic jobs are: operations reads every app but
-    imports neither helpdesk nor any app above it.
-    """
+    """The `demo` module of each installed app, in app order: found through the app registry,
+    as the periodic jobs are, since operations may not import helpdesk."""
     found = []
     for config in apps.get_app_configs():
         if config.name == "operations":
