@@ -27,13 +27,8 @@ def prune(now=None) -> dict[str, int]:
         return {"mail_events": 0, "outbound_messages": 0}
     cutoff = (now or timezone.now()) - timedelta(days=days)
     # Events first: the messages' delete then has fewer event links to empty.
-    removed = {
-        "mail_events": delete_in_batches(
-            MailEvent.objects.filter(occurred_at__lt=cutoff), "occurred_at", BATCH
-        ),
-        "outbound_messages": delete_in_batches(
-            OutboundMessage.objects.filter(created_at__lt=cutoff), "created_at", BATCH
-        ),
-    }
+    events = delete_in_batches(MailEvent.objects.filter(occurred_at__lt=cutoff), "occurred_at", BATCH)
+    messages = delete_in_batches(OutboundMessage.objects.filter(created_at__lt=cutoff), "created_at", BATCH)
+    removed = {"mail_events": events, "outbound_messages": messages}
     log.info("mail history older than %d days removed: %s", days, removed)
     return removed

@@ -1,5 +1,4 @@
-"""Celery tasks of mailops: sending one message, storing a webhook event, keeping the credential
-check warm, pruning history."""
+"""Celery tasks of mailops: sending, storing webhook events, the credential check, pruning history."""
 
 from __future__ import annotations
 
@@ -47,8 +46,7 @@ def store_event(fields: dict) -> bool:
 @policy_task(name="mailops.refresh_credentials", tries=1)
 def refresh_credentials() -> str:
     """Ask Mailgun about the sender domain now, cache the answer, alert on a failing one."""
-    verdict = credentials.refresh_and_alert()
-    return verdict.status
+    return credentials.refresh_and_alert().status
 
 
 @policy_task(name="mailops.prune_history", tries=1)

@@ -290,10 +290,8 @@ def _offsite(evidence: Evidence) -> tuple[str, str]:
         return MISSING, "no BACKUP_AGE_RECIPIENTS: archives would not be encrypted to an off-host key"
     if not settings.BACKUP_S3_BUCKET:
         return PARTIAL, "archives are encrypted but kept on this host (set BACKUP_S3_BUCKET)"
-    return (
-        OK,
-        f"age-encrypted to {len(settings.BACKUP_AGE_RECIPIENTS)} key(s), bucket {settings.BACKUP_S3_BUCKET}",
-    )
+    keys = len(settings.BACKUP_AGE_RECIPIENTS)
+    return OK, f"age-encrypted to {keys} key(s), bucket {settings.BACKUP_S3_BUCKET}"
 
 
 def _backup_jobs(evidence: Evidence) -> tuple[str, str]:
