@@ -1,8 +1,6 @@
 """Admin views of backup records, shipped binlogs and drills (read-only: storage is the truth).
 
-Not deletable here either: a row deleted by hand (the latest, failed drill, say) changes what the
-dashboard and the ops API report, with no audit entry; the catalog sync and backup_prune keep
-the rows.
+Not deletable either: a row deleted by hand changes what the dashboard reports, unaudited.
 """
 
 from django.contrib import admin

@@ -55,15 +55,12 @@ def check_chain(alias: str, found: list[str] | None = None) -> Chain:
     """Raise the gap alert (a gap found now, or one inside the newest backup's chain), or resolve it."""
     state = chain(alias)
     gap = ", ".join(found) if found else state.gap
-    if gap:
-        reach = state.reach.isoformat() if state.reach else state.backup_at
-        notify.alert(
-            notify.BINLOG_GAP,
-            f"Binary log(s) of database {alias!r} purged before they were shipped",
-            f"{gap} never reached storage. Backup {state.backup_id} can be rolled forward to {reach} "
-            "at most. Take a full backup (manage.py backup_run) and keep binary logs on the server "
-            "well beyond BACKUP_BINLOG_INTERVAL (expire_logs_days / binlog_expire_logs_seconds).",
-        )
-    else:
-        notify.resolve(notify.BINLOG_GAP)
+    reach = state.reach.isoformat() if state.reach else state.backup_at
+    summary = f"Binary log(s) of database {alias!r} purged before they were shipped"
+    detail = (
+        f"{gap} never reached storage. Backup {state.backup_id} can be rolled forward to {reach} "
+        "at most. Take a full backup (manage.py backup_run) and keep binary logs on the server "
+        "well beyond BACKUP_BINLOG_INTERVAL (expire_logs_days / binlog_expire_logs_seconds)."
+    )
+    notify.report(notify.BINLOG_GAP, bool(gap), summary, detail)
     return state

@@ -1,9 +1,4 @@
-"""Binary log files and what storage keeps of each: names, the v4 event walk, BinlogManifest.
-
-A shipped log is `binlogs/<alias>/<file>.zst.age` beside `<file>.manifest.json`; the manifest
-records the log's first and last event time, positions, sizes and the sha256 of the archive and
-of the raw log (backups/binlogs.py writes them, backups/pitr.py reads them).
-"""
+"""Binary log files and what storage keeps of each: names, the v4 event walk, BinlogManifest."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """The binary-log view of a MariaDB server: status, its logs, FLUSH, fetching one closed log.
 
-It connects as the backup user (backups/logins.py): SHOW BINARY LOGS and SHOW BINLOG EVENTS
-need BINLOG MONITOR, FLUSH BINARY LOGS needs RELOAD, and the fetch over the replication
-protocol (`mariadb-binlog --read-from-remote-server`) needs REPLICATION SLAVE.
+As the backup user (backups/logins.py): BINLOG MONITOR, RELOAD and REPLICATION SLAVE.
 """
 
 from __future__ import annotations

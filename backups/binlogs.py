@@ -1,19 +1,7 @@
 """Shipping closed MariaDB/MySQL binary logs: fetch, zstd + age into storage, a manifest each.
 
-`ship(alias)` closes the server's current binary log (FLUSH BINARY LOGS, when it holds a
-transaction or half a BACKUP_BINLOG_INTERVAL passed since the last shipped event, so a second
-run with nothing new ships nothing), then fetches every closed log not
-yet in storage over the replication protocol (`mariadb-binlog --read-from-remote-server --raw`,
-credentials in a 0600 option file) and streams it through the same zstd + age pipeline as full
-backups into `binlogs/<alias>/<file>.zst.age`, followed by `<file>.manifest.json` (file, first
-and last event time, positions, sizes, sha256 of the archive and of the raw log). Logs ship in
-order and a failure stops the run, so storage never skips a log it could have had.
-
-Gap check: the next log to ship is the one after the newest shipped (or, on the first run, the
-log of the oldest backup's position). When the server no longer has it (purged before it was
-shipped) the gap is written into the next shipped log's manifest, `backups.binlog_gap` is
-raised, and the `backups` health check fails while the gap lies inside the chain of the newest
-full backup; a full backup taken after the gap closes it.
+Logs ship in order and a failure stops the run, so storage never skips a log it could have had;
+one purged on the server before it shipped is a gap, recorded in the next manifest and alerted.
 """
 
 from __future__ import annotations
@@ -82,18 +70,11 @@ def sync_records(alias: str, manifests: list[BinlogManifest]) -> None:
     files = {m.file for m in manifests}
     BinlogArchive.objects.filter(alias=alias).exclude(file__in=files).delete()
     known = set(BinlogArchive.objects.filter(alias=alias).values_list("file", flat=True))
+    fields = ("file", "sequence", "first_event_at", "last_event_at", "stored_size", "sha256", "shipped_at")
     BinlogArchive.objects.bulk_create(
         [
             BinlogArchive(
-                alias=alias,
-                file=m.file,
-                sequence=m.sequence,
-                first_event_at=m.first_event_at,
-                last_event_at=m.last_event_at,
-                stored_size=m.stored_size,
-                sha256=m.sha256,
-                shipped_at=m.shipped_at,
-                gap_before=", ".join(m.gap_before),
+                alias=alias, gap_before=", ".join(m.gap_before), **{f: getattr(m, f) for f in fields}
             )
             for m in manifests
             if m.file not in known
@@ -175,24 +156,15 @@ def _ship_one(server: Server, name: str, gap: list[str], status: dict, store, re
     except BaseException:
         store.delete(archive)  # an archive without its manifest is not shipped
         raise
-    log.info(
-        "binlogs %s: shipped %s (%s events, %s raw, %s stored, %s .. %s)",
-        server.alias,
-        name,
-        events.count,
-        human(events.size),
-        human(stats.stored_bytes),
-        events.first_at.isoformat(),
-        events.last_at.isoformat(),
-    )
+    span = events.first_at.isoformat(), events.last_at.isoformat()
+    sizes = human(events.size), human(stats.stored_bytes)
+    message = "binlogs %s: shipped %s (%s events, %s raw, %s stored, %s .. %s)"
+    log.info(message, server.alias, name, events.count, *sizes, *span)
     return manifest
 
 
 def _idle_too_long(done: list[BinlogManifest]) -> bool:
-    """An idle log is closed too after half an interval, so the recovery point keeps moving.
-
-    Back-to-back runs still ship nothing: the log opened by the first is seconds old.
-    """
+    """An idle log is closed too after half an interval, so the recovery point keeps moving."""
     if not done:
         return False
     age = (timezone.now() - done[-1].last_event_at).total_seconds()
@@ -200,7 +172,7 @@ def _idle_too_long(done: list[BinlogManifest]) -> bool:
 
 
 def ship(alias: str = "default", *, store: BackupStorage | None = None, tty=None) -> ShipResult:
-    """Ship every closed binary log of `alias`'s server not yet in storage; see the module doc."""
+    """Ship every closed binary log of `alias`'s server not yet in storage (docs/RUNBOOK.md)."""
     server = Server(alias)
     store = store or BackupStorage()
     status = server.status()

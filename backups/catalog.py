@@ -1,8 +1,4 @@
-"""The list of backups: manifests read from storage, mirrored into BackupRecord rows.
-
-Storage is the source of truth; `refresh()` makes the table agree with it (new manifests
-added, records of deleted archives removed, interrupted runs that did finish marked ok).
-"""
+"""The list of backups: manifests read from storage, mirrored into BackupRecord rows."""
 
 from __future__ import annotations
 
@@ -32,16 +28,12 @@ def manifests(store: BackupStorage | None = None) -> list[Manifest]:
 
 
 def record_fields(manifest: Manifest) -> dict:
+    same = ("vendor", "started_at", "finished_at", "raw_size", "stored_size", "sha256")
     return {
+        **{key: getattr(manifest, key) for key in same},
         "status": BackupRecord.OK,
         "database_alias": manifest.alias,
-        "vendor": manifest.vendor,
         "archive_name": manifest.archive,
-        "started_at": manifest.started_at,
-        "finished_at": manifest.finished_at,
-        "raw_size": manifest.raw_size,
-        "stored_size": manifest.stored_size,
-        "sha256": manifest.sha256,
         "note": manifest.note[:500],
         "error": "",
         "manifest": manifest.to_dict(),
@@ -51,9 +43,7 @@ def record_fields(manifest: Manifest) -> dict:
 def refresh(store: BackupStorage | None = None) -> dict[str, int]:
     """Rebuild BackupRecord rows from storage; returns counts of what changed.
 
-    An unsigned manifest is never recorded as a good backup: it may be planted by someone who
-    can write to the bucket, and a record would count for the backups health check (a recent
-    good backup) and hide that ours fail. Records already kept for one stay while it is stored.
+    Never an unsigned manifest: one planted in the bucket would pass for a recent good backup.
     """
     stored = {m.id: m for m in manifests(store)}
     found = {backup_id: m for backup_id, m in stored.items() if m.authenticated}

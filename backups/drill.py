@@ -1,17 +1,6 @@
 """Restore drills: restore a backup into a scratch database, compare it, record the result.
 
-A drill proves a backup restores: the archive is verified, loaded into a scratch database
-(`<database>_drill_<hex>`, as the drill user; backups/logins.py) on the same server, or into
-the staging database of BACKUP_DRILL_DATABASE_URL (kept afterwards, for people to look at);
-its per-table row counts and migration state are compared with the manifest, and a scratch
-database is dropped whatever happened; one left by a drill killed mid-run is dropped by the
-next drill (backups/drill_scratch.py). The time all that took is the measured
-recovery time (RTO); the backup's age at the drill is the recovery point (RPO).
-
-With `pitr=True` the drill also verifies every shipped binlog from the backup's position on and
-replays them all after the comparison: the replay must apply cleanly (a wrong start position
-shows up as duplicate keys, a missing log as a refused plan), and the RPO becomes the age of the
-last replayed event.
+RTO is the time the drill took; RPO the backup's age (with pitr, the last replayed event's).
 """
 
 from __future__ import annotations
@@ -119,13 +108,6 @@ def run_drill(
         detail=detail[:4000],
         mismatches=mismatches,
     )
-    log.log(
-        logging.INFO if passed else logging.ERROR,
-        "drill %s: %s in %.1f s (RPO %.0f s): %s",
-        manifest.id,
-        drill.status,
-        drill.rto_seconds,
-        drill.rpo_seconds,
-        detail,
-    )
+    level, times = logging.INFO if passed else logging.ERROR, (drill.rto_seconds, drill.rpo_seconds)
+    log.log(level, "drill %s: %s in %.1f s (RPO %.0f s): %s", manifest.id, drill.status, *times, detail)
     return drill

@@ -1,12 +1,7 @@
 """Drills' scratch databases: each is locked while its drill runs; unlocked leftovers are dropped.
 
-A drill holds the MariaDB user lock `GET_LOCK('<scratch database>')` on a connection of its own
-from before it creates the database until it has dropped it. The server frees the lock when
-that connection ends, also when the worker is SIGKILLed mid-drill and never reaches its own
-DROP, so a scratch database whose lock is free belongs to no live drill: the next drill drops
-it (`drop_abandoned`). Only names of the scratch shape (`<database>_drill_<8 hex>`) are
-touched, never a database an operator restored into (`opsproject_drill_rehearsal`). MariaDB
-only: other vendors' drills hold no lock and drop only their own scratch database.
+The server frees a GET_LOCK when its connection ends, also when the drill is SIGKILLed, so a
+scratch database whose lock is free belongs to no live drill. MariaDB only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The `backups` health check: backup age, recovery point, drill age, storage reachable and size.
 
-Ages and sizes come from BackupRecord/BackupDrill rows (cheap, and a probe must be quick);
-reachability lists the real storage. Outputs never name keys or credentials.
+Ages and sizes come from the rows (a probe must be quick); reachability lists the real storage.
 """
 
 from __future__ import annotations

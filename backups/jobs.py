@@ -1,8 +1,4 @@
-"""Periodic jobs of backups: daily backup, binlogs every BACKUP_BINLOG_INTERVAL, prune, drill.
-
-Times are UTC HH:MM from settings; the drill runs two hours after the backup on
-BACKUP_DRILL_WEEKDAY, so it drills that day's backup.
-"""
+"""Periodic jobs of backups: daily backup, binlogs every BACKUP_BINLOG_INTERVAL, prune, drill."""
 
 from django.conf import settings
 

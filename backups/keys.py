@@ -1,9 +1,4 @@
-"""The age keys: recipients archives are encrypted to, and identities restores decrypt with.
-
-Production sets BACKUP_AGE_RECIPIENTS (public keys only on the backup host) and, where restores
-and drills run, BACKUP_AGE_IDENTITY_FILE. Development without them gets one key pair in
-$VAR_DIR/backup-dev-identity.txt so `make run` can back up and drill out of the box.
-"""
+"""The age keys: recipients archives are encrypted to, and identities restores decrypt with."""
 
 from __future__ import annotations
 
@@ -30,13 +25,9 @@ def _dev_identity_file() -> Path:
     return path
 
 
-def _development() -> bool:
-    return not settings.PRODUCTION
-
-
 def recipients() -> list[x25519.Recipient]:
     names = list(settings.BACKUP_AGE_RECIPIENTS)
-    if not names and _development():
+    if not names and not settings.PRODUCTION:
         names = [str(identity.to_public()) for identity in identities(_dev_identity_file())]
     if not names:
         raise UsageError("BACKUP_AGE_RECIPIENTS is not set: no age public key to encrypt to")
@@ -56,7 +47,7 @@ def identities(path: Path | str | None = None) -> list[x25519.Identity]:
     """The identities in `path` (default BACKUP_AGE_IDENTITY_FILE); never echoes key material."""
     if path is None:
         path = settings.BACKUP_AGE_IDENTITY_FILE
-        if not path and _development() and not settings.BACKUP_AGE_RECIPIENTS:
+        if not path and not settings.PRODUCTION and not settings.BACKUP_AGE_RECIPIENTS:
             path = _dev_identity_file()
     if not path:
         raise UsageError("BACKUP_AGE_IDENTITY_FILE is not set: restores need the age private key")

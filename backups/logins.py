@@ -1,17 +1,8 @@
 """Which database login each backup job connects with, so each runs with least privilege.
 
-- Backups and binlog shipping: BACKUP_DATABASE_URL, the backup user (reads the schema, holds
-  the snapshot and binlog position, streams binary logs; writes nothing).
-- Drills and restores into another database (`backup_restore --target-database`):
-  BACKUP_RESTORE_DATABASE_URL, the drill user, which may only use `<database>_drill_*` databases.
-- Binlog replay of point-in-time restores and drills: BACKUP_PITR_DATABASE_URL, the pitr user
-  (BINLOG REPLAY: row events write any table, so no other job holds this login).
-- A drill restores into the staging database of BACKUP_DRILL_DATABASE_URL instead, when set.
-- A live restore replaces the app's own schema: the alias's own login (the app user owns it).
-
-Only user, password, host and port are taken from the first three URLs; the database stays the
-alias's. Unset, each falls back to the alias's own login (development, the embedded profile).
-The users and their grants: compose/mariadb-init/01-users.sh.
+Only user, password, host and port come from the BACKUP_*_DATABASE_URL settings; the database
+stays the alias's. Unset, each falls back to the alias's own login. Grants:
+compose/mariadb-init/01-users.sh.
 """
 
 from __future__ import annotations
@@ -38,8 +29,9 @@ def _parse(name: str, url: str) -> dict:
         raise UsageError(f"{name} is not a database URL") from None
 
 
-def _login(alias: str, name: str, url: str) -> dict | None:
-    """The alias's settings with the login of `url` (setting `name`), or None when unset."""
+def _login(alias: str, name: str) -> dict | None:
+    """The alias's settings with the login of the URL in setting `name`, or None when unset."""
+    url = getattr(settings, name)
     if not url or alias not in connections:
         return None
     base = connections[alias].settings_dict
@@ -55,18 +47,17 @@ def _login(alias: str, name: str, url: str) -> dict | None:
 
 def backup_dumper(alias: str = "default") -> Dumper:
     """The dumper that backs up `alias` and ships its binlogs, as the backup user."""
-    return dumper_for(alias, _login(alias, "BACKUP_DATABASE_URL", settings.BACKUP_DATABASE_URL))
+    return dumper_for(alias, _login(alias, "BACKUP_DATABASE_URL"))
 
 
 def restore_dumper(alias: str = "default") -> Dumper:
     """The dumper that restores into a database other than the live one, as the drill user."""
-    url = settings.BACKUP_RESTORE_DATABASE_URL
-    return dumper_for(alias, _login(alias, "BACKUP_RESTORE_DATABASE_URL", url))
+    return dumper_for(alias, _login(alias, "BACKUP_RESTORE_DATABASE_URL"))
 
 
 def pitr_dumper(alias: str = "default") -> Dumper:
     """The dumper that replays binary logs into a restored database, as the pitr user."""
-    return dumper_for(alias, _login(alias, "BACKUP_PITR_DATABASE_URL", settings.BACKUP_PITR_DATABASE_URL))
+    return dumper_for(alias, _login(alias, "BACKUP_PITR_DATABASE_URL"))
 
 
 def drill_target(alias: str = "default") -> tuple[Dumper, str | None]:

@@ -1,8 +1,7 @@
 """The maintenance flag: on while a restore replaces the live database.
 
-Kept in two places on purpose: the cache (Redis in production, so every web host sees it) and a
-file under VAR_DIR (so the flag survives the database cache of the embedded profile being
-dropped and reloaded by the very restore that set it). Either one means "on".
+Kept in the cache (every web host sees it) and in a file under VAR_DIR (survives the embedded
+profile's database cache being reloaded by the very restore that set it). Either means "on".
 """
 
 from __future__ import annotations
@@ -25,10 +24,7 @@ def _file() -> Path:
 
 
 def _shared_cache() -> bool:
-    """Whether the cache is worth asking: the database cache (embedded, one host) is not.
-
-    Asking it would cost every request a query, and the file already covers one host.
-    """
+    """Whether the cache is worth asking: the database cache (embedded, one host) is not."""
     return not settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache")
 
 

@@ -1,10 +1,6 @@
 """The manifest stored beside each archive: what it holds and how to check and restore it.
 
-Manifests are the source of truth: `BackupRecord` rows mirror them and can be rebuilt from
-them. A manifest is written only after its archive is complete, so an archive without one is
-unfinished (or abandoned) and is neither listed nor restored. Each is signed (backups/signing.py);
-`authenticated` says whether the one read carried a valid MAC (False: written before signing).
-The archive it names must be the writer's own name for that id: nothing with a path in it.
+Written only after its archive is complete, so an archive without one is unfinished.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """MaintenanceMiddleware: 503 + Retry-After for every request while the maintenance flag is on.
 
-Health probes (/health..., /up) and the admin stay reachable: load balancers must see the real
-state, and operators need the admin while the site is down.
+Health probes and the admin stay reachable: load balancers and operators need them.
 """
 
 from __future__ import annotations

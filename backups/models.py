@@ -1,8 +1,4 @@
-"""BackupRecord, BinlogArchive and BackupDrill: mirrors of the manifests in storage, drill results.
-
-Storage stays the source of truth for backups (`backup_list --refresh` rebuilds the records
-from the manifests); drills exist only here.
-"""
+"""BackupRecord, BinlogArchive and BackupDrill: mirrors of the manifests in storage, drill results."""
 
 from __future__ import annotations
 

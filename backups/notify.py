@@ -1,7 +1,6 @@
 """Backup notifications through queueops' alerts (mail to ADMINS, ALERT_WEBHOOK_URL).
 
-One alert key per condition, so a failure notifies once and its recovery closes it. Sending an
-alert must never turn a finished backup into a failed one, so errors here are only logged.
+Sending must never fail a finished backup, so errors here are only logged.
 """
 
 from __future__ import annotations
@@ -26,6 +25,13 @@ def alert(key: str, summary: str, detail: str = "") -> None:
         raise_alert(key, summary, detail=detail, source="backups")
     except Exception as error:
         log.error("backups: could not raise alert %s (%s): %s", key, summary, error)
+
+
+def report(key: str, failing: bool, summary: str, detail: str = "") -> None:
+    """Raise alert `key` while `failing`, resolve it otherwise."""
+    if failing:
+        return alert(key, summary, detail)
+    resolve(key)
 
 
 def resolve(key: str) -> None:

@@ -1,11 +1,6 @@
 """The streaming pass: raw dump -> zstd -> age -> sink, and its reverse with every check.
 
-Everything moves in small chunks through file-like adapters, so memory stays flat whatever the
-database size: pyrage pulls from the zstd reader, which pulls from the dump's pipe; on the way
-back pyrage pulls the stored bytes (hashed as they pass) and pushes plaintext into a zstd
-decompressor that pushes into the target. zstd frames carry a content checksum, and age
-authenticates every 64 KiB chunk and the end of the stream, so a flipped byte, a truncation or
-a wrong key all surface as errors before anything trusts the output.
+Small chunks through file-like adapters keep memory flat whatever the database size.
 """
 
 from __future__ import annotations
@@ -40,8 +35,7 @@ PREFETCH_DEPTH = 8  # chunks read ahead: bounds the memory the read-ahead can ta
 class _Prefetcher:
     """Reads the dump pipe in a thread, up to PREFETCH_DEPTH chunks ahead of the compressor.
 
-    Without it the dump stalls on its 64 KiB pipe whenever we compress and encrypt, and the
-    two alternate instead of overlapping; reading releases the GIL, so the thread costs little.
+    Without it the dump stalls on its 64 KiB pipe while we compress, instead of overlapping.
     """
 
     def __init__(self, source):
@@ -114,7 +108,17 @@ class _CountingReader:
         return True
 
 
-class _HashingWriter:
+class _Writer:
+    """What pyrage's *_io calls on a writer besides write()."""
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+
+class _HashingWriter(_Writer):
     def __init__(self, sink):
         self.sink = sink
         self.hash = hashlib.sha256()
@@ -125,12 +129,6 @@ class _HashingWriter:
         self.count += len(data)
         self.sink.write(data)
         return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
 
 
 class _HashingReader:
@@ -161,7 +159,7 @@ class _HashingReader:
         return True
 
 
-class _Decompressor:
+class _Decompressor(_Writer):
     """A writer that decompresses one zstd frame into `sink` and knows whether it ended."""
 
     def __init__(self, sink):
@@ -194,12 +192,6 @@ class _Decompressor:
             self.sink.write(out)
         return len(data)
 
-    def flush(self) -> None:
-        pass
-
-    def writable(self) -> bool:
-        return True
-
     def finish(self) -> None:
         if not self.decompressor.eof:
             raise IntegrityError("zstd stream ends before its frame does (truncated archive)")
@@ -207,12 +199,9 @@ class _Decompressor:
             raise IntegrityError(f"{self.trailing} unexpected bytes after the zstd frame")
 
 
-class DiscardSink:
+class DiscardSink(_Writer):
     def write(self, data) -> int:
         return len(data)
-
-    def flush(self) -> None:
-        pass
 
 
 def encrypt_stream(

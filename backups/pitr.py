@@ -1,19 +1,4 @@
-"""Point-in-time recovery: which shipped binlogs roll a backup forward, their checks, the replay.
-
-`plan()` picks, from the manifests alone, the logs from the backup's binlog position up to the
-requested moment and refuses a moment it cannot reach (exit 2: before the backup's snapshot,
-past the last shipped event, a backup taken without binary logging). `fetch()` decrypts every
-one of them into a private scratch folder, checking stored size, archive sha256, age and zstd
-authentication, raw size and raw sha256, so a damaged archive is refused before the target is
-touched. `replay()` pipes `mariadb-binlog --start-position --stop-datetime` (the database's own
-events only, renamed to the target) into the `mariadb` client after the full backup is loaded,
-as the pitr user (backups/logins.py): its row events are BINLOG statements (BINLOG REPLAY) and
-`--disable-log-bin` is a `SET sql_log_bin=0` (BINLOG ADMIN).
-
-Binary-log times have one-second resolution and `--stop-datetime` stops at the first event at
-or after it: a restore "until T" holds every transaction whose events are timestamped before
-T's second, and none at or after it.
-"""
+"""Point-in-time recovery: which shipped binlogs roll a backup forward, their checks, the replay."""
 
 from __future__ import annotations
 

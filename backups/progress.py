@@ -1,9 +1,4 @@
-"""Progress reporting for long streams: a bar (bytes, rate) on a TTY, nothing otherwise.
-
-Callers pass the terminal to draw on (BackupCommand.tty(): stderr when it is a TTY and the
-command was not asked for --json), or None for no bar: a Celery task, a pipe, JSON output.
-Without a bar the commands log one line per stage instead, so logs stay readable.
-"""
+"""Progress reporting for long streams: a bar (bytes, rate) on a TTY, nothing otherwise."""
 
 from __future__ import annotations
 

@@ -1,12 +1,6 @@
 """Applying the retention policy to storage: delete what `retention.decide` does not keep.
 
-Per database alias, over the manifests in storage (the source of truth). A backup still being
-written has no manifest yet, so it is never a candidate; the newest backup is always kept. The
-manifest goes first, so a deletion that stops halfway leaves an unlisted archive (removed by a
-later prune once a day old) rather than a listed backup with no archive.
-
-Shipped binary logs of each alias older than the one the oldest daily-kept backup rolls forward
-from go too (`retention.first_binlog_needed`): every moment of the daily window stays reachable.
+The manifest goes first: a deletion that stops halfway leaves an unlisted archive, not a hole.
 """
 
 from __future__ import annotations
@@ -36,23 +30,18 @@ def prune(*, dry_run: bool = False, store: BackupStorage | None = None) -> dict:
     kept: dict[str, str] = {}
     doomed = []
     doomed_logs: list[binlogs.BinlogManifest] = []
+    policy = settings.BACKUP_KEEP_DAILY, settings.BACKUP_KEEP_MONTHLY
     for alias, items in by_alias.items():
-        decision = retention.decide(
-            [retention.Candidate(m.id, m.started_at) for m in items],
-            settings.BACKUP_KEEP_DAILY,
-            settings.BACKUP_KEEP_MONTHLY,
-        )
+        decision = retention.decide([retention.Candidate(m.id, m.started_at) for m in items], *policy)
         kept.update(decision.keep)
         doomed += [m for m in items if m.id in set(decision.delete)]
         doomed_logs += _unneeded_binlogs(alias, items, decision, store)
     orphans = _orphans(store, {m.archive for m in manifests})
-    deleted = []
     if not dry_run:
         for manifest in doomed:
             store.delete(manifest_name(manifest.id))
             store.delete(manifest.archive)
             BackupRecord.objects.filter(backup_id=manifest.id).delete()
-            deleted.append(manifest.id)
             log.info("prune: deleted %s", manifest.id)
         for name in orphans:
             store.delete(name)
@@ -65,7 +54,7 @@ def prune(*, dry_run: bool = False, store: BackupStorage | None = None) -> dict:
     return {
         "dry_run": dry_run,
         "kept": dict(sorted(kept.items())),
-        "deleted": [m.id for m in doomed] if dry_run else deleted,
+        "deleted": [m.id for m in doomed],
         "orphans": orphans,
         "binlogs_deleted": [f"{item.alias}/{item.file}" for item in doomed_logs],
     }
@@ -89,7 +78,7 @@ def _orphans(store: BackupStorage, listed: set[str]) -> list[str]:
     )
     cutoff = timezone.now() - ORPHAN_AGE
     found = []
-    for name in store.all_names():
+    for name in store.names_in():
         base = name.removesuffix(PARTIAL_SUFFIX)
         if not base.endswith(ARCHIVE_SUFFIX) or name in listed or base in running:
             continue

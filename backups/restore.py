@@ -1,15 +1,4 @@
-"""Restoring an archive: verify the whole stream first, then load, then prove the load.
-
-Verification reads the archive end to end (sha256 against the manifest, age authentication
-of every chunk and of the end, the zstd frame checksum, the raw size) into nothing, so a
-corrupt, truncated or wrongly keyed archive is refused before the target is touched. Only then
-is the target emptied and loaded in a second streaming pass, and its per-table row counts are
-compared with the manifest.
-
-Over the live database the old six manual steps run here, each logged: maintenance on and
-workers paused, restore, migrate, cache cleared (and broker queues with flush_queues), workers
-resumed and maintenance off, then health and row counts verified and a smoke login over HTTP.
-"""
+"""Restoring an archive: verify the whole stream first, then load, then prove the load."""
 
 from __future__ import annotations
 
@@ -74,20 +63,17 @@ def load(
 
 
 def compare_counts(manifest: Manifest, counts: dict[str, int]) -> list[dict]:
-    mismatches = []
-    for table, expected in sorted(manifest.row_counts.items()):
-        restored = counts.get(table)
-        if restored != expected:
-            mismatches.append({"table": table, "expected": expected, "restored": restored})
-    return mismatches
+    expected = sorted(manifest.row_counts.items())
+    return [{"table": t, "expected": n, "restored": counts.get(t)} for t, n in expected if counts.get(t) != n]
 
 
 def compare_migrations(manifest: Manifest, migrations: dict[str, str]) -> list[dict]:
-    mismatches = []
-    for app, expected in sorted(manifest.migrations.items()):
-        if migrations.get(app) != expected:
-            mismatches.append({"migrations": app, "expected": expected, "restored": migrations.get(app)})
-    return mismatches
+    expected = sorted(manifest.migrations.items())
+    return [
+        {"migrations": a, "expected": m, "restored": migrations.get(a)}
+        for a, m in expected
+        if migrations.get(a) != m
+    ]
 
 
 @dataclass
@@ -178,12 +164,7 @@ def restore_to(
     plan: pitr.Plan | None = None,
     allow_unsigned: bool = False,
 ) -> RestoreReport:
-    """Restore into database `target` on the server of `alias` (not the live database).
-
-    With a point-in-time `plan`, every binlog it needs is verified too before the target is
-    touched, and replayed after the row counts of the full backup were checked. An unsigned
-    manifest is refused unless `allow_unsigned`.
-    """
+    """Restore into database `target` on the server of `alias` (not the live database)."""
     catalog.require_authenticated(manifest, allow_unsigned=allow_unsigned)
     store = store or BackupStorage()
     dumper = logins.restore_dumper(alias)  # the drill user: another database than the live one

@@ -1,14 +1,6 @@
 """Which backups to keep: the latest of each of the newest N days and M months before them.
 
-Pure functions over (id, time) pairs, so the policy is tested over years of synthetic dates
-without storage. Days and months are UTC calendar days and months. The monthly tier covers
-the months *before* the daily window (a month already represented by a daily keep does not use
-up a monthly slot), so a history of daily backups keeps exactly N + M. The newest backup is
-always kept, whatever the settings say.
-
-Binary logs (point-in-time recovery) are kept from the position of the oldest backup kept as a
-daily (or newest) one: any moment from that backup on can be reached. Monthly backups restore
-to their own snapshot only, so older logs go.
+Pure functions over (id, time) pairs, so the policy is tested over years without storage.
 """
 
 from __future__ import annotations
@@ -60,11 +52,8 @@ def decide(items: Iterable[Candidate], keep_daily: int, keep_monthly: int) -> De
 
 
 def first_binlog_needed(keep: dict[str, str], log_numbers: dict[str, int | None]) -> int | None:
-    """Sequence number of the oldest binlog a daily-kept backup rolls forward from.
-
-    `log_numbers` maps backup id to the sequence number of its binlog position (None without
-    one). None when no daily-kept backup has a position: then nothing can be judged unneeded.
-    """
+    """Sequence number of the oldest binlog a daily-kept backup rolls forward from (None: none has
+    a position, so nothing can be judged unneeded); `log_numbers`: backup id -> its sequence."""
     numbers = [
         number
         for backup_id, why in keep.items()

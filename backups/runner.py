@@ -1,8 +1,4 @@
-"""Making one backup: dump -> zstd -> age -> storage in one pass, then its manifest and record.
-
-A failure at any stage aborts the upload (nothing stays under the archive's name), marks the
-record failed with the stage and reason, and raises BackupError with the same one line.
-"""
+"""Making one backup: dump -> zstd -> age -> storage in one pass, then its manifest and record."""
 
 from __future__ import annotations
 
@@ -75,13 +71,8 @@ def run_backup(
         stage = "finishing the upload"
         writer.commit()
         writer = None
-        log.info(
-            "backup %s: stored %s (raw %s) in %.1f s",
-            backup_id,
-            human(stats.stored_bytes),
-            human(stats.raw_bytes),
-            time.monotonic() - clock,
-        )
+        sizes = human(stats.stored_bytes), human(stats.raw_bytes)
+        log.info("backup %s: stored %s (raw %s) in %.1f s", backup_id, *sizes, time.monotonic() - clock)
         manifest = Manifest(
             id=backup_id,
             archive=archive,

@@ -1,17 +1,7 @@
 """Authenticating manifests: an HMAC-SHA256 with BACKUP_MANIFEST_KEY over their canonical JSON.
 
-The backup writer signs every manifest it stores (backups and shipped binlogs); restore, the
-drill and point-in-time recovery accept only a manifest whose MAC checks out, before anything
-touches the target. The key is held by the writer and by the hosts that restore, never by the
-bucket: whoever can only write to the bucket cannot make a manifest (and, through its sha256,
-an archive) that gets restored. `BACKUP_MANIFEST_KEY_PREVIOUS` still verifies during a rotation;
-signing always uses the current key.
-
-Manifests written before signing existed carry no MAC: `check()` says so (False), and the caller
-decides (backup_restore --allow-unsigned; the drill never accepts them). A MAC that is present
-but wrong is an IntegrityError: someone other than the writer made or changed that manifest.
-
-Development without BACKUP_MANIFEST_KEY uses a key generated in $VAR_DIR/backup-dev-manifest-key.txt.
+The bucket never holds the key: whoever can only write to it cannot make a manifest (and,
+through its sha256, an archive) that gets restored.
 """
 
 from __future__ import annotations

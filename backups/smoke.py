@@ -1,11 +1,4 @@
-"""The restore's last check: a real user logs in over HTTP and reads one ticket.
-
-The old runbook ended a restore with "health and a smoke login". After a live restore the web
-serves the restored database: BACKUP_SMOKE_USERNAME logs in at `POST /api/auth/token/` on
-BACKUP_SMOKE_URL, lists `/api/tickets/` and reads the first ticket by its id. Any refusal or
-unexpected answer raises BackupError in one line (never the password); the restore then fails
-at its step "smoke login". The token it got expires after API_TOKEN_TTL like any other.
-"""
+"""The restore's last check: a real user logs in over HTTP and reads one ticket."""
 
 from __future__ import annotations
 

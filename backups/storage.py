@@ -1,10 +1,6 @@
 """Where archives and manifests live: STORAGES["backups"], written as they stream.
 
-A local folder writes to `<name>.partial` and renames on success; an S3-compatible bucket gets a
-multipart upload whose parts go out as the stream fills them, aborted on failure. Either way a
-failed backup leaves nothing under the archive's name, and memory holds one part at most. A
-full disk (or quota) under a local folder is reported as StorageFull, naming the folder.
-Reads stream too (never the S3File download-to-temp-file path).
+A failed backup leaves nothing under the archive's name (`.partial` renamed, multipart aborted).
 """
 
 from __future__ import annotations
@@ -93,12 +89,11 @@ class _LocalWriter(ArchiveWriter):
 class _S3Writer(ArchiveWriter):
     def __init__(self, storage, key: str, part_size: int):
         self.client = storage.connection.meta.client
-        self.bucket = storage.bucket_name
-        self.key = key
         self.part_size = part_size
         self.buffer = bytearray()
         self.parts: list[dict] = []
-        self.upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+        self.upload = {"Bucket": storage.bucket_name, "Key": key}
+        self.upload["UploadId"] = self.client.create_multipart_upload(**self.upload)["UploadId"]
 
     def write(self, data) -> int:
         self.buffer += data
@@ -108,26 +103,18 @@ class _S3Writer(ArchiveWriter):
 
     def _upload_part(self) -> None:
         number = len(self.parts) + 1
-        answer = self.client.upload_part(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload_id,
-            PartNumber=number,
-            Body=bytes(self.buffer),
-        )
+        answer = self.client.upload_part(**self.upload, PartNumber=number, Body=bytes(self.buffer))
         self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
         self.buffer.clear()
 
     def commit(self) -> None:
         if self.buffer or not self.parts:
             self._upload_part()  # the last part may be smaller than the minimum
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
-        )
+        self.client.complete_multipart_upload(**self.upload, MultipartUpload={"Parts": self.parts})
 
     def abort(self) -> None:
         self.buffer.clear()
-        self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
+        self.client.abort_multipart_upload(**self.upload)
 
 
 class BackupStorage:
@@ -183,21 +170,15 @@ class BackupStorage:
             return json.loads(file.read())
 
     def manifest_names(self) -> list[str]:
-        return [name for name in self.all_names() if name.endswith(MANIFEST_SUFFIX)]
+        return [name for name in self.names_in() if name.endswith(MANIFEST_SUFFIX)]
 
-    def all_names(self) -> list[str]:
-        try:
-            return sorted(self.storage.listdir("")[1])
-        except FileNotFoundError:  # a local folder nothing was written to yet
-            return []
-
-    def names_in(self, folder: str) -> list[str]:
-        """Names (`folder/file`) of the objects directly inside `folder`, sorted."""
+    def names_in(self, folder: str = "") -> list[str]:
+        """Names (`folder/file`; at the top, `file`) of the objects directly inside `folder`, sorted."""
         try:
             files = self.storage.listdir(folder)[1]
-        except FileNotFoundError:
+        except FileNotFoundError:  # a local folder nothing was written to yet
             return []
-        return sorted(f"{folder}/{name}" for name in files)
+        return sorted(f"{folder}/{name}" if folder else name for name in files)
 
     def size(self, name: str) -> int:
         return self.storage.size(name)

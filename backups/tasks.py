@@ -1,8 +1,4 @@
-"""Celery tasks for the scheduler: daily backup, binlog shipping, prune, weekly drill, state monitor.
-
-Each failure raises an alert (mail to ADMINS, ALERT_WEBHOOK_URL) and each success resolves it,
-so operators get one notice per episode.
-"""
+"""Celery tasks for the scheduler: daily backup, binlog shipping, prune, weekly drill, state monitor."""
 
 from __future__ import annotations
 
@@ -26,11 +22,8 @@ def run_backup(alias: str = "default", note: str = "scheduled") -> str:
 
 @policy_task(name="backups.ship_binlogs", tries=1)
 def ship_binlogs(alias: str = "default") -> dict:
-    """Ship closed binlogs; without binary logging (or on another vendor) there is nothing to do.
-
-    Binary logging off is no failure: the health check reports the last full backup as the
-    recovery point. A gap raises its own alert inside `ship()`; it is not a failed run.
-    """
+    """Ship closed binlogs; binary logging off (or another vendor) is no failure, and a gap alerts
+    inside `ship()`."""
     from backups import binlogs
     from backups.dumpers import dumper_for
 
@@ -74,10 +67,8 @@ def drill(reference: str = "latest", alias: str = "default") -> dict:
     except BackupError as error:
         notify.alert(notify.DRILL_FAILED, "Restore drill could not run", str(error))
         raise
-    if result.status != result.PASSED:
-        notify.alert(notify.DRILL_FAILED, f"Restore drill of {result.backup_id} failed", result.detail)
-    else:
-        notify.resolve(notify.DRILL_FAILED)
+    failed = result.status != result.PASSED
+    notify.report(notify.DRILL_FAILED, failed, f"Restore drill of {result.backup_id} failed", result.detail)
     return {"backup": result.backup_id, "status": result.status, "rto": result.rto_seconds}
 
 
@@ -87,12 +78,6 @@ def check() -> dict:
     from backups.health_checks import newest_age_result, size_result
 
     age, size = newest_age_result(), size_result()
-    if age.status == "fail":
-        notify.alert(notify.TOO_OLD, "No recent good backup", age.output)
-    else:
-        notify.resolve(notify.TOO_OLD)
-    if size.status != "pass":
-        notify.alert(notify.TOO_LARGE, "Backup storage above its limit", size.output)
-    else:
-        notify.resolve(notify.TOO_LARGE)
+    notify.report(notify.TOO_OLD, age.status == "fail", "No recent good backup", age.output)
+    notify.report(notify.TOO_LARGE, size.status != "pass", "Backup storage above its limit", size.output)
     return {"age": age.status, "size": size.status}

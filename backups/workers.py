@@ -1,12 +1,4 @@
-"""Pausing and resuming Celery workers around a live restore.
-
-Pause: every worker is told (remote control `cancel_consumer`) to stop taking messages from
-each queue it consumes, then we wait until no worker has an active or reserved task. Messages
-published meanwhile (beat keeps sending on schedule) wait in the broker and run after resume,
-unless `--flush-queues` purges them. Resume: `add_consumer` gives each worker back exactly the
-queues it had. A worker that starts during maintenance pauses itself (signal below) and adds
-itself to the list resume reads.
-"""
+"""Pausing and resuming Celery workers around a live restore."""
 
 from __future__ import annotations
 

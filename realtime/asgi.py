@@ -1,11 +1,7 @@
 """The realtime server's ASGI entry: the hub starts with the process, not with its first client.
 
-A websocket server with no client yet must still be on the servers' board (realtime.servers),
-or `/health/realtime` would fail and broadcasts would skip it. `RealtimeServer` starts the hub
-at ASGI lifespan start-up, and, where the server runs with `--lifespan off`, before it answers
-its first request of any kind (the first health probe, say). Wrap the application with it only
-in processes meant to serve websockets (compose's realtime service, `make run`'s one process):
-a web process that starts a hub would count as a realtime server.
+Wrap only processes meant to serve websockets: a web process that starts a hub would count as a
+realtime server (realtime.servers).
 """
 
 from __future__ import annotations

@@ -1,18 +1,7 @@
 """Who may subscribe to which private and presence channel: a registry of channel rules.
 
-Apps own their channels; realtime knows none of them. An app registers a rule per channel
-pattern, with `{name}` placeholders that match one dot-free segment:
-
-    register_channel("private-ticket.{ticket_id}", can_follow_ticket)
-
-    def can_follow_ticket(user, channel, params) -> bool | dict:
-        ...  # params == {"ticket_id": "42"}
-
-The first registered pattern that matches the whole name decides. A rule returns a false value
-to refuse, True to allow, or, for a presence channel, optionally a dict with `user_id` and
-`user_info` to show the other members (default: the user's pk and name). Public channels need
-no rule; a private or presence channel without one is refused. Every refusal is logged with
-its reason.
+A rule `(user, channel, params) -> bool | dict` refuses with a false value and allows with True
+or, on a presence channel, with a dict of `user_id` and `user_info` to show the other members.
 """
 
 from __future__ import annotations
@@ -38,10 +27,6 @@ class Rule:
     pattern: str
     regex: re.Pattern
     authorizer: Authorizer
-
-    @property
-    def name(self) -> str:
-        return getattr(self.authorizer, "__qualname__", repr(self.authorizer))
 
 
 _rules: list[Rule] = []
@@ -83,14 +68,9 @@ class Refused(Exception):
         self.status = status
 
 
-def _user_label(user) -> str:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return "anonymous"
-    return f"user {user.pk}"
-
-
 def refuse(user, channel: str, reason: str, status: int = 403) -> Refused:
-    logger.warning("realtime authorization refused: %s, channel %r: %s", _user_label(user), channel, reason)
+    label = f"user {user.pk}" if getattr(user, "is_authenticated", False) else "anonymous"
+    logger.warning("realtime authorization refused: %s, channel %r: %s", label, channel, reason)
     return Refused(reason, status)
 
 
@@ -100,10 +80,7 @@ def default_member(user) -> Member:
 
 
 def authorize(user, channel: str) -> Member | None:
-    """Check `user` may follow `channel`; the presence member for presence channels.
-
-    Raises Refused (logged) otherwise. Public channels are open to anyone.
-    """
+    """Check `user` may follow `channel` (Refused, logged, if not); a presence channel's member."""
     if not protocol.valid_channel_name(channel):
         raise refuse(user, str(channel)[:200], "invalid channel name", 400)
     kind = protocol.channel_kind(channel)
@@ -117,7 +94,8 @@ def authorize(user, channel: str) -> Member | None:
             continue
         verdict = rule.authorizer(user, channel, match.groupdict())
         if not verdict:
-            raise refuse(user, channel, f"refused by rule {rule.pattern!r} ({rule.name})")
+            name = getattr(rule.authorizer, "__qualname__", repr(rule.authorizer))
+            raise refuse(user, channel, f"refused by rule {rule.pattern!r} ({name})")
         if kind != protocol.PRESENCE:
             return None
         if isinstance(verdict, dict):

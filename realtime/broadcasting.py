@@ -1,14 +1,4 @@
-"""The broadcast API: send an event to a channel's subscribers in every websocket process.
-
-    from realtime import broadcast
-    broadcast("private-ticket.42", "ticket.assigned", {"ticket_id": 42, "assignee_id": 7})
-
-Works wherever Django runs (web requests, Celery workers, commands): the event goes to every
-live realtime server through the channel layer (realtime.fanout).
-Each event gets the channel's next `event_id` (in the frame, and in the payload when that is an
-object, where Echo listeners see it) and is kept for `REALTIME_HISTORY_SECONDS`, so a
-client back from a disconnect reads what it missed from GET /broadcasting/history.
-"""
+"""The broadcast API: send an event to a channel's subscribers in every websocket process."""
 
 from __future__ import annotations
 
@@ -52,21 +42,10 @@ def broadcast(channel: str, event: str, data: object, exclude_socket_id: str | N
     return async_to_sync(abroadcast)(channel, event, data, exclude_socket_id)
 
 
-async def ahistory(channel: str, after: int, limit: int = 1000) -> list[dict]:
-    """Events on `channel` with event_id > `after` still kept, oldest first, decoded."""
-    events = []
-    for text in await get_store().history(channel, after, limit):
-        message = json.loads(text)
-        events.append(
-            {
-                "event_id": message["event_id"],
-                "event": message["event"],
-                "channel": message["channel"],
-                "data": json.loads(message["data"]),
-            }
-        )
-    return events
-
-
 def history(channel: str, after: int, limit: int = 1000) -> list[dict]:
-    return async_to_sync(ahistory)(channel, after, limit)
+    """Events on `channel` with event_id > `after` still kept, oldest first, decoded."""
+    messages = [json.loads(text) for text in async_to_sync(get_store().history)(channel, after, limit)]
+    return [
+        {**{k: m[k] for k in ("event_id", "event", "channel")}, "data": json.loads(m["data"])}
+        for m in messages
+    ]

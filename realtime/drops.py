@@ -1,16 +1,4 @@
-"""Dropped-message accounting: realtime counts what it drops, shares the totals, logs a summary.
-
-Two places lose messages by design, to bound memory: the channel layer refuses a message for
-a server whose channel already holds `capacity` unread ones (the fan-out sees the layer's
-ChannelFull, realtime.fanout), and a hub drops broadcasts for a client whose send queue is
-full. `note()` only counts in this process (it is called on the websocket event loop, which
-must not wait on Redis or the database); `share()` adds the counts to the keyvalue counter
-every process shares (the hub calls it once per layer check, the fan-out right after a drop)
-and logs one summary line per `REALTIME_DROP_LOG_INTERVAL`, so a burst is not a burst of
-lines. A write that fails keeps its counts for the next `share()`.
-
-`totals()` is what /metrics and the dashboard read (through `realtime.dropped_messages()`).
-"""
+"""Dropped-message accounting: realtime counts what it drops, shares the totals, logs a summary."""
 
 from __future__ import annotations
 
@@ -63,9 +51,8 @@ def share() -> None:
     with _lock:
         _unlogged.update(counts)
         now = time.monotonic()
-        if not _unlogged or (
-            _last_logged is not None and now - _last_logged < settings.REALTIME_DROP_LOG_INTERVAL
-        ):
+        due = _last_logged is None or now - _last_logged >= settings.REALTIME_DROP_LOG_INTERVAL
+        if not (_unlogged and due):
             return
         summary = ", ".join(f"{reason}={count}" for reason, count in sorted(_unlogged.items()))
         dropped = sum(_unlogged.values())

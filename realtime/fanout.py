@@ -1,11 +1,7 @@
 """Fan-out: one message to every live realtime server's channel, with the layer's public `send`.
 
-Each server (its hub) listens on one channel of the layer and delivers to its own clients, so
-a broadcast is one `send` per live server (realtime.servers), not a Channels group. The
-layer's `send` raises ChannelFull when that server's channel already holds `capacity` unread
-messages: realtime counts that drop itself (realtime.drops). A group's `group_send` would drop
-the same message silently (channels_redis reports it only in a log line), which is why groups
-are not used.
+Not a Channels group: `group_send` drops a message for a full channel silently, `send` raises
+ChannelFull, which realtime counts (realtime.drops).
 """
 
 from __future__ import annotations

@@ -1,18 +1,4 @@
-"""The websocket process's hub: its connections, their subscriptions and its one layer channel.
-
-Each websocket process listens on one channel of the layer, announced by its heartbeat on the
-servers' board (realtime.servers), gets every broadcast there (realtime.fanout) and delivers it
-to its local subscribers; consumers never talk to the layer. That keeps one place to:
-
-- survive the layer: when Redis fails the hub retries with back-off, and once Redis answers
-  again it puts its heartbeat and presence entries back, without a restart and without
-  dropping the websockets;
-- keep connections alive: ping after `REALTIME_ACTIVITY_TIMEOUT` of silence, close with 4201
-  when the pong does not come within `REALTIME_PONG_TIMEOUT`;
-- let go cleanly: on SIGTERM (or SIGINT) every client is told 4200 before the server stops, so
-  it reconnects at once to a healthy instance;
-- bound memory: a client that does not read loses broadcasts past `REALTIME_SEND_QUEUE`, counted.
-"""
+"""The websocket process's hub: its connections, their subscriptions and its one layer channel."""
 
 from __future__ import annotations
 
@@ -38,10 +24,7 @@ logger = logging.getLogger("realtime")
 
 
 def _check_deadline() -> float:
-    """How long a layer check may take before the layer counts as unavailable.
-
-    At least 2 s: a check is a few Redis round trips, two of them from a thread, and a busy
-    machine must not make a healthy Redis look down."""
+    """How long a layer check may take: at least 2 s, or a busy machine makes a healthy Redis look down."""
     return max(settings.REALTIME_LAYER_CHECK_INTERVAL, 2.0)
 
 
@@ -138,9 +121,8 @@ class Hub:
     # connections and subscriptions
 
     def open(self, consumer) -> Connection:
-        socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
-        while socket_id in self.connections:
-            socket_id = f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}"
+        while (socket_id := f"{secrets.randbelow(10**9)}.{secrets.randbelow(10**9)}") in self.connections:
+            pass
         connection = Connection(consumer, socket_id)
         self.connections[socket_id] = connection
         return connection
@@ -272,10 +254,9 @@ class Hub:
             await asyncio.sleep(delay)
             try:
                 await asyncio.wait_for(self._check(), _check_deadline())
+                break
             except Exception:
                 delay = min(delay * 2, 5.0)
-                continue
-            break
         self._trouble.clear()
         self._trouble_reason = None
         self.layer_ok.set()
@@ -351,10 +332,9 @@ class Hub:
         deadline = time.monotonic() + settings.REALTIME_SHUTDOWN_GRACE
         while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(keyvalue.in_thread(servers.forget, self.process_id), 1)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(keyvalue.in_thread(drops.share), 1)
+        for last_call in ((servers.forget, self.process_id), (drops.share,)):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(keyvalue.in_thread(*last_call), 1)
         self._pass_on(signum, frame, previous)
 
     @staticmethod

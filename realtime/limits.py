@@ -1,26 +1,11 @@
-"""What one websocket client may do: message size, subscriptions, rates, connections per address.
-
-Each limit is a setting (docs/PRODUCTION_ENV.md) and each refusal carries its Pusher error code;
-the consumer asks, this module answers:
-
-    limits.message_too_large(text_data, bytes_data)  -> refusal text, or None
-    limits.over_subscriptions(connection, channel)   -> refusal text, or None
-    rate = limits.Rate(per_second, burst)            -> rate.take(): ALLOW, REFUSE or CLOSE
-    limits.per_address.acquire(scope) / .release(address)
-
-Connections per address are counted in this process, beside the hub's other per-process state:
-a load balancer spreads one address over the realtime processes, so an address may hold up to
-the limit in each. The address is uvicorn's `scope["client"]`, an IPv6 one counted by its /64
-(a client holds all of it): uvicorn (and gunicorn's uvicorn worker) put the X-Forwarded-For
-address there only when the peer is in FORWARDED_ALLOW_IPS, so a client cannot choose the
-address it is counted under.
-"""
+"""What one websocket client may do: message size, subscriptions, rates, connections per address."""
 
 from __future__ import annotations
 
 import ipaddress
 import threading
 import time
+from collections import Counter
 
 from django.conf import settings
 
@@ -45,12 +30,8 @@ def over_subscriptions(channels: dict, channel: str) -> str | None:
 
 
 class Rate:
-    """A token bucket: `per_second` on average, `burst` at once.
-
-    A message past the rate is refused (the client is told, and should slow down); a client
-    that goes on sending another `burst` of messages while refused is not listening, and is
-    closed: answering each of its messages would queue replies it never reads.
-    """
+    """A token bucket: `per_second` on average, `burst` at once; past it REFUSE, and CLOSE for a
+    client that sends another `burst` while refused (answering it would queue replies it never reads)."""
 
     def __init__(self, per_second: float, burst: float):
         self.per_second = per_second
@@ -71,11 +52,8 @@ class Rate:
 
 
 def subscribe_rate() -> Rate:
-    """Subscribes and every other protocol message (pings, malformed frames).
-
-    Bursts of twice the subscriptions a connection may hold: a reconnecting page re-subscribes
-    everything at once, and may unsubscribe and subscribe again while the bucket refills.
-    """
+    """Subscribes and every other protocol message; bursts of twice the subscriptions allowed, as a
+    reconnecting page re-subscribes everything at once, and may do it again while the bucket refills."""
     return Rate(settings.REALTIME_SUBSCRIBE_RATE, 2 * settings.REALTIME_MAX_SUBSCRIPTIONS)
 
 
@@ -101,7 +79,7 @@ class ConnectionsPerAddress:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.open: dict[str, int] = {}
+        self.open: Counter[str] = Counter()
 
     def acquire(self, scope: dict) -> tuple[bool, str | None]:
         """(admitted, the address counted, to release later); an unknown address is not counted."""
@@ -111,20 +89,18 @@ class ConnectionsPerAddress:
         if address is None or limit == 0:
             return True, None
         with self._lock:
-            if self.open.get(address, 0) >= limit:
+            if self.open[address] >= limit:
                 return False, None
-            self.open[address] = self.open.get(address, 0) + 1
+            self.open[address] += 1
         return True, address
 
     def release(self, address: str | None) -> None:
         if address is None:
             return
         with self._lock:
-            left = self.open.get(address, 0) - 1
-            if left > 0:
-                self.open[address] = left
-            else:
-                self.open.pop(address, None)
+            self.open[address] -= 1
+            if self.open[address] <= 0:
+                del self.open[address]
 
 
 per_address = ConnectionsPerAddress()

@@ -1,10 +1,7 @@
 """The websocket origin check: ALLOWED_HOSTS plus REALTIME_ALLOWED_ORIGINS, refusals logged.
 
-Channels' own validator refuses silently; an operator chasing "the websocket does not connect"
-needs the origin that was turned away. A request without an Origin header is let through: every
-browser sends one on a websocket handshake, and the check exists to stop other sites' pages from
-riding a user's cookies; a non-browser client (pusher-js in Node, a server) has none to ride,
-and private channels are guarded by signed authorizations, not by the connection.
+A handshake without an Origin header passes: the check stops other sites' pages riding a user's
+cookies, a non-browser client has none to ride, and private channels need a signature anyway.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """The Pusher Channels protocol (version 7): names, frames, error codes and auth signatures.
 
-Pure functions only: the consumer, the hub and the HTTP views share them. Reference:
 https://pusher.com/docs/channels/library_auth_reference/pusher-websockets-protocol
 """
 
@@ -66,11 +65,8 @@ class InvalidMessage(ValueError):
 
 
 def parse_message(text: str | None) -> tuple[str, object, dict]:
-    """(event, data, message) of a client's text frame; InvalidMessage for anything else.
-
-    `data` of a `pusher:` event is an object (pusher-js may send it JSON-encoded); client events
-    carry any JSON. Whatever its shape or depth, a frame ends here or in InvalidMessage.
-    """
+    """(event, data, message) of a client's text frame, whatever its shape or depth; InvalidMessage
+    for anything else. `data` of a `pusher:` event is an object (pusher-js may send it JSON-encoded)."""
     if text is None:
         raise InvalidMessage("binary frames are not part of the protocol")
     try:
@@ -112,11 +108,8 @@ def error_frame(code: int | None, message: str) -> str:
 
 
 def event_frame_template(event: str, channel: str, data: object, encoder=None) -> list[str]:
-    """A broadcast frame cut where its event_id goes, for the history store to fill in.
-
-    The id is a field of the frame and, when the payload is an object, of the payload too:
-    pusher-js hands listeners the payload only, so that is where Echo code can read it.
-    """
+    """A broadcast frame cut where its event_id goes (in the frame, and in an object payload, which
+    is all pusher-js hands listeners), for the history store to fill in."""
     marker = secrets.randbits(96) | (1 << 96)  # a number no payload will hold by chance
     payload = {**data, "event_id": marker} if isinstance(data, dict) else data
     text = frame(event, json.dumps(payload, cls=encoder), channel, event_id=marker)

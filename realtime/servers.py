@@ -1,15 +1,4 @@
-"""The realtime servers' heartbeat board: which processes serve websockets now, and where.
-
-Each websocket process (its hub) puts an entry on one keyvalue board when it starts and
-refreshes it every `REALTIME_LAYER_CHECK_INTERVAL` while it serves: its pid and host, its
-channel on the channel layer (where broadcasts reach it), its open websockets and the time.
-A server that stops cleanly takes its entry off; one that dies stops refreshing it, and is
-no longer alive once its entry is older than `stale_after()`; a live server's heartbeat
-takes it off the board after `FORGET_AFTER`.
-
-Broadcasts go to the channel of every live server (realtime.fanout), `/health/realtime`
-fails when no server is alive, and the open-connection count is the sum over live servers.
-"""
+"""The realtime servers' heartbeat board: which processes serve websockets now, and where."""
 
 from __future__ import annotations
 
@@ -35,25 +24,12 @@ def stale_after() -> float:
     return max(STALE_INTERVALS * settings.REALTIME_LAYER_CHECK_INTERVAL, 5.0)
 
 
-def entry(channel: str, connections: int) -> str:
-    """This process's heartbeat, as the board keeps it."""
-    return json.dumps(
-        {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "channel": channel,
-            "connections": connections,
-            "seen": time.time(),
-        }
-    )
-
-
 def beat(server_id: str, channel: str, connections: int) -> None:
     """Put or refresh this server's entry, forgetting long-dead and unreadable ones (blocking:
     the hub calls it from a thread)."""
-    store = keyvalue.store()
-    store.board_put(BOARD, server_id, entry(channel, connections))
-    now = time.time()
+    store, now = keyvalue.store(), time.time()
+    heartbeat = {"pid": os.getpid(), "host": socket.gethostname(), "channel": channel, "seen": now}
+    store.board_put(BOARD, server_id, json.dumps({**heartbeat, "connections": connections}))
     dead = [name for name, raw in store.board(BOARD).items() if _age(raw, now) > FORGET_AFTER]
     if dead:
         store.board_remove(BOARD, *dead)
@@ -72,19 +48,11 @@ def forget(server_id: str) -> None:
     keyvalue.store().board_remove(BOARD, server_id)
 
 
-def alive_of(board: dict[str, str], now: float | None = None) -> dict[str, dict]:
+def alive_of(board: dict[str, str]) -> dict[str, dict]:
     """The board's live servers, by id; an unreadable entry counts as none."""
-    now = time.time() if now is None else now
-    alive = {}
-    for server_id, raw in board.items():
-        try:
-            found = json.loads(raw)
-            fresh = now - float(found["seen"]) < stale_after()
-        except (ValueError, TypeError, KeyError):
-            continue
-        if fresh and isinstance(found.get("channel"), str):
-            alive[server_id] = found
-    return alive
+    now = time.time()
+    fresh = {server_id: json.loads(raw) for server_id, raw in board.items() if _age(raw, now) < stale_after()}
+    return {server_id: found for server_id, found in fresh.items() if isinstance(found.get("channel"), str)}
 
 
 def alive() -> dict[str, dict]:

@@ -1,13 +1,4 @@
-"""Shared realtime state: event ids and history, presence members.
-
-It lives in the shared key-value store's Redis (keyvalue.async_redis_client(), one asyncio
-client per event loop) where there is one, and in this process in the embedded profile, whose
-in-memory channel layer reaches no other process anyway.
-
-Event ids are per channel and increasing, and stay so across a Redis that lost its data: an id
-is max(last id + 1, now in milliseconds), so ids issued after an outage are above every id a
-client saw before it, and `GET /broadcasting/history?after=` still finds the new events.
-"""
+"""Shared realtime state: event ids and history, presence members."""
 
 from __future__ import annotations
 
@@ -99,25 +90,19 @@ class RedisStore:
         return id
     """
 
-    prefix = PREFIX
-
     def _redis(self):
         return keyvalue.async_redis_client()
 
-    def _ttl(self) -> int:
-        return settings.REALTIME_HISTORY_SECONDS + 60
-
     async def record(self, channel: str, template: list[str]) -> tuple[int, str]:
         """Give the next event of `channel` its id and keep it; the id and the finished frame."""
-        seq, history = f"{self.prefix}seq:{channel}", f"{self.prefix}history:{channel}"
-        now = _now_ms()
-        oldest = now - settings.REALTIME_HISTORY_SECONDS * 1000
-        redis = self._redis()
-        event_id = int(await redis.eval(self.RECORD, 2, seq, history, now, oldest, self._ttl(), *template))
+        seq, history = f"{PREFIX}seq:{channel}", f"{PREFIX}history:{channel}"
+        now, kept = _now_ms(), settings.REALTIME_HISTORY_SECONDS
+        args = (now, now - kept * 1000, kept + 60, *template)  # ARGV as RECORD reads them
+        event_id = int(await self._redis().eval(self.RECORD, 2, seq, history, *args))
         return event_id, fill_event_id(template, event_id)
 
     async def history(self, channel: str, after: int, limit: int) -> list[str]:
-        key = f"{self.prefix}history:{channel}"
+        key = f"{PREFIX}history:{channel}"
         oldest = _now_ms() - settings.REALTIME_HISTORY_SECONDS * 1000
         frames = await self._redis().zrangebyscore(key, f"({max(after, oldest - 1)}", "+inf", 0, limit)
         return list(frames)
@@ -125,7 +110,7 @@ class RedisStore:
     # presence: one hash per channel, socket id -> {"user_id", "user_info", "seen"}
 
     def _presence_key(self, channel: str) -> str:
-        return f"{self.prefix}presence:{channel}"
+        return f"{PREFIX}presence:{channel}"
 
     @staticmethod
     def _entries(raw: dict) -> dict[str, dict]:

@@ -1,10 +1,4 @@
-"""What every database vendor's dumper provides: a dump stream, its metadata, and a loader.
-
-A dumper speaks for one Django database alias. Backing up: `dump()` yields a readable pipe of
-the raw dump (SQL text or a database file) plus the per-table row counts and migration state
-taken from the same snapshot. Restoring: `prepare_target`, `load`, `drop_target`, and the
-read-back helpers the drill and the restore verification use.
-"""
+"""What every database vendor's dumper provides: a dump stream, its metadata, and a loader."""
 
 from __future__ import annotations
 
@@ -86,8 +80,7 @@ def run_tool(argv: list[str], env: dict[str, str] | None = None) -> str:
 def loader_process(argv: list[str], env: dict[str, str] | None = None) -> Iterator[Any]:
     """Run a client that reads SQL on stdin; yield its stdin; raise BackupError if it fails.
 
-    If the client dies mid-load our writes hit a broken pipe: the client's own error (its
-    last stderr line) is the useful message then, not the pipe's.
+    A broken pipe means the client died: its own last stderr line is the message then.
     """
     try:
         process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
@@ -115,6 +108,27 @@ def loader_process(argv: list[str], env: dict[str, str] | None = None) -> Iterat
     code = process.wait()
     if code != 0:
         raise BackupError(f"{tool} exited with {code}: {errors.tail()}")
+
+
+@contextmanager
+def dump_process(argv: list[str], env: dict[str, str] | None = None, denied_hint: str = "") -> Iterator[Any]:
+    """Run a dump tool; yield its stdout; raise BackupError with its last stderr line if it fails."""
+    process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env or child_env()
+    )
+    errors = StderrCollector(process.stderr)
+    try:
+        yield process.stdout
+    except BaseException:
+        process.kill()
+        raise
+    finally:
+        process.stdout.close()
+        code = process.wait()
+    if code != 0:
+        tail = errors.tail()
+        hint = f"; {denied_hint}" if denied_hint and "denied" in tail.lower() else ""
+        raise BackupError(f"{os.path.basename(argv[0])} exited with {code}: {tail}{hint}")
 
 
 def latest_migrations(rows) -> dict[str, str]:

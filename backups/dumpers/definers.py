@@ -1,10 +1,7 @@
 """Loading a mariadb-dump as another user: DEFINER clauses become CURRENT_USER on the way in.
 
-A dump names the definer of each trigger, view, routine and event (`DEFINER=`app`@`%``).
-Creating an object for someone else needs the SET USER privilege, which would let the drill user
-define objects as root; restores and drills load with least privilege instead, so the objects
-they create are defined by the user that loads them. Only the lines mariadb-dump starts such a
-definition with are looked at; data lines (INSERTs, one per line) pass through untouched.
+Defining objects for someone else needs SET USER; restores load with least privilege instead.
+Only the lines that start such a definition are looked at; data lines pass untouched.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """MariaDB/MySQL: `mariadb-dump` (or `mysqldump`) out, the `mariadb` (or `mysql`) client in.
 
-Credentials go to the client tools in a 0600 option file (`--defaults-extra-file`), never in
-argv or the environment of a process list; the tools inherit nothing of ours but PATH, HOME, the
-locale and the zone (base.child_env), so no DATABASE_URL or other secret of the app's. Row
-counts and migration state are read in a consistent-snapshot transaction opened just before the
-dump starts its own, so they describe the same moment up to the milliseconds between the two
-snapshots.
+Credentials reach the tools in a 0600 option file, never argv or the environment.
 """
 
 from __future__ import annotations
@@ -13,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -22,10 +16,11 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, child_env, loader_process, run_tool
+from backups.dumpers.base import Dumper, DumpInfo, dump_process, loader_process, run_tool
 from backups.dumpers.definers import DefinerRewriter
 from backups.errors import BackupError, UsageError
 
+CHARSET = "--default-character-set=utf8mb4"
 DUMP_FLAGS = [
     "--single-transaction",
     "--quick",
@@ -33,11 +28,12 @@ DUMP_FLAGS = [
     "--events",
     "--triggers",
     "--hex-blob",
-    "--default-character-set=utf8mb4",
+    CHARSET,
     "--no-tablespaces",
 ]
 _FILE_POS = re.compile(rb"(?:MASTER|SOURCE)_LOG_FILE='([^']+)',\s*(?:MASTER|SOURCE)_LOG_POS=(\d+)")
 _GTID = re.compile(rb"gtid_slave_pos='([^']*)'|GTID_PURGED='([^']*)'")
+DENIED_HINT = "back up as the backup user (BACKUP_DATABASE_URL; docs/PRODUCTION_ENV.md)"
 
 
 def _option_value(value: str) -> str:
@@ -73,12 +69,8 @@ def first_tool(*names: str) -> str:
 
 
 def require_mariadb(version: str, alias: str) -> None:
-    """Refuse a MySQL server (VERSION() without "MariaDB") before anything is dumped or loaded.
-
-    The dump flags (--gtid, gtid_slave_pos), binlog shipping and the restore are tested against
-    MariaDB only; on MySQL 8.4 `mariadb-dump --master-data` fails halfway (SHOW MASTER STATUS
-    is gone), so backups say so at once instead.
-    """
+    """Refuse a MySQL server before anything is dumped or loaded: only MariaDB is tested, and on
+    MySQL 8.4 `mariadb-dump --master-data` fails halfway."""
     if "mariadb" not in version.lower():
         raise UsageError(
             f"database {alias!r} is served by MySQL {version}, not MariaDB: backups, binlog shipping, "
@@ -92,11 +84,7 @@ class MySQLDumper(Dumper):
 
     @contextmanager
     def option_file(self) -> Iterator[str]:
-        """A [client] option file with host, port, user and password, removed afterwards.
-
-        For every client tool of this server (dump, load, binlog fetch): pass it as the tool's
-        first argument, `--defaults-extra-file=<path>`.
-        """
+        """A [client] option file (`--defaults-extra-file=<path>`) with host, port, user, password."""
         db = self.settings_dict
         lines = ["[client]"]
         if db.get("HOST"):
@@ -144,10 +132,7 @@ class MySQLDumper(Dumper):
         return bool(int(cursor.fetchone()[0] or 0))
 
     def _snapshot(self, info: DumpInfo, ready: threading.Event, outcome: dict) -> None:
-        """Thread body: open the snapshot, say so, then count rows in it beside the dump.
-
-        Its own connection, made in this thread (Django connections belong to one thread).
-        """
+        """Thread body (its own connection: Django's belong to one thread): open the snapshot, count."""
         snapshot = self.connection_to(self.database_name)
         try:
             with snapshot.cursor() as cursor:
@@ -185,29 +170,11 @@ class MySQLDumper(Dumper):
             raise outcome["error"]
         with self.option_file() as option_file:
             argv = [tool, f"--defaults-extra-file={option_file}", *info.flags, "--", self.database_name]
-            process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-                env=child_env(),
-            )
-            errors = StderrCollector(process.stderr)
             try:
-                yield process.stdout, info
-            except BaseException:
-                process.kill()
-                raise
+                with dump_process(argv, denied_hint=DENIED_HINT) as stdout:
+                    yield stdout, info
             finally:
-                process.stdout.close()
-                code = process.wait()
                 counter.join()
-            if code != 0:
-                tail = errors.tail()
-                hint = ""
-                if "denied" in tail.lower():
-                    hint = "; back up as the backup user (BACKUP_DATABASE_URL; docs/PRODUCTION_ENV.md)"
-                raise BackupError(f"{info.tool} exited with {code}: {tail}{hint}")
             if "error" in outcome:
                 raise BackupError(f"counting rows failed: {outcome['error']}")
 
@@ -280,14 +247,8 @@ class MySQLDumper(Dumper):
         `raw`: the client's stdin itself (a real file, e.g. another process's stdout), as is.
         """
         tool = first_tool("mariadb", "mysql")
-        with self.option_file() as option_file:
-            argv = [
-                tool,
-                f"--defaults-extra-file={option_file}",
-                "--binary-mode",
-                "--default-character-set=utf8mb4",
-            ]
-            argv += ["--database", name]
+        with self.option_file() as options:
+            argv = [tool, f"--defaults-extra-file={options}", "--binary-mode", CHARSET, "--database", name]
             with loader_process(argv) as stdin:
                 if raw:
                     yield stdin

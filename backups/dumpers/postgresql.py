@@ -1,18 +1,15 @@
 """PostgreSQL: `pg_dump` (plain SQL) out, `psql` in, both told the password by environment.
 
-The row counts come from the very snapshot pg_dump reads: a repeatable-read transaction
-exports it (`pg_export_snapshot`) and pg_dump is started with `--snapshot`.
+Row counts come from the snapshot pg_dump reads (`pg_export_snapshot`, `--snapshot`).
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from backups.dumpers.base import Dumper, DumpInfo, StderrCollector, child_env, loader_process, run_tool
-from backups.errors import BackupError
+from backups.dumpers.base import Dumper, DumpInfo, child_env, dump_process, loader_process, run_tool
 
 DUMP_FLAGS = ["--format=plain", "--no-owner", "--encoding=UTF8"]
 
@@ -26,14 +23,9 @@ class PostgreSQLDumper(Dumper):
         our environment (DATABASE_URL, SECRET_KEY...) reaches the tools."""
         db = self.settings_dict
         env = child_env(PGDATABASE=name)
-        for key, variable in (
-            ("HOST", "PGHOST"),
-            ("PORT", "PGPORT"),
-            ("USER", "PGUSER"),
-            ("PASSWORD", "PGPASSWORD"),
-        ):
+        for key in ("HOST", "PORT", "USER", "PASSWORD"):
             if db.get(key):
-                env[variable] = str(db[key])
+                env[f"PG{key}"] = str(db[key])
         env["PGCONNECT_TIMEOUT"] = "10"
         return env
 
@@ -53,24 +45,8 @@ class PostgreSQLDumper(Dumper):
                 snapshot_id = cursor.fetchone()[0]
             info.row_counts, info.migrations = self.state_of(snapshot)
             argv = ["pg_dump", *DUMP_FLAGS, f"--snapshot={snapshot_id}"]
-            process = subprocess.Popen(  # noqa: S603 - fixed tool, no shell, no secrets in argv
-                argv,
-                env=self._env(self.database_name),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                stdin=subprocess.DEVNULL,
-            )
-            errors = StderrCollector(process.stderr)
-            try:
-                yield process.stdout, info
-            except BaseException:
-                process.kill()
-                raise
-            finally:
-                process.stdout.close()
-                code = process.wait()
-            if code != 0:
-                raise BackupError(f"pg_dump exited with {code}: {errors.tail()}")
+            with dump_process(argv, env=self._env(self.database_name)) as stdout:
+                yield stdout, info
         finally:
             # The exporting transaction must outlive pg_dump's import of its snapshot.
             snapshot.close()

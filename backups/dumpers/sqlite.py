@@ -1,9 +1,6 @@
 """SQLite: the online backup API out (a consistent database file), a file swap in.
 
-The backup API can only write to another database, so the copy lands in a private file beside
-the database and is streamed and deleted at once; SQLite is the embedded profile's database,
-small by nature. Restores write the whole file under a temporary name and rename it over the
-target, so a failed load never leaves a half-written database.
+Restores write a temporary file and rename it over the target: never a half-written database.
 """
 
 from __future__ import annotations

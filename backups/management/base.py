@@ -10,11 +10,7 @@ from backups.errors import BackupError, UsageError
 
 
 class BackupCommand(AuditedCommand):
-    """Exit 0 on success, 1 when the operation failed, 2 on bad usage; never a traceback.
-
-    A command that changes something sets `audit_action`: each run is audited (AuditedCommand),
-    a failed one too.
-    """
+    """Exit 0 on success, 1 when the operation failed, 2 on bad usage; never a traceback."""
 
     def add_json_argument(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
@@ -32,11 +28,8 @@ class BackupCommand(AuditedCommand):
             self._fail("interrupted", 1)
 
     def _fail(self, message: str, code: int) -> None:
-        self.stderr.write(f"{self._name()}: error: {message}")
+        self.stderr.write(f"{self.__module__.rsplit('.', 1)[-1]}: error: {message}")
         sys.exit(code)
-
-    def _name(self) -> str:
-        return self.__module__.rsplit(".", 1)[-1]
 
     def tty(self):
         """stderr when it is a terminal and no --json was asked for (progress bars), else None."""

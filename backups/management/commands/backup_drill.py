@@ -29,16 +29,8 @@ class Command(BackupCommand):
     def handle(self, *args, **options):
         drill = run_drill(options["backup"], options["database"], pitr_replay=options["pitr"], tty=self.tty())
         if options["json"]:
-            self.emit_json(
-                {
-                    "backup": drill.backup_id,
-                    "status": drill.status,
-                    "rto_seconds": drill.rto_seconds,
-                    "rpo_seconds": drill.rpo_seconds,
-                    "detail": drill.detail,
-                    "mismatches": drill.mismatches,
-                }
-            )
+            keys = ("status", "rto_seconds", "rpo_seconds", "detail", "mismatches")
+            self.emit_json({"backup": drill.backup_id, **{key: getattr(drill, key) for key in keys}})
         else:
             self.stdout.write(
                 f"drill of {drill.backup_id}: {drill.status.upper()} in {drill.rto_seconds:.1f} s "

@@ -5,6 +5,8 @@ from backups.management.base import BackupCommand
 from backups.models import BackupRecord
 from backups.progress import human
 
+COPIED = ("status", "vendor", "raw_size", "stored_size", "sha256", "note", "error")  # as the record has them
+
 
 class Command(BackupCommand):
     help = (
@@ -27,17 +29,11 @@ class Command(BackupCommand):
             records = records.filter(status=BackupRecord.OK)
         rows = [
             {
+                **{key: getattr(r, key) for key in COPIED},
                 "id": r.backup_id,
-                "status": r.status,
                 "database": r.database_alias,
-                "vendor": r.vendor,
                 "started_at": r.started_at.isoformat(),
                 "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-                "raw_size": r.raw_size,
-                "stored_size": r.stored_size,
-                "sha256": r.sha256,
-                "note": r.note,
-                "error": r.error,
             }
             for r in records
         ]

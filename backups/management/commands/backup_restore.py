@@ -64,26 +64,18 @@ class Command(BackupCommand):
         plan = pitr.plan(manifest, until, allow_unsigned=allow_unsigned) if until else None
         target = options["target_database"]
         live = not target or target == dumper.database_name
+        how = {"tty": self.tty(), "plan": plan, "allow_unsigned": allow_unsigned}
         if live:
             self._confirm(
                 options, f"replace the LIVE database {dumper.database_name!r} with backup {manifest.id}"
             )
-            report = restore.restore_live(
-                manifest,
-                alias,
-                flush_queues=options["flush_queues"],
-                tty=self.tty(),
-                plan=plan,
-                allow_unsigned=allow_unsigned,
-            )
+            report = restore.restore_live(manifest, alias, flush_queues=options["flush_queues"], **how)
         else:
             if dumper.target_exists(target):
                 self._confirm(
                     options, f"replace the contents of database {target!r} with backup {manifest.id}"
                 )
-            report = restore.restore_to(
-                manifest, alias, target, tty=self.tty(), plan=plan, allow_unsigned=allow_unsigned
-            )
+            report = restore.restore_to(manifest, alias, target, **how)
         if options["json"]:
             self.emit_json(report.__dict__)
         else:
