@@ -1,7 +1,6 @@
 """Admin for mail: what was sent, what Mailgun reported, and the suppression list.
 
-Changing the suppression list needs `suppression.add`/`suppression.remove` (audit.rights), as in
-the ops API, and each change writes an audit entry (door "admin").
+Suppression changes need `suppression.add`/`.remove` (audit.rights) and are audited, as in the ops API.
 """
 
 from __future__ import annotations

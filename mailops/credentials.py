@@ -1,9 +1,7 @@
 """Whether Mailgun accepts our key for the sender domain, asked at most once per MAIL_CREDENTIAL_TTL.
 
-The answer of `GET /v4/domains/{domain}` is cached (Django cache) so health probes do not call
-Mailgun each time; the hourly `mailops.refresh_credentials` job refreshes it and raises the
-`mail.credentials` alert while it fails. The cache key hashes the API URL, domain and key, so
-a rotated key or another region is asked afresh. Unreachable answers are not cached.
+`GET /v4/domains/{domain}` is cached (its key hashes URL, domain and key, so a rotated key is asked
+afresh; unreachable answers are not cached); job `mailops.refresh_credentials` refreshes it hourly.
 """
 
 from __future__ import annotations

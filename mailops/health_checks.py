@@ -1,12 +1,8 @@
 """The `mail` health check: backend, sender address, keys, Mailgun's view of them, bounce rate.
 
-Three results:
-- `mail:configuration`: production sends through Anymail's Mailgun backend; DEFAULT_FROM_EMAIL
-  is a valid address on MAILGUN_SENDER_DOMAIN; API key and webhook signing key are set.
-- `mail:credentials`: the sender domain's state at Mailgun (mailops.credentials, cached):
-  active pass, unverified warn, disabled or a refused key fail.
-- `mail:bounceRate`: permanent failures per message sent over the last 24 h, in percent;
-  warn above MAIL_BOUNCE_RATE_WARN.
+Results `mail:configuration`, `mail:credentials` (mailops.credentials, cached: active pass,
+unverified warn, disabled or refused fail) and `mail:bounceRate` (permanent failures per message
+sent in 24 h, in percent; warn above MAIL_BOUNCE_RATE_WARN).
 """
 
 from __future__ import annotations

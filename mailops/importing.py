@@ -1,8 +1,6 @@
 """Importing Mailgun's own suppression lists (bounces, complaints, unsubscribes) into ours.
 
-Page by page, one query for the addresses we have and one insert for the new ones, so a list
-of a hundred thousand addresses imports in minutes and an interrupted import simply resumes:
-addresses already on our list are left as they are.
+Page by page, one query and one insert per page; an interrupted import simply resumes.
 """
 
 from __future__ import annotations

@@ -70,11 +70,8 @@ def domain_state(timeout: float = 5.0) -> str:
 
 
 def suppression_list(kind: str, timeout: float = 30.0, page_size: int = PAGE_SIZE) -> Iterator[dict]:
-    """Every entry of one suppression list (`bounces`, `complaints`, `unsubscribes`), page by page.
-
-    Mailgun pages with `paging.next` URLs; the list ends at the first empty page. Only links on
-    the configured API host are followed: the key is never sent anywhere else.
-    """
+    """Every entry of one suppression list (`bounces`, `complaints`, `unsubscribes`), page by page
+    until the first empty one; only `paging.next` links on the configured API host are followed."""
     if kind not in LISTS:
         raise ValueError(f"unknown suppression list {kind!r}")
     domain = quote(settings.MAILGUN_SENDER_DOMAIN, safe="")

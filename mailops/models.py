@@ -14,6 +14,11 @@ MAX_ADDRESS = 254
 # The counter hash (shared key-value store) of the MailEvents stored, by type, since it began:
 # what /metrics reports, so a scrape reads one hash instead of grouping the whole table.
 STORED_COUNTS = "mailops:events:stored"
+# MailEvent.Type: Anymail's normalized event types, plus our own `suppressed`.
+EVENT_TYPES = (
+    "queued sent rejected failed bounced deferred delivered autoresponded opened clicked complained"
+    " unsubscribed subscribed inbound inbound_failed unknown suppressed"
+)
 
 
 def address_key(address: str) -> str:
@@ -62,25 +67,7 @@ class MailEvent(models.Model):
     `event_id` is unique, so a webhook Mailgun retries or someone replays is stored once.
     """
 
-    class Type(models.TextChoices):
-        # Anymail's normalized event types, plus our own `suppressed`.
-        QUEUED = "queued"
-        SENT = "sent"
-        REJECTED = "rejected"
-        FAILED = "failed"
-        BOUNCED = "bounced"
-        DEFERRED = "deferred"
-        DELIVERED = "delivered"
-        AUTORESPONDED = "autoresponded"
-        OPENED = "opened"
-        CLICKED = "clicked"
-        COMPLAINED = "complained"
-        UNSUBSCRIBED = "unsubscribed"
-        SUBSCRIBED = "subscribed"
-        INBOUND = "inbound"
-        INBOUND_FAILED = "inbound_failed"
-        UNKNOWN = "unknown"
-        SUPPRESSED = "suppressed"
+    Type = models.TextChoices("Type", [(name.upper(), name) for name in EVENT_TYPES.split()])
 
     event_id = models.CharField(max_length=255, unique=True)
     event_type = models.CharField(max_length=32, choices=Type.choices)

@@ -1,13 +1,8 @@
 """Storing tracking events from Anymail: one MailEvent per event id, suppression applied with it.
 
-The webhook's receiver (mailops.receivers) publishes each verified event's `fields_of` as a
-`mailops.store_event` task, whose worker calls `store`; when the broker cannot take it, it
-calls `store` itself.
-
-A store is one transaction (an event that cannot suppress is a single INSERT): a crash between
-the event and its suppression rolls both back, and the task's redelivery (a killed worker) or
-its retry, or Mailgun's retry of a failed webhook, finds nothing stored and is processed in
-full, once. The event id is unique, so a delivery that finds its event stored does nothing.
+Called by the `mailops.store_event` task (or by mailops.receivers when the broker refuses it).
+One transaction per store, and the event id is unique: any redelivery or retry either finds
+nothing stored and processes the event in full, or finds it stored and does nothing.
 """
 
 from __future__ import annotations

@@ -1,17 +1,13 @@
 """The one way application code sends mail: record an OutboundMessage, enqueue its send task.
 
-    from mailops.sending import send_mail
+`send_mail(["rita@example.com"], "Your ticket #12", body, kind="helpdesk.reply")`; the task
+(mailops.tasks.send_message, under the queue retry policy) drops and records suppressed
+recipients, sends the rest and records Mailgun's message id and the status.
 
-    send_mail(["rita@example.com"], "Your ticket #12", body, kind="helpdesk.reply")
-
-The task (mailops.tasks.send_message) runs under the queue retry policy. It drops suppressed
-recipients (each recorded as a `suppressed` MailEvent), sends the rest through the configured
-backend (Anymail's Mailgun in production) and records Mailgun's message id and the status.
-
-The row is written in the caller's transaction and published after its commit. Until the broker
-has taken it, its `task_id` is empty (pending): a publish the broker refused, or one a process
-died before, is made again by the `mailops.republish_pending` job a minute later. The row names
-the one publish that may send it (mailops.delivery), so a message published twice is sent once.
+The row is written in the caller's transaction and published after its commit; until the broker
+has taken it its `task_id` is empty (pending), and the `mailops.republish_pending` job publishes
+it again a minute later. The row names the one publish that may send it (mailops.delivery), so a
+message published twice is sent once.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The suppression list's rules: who goes on it for which event, and who is on it.
 
-Permanent failures, complaints and unsubscribes suppress at once; temporary failures only
-once MAIL_SOFT_BOUNCE_LIMIT of them for the same address fall within MAIL_SOFT_BOUNCE_WINDOW.
-Addresses are compared in `address_key` form (case-folded), so `Bob@X` and `bob@x` are one.
+Permanent failures, complaints and unsubscribes suppress at once; temporary ones at
+MAIL_SOFT_BOUNCE_LIMIT within MAIL_SOFT_BOUNCE_WINDOW. Addresses compare case-folded (`address_key`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Celery tasks of mailops: sending one message, storing a webhook event, keeping the credential
-check warm, pruning history."""
+"""Celery tasks of mailops: sending, storing webhook events, the credential check, pruning history."""
 
 from __future__ import annotations
 
@@ -39,11 +38,7 @@ def send_message(self, outbound_id: int) -> str | None:
     permanent_errors=(DataError, IntegrityError, KeyError, TypeError, ValueError),
 )
 def store_event(fields: dict) -> bool:
-    """Store one tracking event the webhook accepted (mailops.receivers); True if new.
-
-    Its retries and, in the end, its FailedJob (args: the event's fields) keep the event; a
-    redelivery after a worker died mid-store finds the event stored, or nothing of it.
-    """
+    """Store one tracking event the webhook accepted (mailops.receivers); True if new."""
     _, new = recording.store(fields)
     return new
 
@@ -57,8 +52,7 @@ def republish_pending() -> int:
 @policy_task(name="mailops.refresh_credentials", tries=1)
 def refresh_credentials() -> str:
     """Ask Mailgun about the sender domain now, cache the answer, alert on a failing one."""
-    verdict = credentials.refresh_and_alert()
-    return verdict.status
+    return credentials.refresh_and_alert().status
 
 
 @policy_task(name="mailops.prune_history", tries=1)

@@ -6,6 +6,4 @@ from mailops.webhook import MailgunTrackingWebhook
 
 app_name = "mailops"
 
-urlpatterns = [
-    path("mailgun/tracking/", MailgunTrackingWebhook.as_view(), name="mailgun_tracking"),
-]
+urlpatterns = [path("mailgun/tracking/", MailgunTrackingWebhook.as_view(), name="mailgun_tracking")]

@@ -1,22 +1,11 @@
 """The Mailgun tracking webhook: Anymail's view, stricter about what it accepts.
 
-Anymail's own `post` runs unchanged (its validators: basic auth, then Mailgun's HMAC-SHA256 of
-timestamp + token with the signing key; then `parse_events`; then each event to
-`anymail.signals.tracking`, where `mailops.receivers` publishes it as a Celery task). This view
-adds only through Anymail's documented hooks:
-
-- `validate_request` (Anymail runs every class's own in MRO order, this one first; the order is
-  not documented, tests/mailops/test_anymail_hooks.py pins the version relied on): a body of the
-  wrong shape, missing the fields we store or holding event data the database's JSON column
-  would refuse (NaN, Infinity, a lone UTF-16 surrogate) gets a 400 rather than a 500 or a task
-  that can never store it; a signature older than MAIL_WEBHOOK_MAX_AGE (Mailgun stops retrying
-  after 8 h, so anything older is a replay) or from the future is refused; during a key rotation
-  a post signed with MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS is checked with that key;
-- `parse_events`: what Anymail's parser raises on a hostile body is a 400, not a 500;
-- `dispatch` (Django's): Anymail's refusals as one plain-text line, and 503 without a signing key.
-
-A receiver that fails still gives a 5xx (503 while the broker and the database are both
-unreachable, opsproject.outages), so Mailgun retries; storing is idempotent on the event id.
+Anymail's `post` runs unchanged; only its documented hooks are extended (docs/ARCHITECTURE.md):
+`validate_request` refuses malformed bodies, signatures older than MAIL_WEBHOOK_MAX_AGE and checks
+MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS during a rotation (the MRO order it relies on is pinned by
+tests/mailops/test_anymail_hooks.py); `parse_events` makes a hostile body a 400; `dispatch` gives
+Anymail's refusals as one line and 503 without a signing key. A failing receiver gives a 5xx so
+Mailgun retries; storing is idempotent on the event id.
 """
 
 from __future__ import annotations

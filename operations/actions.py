@@ -1,9 +1,7 @@
 """Operator actions, shared by the ops API and the dashboard: each one does its work and audits it.
 
-Every function takes the request (for the audit entry: who, from where) and the channel it came
-through, writes one AuditEntry whether the action succeeded or failed, and raises
-`ActionFailed` (the API answers 503) when a dependency such as the broker refused it. Nothing
-is half-done: a failed job's row is deleted only once the broker took the message again.
+One AuditEntry per call, success or failure; `ActionFailed` (503) when a dependency such as the
+broker refused. Nothing is half-done: a failed job's row goes only once the broker took it again.
 """
 
 from __future__ import annotations
@@ -24,30 +22,9 @@ class ActionFailed(Exception):
     """The action could not be carried out (broker or storage down); the message says why."""
 
 
-def _send(task: str, *, kwargs: dict | None = None, args: list | None = None, **options) -> str:
-    from celery import current_app as app
-
-    try:
-        result = app.send_task(
-            task, args=args or [], kwargs=kwargs or {}, task_id=str(uuid.uuid4()), **options
-        )
-    except Exception as exc:  # kombu's OperationalError, a socket error: the broker said no
-        raise ActionFailed(f"the broker did not accept the task ({type(exc).__name__})") from exc
-    return result.id
-
-
 def _failed(request, channel, action, target, detail, error: Exception) -> None:
-    audit.record(
-        request,
-        action,
-        target,
-        {**detail, "error": redact(f"{type(error).__name__}: {error}")},
-        channel=channel,
-        outcome=AuditEntry.FAILED,
-    )
-
-
-# --- failed jobs ----------------------------------------------------------------------------
+    detail = {**detail, "error": redact(f"{type(error).__name__}: {error}")}
+    audit.record(request, action, target, detail, channel=channel, outcome=AuditEntry.FAILED)
 
 
 def retry_failed(request, job, channel=AuditEntry.API) -> dict | None:
@@ -112,9 +89,6 @@ def flush_failed(request, queryset, filters: dict, channel=AuditEntry.API) -> di
     return detail
 
 
-# --- schedules ------------------------------------------------------------------------------
-
-
 def run_schedule(request, periodic, channel=AuditEntry.API) -> dict:
     """Send the job's task now, as beat would (scheduler.run_now: the run log records it)."""
     from scheduler.run_now import send
@@ -147,9 +121,6 @@ def set_schedule_enabled(request, periodic, enabled: bool, channel=AuditEntry.AP
     return {"name": periodic.name, "enabled": enabled}
 
 
-# --- alerts ---------------------------------------------------------------------------------
-
-
 def resolve_alert(request, alert, channel=AuditEntry.API) -> dict:
     from alerts.notices import resolve_alert as resolve
 
@@ -160,15 +131,15 @@ def resolve_alert(request, alert, channel=AuditEntry.API) -> dict:
     return detail
 
 
-# --- backups --------------------------------------------------------------------------------
-
-
 def _start(request, action: str, task: str, target: str, detail: dict, channel) -> dict:
+    from celery import current_app as app
+
     try:
-        task_id = _send(task, kwargs=detail)
-    except ActionFailed as exc:
-        _failed(request, channel, action, target, detail, exc)
-        raise
+        task_id = app.send_task(task, kwargs=detail, task_id=str(uuid.uuid4())).id
+    except Exception as exc:  # kombu's OperationalError, a socket error: the broker said no
+        refused = ActionFailed(f"the broker did not accept the task ({type(exc).__name__})")
+        _failed(request, channel, action, target, detail, refused)
+        raise refused from exc
     audit.record(request, action, target, {**detail, "task_id": task_id}, channel=channel)
     return {**detail, "task_id": task_id}
 
@@ -181,9 +152,6 @@ def start_backup(request, alias: str, note: str, channel=AuditEntry.API) -> dict
 def start_drill(request, reference: str, alias: str, channel=AuditEntry.API) -> dict:
     detail = {"reference": reference, "alias": alias}
     return _start(request, "backup.drill", "backups.drill", reference, detail, channel)
-
-
-# --- mail suppressions ----------------------------------------------------------------------
 
 
 def add_suppression(request, address: str, detail_text: str, channel=AuditEntry.API):

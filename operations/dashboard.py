@@ -1,11 +1,8 @@
 """The Operations dashboard's views: the page, its self-refresh fragment, and the failed-job buttons.
 
-Mounted by DashboardAdmin (operations/admin.py) under /admin/operations/dashboard/, so the
-admin's own login and staff check come first; then every view asks audit.rights, as the ops API
-does: reading needs the `ops` group's permission, each button its action's (403, nothing done).
-The page is server-rendered HTML; a small
-script (static/operations/dashboard.js) fetches `refresh/` every OPS_DASHBOARD_REFRESH seconds
-and swaps the panels' HTML in place, and posts the retry/forget buttons with the CSRF token.
+Mounted by DashboardAdmin under /admin/operations/dashboard/ (admin login and staff check first);
+then each view asks audit.rights like the ops API (403, nothing done). static/operations/dashboard.js
+fetches `refresh/` every OPS_DASHBOARD_REFRESH seconds and posts the buttons with the CSRF token.
 """
 
 from __future__ import annotations
@@ -31,8 +28,7 @@ def require_read(request) -> None:
 
 def _refused(action: str) -> JsonResponse:
     return JsonResponse(
-        {"detail": f"Not allowed: {action} needs the {rights.permission_for(action)} permission."},
-        status=403,
+        {"detail": f"Not allowed: {action} needs the {rights.permission_for(action)} permission."}, status=403
     )
 
 

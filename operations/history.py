@@ -1,10 +1,8 @@
 """The queue history: per-minute samples of each queue's size and oldest wait, folded as they age.
 
-`sample()` (the `operations.sample_queues` job, every OPS_HISTORY_SAMPLE_SECONDS) stores one row
-per known queue, then `compact()` folds rows older than OPS_HISTORY_RAW_SECONDS into buckets of
-OPS_HISTORY_BUCKET_SECONDS holding the largest size and wait seen in the bucket (peaks are what
-an operator looks for), and deletes whatever is older than OPS_HISTORY_RETENTION. Kept in the
-database, so the chart survives restarts of the web and the workers.
+`sample()` (job `operations.sample_queues`) stores a row per queue; `compact()` folds rows older
+than OPS_HISTORY_RAW_SECONDS into OPS_HISTORY_BUCKET_SECONDS buckets of the peaks (what an operator
+looks for) and deletes what is older than OPS_HISTORY_RETENTION. In the database: survives restarts.
 """
 
 from __future__ import annotations

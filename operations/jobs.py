@@ -10,5 +10,5 @@ JOBS = [
         task="operations.sample_queues",
         schedule=every(settings.OPS_HISTORY_SAMPLE_SECONDS),
         description="Record each queue's size and oldest wait; fold and expire old samples.",
-    ),
+    )
 ]

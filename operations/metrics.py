@@ -1,12 +1,8 @@
 """The Prometheus exposition at /metrics: a collector that reads the live system at scrape time.
 
-Nothing is kept in this process: every family is computed from the shared state (database,
-broker, Redis) when Prometheus scrapes, so any web process answers the same and a restart loses
-nothing. Task outcomes come from the counters the workers keep in the shared store
-(operations.outcomes), summed over every worker process on every host.
-
-Access (operations.views.metrics): `Authorization: Bearer METRICS_TOKEN`, or a client address
-in METRICS_ALLOWED_IPS.
+Nothing is kept in this process, so any web process answers the same and a restart loses nothing;
+task outcomes come from the workers' shared counters (operations.outcomes). Access: see
+operations.views.metrics (METRICS_TOKEN or METRICS_ALLOWED_IPS).
 """
 
 from __future__ import annotations

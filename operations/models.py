@@ -6,11 +6,8 @@ from django.db import models
 
 
 class QueueSample(models.Model):
-    """The size and oldest wait of one queue at one time; `resolution` seconds it stands for.
-
-    Fresh samples have the sampling interval as resolution; older ones are folded into buckets
-    (resolution OPS_HISTORY_BUCKET_SECONDS) holding the largest size and wait of the bucket.
-    """
+    """The size and oldest wait of one queue at one time; `resolution` seconds it stands for
+    (the sampling interval, or OPS_HISTORY_BUCKET_SECONDS once folded into a bucket's peaks)."""
 
     queue = models.CharField(max_length=255)
     at = models.DateTimeField()
@@ -22,7 +19,7 @@ class QueueSample(models.Model):
     class Meta:
         ordering = ["queue", "at"]
         constraints = [
-            models.UniqueConstraint(fields=["queue", "resolution", "at"], name="operations_sample_unique"),
+            models.UniqueConstraint(fields=["queue", "resolution", "at"], name="operations_sample_unique")
         ]
         indexes = [models.Index(fields=["at"], name="operations_sample_at_idx")]
 

@@ -1,15 +1,9 @@
 """Task outcome counters, kept in the shared key-value store by worker signals so every worker process counts.
 
-Why not prometheus-client's multiprocess mode: it sums the files of the processes of ONE host,
-so the web process would have to share a directory with every worker (they are separate
-containers in production) and the files of dead pool children pile up. A counter in Redis is
-a HINCRBY per task from whatever process ran it, on any host, survives worker restarts, and
-/metrics reads the totals in one round trip. The embedded profile (no Redis) counts in the
-Django cache instead (keyvalue): not atomic, but that profile runs one worker.
-
-Two counter hashes:
-- totals: `task|state` -> count since the store was last emptied (Prometheus counters);
-- per-minute buckets of outcome -> count, kept two hours, for the dashboard's last-hour figures.
+A HINCRBY per task from any process on any host, not prometheus-client's multiprocess mode (one
+host's per-pid files; docs/ARCHITECTURE.md). The embedded profile counts in the Django cache
+(keyvalue): not atomic, but that profile runs one worker. Two hashes: totals `task|state` ->
+count (Prometheus counters), and per-minute buckets kept two hours for the dashboard's last hour.
 """
 
 from __future__ import annotations

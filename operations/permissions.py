@@ -22,12 +22,9 @@ class IsOps(BasePermission):
 
 
 class MayAct(BasePermission):
-    """A ViewSet's `acts` maps its actions (`destroy`, `retry`) to the audit.rights action each
-    takes; that action's permission is needed.
+    """The audit.rights permission of the action (a ViewSet's `acts`) the request's method routes to.
 
-    Checked before the view looks anything up: a refused user learns nothing and changes nothing.
-    The action is the one the request's method routes to, so OPTIONS (which asks this for each
-    method) lists only the methods the user may use.
+    Checked before any lookup, so a refused user learns nothing; OPTIONS lists only allowed methods.
     """
 
     def has_permission(self, request, view) -> bool:

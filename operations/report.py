@@ -1,13 +1,8 @@
 """The operations readiness report: the old report's sections, judged from the live system.
 
-Each item is judged from evidence, never asserted: the health checks run now, the workers' and
-beats' heartbeats, the schedule and run log, the mail and backup records. The report judges the
-running system only: what the repository's deploy files promise (compose healthchecks, the CI
-and deploy workflows) is tests/deploy's business, checked on every `make test`, not at run time.
-An item is ✅ (1 point), ⚠️ (half a point) or ❌ (none).
-
-Scoring rule: score = 10 x (points / items), rounded down to one decimal. So 10/10 needs every
-item ✅, and every ⚠️ or ❌ lowers the score and names its cause in the item's evidence.
+Each item is judged from evidence (health checks run now, heartbeats, the schedule and run log,
+mail and backup records), never asserted; the deploy files are tests/deploy's business. An item
+is ✅ (1 point), ⚠️ (half) or ❌ (none); score = 10 x (points / items), rounded down to one decimal.
 """
 
 from __future__ import annotations
@@ -295,10 +290,8 @@ def _offsite(evidence: Evidence) -> tuple[str, str]:
         return MISSING, "no BACKUP_AGE_RECIPIENTS: archives would not be encrypted to an off-host key"
     if not settings.BACKUP_S3_BUCKET:
         return PARTIAL, "archives are encrypted but kept on this host (set BACKUP_S3_BUCKET)"
-    return (
-        OK,
-        f"age-encrypted to {len(settings.BACKUP_AGE_RECIPIENTS)} key(s), bucket {settings.BACKUP_S3_BUCKET}",
-    )
+    keys = len(settings.BACKUP_AGE_RECIPIENTS)
+    return OK, f"age-encrypted to {keys} key(s), bucket {settings.BACKUP_S3_BUCKET}"
 
 
 def _backup_jobs(evidence: Evidence) -> tuple[str, str]:
@@ -357,9 +350,7 @@ SECTIONS: dict[str, list[tuple[str, ItemCheck]]] = {
         ("Bounce handling verified", _bounces_seen),
         ("Mail health", lambda e: _component(e, "mail")),
     ],
-    "Realtime": [
-        ("Channel layer round trip", lambda e: _component(e, "realtime")),
-    ],
+    "Realtime": [("Channel layer round trip", lambda e: _component(e, "realtime"))],
     "Backups": [
         ("Recent backup", _recent_backup),
         ("Restore drill", _drill),

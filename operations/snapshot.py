@@ -1,8 +1,6 @@
 """What the dashboard and /metrics show: one function per panel, read from the live system.
 
-Each panel is read on its own and guarded: a broken part (Redis down, an app's table missing)
-gives that panel an `error` and leaves the others intact, so the page is most useful exactly
-when something is wrong.
+Each panel is guarded: a broken part gives that panel an `error` and leaves the others intact.
 """
 
 from __future__ import annotations
@@ -23,6 +21,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
+def _pick(row, names: str, **computed) -> dict:
+    """The row's attributes named in `names`, then the `computed` keys."""
+    return {name: getattr(row, name) for name in names.split()} | computed
+
+
 def guarded(name: str, panel: Callable[[], dict]) -> dict:
     from health.redact import redact
 
@@ -34,23 +37,15 @@ def guarded(name: str, panel: Callable[[], dict]) -> dict:
         return {"error": error}
 
 
-# --- health ---------------------------------------------------------------------------------
-
-
 def health() -> dict:
     from health.runner import run
 
     report = run()
     components = [
-        {
-            "component": result.component,
-            "measurement": result.measurement,
-            "status": result.status,
-            "value": result.observed_value,
-            "unit": result.observed_unit,
-            "output": result.output,
-        }
-        for result in report.results
+        _pick(
+            r, "component measurement status", value=r.observed_value, unit=r.observed_unit, output=r.output
+        )
+        for r in report.results
     ]
     return {"status": report.status, "components": components}
 
@@ -62,9 +57,6 @@ def latency_ms(results: list[dict]) -> dict[str, float]:
         for entry in results
         if entry["measurement"] == "responseTime" and isinstance(entry["value"], int | float)
     }
-
-
-# --- queues and workers ---------------------------------------------------------------------
 
 
 def queues(with_history: bool = True) -> dict:
@@ -97,9 +89,6 @@ def queues(with_history: bool = True) -> dict:
     return panel
 
 
-# --- failed jobs ----------------------------------------------------------------------------
-
-
 def failed_jobs(latest: int = 10) -> dict:
     from queueops.models import FailedJob
 
@@ -107,34 +96,16 @@ def failed_jobs(latest: int = 10) -> dict:
     return {
         "count": jobs.count(),
         "latest": [
-            {
-                "id": job.pk,
-                "task": job.task,
-                "queue": job.queue,
-                "exception": job.exception,
-                "message": job.shown_message[:300],
-                "attempts": job.attempts,
-                "failed_at": _iso(job.failed_at),
-            }
+            _pick(job, "task queue exception attempts", id=job.pk, failed_at=_iso(job.failed_at))
+            | {"message": job.shown_message[:300]}
             for job in jobs[:latest]
         ],
     }
 
 
-# --- alerts ---------------------------------------------------------------------------------
-
-
 def _alert(alert) -> dict:
-    return {
-        "id": alert.pk,
-        "key": alert.key,
-        "severity": alert.severity,
-        "summary": alert.summary,
-        "source": alert.source,
-        "opened_at": _iso(alert.opened_at),
-        "resolved_at": _iso(alert.resolved_at),
-        "reminders": alert.reminders,
-    }
+    times = {"opened_at": _iso(alert.opened_at), "resolved_at": _iso(alert.resolved_at)}
+    return _pick(alert, "key severity summary source reminders", id=alert.pk, **times)
 
 
 def alerts(recent_hours: int = 24, limit: int = 20) -> dict:
@@ -147,9 +118,6 @@ def alerts(recent_hours: int = 24, limit: int = 20) -> dict:
             _alert(a) for a in Alert.objects.filter(resolved_at__gte=since).order_by("-resolved_at")[:limit]
         ],
     }
-
-
-# --- scheduler ------------------------------------------------------------------------------
 
 
 def scheduler() -> dict:
@@ -181,9 +149,6 @@ def scheduler() -> dict:
     }
 
 
-# --- mail -----------------------------------------------------------------------------------
-
-
 def mail() -> dict:
     from mailops.models import MailEvent, OutboundMessage, Suppression
 
@@ -204,42 +169,22 @@ def mail() -> dict:
     }
 
 
-# --- backups --------------------------------------------------------------------------------
-
-
 def backups() -> dict:
     from backups.models import BackupDrill, BackupRecord
 
-    newest = (
-        BackupRecord.objects.filter(status=BackupRecord.OK).order_by("-finished_at", "-started_at").first()
-    )
+    good = BackupRecord.objects.filter(status=BackupRecord.OK)
+    newest = good.order_by("-finished_at", "-started_at").first()
     drill = BackupDrill.objects.order_by("-finished_at").first()
-    stored = BackupRecord.objects.filter(status=BackupRecord.OK).aggregate(total=Sum("stored_size"))["total"]
-    at = (newest.finished_at or newest.started_at) if newest else None
+    if newest:
+        at = newest.finished_at or newest.started_at
+        age = round((timezone.now() - at).total_seconds())
+        newest = _pick(newest, "backup_id stored_size raw_size", at=_iso(at), age_seconds=age)
     return {
-        "newest": None
-        if newest is None
-        else {
-            "backup_id": newest.backup_id,
-            "at": _iso(at),
-            "age_seconds": round((timezone.now() - at).total_seconds()),
-            "stored_size": newest.stored_size,
-            "raw_size": newest.raw_size,
-        },
-        "drill": None
-        if drill is None
-        else {
-            "backup_id": drill.backup_id,
-            "status": drill.status,
-            "finished_at": _iso(drill.finished_at),
-            "rto_seconds": drill.rto_seconds,
-        },
-        "storage_bytes": stored or 0,
-        "count": BackupRecord.objects.filter(status=BackupRecord.OK).count(),
+        "newest": newest,
+        "drill": drill and _pick(drill, "backup_id status rto_seconds", finished_at=_iso(drill.finished_at)),
+        "storage_bytes": good.aggregate(total=Sum("stored_size"))["total"] or 0,
+        "count": good.count(),
     }
-
-
-# --- realtime -------------------------------------------------------------------------------
 
 
 def realtime() -> dict:

@@ -1,10 +1,8 @@
 """What every ops API endpoint shares: permissions, throttles, paging, the documented errors.
 
-Every endpoint needs an authenticated operator (token or session; 401 without credentials, 403
-without the read permission, the `ops` group's); every POST and DELETE also needs its action's
-permission (audit.rights, the `ops-admin` group's; 403 before anything is looked up) and writes
-an audit entry. Bad input is a 400 naming the field; a missing object a 404; a broker that refuses a
-message a 503 with nothing changed.
+401 without credentials, 403 without the `ops` read permission; POST and DELETE also need the
+action's audit.rights permission (checked before any lookup) and write an audit entry. Bad input
+is a 400 naming the field, a missing object a 404, a refusing broker a 503 with nothing changed.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The ops API's list filters: one django-filter FilterSet per list, strict about what it takes.
 
-A list refuses what it does not understand, as every input of the API does (StrictSerializer):
-an unknown query parameter (`?queu=default`) or a blank one (`?queue=`) is a 400 naming it, not a
-silently unfiltered list. Each filter carries its own OpenAPI schema (`schema`), which
-StrictFilterBackendSchema hands to drf-spectacular as the list's query parameters.
+An unknown or blank query parameter is a 400 naming it, not a silently unfiltered list; each
+filter's `schema` becomes the list's OpenAPI query parameters (StrictFilterBackendSchema).
 """
 
 from __future__ import annotations

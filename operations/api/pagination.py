@@ -1,10 +1,7 @@
 """The ops API's pagination: page numbers for short lists, cursors for the ones that grow.
 
-A page number costs a `COUNT(*)` of the whole list, and `?page=N` deep in a million mail events
-is an `OFFSET` MariaDB must walk. The lists that grow with the data (failed jobs, mail events, the
-audit log, alerts) page by cursor instead (DRF's CursorPagination: `next`/`previous` links, no count): a
-page is `WHERE <first ordering field> < <the last row's value> ... LIMIT`, one index range
-whatever its depth.
+A page number costs a COUNT(*) and a deep OFFSET; the growing lists (failed jobs, mail events,
+audit log, alerts) use DRF's CursorPagination: one index range per page, whatever its depth.
 """
 
 from __future__ import annotations

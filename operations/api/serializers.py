@@ -32,9 +32,6 @@ class Shown(serializers.ModelSerializer):
         return field_class, {key: kwargs[key] for key in self.kept if key in kwargs}
 
 
-# --- failed jobs ----------------------------------------------------------------------------
-
-
 class FailedJobSerializer(Shown):
     # Masked: secrets the task saw never leave in an answer (queueops.models.FailedJob).
     message = serializers.CharField(source="shown_message", allow_blank=True)
@@ -88,9 +85,6 @@ class FlushResultSerializer(serializers.Serializer):
     filters = serializers.DictField()
 
 
-# --- queues and workers ---------------------------------------------------------------------
-
-
 class QueueSerializer(serializers.Serializer):
     name = serializers.CharField()
     size = serializers.IntegerField()
@@ -111,9 +105,6 @@ class WorkerSerializer(serializers.Serializer):
     alive = serializers.BooleanField()
 
 
-# --- alerts ---------------------------------------------------------------------------------
-
-
 class AlertSerializer(Shown):
     is_open = serializers.BooleanField()
 
@@ -128,9 +119,6 @@ class AlertSerializer(Shown):
 class AlertResolvedSerializer(serializers.Serializer):
     key = serializers.CharField()
     resolved = serializers.BooleanField()
-
-
-# --- schedules ------------------------------------------------------------------------------
 
 
 class ScheduleSerializer(serializers.Serializer):
@@ -157,9 +145,6 @@ class ScheduleRunSerializer(serializers.Serializer):
 class ScheduleStateSerializer(serializers.Serializer):
     name = serializers.CharField()
     enabled = serializers.BooleanField()
-
-
-# --- backups --------------------------------------------------------------------------------
 
 
 class BackupSerializer(Shown):
@@ -197,10 +182,7 @@ class DrillSerializer(Shown):
 
 class DrillStartSerializer(StrictSerializer):
     reference = serializers.RegexField(
-        r"^[A-Za-z0-9_.:-]{1,100}$",
-        required=False,
-        default="latest",
-        help_text="`latest` or a backup id",
+        r"^[A-Za-z0-9_.:-]{1,100}$", required=False, default="latest", help_text="`latest` or a backup id"
     )
     alias = _alias_field()
 
@@ -219,9 +201,6 @@ class StartedSerializer(serializers.Serializer):
     alias = serializers.CharField()
     note = serializers.CharField(required=False)
     reference = serializers.CharField(required=False)
-
-
-# --- mail -----------------------------------------------------------------------------------
 
 
 class MailEventSerializer(Shown):
@@ -249,9 +228,6 @@ class SuppressionAddSerializer(StrictSerializer):
         if len(address_key(value)) > MAX_ADDRESS:
             raise serializers.ValidationError(f"Ensure this address has at most {MAX_ADDRESS} characters.")
         return value
-
-
-# --- audit ----------------------------------------------------------------------------------
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):

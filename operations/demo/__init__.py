@@ -1,10 +1,7 @@
 """The demo day: what `manage.py demo` loads so every panel, the ops API and ops_report show content.
 
-A realistic day of a small helpdesk, written through the apps' own services and models: agents
-and requesters, tickets with replies and notes and one SLA breach (helpdesk/demo.py), 24 h of
-queue history and job runs, the last hour's task outcomes, a failed job, alerts, mail with a
-bounce and its suppression (ops_day), and a real backup of the database with a passing restore
-drill. `steps()` lists the parts so the command can show progress; `remove()` takes the demo's
+A small helpdesk's day written through the apps' own services (helpdesk/demo.py, ops_day, a real
+backup with a passing drill); `steps()` lists the parts for progress, `remove()` takes the demo's
 rows out again (backups stay: they are real backups of the database).
 """
 
@@ -23,11 +20,8 @@ Step = tuple[str, Callable[[], object]]
 
 
 def parts() -> list:
-    """The `demo` module of each installed app (helpdesk's people and tickets), in app order.
-
-    Found through the app registry as the periodic jobs are: operations reads every app but
-    imports neither helpdesk nor any app above it.
-    """
+    """The `demo` module of each installed app, in app order: found through the app registry,
+    as the periodic jobs are, since operations may not import helpdesk."""
     found = []
     for config in apps.get_app_configs():
         if config.name == "operations":

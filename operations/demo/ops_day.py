@@ -1,8 +1,7 @@
 """The demo's operations: 24 h of queue history and job runs, task outcomes, a failed job, alerts, mail.
 
-Rows are written through each app's models and public functions (recording.store for Mailgun's
-events, so a bounce suppresses its address by the real rule; raise_alert/resolve_alert for the
-alerts), with times spread over the past day the way a quiet working day looks.
+Written through each app's models and public functions (a bounce suppresses by the real rule),
+with times spread over the past day.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ ALERT_PREFIX = "demo:"
 # The demo people's mail domain, frozen here as in helpdesk/demo.py (operations imports no
 # helpdesk module); tests/operations/test_demo_parts.py keeps the two equal.
 DOMAIN = "demo.example.com"
+NO_SUCH_ACCOUNT = "550 5.1.1 The email account that you tried to reach does not exist"
 
 
 def _load(hour: float) -> float:
@@ -127,13 +127,9 @@ def failed_job(now) -> FailedJob:
 
 def alerts() -> None:
     """One alert an operator resolved from the dashboard (audited as the dashboard does), one open."""
-    backlog = f"{ALERT_PREFIX}queue:celery:backlog"
-    raise_alert(
-        backlog,
-        "Queue celery: 212 waiting (over 200) at the morning peak",
-        source="demo",
-        severity=Alert.WARNING,
-    )
+    backlog, bounces = f"{ALERT_PREFIX}queue:celery:backlog", f"{ALERT_PREFIX}mail:bounce-rate"
+    demo = {"source": "demo", "severity": Alert.WARNING}
+    raise_alert(backlog, "Queue celery: 212 waiting (over 200) at the morning peak", **demo)
     resolve_alert(backlog)
     AuditEntry.objects.create(
         username="demo-grace",
@@ -143,12 +139,7 @@ def alerts() -> None:
         channel=AuditEntry.DASHBOARD,
         remote_addr="127.0.0.1",
     )
-    raise_alert(
-        f"{ALERT_PREFIX}mail:bounce-rate",
-        "Mail: a bounce to a requester's address; it is suppressed now",
-        source="demo",
-        severity=Alert.WARNING,
-    )
+    raise_alert(bounces, "Mail: a bounce to a requester's address; it is suppressed now", **demo)
 
 
 MESSAGES = [
@@ -189,9 +180,7 @@ def mail(now) -> int:
                 recipient=address,
                 reject_reason="bounced" if bounced else None,
                 description="No such user here" if bounced else "",
-                mta_response="550 5.1.1 The email account that you tried to reach does not exist"
-                if bounced
-                else "",
+                mta_response=NO_SUCH_ACCOUNT if bounced else "",
                 metadata={recording.OUTBOUND_ID: message.pk},
                 esp_event={"event-data": {"event": "failed" if bounced else event_type, "demo": True}},
             )

@@ -14,6 +14,7 @@ from mailops.models import MailEvent
 
 _AGO = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+JSON_FIELDS = ("message_id", "outbound_id", "reject_reason", "description")
 
 
 def since(text: str) -> datetime:
@@ -62,16 +63,9 @@ class Command(BaseCommand):
         rows = rows[: max(1, options["limit"])]
         for row in rows:
             if options["json"]:
-                record = {
-                    "event_id": row.event_id,
-                    "type": row.event_type,
-                    "recipient": row.recipient,
-                    "occurred_at": row.occurred_at.isoformat(),
-                    "message_id": row.message_id,
-                    "outbound_id": row.outbound_id,
-                    "reject_reason": row.reject_reason,
-                    "description": row.description,
-                }
+                record = {"event_id": row.event_id, "type": row.event_type, "recipient": row.recipient}
+                record["occurred_at"] = row.occurred_at.isoformat()
+                record |= {name: getattr(row, name) for name in JSON_FIELDS}
                 self.stdout.write(json.dumps(record))
             else:
                 when = row.occurred_at.strftime("%Y-%m-%d %H:%M:%S")

@@ -46,12 +46,8 @@ class Command(AuditedCommand):
     def add_arguments(self, parser):
         parser.add_argument("--to", required=True, metavar="ADDRESS", help="the recipient")
         parser.add_argument("--subject", default="opsproject mail test", help="the subject line")
-        parser.add_argument(
-            "--wait",
-            type=seconds,
-            default=30.0,
-            help="seconds to wait for the worker's outcome (0: do not wait)",
-        )
+        wait = "seconds to wait for the worker's outcome (0: do not wait)"
+        parser.add_argument("--wait", type=seconds, default=30.0, help=wait)
         parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
     def handle(self, *args, **options):

@@ -56,20 +56,13 @@ class Command(AuditedCommand):
         remove = actions.add_parser("remove", help="allow mail to an address again")
         remove.add_argument("address")
         pull = actions.add_parser("import", help="pull Mailgun's suppression lists (paginated)")
-        pull.add_argument(
-            "--list",
-            dest="lists",
-            action="append",
-            choices=mailgun.LISTS,
-            help="only this list (repeatable; default all three)",
-        )
+        only = "only this list (repeatable; default all three)"
+        pull.add_argument("--list", dest="lists", action="append", choices=mailgun.LISTS, help=only)
         pull.add_argument("--dry-run", action="store_true", help="count, do not store")
         pull.add_argument("--json", action="store_true", help="print the counts as JSON")
 
     def handle(self, *args, **options):
-        action = options["action"]
-        code = getattr(self, f"_{action}")(options)
-        sys.exit(code)
+        sys.exit(getattr(self, f"_{options['action']}")(options))
 
     def _list(self, options) -> int:
         rows = Suppression.objects.all()
@@ -91,16 +84,13 @@ class Command(AuditedCommand):
         return EXIT_OK
 
     def _add(self, options) -> int:
-        address = _address(options["address"])
+        address, operator = _address(options["address"]), Suppression.Source.OPERATOR
         try:
-            row, created = suppress(
-                address, options["reason"], Suppression.Source.OPERATOR, detail=options["detail"]
-            )
+            row, created = suppress(address, options["reason"], operator, detail=options["detail"])
         except ValueError as error:
             raise CommandError(str(error), returncode=EXIT_USAGE) from None
-        self.stdout.write(
-            f"{row.address}: {'suppressed' if created else 'already suppressed'} ({row.reason})"
-        )
+        state = "suppressed" if created else "already suppressed"
+        self.stdout.write(f"{row.address}: {state} ({row.reason})")
         return EXIT_OK
 
     def _remove(self, options) -> int:

@@ -92,8 +92,7 @@ def _account(credentials: dict, new_password: bool):
     users = get_user_model()
     user = users.objects.filter(username=credentials["username"]).first()
     if user is None:
-        user = users.objects.create_superuser(credentials["username"], "", credentials["password"])
-        return user, True
+        return users.objects.create_superuser(credentials["username"], "", credentials["password"]), True
     fields = []
     if not (user.is_superuser and user.is_staff and user.is_active):
         user.is_superuser = user.is_staff = user.is_active = True
