@@ -6,13 +6,17 @@ scratch database whose lock is free belongs to no live drill. MariaDB only.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db import DatabaseError
+
 from backups.dumpers.base import Dumper
 from backups.errors import BackupError, UsageError
 
+log = logging.getLogger(__name__)
 SUFFIX = re.compile(r"[0-9a-f]{8}")
 # The lock's session idles while the drill runs: a server wait_timeout shorter than a drill would
 # end it and free the lock under a live drill. 31536000 s is the server's maximum.
@@ -69,6 +73,8 @@ def drop_abandoned(dumper: Dumper) -> list[str]:
                 try:
                     cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)}")
                     dropped.append(name)
+                except DatabaseError as error:  # one it cannot drop must not stop every drill
+                    log.warning("scratch database %s of a dead drill could not be dropped: %s", name, error)
                 finally:
                     cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
     finally:
