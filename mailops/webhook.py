@@ -1,7 +1,7 @@
 """The Mailgun tracking webhook: Anymail's view, stricter about what it accepts.
 
 Anymail's `post` runs unchanged; only its documented hooks are extended (docs/ARCHITECTURE.md):
-`validate_request` refuses malformed bodies, signatures older than MAIL_WEBHOOK_MAX_AGE and checks
+`validate_request` refuses malformed bodies (nesting 32 deep included: the JSON column refuses it), signatures older than MAIL_WEBHOOK_MAX_AGE and checks
 MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS during a rotation (the MRO order it relies on is pinned by
 tests/mailops/test_anymail_hooks.py); `parse_events` makes a hostile body a 400; `dispatch` gives
 Anymail's refusals as one line and 503 without a signing key. A failing receiver gives a 5xx so
@@ -30,6 +30,9 @@ FUTURE_SKEW = 15 * 60
 REQUIRED_EVENT_FIELDS = ("event", "timestamp", "recipient")
 TEXT_FIELDS = ("event", "recipient")
 SIGNATURE_FIELDS = ("timestamp", "token", "signature")
+# MariaDB's JSON_VALID (the JSON column's CHECK) refuses objects and lists nested 32 deep; far
+# deeper, kombu's encoder runs out of recursion while publishing the task (a 500).
+MAX_JSON_DEPTH = 31
 MAX_TOKEN = 255  # MailEvent.event_id; Mailgun's tokens are 50 characters
 # What a parser may raise on a hostile body: wrong types, nesting too deep, numbers past a datetime
 # (OSError: datetime.fromtimestamp past the platform's time_t, an event timestamp of 1e18).
@@ -140,7 +143,21 @@ def _check_event_data(body) -> None:
         _refuse("Mailgun webhook event-data event and recipient must be text")
     if not isinstance(data.get("user-variables", {}), dict):
         _refuse("Mailgun webhook user-variables must be an object")
+    if _too_deep(data):
+        _refuse(f"Mailgun webhook event-data nests deeper than {MAX_JSON_DEPTH} levels (cannot be stored)")
     try:  # strict JSON in valid UTF-8, as MariaDB's JSON check and utf8mb4 demand
         json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
     except ValueError:  # NaN or Infinity; UnicodeEncodeError (a lone surrogate) is one too
         _refuse("Mailgun webhook event-data holds NaN, Infinity or a lone surrogate (cannot be stored)")
+
+
+def _too_deep(data) -> bool:
+    """Whether objects and lists nest more than MAX_JSON_DEPTH deep (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False

@@ -162,6 +162,9 @@ def _bad_posts():
     signed_at_infinity["signature"]["signature"] = signature(SIGNING_KEY, "-inf", "t" * 50)
     signed_at_nan = json.loads(json.dumps(signed_at_infinity))
     signed_at_nan["signature"].update(timestamp="nan", signature=signature(SIGNING_KEY, "nan", "t" * 50))
+    too_deep, deep_for_the_encoder = json.loads(json.dumps(good)), json.loads(json.dumps(good))
+    too_deep["event-data"]["extra"] = json.loads("[" * 31 + "]" * 31)  # 32 levels with event-data's
+    deep_for_the_encoder["event-data"]["extra"] = json.loads("[" * 920 + "]" * 920)
     non_ascii_timestamp = json.loads(json.dumps(good))
     non_ascii_timestamp["signature"]["timestamp"] = "\U0001f600"
     return [
@@ -185,6 +188,8 @@ def _bad_posts():
         ("signed at minus infinity", signed_at_infinity, "application/json"),
         ("signed at NaN", signed_at_nan, "application/json"),
         ("signature timestamp not ASCII", non_ascii_timestamp, "application/json"),
+        ("event data nested deeper than MariaDB's JSON allows", too_deep, "application/json"),
+        ("event data deep enough to exhaust the task encoder", deep_for_the_encoder, "application/json"),
         (
             "form token not ASCII",
             b"token=%F0%9F%98%80&timestamp=1&signature=x",

@@ -2,7 +2,7 @@
 
 import sys
 
-from backups import catalog, logins, pitr, restore
+from backups import catalog, drill_scratch, logins, pitr, restore
 from backups.errors import UsageError
 from backups.management.base import BackupCommand
 
@@ -12,8 +12,10 @@ class Command(BackupCommand):
         "Restore a backup. The whole archive is verified first (sha256, age authentication, zstd "
         "checksum, size); a damaged or wrongly keyed archive is refused with the target untouched. "
         "With --target-database NAME it loads into that database (created if missing, emptied if "
-        "not). Without it, it restores over the LIVE database: maintenance on (web 503), workers "
-        "paused, restore, migrate, clear caches, resume, verify health and row counts, then a smoke "
+        "not; a name shaped like a drill's scratch database, <database>_drill_<8 hex digits>, is "
+        "refused, exit 2: the next drill would drop it). Without it, it restores over the LIVE "
+        "database: maintenance on (web 503), workers paused, restore, migrate, clear caches, resume, "
+        "verify health and row counts, then a smoke "
         "login: BACKUP_SMOKE_USERNAME logs in over HTTP at BACKUP_SMOKE_URL and reads one ticket (a "
         "failure fails the restore, exit 1, step 'smoke login'). --target-database loads as the drill "
         "user (BACKUP_RESTORE_DATABASE_URL); MariaDB only (a MySQL server is refused, exit 2). "
@@ -57,6 +59,7 @@ class Command(BackupCommand):
         alias = options["database"]
         dumper = logins.restore_dumper(alias)  # sees the drill databases it may replace
         dumper.check_server()  # MariaDB only: refused before any question or change
+        drill_scratch.refuse_scratch_name(dumper, options["target_database"])
         until = pitr.parse_until(options["until"]) if options["until"] else None
         manifest = catalog.resolve(options["backup"], alias=alias if options["backup"] == "latest" else None)
         allow_unsigned = options["allow_unsigned"]
