@@ -30,20 +30,10 @@ class AlertAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     list_filter = [AlertStatusFilter, "severity", "source"]
     search_fields = ["key", "summary", "detail"]
     date_hierarchy = "opened_at"
-    readonly_fields = [
-        "key",
-        "source",
-        "severity",
-        "summary",
-        "detail",
-        "opened_at",
-        "last_seen_at",
-        "last_notified_at",
-        "reminders",
-        "resolved_at",
-        "lasted",
+    fields = readonly_fields = [
+        *("key", "source", "severity", "summary", "detail", "opened_at", "last_seen_at"),
+        *("last_notified_at", "reminders", "resolved_at", "lasted"),
     ]
-    fields = readonly_fields
 
     def has_add_permission(self, request):
         return False

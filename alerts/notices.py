@@ -25,6 +25,7 @@ import json
 import logging
 import urllib.request
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import mail_admins
@@ -65,18 +66,17 @@ def raise_alert(
             if alert is None:  # ...and it was resolved in between: leave it to the next check
                 raise
         else:
-            _notify_on_commit(alert, OPENED)
+            transaction.on_commit(partial(notify, alert, OPENED))
             return alert
     Alert.objects.filter(pk=alert.pk).update(last_seen_at=now, **fields)
     due = alert.last_notified_at is None or now - alert.last_notified_at >= timedelta(seconds=repeat)
     # Only the caller whose update finds the old notice time sends the reminder.
-    if due and Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
+    reminded = due and Alert.objects.filter(pk=alert.pk, last_notified_at=alert.last_notified_at).update(
         last_notified_at=now, reminders=alert.reminders + 1
-    ):
-        alert.refresh_from_db()
-        _notify_on_commit(alert, REMINDER)
-        return alert
+    )
     alert.refresh_from_db()
+    if reminded:
+        transaction.on_commit(partial(notify, alert, REMINDER))
     return alert
 
 
@@ -88,12 +88,8 @@ def resolve_alert(key: str) -> Alert | None:
     if not Alert.objects.filter(pk=alert.pk, open_key=key).update(open_key=None, resolved_at=timezone.now()):
         return None  # resolved by someone else, who sent the notice
     alert.refresh_from_db()
-    _notify_on_commit(alert, RESOLVED)
+    transaction.on_commit(partial(notify, alert, RESOLVED))
     return alert
-
-
-def _notify_on_commit(alert: Alert, kind: str) -> None:
-    transaction.on_commit(lambda: notify(alert, kind))
 
 
 def duration_text(delta: timedelta) -> str:
@@ -107,12 +103,11 @@ def duration_text(delta: timedelta) -> str:
 
 def message(alert: Alert, kind: str) -> tuple[str, str]:
     """The subject and body of a notice."""
-    if kind == OPENED:
-        subject = f"[{alert.severity.upper()}] {alert.summary}"
-    elif kind == REMINDER:
-        subject = f"[STILL {alert.severity.upper()}] {alert.summary} (open {duration_text(alert.duration)})"
-    else:
-        subject = f"[RESOLVED] {alert.summary} (after {duration_text(alert.duration)})"
+    severity, lasted = alert.severity.upper(), duration_text(alert.duration)
+    subject = {
+        OPENED: f"[{severity}] {alert.summary}",
+        REMINDER: f"[STILL {severity}] {alert.summary} (open {lasted})",
+    }.get(kind, f"[RESOLVED] {alert.summary} (after {lasted})")
     lines = [subject, "", f"alert: {alert.key}"]
     if alert.source:
         lines.append(f"source: {alert.source}")

@@ -4,6 +4,4 @@ from django.urls import path
 
 from apitokens.views import TokenObtainView
 
-urlpatterns = [
-    path("token/", TokenObtainView.as_view(), name="api-token"),
-]
+urlpatterns = [path("token/", TokenObtainView.as_view(), name="api-token")]

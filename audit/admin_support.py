@@ -3,7 +3,8 @@
 `OperatorsMayRead` lets operators (audit.rights.READ) see an operations page, as they see the
 same rows on the dashboard and in the API; `may` answers the `has_<name>_permission` hooks of
 admin actions declared with `permissions=[...]` from audit.rights; `record` writes an
-admin action's audit entry (door "admin"), so Django's LogEntry is not the only trace.
+admin action's audit entry (door "admin"), so Django's LogEntry is not the only trace;
+`AuditedDeletes` writes one per object an admin page deletes.
 """
 
 from __future__ import annotations
@@ -27,3 +28,24 @@ def may(request, action: str) -> bool:
 
 def record(request, action: str, target: str = "", detail: dict | None = None, **kwargs) -> AuditEntry:
     return _record(request, action, target, detail, channel=AuditEntry.ADMIN, **kwargs)
+
+
+class AuditedDeletes:
+    """A ModelAdmin mixin: each object deleted (one, or a selection) writes a `delete_action`
+    entry, named and described by `described` as it was before the delete (a cascade included)."""
+
+    delete_action = ""
+
+    def described(self, obj) -> tuple[str, dict | None]:
+        return str(obj), None
+
+    def delete_model(self, request, obj):
+        target, detail = self.described(obj)
+        super().delete_model(request, obj)
+        record(request, self.delete_action, target, detail)
+
+    def delete_queryset(self, request, queryset):
+        rows = [self.described(obj) for obj in queryset]
+        super().delete_queryset(request, queryset)
+        for target, detail in rows:
+            record(request, self.delete_action, target, detail)

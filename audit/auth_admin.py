@@ -35,7 +35,9 @@ class AuditedUserAdmin(UserAdmin):
             admin_support.record(request, "user.rights_change", form.instance.get_username(), detail)
 
 
-class AuditedGroupAdmin(GroupAdmin):
+class AuditedGroupAdmin(admin_support.AuditedDeletes, GroupAdmin):
+    delete_action = "group.delete"
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if "permissions" in form.changed_data or not change:
@@ -44,17 +46,6 @@ class AuditedGroupAdmin(GroupAdmin):
                 "after": _shown(form.cleaned_data["permissions"]),
             }
             admin_support.record(request, "group.permissions_change", form.instance.name, detail)
-
-    def delete_model(self, request, obj):
-        name = obj.name
-        super().delete_model(request, obj)
-        admin_support.record(request, "group.delete", name)
-
-    def delete_queryset(self, request, queryset):
-        names = list(queryset.values_list("name", flat=True))
-        super().delete_queryset(request, queryset)
-        for name in names:
-            admin_support.record(request, "group.delete", name)
 
 
 User = get_user_model()

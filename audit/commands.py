@@ -1,10 +1,19 @@
-"""AuditedCommand: a management command whose every run writes one audit entry (door "command")."""
+"""AuditedCommand: a management command whose every run writes one audit entry (door "command"),
+and whose bad usage, when it sets `one_line_usage`, is one line on stderr and exit 2."""
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.log import run_of
+
+
+class _OneLineParser(CommandParser):
+    def error(self, message):
+        if self.called_from_command_line:
+            # argparse would print the whole usage first; one line says it, --help says the rest.
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        raise CommandError(f"Error: {message}", returncode=2)
 
 
 class AuditedCommand(BaseCommand):
@@ -12,6 +21,7 @@ class AuditedCommand(BaseCommand):
     its arguments without secrets, the OS user and how it ended. Read-only commands leave it empty."""
 
     audit_action = ""
+    one_line_usage = False
 
     def audit_action_for(self, options: dict) -> str:
         return self.audit_action
@@ -21,6 +31,8 @@ class AuditedCommand(BaseCommand):
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
+        if self.one_line_usage:
+            parser.__class__ = _OneLineParser
         if self.audit_action or type(self).audit_action_for is not AuditedCommand.audit_action_for:
             parser.epilog = (
                 "Each run that changes something is written to the audit log (door 'command': the "

@@ -23,15 +23,9 @@ from health.redact import mask
 log = logging.getLogger(__name__)
 
 # Options every Django command has; they say nothing about what the operator did.
-_COMMON_OPTIONS = {
-    "verbosity",
-    "settings",
-    "pythonpath",
-    "traceback",
-    "no_color",
-    "force_color",
-    "skip_checks",
-}
+_COMMON_OPTIONS = frozenset(
+    ["verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks"]
+)
 _SECRET_OPTION = re.compile(r"pass|secret|token|key|identity|credential", re.IGNORECASE)
 
 
@@ -145,14 +139,12 @@ def _write_run(command: str, action: str, target: str, detail: dict, outcome: st
     try:
         _write(
             quiet=True,
-            user=None,
             username=os_user(),
             action=action,
             target=target or command,
             detail=detail,
             channel=AuditEntry.COMMAND,
             outcome=outcome,
-            remote_addr=None,
         )
     except DatabaseError as error:
         # The command's own outcome matters more than its audit row; say it was not written.

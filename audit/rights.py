@@ -30,10 +30,7 @@ ACTIONS = {
 
 OPS_GROUP = "ops"
 OPS_ADMIN_GROUP = "ops-admin"
-GROUPS = {
-    OPS_GROUP: (READ,),
-    OPS_ADMIN_GROUP: (READ, *sorted(set(ACTIONS.values()))),
-}
+GROUPS = {OPS_GROUP: (READ,), OPS_ADMIN_GROUP: (READ, *sorted(set(ACTIONS.values())))}
 
 
 def _active(user) -> bool:

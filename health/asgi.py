@@ -1,12 +1,8 @@
-"""Answers health probes in front of Django's ASGI handler.
+"""Answers health probes in front of Django's ASGI handler: no middleware, no thread hops, any Host.
 
-A load balancer probing every second from every node should cost next to nothing, and an
-orchestrator's probe that sends the pod's IP as Host must not be refused by ALLOWED_HOSTS.
-`HealthProbes` answers the probe URLs (whatever health/urls.py routes to the health views)
-itself: no middleware stack, no thread hops, the same answers as the views (health/views.py).
-
-A request that carries a session cookie and no valid token goes on to Django, whose view
-can tell a staff session from an anonymous one. Everything else passes through untouched.
+The probe URLs (whatever health/urls.py routes to the health views) get the views' own answers
+(health/views.py); a request with a session cookie and no valid token goes on to Django, whose
+view can tell a staff session from an anonymous one. Everything else passes through untouched.
 """
 
 from __future__ import annotations
@@ -44,7 +40,7 @@ class HealthProbes:
             return views.LIVE
         if match.func is views.up:
             return views.UP
-        if match.func not in (views.readiness, views.component):
+        if match.func is not views.readiness:
             return None
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
@@ -55,9 +51,8 @@ class HealthProbes:
         fresh = views.wants_fresh(
             parse_qs(scope.get("query_string", b"").decode("latin-1")).get("fresh", [""])[0]
         )
-        if match.func is views.component:
-            return await views.component_answer(match.kwargs["component"], authorised=authorised, fresh=fresh)
-        return await views.readiness_answer(authorised=authorised, fresh=fresh)
+        component = match.kwargs.get("component")
+        return await views.readiness_answer(component, authorised=authorised, fresh=fresh)
 
 
 async def _send(answer: views.Answer, scope, send) -> None:

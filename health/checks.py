@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import time
 import uuid
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 from math import ceil
 
 from django.conf import settings
@@ -59,29 +60,35 @@ def _connection(alias: str, timeout: float):
     return type(base)(settings_dict, alias)
 
 
+def _measured(component: str, alias: str, probe: Callable[[], str]) -> Result:
+    """Time `probe`, which returns what is wrong ("" when nothing is): a datastore's responseTime."""
+    entry = {"component": component, "measurement": "responseTime", "component_id": alias}
+    entry["component_type"] = "datastore"
+    started = time.perf_counter()
+    try:
+        problem = probe()
+    except Exception as error:
+        problem = _failure(error)
+    if problem:
+        return Result(**entry, status=FAIL, output=problem)
+    return Result(**entry, observed_value=_ms_since(started), observed_unit="ms")
+
+
 @health_check("database", measurement="responseTime")
 def database() -> list[Result]:
     """`SELECT 1` on every configured database alias, on a new connection, timed."""
-    results = []
-    for alias in connections:
-        entry = {"component": "database", "measurement": "responseTime", "component_id": alias}
-        entry["component_type"] = "datastore"
-        connection = _connection(alias, current_timeout())
-        started = time.perf_counter()
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-                row = cursor.fetchone()
-        except Exception as error:
-            results.append(Result(**entry, status=FAIL, output=_failure(error)))
-            continue
-        finally:
-            connection.close()
-        if row is None or row[0] != 1:
-            results.append(Result(**entry, status=FAIL, output=f"SELECT 1 returned {row!r}"))
-        else:
-            results.append(Result(**entry, observed_value=_ms_since(started), observed_unit="ms"))
-    return results
+    return [_measured("database", alias, partial(_select_one, alias)) for alias in connections]
+
+
+def _select_one(alias: str) -> str:
+    connection = _connection(alias, current_timeout())
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            row = cursor.fetchone()
+    finally:
+        connection.close()
+    return "" if row is not None and row[0] == 1 else f"SELECT 1 returned {row!r}"
 
 
 # --- cache ----------------------------------------------------------------------------------
@@ -112,25 +119,16 @@ def _forget_clients(setting: str, **kwargs) -> None:
 @health_check("cache", measurement="responseTime")
 def cache() -> list[Result]:
     """Write, read back and delete a unique key in every configured cache, timed."""
-    results = []
-    for alias in settings.CACHES:
-        entry = {"component": "cache", "measurement": "responseTime", "component_id": alias}
-        entry["component_type"] = "datastore"
-        key, value = f"health:{uuid.uuid4().hex}", uuid.uuid4().hex
-        started = time.perf_counter()
-        try:
-            client = _cache(alias, current_timeout())
-            client.set(key, value, timeout=30)
-            read = client.get(key)
-            client.delete(key)
-        except Exception as error:
-            results.append(Result(**entry, status=FAIL, output=_failure(error)))
-            continue
-        if read != value:
-            results.append(Result(**entry, status=FAIL, output="read back a different value"))
-        else:
-            results.append(Result(**entry, observed_value=_ms_since(started), observed_unit="ms"))
-    return results
+    return [_measured("cache", alias, partial(_set_get_delete, alias)) for alias in settings.CACHES]
+
+
+def _set_get_delete(alias: str) -> str:
+    key, value = f"health:{uuid.uuid4().hex}", uuid.uuid4().hex
+    client = _cache(alias, current_timeout())
+    client.set(key, value, timeout=30)
+    read = client.get(key)
+    client.delete(key)
+    return "" if read == value else "read back a different value"
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -139,26 +137,22 @@ def cache() -> list[Result]:
 @health_check("storage", measurement="responseTime")
 def storage() -> Result:
     """Write, read back and delete a small file on the default storage, timed."""
-    entry = {"component": "storage", "measurement": "responseTime", "component_id": "default"}
-    entry["component_type"] = "datastore"
+    return _measured("storage", "default", _write_read_delete)
+
+
+def _write_read_delete() -> str:
     content = uuid.uuid4().hex.encode()
-    started = time.perf_counter()
+    store = storages["default"]
+    name = store.save(f"health/{uuid.uuid4().hex}.txt", ContentFile(content))
     try:
-        store = storages["default"]
-        name = store.save(f"health/{uuid.uuid4().hex}.txt", ContentFile(content))
-        try:
-            with store.open(name, "rb") as file:
-                read = file.read()
-        finally:
-            store.delete(name)
-        gone = not store.exists(name)
-    except Exception as error:
-        return Result(**entry, status=FAIL, output=_failure(error))
+        with store.open(name, "rb") as file:
+            read = file.read()
+    finally:
+        store.delete(name)
+    gone = not store.exists(name)
     if read != content:
-        return Result(**entry, status=FAIL, output="read back different content")
-    if not gone:
-        return Result(**entry, status=FAIL, output="the file is still there after delete")
-    return Result(**entry, observed_value=_ms_since(started), observed_unit="ms")
+        return "read back different content"
+    return "" if gone else "the file is still there after delete"
 
 
 # --- migrations -----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Shared by `manage.py health --url` and `manage.py health_gate`.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -13,6 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 from health.results import STATUSES
 
 CONTENT_TYPE = "application/health+json"
+MAX_BODY = 1 << 20  # far above any health document: a larger answer is not one
+TEXT_FIELDS = ("output", "componentId", "observedUnit")
 
 
 class Unreachable(Exception):
@@ -42,20 +45,49 @@ def fetch(url: str, *, token: str = "", timeout: float, fresh: bool = False) -> 
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            status, body = response.status, response.read()
-    except urllib.error.HTTPError as error:  # 503 and 404 carry a health document too
-        status, body = error.code, error.read()
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
+        try:
+            response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
+        except urllib.error.HTTPError as error:  # 503 and 404 carry a health document too
+            response = error
+        with response:
+            status, body = response.status, response.read(MAX_BODY + 1)
+    except (http.client.HTTPException, OSError) as error:  # URLError is an OSError
+        reason = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
         raise Unreachable(f"{url}: {reason}") from None
+    if len(body) > MAX_BODY:
+        raise Unreachable(f"{url}: HTTP {status}, an answer over {MAX_BODY} bytes is not a health document")
     try:
         document = json.loads(body)
-        if not isinstance(document, dict) or document.get("status") not in STATUSES:
-            raise ValueError
-    except ValueError:
-        raise Unreachable(f"{url}: HTTP {status}, not a health document") from None
+    except (ValueError, RecursionError):
+        document = None
+    problem = shape_error(document)
+    if problem:
+        raise Unreachable(f"{url}: HTTP {status}, not a health document ({problem})")
     return status, document
+
+
+def shape_error(document) -> str:
+    """What makes a parsed answer no health+json document ("" when it is one): callers trust it."""
+    if not isinstance(document, dict) or document.get("status") not in STATUSES:
+        return "no status of " + "/".join(STATUSES)
+    checks = document.get("checks", {})
+    if not isinstance(document.get("output", ""), str) or not isinstance(checks, dict):
+        return "output not a string or checks not an object"
+    for key, entries in checks.items():
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            return f"checks {key[:80]!r} not a list of objects"
+        for entry in entries:
+            if entry.get("status") not in STATUSES or any(
+                not isinstance(entry.get(name, ""), str) for name in TEXT_FIELDS
+            ):
+                return f"checks {key[:80]!r}: an entry without a status or with a field not a string"
+    return ""
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """`text` on one line of at most `limit` characters: what a server sent may hold anything."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def failing(document: dict) -> list[str]:

@@ -62,13 +62,7 @@ def health_check(
         raise ValueError(f"a check's timeout is a positive number of seconds, not {timeout!r}")
 
     def register(function: CheckFunction) -> CheckFunction:
-        function.health_check = Check(
-            component=component,
-            function=function,
-            timeout=timeout,
-            measurement=measurement,
-            per_process=per_process,
-        )
+        function.health_check = Check(component, function, timeout, measurement, per_process)
         return function
 
     return register

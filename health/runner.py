@@ -1,17 +1,9 @@
 """The health runner: every check runs concurrently under its deadline, cached and single-flight.
 
-- Each check runs in a small pool of daemon threads. A caller waits for it until the run's
-  deadline (`HEALTH_TIMEOUT`, or the check's own timeout when that is shorter) and then
-  reports `fail` with `timed out after N s`; the run goes on in its thread, the caller does
-  not wait for it. No check holds a probe past `HEALTH_TIMEOUT`: that is the promise a load
-  balancer's probe timeout is set against.
-- One run per check at a time ("single flight"): probes that arrive while a check runs wait
-  for that run instead of starting another, so a hung check never occupies more than one
-  thread, and a probe storm costs one run. Across the processes of a host the same holds
-  through `health.shared`.
-- A finished run is reused for `HEALTH_CACHE_SECONDS`; `fresh=True` asks for a new run (or
-  joins the one in flight).
-
+What it promises (docs/ARCHITECTURE.md, "Health", says how): no probe waits past its deadline
+(`HEALTH_TIMEOUT`, or a check's shorter timeout) and is then told `timed out after N s`; a
+check has one run at a time, across the processes of a host too (`health.shared`), so a hung
+check holds one thread; a finished run is reused for `HEALTH_CACHE_SECONDS` unless `fresh`.
 `run()` waits in the calling thread (commands); `arun()` awaits without blocking the event
 loop (the ASGI views). Neither ever raises because of a check.
 """
@@ -20,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import hashlib
 import json
 import logging
@@ -237,12 +230,8 @@ def _call(check: Check, timeout: float) -> tuple[Result, ...]:
 
 
 def _redacted(result: Result) -> Result:
-    if not result.output:
-        return result
-    clean = redact.redact(result.output)
-    if clean == result.output:
-        return result
-    return Result(**{**result.__dict__, "output": clean})
+    clean = redact.redact(result.output) if result.output else result.output
+    return result if clean == result.output else dataclasses.replace(result, output=clean)
 
 
 @lru_cache(maxsize=1)
@@ -300,8 +289,10 @@ def overall(results: Iterable[Result], critical: Iterable[str] | None = None) ->
 
 
 class _Probe:
-    def __init__(self, checks: Sequence[Check], fresh: bool, timeout: float | None):
-        self.waiting = [_begin(check, fresh, timeout) for check in checks]
+    def __init__(self, checks: Sequence[Check] | None, fresh: bool, timeout: float | None):
+        self.waiting = [
+            _begin(check, fresh, timeout) for check in (configured_checks() if checks is None else checks)
+        ]
 
     def still_due(self) -> tuple[list[_Waiting], float]:
         """The runs worth waiting for (not done, deadline ahead) and seconds to the nearest deadline."""
@@ -314,24 +305,17 @@ class _Probe:
         return due, min((item.deadline for item in due), default=now) - now
 
     def wait(self) -> None:
-        while True:
-            due, seconds = self.still_due()
-            if not due:
-                return
-            concurrent.futures.wait(
-                [item.future for item in due], timeout=seconds, return_when=concurrent.futures.FIRST_COMPLETED
-            )
+        while (due := self.still_due())[0]:
+            futures = [item.future for item in due[0]]
+            concurrent.futures.wait(futures, timeout=due[1], return_when=concurrent.futures.FIRST_COMPLETED)
 
     async def await_(self) -> None:
         wrapped: dict[int, asyncio.Future] = {}
-        while True:
-            due, seconds = self.still_due()
-            if not due:
-                return
-            waiters = {wrapped.setdefault(id(item), asyncio.wrap_future(item.future)) for item in due}
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        while (due := self.still_due())[0]:
+            waiters = {wrapped.setdefault(id(item), asyncio.wrap_future(item.future)) for item in due[0]}
+            await asyncio.wait(waiters, timeout=due[1], return_when=asyncio.FIRST_COMPLETED)
 
-    def report(self, critical: Iterable[str] | None) -> Report:
+    def report(self, checks: Sequence[Check] | None) -> Report:
         now = time.monotonic()
         results: list[Result] = []
         fresh_until: list[float] = []
@@ -344,6 +328,7 @@ class _Probe:
             results.extend(item.results)
             fresh_until.append(item.fresh_until)
         max_age = max(0, floor(min(fresh_until, default=now) - now))
+        critical = settings.HEALTH_CRITICAL if checks is None else None
         return Report(tuple(results), overall(results, critical), max_age)
 
 
@@ -355,16 +340,16 @@ def run(
     With `checks=None` every configured check runs and `HEALTH_CRITICAL` decides the overall
     status; a caller that names checks asks about those, so each of them counts as critical.
     """
-    probe = _Probe(configured_checks() if checks is None else checks, fresh, timeout)
+    probe = _Probe(checks, fresh, timeout)
     probe.wait()
-    return probe.report(settings.HEALTH_CRITICAL if checks is None else None)
+    return probe.report(checks)
 
 
 async def arun(checks: Sequence[Check] | None = None, *, fresh: bool = False) -> Report:
     """Like run(), but awaiting: the event loop keeps serving while checks run in threads."""
-    probe = _Probe(configured_checks() if checks is None else checks, fresh, None)
+    probe = _Probe(checks, fresh, None)
     await probe.await_()
-    return probe.report(settings.HEALTH_CRITICAL if checks is None else None)
+    return probe.report(checks)
 
 
 def reset(*, shared: bool = True) -> None:

@@ -1,12 +1,9 @@
 """Host-wide single flight: the processes of one host share check runs through small files.
 
-Per check there is a lock file and a result file in `HEALTH_STATE_DIR`. The process that
-takes the lock (flock, so the kernel frees it if that process dies) runs the check and writes
-the result; the others wait for that result instead of running the check themselves. A hung
-check keeps its lock until its thread gives up, so no process starts it again meanwhile.
-
-File names carry a namespace derived from the configuration, so processes that talk to other
-databases or caches (a test run beside `make run`, say) never read each other's results.
+Per check a lock file (flock: the kernel frees it if its process dies) and a result file in
+`HEALTH_STATE_DIR`: the lock holder runs the check and writes the result, the others wait for
+it. A hung check keeps its lock until its thread gives up. Names carry a namespace derived from
+the configuration, so processes talking to other databases or caches never share results.
 """
 
 from __future__ import annotations

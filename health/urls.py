@@ -11,6 +11,6 @@ urlpatterns = [
     re_path(r"^health/ready/?$", views.readiness, name="health-ready"),
     re_path(r"^health/(?:live|app)/?$", views.liveness, name="health-live"),
     # The Laravel setup's path for its websocket server (Reverb): the realtime component.
-    re_path(r"^health/reverb/?$", views.component, {"component": "realtime"}, name="health-reverb"),
-    re_path(r"^health/(?P<component>\w+)/?$", views.component, name="health-component"),
+    re_path(r"^health/reverb/?$", views.readiness, {"component": "realtime"}, name="health-reverb"),
+    re_path(r"^health/(?P<component>\w+)/?$", views.readiness, name="health-component"),
 ]

@@ -1,16 +1,11 @@
 """The probe endpoints: readiness (`/health`, `/health/<component>`), liveness and `/up`.
 
-Each endpoint is an `Answer` built by one async function, served two ways:
-
-- as Django views (health/urls.py), which also recognise staff sessions;
-- by `health.asgi.HealthProbes` in front of Django, for every probe that carries no session
-  cookie: load balancers and orchestrators get their answer without Django's middleware, and
-  whatever Host header they send.
-
-The answers await the runner while checks run in its threads, so a hung dependency holds no
-event-loop time and no request thread. Liveness and /up touch nothing. Details (values,
-outputs, ids, times) go to holders of `HEALTH_TOKEN` and to staff sessions; everyone else
-gets statuses, and nobody gets versions, settings or tracebacks.
+Each answer is an `Answer` built once by an async function and served two ways: by these Django
+views (health/urls.py), which also recognise staff sessions, and by `health.asgi.HealthProbes`
+in front of Django (docs/ARCHITECTURE.md, "Health"). The answers await the runner, so a hung
+dependency holds no event-loop time and no request thread. Details (values, outputs, ids,
+times) go to holders of `HEALTH_TOKEN` and to staff sessions; nobody gets versions, settings
+or tracebacks.
 """
 
 from __future__ import annotations
@@ -96,18 +91,14 @@ async def _probe_answer(checks, *, authorised: bool, fresh: bool) -> Answer:
     )
 
 
-async def readiness_answer(*, authorised: bool, fresh: bool) -> Answer:
-    """Every configured check; `HEALTH_CRITICAL` components decide between fail and warn."""
-    return await _probe_answer(None, authorised=authorised, fresh=fresh)
-
-
-async def component_answer(component: str, *, authorised: bool, fresh: bool) -> Answer:
-    """The checks of one component; its own failure is a 503 whether critical or not."""
+async def readiness_answer(component: str | None = None, *, authorised: bool, fresh: bool) -> Answer:
+    """Every configured check, where `HEALTH_CRITICAL` components decide between fail and warn;
+    or the checks of one `component`, whose own failure is a 503 whether critical or not."""
     try:
-        checks = checks_of(component)
+        checks = None if component is None else checks_of(component)
     except ImproperlyConfigured:
-        return await readiness_answer(authorised=authorised, fresh=fresh)  # says misconfigured
-    if not checks:
+        checks = None  # the whole probe says misconfigured
+    if checks == []:
         return Answer.of({"status": FAIL, "output": "unknown component"}, 404)
     return await _probe_answer(checks, authorised=authorised, fresh=fresh)
 
@@ -142,17 +133,10 @@ async def _authorised(request: HttpRequest) -> bool:
 
 
 @require_safe
-async def readiness(request: HttpRequest) -> HttpResponse:
-    authorised = await _authorised(request)
-    answer = await readiness_answer(authorised=authorised, fresh=wants_fresh(request.GET.get("fresh")))
-    return answer.response()
-
-
-@require_safe
-async def component(request: HttpRequest, component: str) -> HttpResponse:
+async def readiness(request: HttpRequest, component: str | None = None) -> HttpResponse:
     authorised = await _authorised(request)
     fresh = wants_fresh(request.GET.get("fresh"))
-    return (await component_answer(component, authorised=authorised, fresh=fresh)).response()
+    return (await readiness_answer(component, authorised=authorised, fresh=fresh)).response()
 
 
 @require_safe

@@ -52,15 +52,7 @@ class TicketAdmin(admin.ModelAdmin):
     search_fields = ["subject", "requester__username", "requester__email"]
     list_select_related = ["requester", "assignee"]
     raw_id_fields = ["requester", "collaborators"]
-    readonly_fields = [
-        "created_at",
-        "updated_at",
-        "first_responded_at",
-        "sla_first_response_due_at",
-        "sla_resolution_due_at",
-        "sla_breached_at",
-        "sla_breach_kind",
-    ]
+    readonly_fields = Ticket.CLOCK_FIELDS
     date_hierarchy = "created_at"
     inlines = [ReplyInline, NoteInline]
 

@@ -8,5 +8,5 @@ class HelpdeskConfig(AppConfig):
     verbose_name = "Helpdesk"
 
     def ready(self) -> None:
-        # Modules that define or connect to the helpdesk's signals, one import each.
-        from helpdesk import broadcasting, events, notifications  # noqa: F401
+        # The realtime channel rules and the receivers of the helpdesk's signals.
+        from helpdesk import broadcasting  # noqa: F401

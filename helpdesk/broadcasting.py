@@ -71,40 +71,34 @@ def _to_ticket(ticket_id: int, event: str, data: dict) -> None:
     broadcast(agents_channel(ticket_id), event, data)
 
 
+# Each event's data is its signal's ids, as helpdesk.events lists them.
+
+
 @receiver(events.ticket_assigned, dispatch_uid="realtime.ticket_assigned")
-def on_ticket_assigned(sender, ticket_id, assignee_id, previous_assignee_id, actor_id, **kwargs):
-    data = {
-        "ticket_id": ticket_id,
-        "assignee_id": assignee_id,
-        "previous_assignee_id": previous_assignee_id,
-        "actor_id": actor_id,
-    }
-    _to_ticket(ticket_id, "ticket.assigned", data)
-    if assignee_id is not None:
-        broadcast(user_channel(assignee_id), "ticket.assigned", data)
+def on_ticket_assigned(sender, signal, **data):
+    _to_ticket(data["ticket_id"], "ticket.assigned", data)
+    if data["assignee_id"] is not None:
+        broadcast(user_channel(data["assignee_id"]), "ticket.assigned", data)
 
 
 @receiver(events.collaborator_added, dispatch_uid="realtime.collaborator_added")
-def on_collaborator_added(sender, ticket_id, user_id, actor_id, **kwargs):
-    data = {"ticket_id": ticket_id, "user_id": user_id, "actor_id": actor_id}
-    _to_ticket(ticket_id, "ticket.collaborator_added", data)
+def on_collaborator_added(sender, signal, **data):
+    _to_ticket(data["ticket_id"], "ticket.collaborator_added", data)
 
 
 @receiver(events.reply_created, dispatch_uid="realtime.reply_created")
-def on_reply_created(sender, ticket_id, reply_id, author_id, public, **kwargs):
-    data = {"ticket_id": ticket_id, "reply_id": reply_id, "author_id": author_id, "public": public}
-    if public:
-        _to_ticket(ticket_id, "ticket.reply_created", data)
+def on_reply_created(sender, signal, **data):
+    if data["public"]:
+        _to_ticket(data["ticket_id"], "ticket.reply_created", data)
     else:
-        broadcast(agents_channel(ticket_id), "ticket.reply_created", data)
+        broadcast(agents_channel(data["ticket_id"]), "ticket.reply_created", data)
 
 
 @receiver(events.note_created, dispatch_uid="realtime.note_created")
-def on_note_created(sender, ticket_id, note_id, author_id, **kwargs):
-    data = {"ticket_id": ticket_id, "note_id": note_id, "author_id": author_id}
-    broadcast(agents_channel(ticket_id), "ticket.note_created", data)
+def on_note_created(sender, signal, **data):
+    broadcast(agents_channel(data["ticket_id"]), "ticket.note_created", data)
 
 
 @receiver(events.sla_breached, dispatch_uid="realtime.sla_breached")
-def on_sla_breached(sender, ticket_id, kind, **kwargs):
-    broadcast(agents_channel(ticket_id), "ticket.sla_breached", {"ticket_id": ticket_id, "kind": kind})
+def on_sla_breached(sender, signal, **data):
+    broadcast(agents_channel(data["ticket_id"]), "ticket.sla_breached", data)

@@ -10,7 +10,8 @@ class the event is about (Ticket, Reply or Note).
     note_created         ticket_id, note_id, author_id
     sla_breached         ticket_id, kind ("first_response" or "resolution")
 
-Mail and realtime connect receivers to these; nothing is sent for a rolled-back transaction.
+Realtime connects receivers to these; nothing is sent for a rolled-back transaction. Mail is
+not a receiver: it is written inside the transaction (helpdesk.notifications), so none is lost.
 """
 
 from __future__ import annotations

@@ -30,6 +30,16 @@ class Ticket(models.Model):
 
     # The SLA clock runs only while a ticket waits on the helpdesk.
     ACTIVE_STATUSES = (Status.OPEN, Status.PENDING)
+    # The times and the clock: the code sets them (services, apply_sla_policy), never a form.
+    CLOCK_FIELDS = (
+        "created_at",
+        "updated_at",
+        "first_responded_at",
+        "sla_first_response_due_at",
+        "sla_resolution_due_at",
+        "sla_breached_at",
+        "sla_breach_kind",
+    )
 
     subject = models.CharField(max_length=200)
     description = models.TextField(blank=True)

@@ -36,20 +36,18 @@ class UserIdField(serializers.PrimaryKeyRelatedField):
         return get_user_model().objects.filter(is_active=True)
 
 
-class ReplySerializer(serializers.ModelSerializer):
-    author = UserSerializer(read_only=True)
-
-    class Meta:
-        model = Reply
-        fields = ["id", "author", "body", "public", "created_at"]
-
-
 class NoteSerializer(serializers.ModelSerializer):
     author = UserSerializer(read_only=True)
 
     class Meta:
         model = Note
         fields = ["id", "author", "body", "created_at"]
+
+
+class ReplySerializer(NoteSerializer):
+    class Meta:
+        model = Reply
+        fields = ["id", "author", "body", "public", "created_at"]
 
 
 class TicketSerializer(serializers.ModelSerializer):
@@ -62,21 +60,8 @@ class TicketSerializer(serializers.ModelSerializer):
     class Meta:
         model = Ticket
         fields = [
-            "id",
-            "subject",
-            "description",
-            "status",
-            "priority",
-            "requester",
-            "assignee",
-            "collaborators",
-            "created_at",
-            "updated_at",
-            "first_responded_at",
-            "sla_first_response_due_at",
-            "sla_resolution_due_at",
-            "sla_breached_at",
-            "sla_breach_kind",
+            *("id", "subject", "description", "status", "priority", "requester", "assignee", "collaborators"),
+            *Ticket.CLOCK_FIELDS,
         ]
         read_only_fields = fields
 
@@ -144,13 +129,12 @@ class CollaboratorSerializer(StrictSerializer):
         return user
 
 
-class ReplyCreateSerializer(StrictSerializer):
-    body = serializers.CharField(max_length=BODY_MAX_LENGTH)
-    public = serializers.BooleanField(required=False, default=True)
-
-
 class NoteCreateSerializer(StrictSerializer):
     body = serializers.CharField(max_length=BODY_MAX_LENGTH)
+
+
+class ReplyCreateSerializer(NoteCreateSerializer):
+    public = serializers.BooleanField(required=False, default=True)
 
 
 class TicketFilterSerializer(StrictSerializer):
@@ -170,12 +154,10 @@ class TicketFilterSerializer(StrictSerializer):
         return int(value)
 
     def filter(self, tickets):
-        params = self.validated_data
-        for name in ("status", "priority"):
-            if name in params:
-                tickets = tickets.filter(**{name: params[name]})
+        params = dict(self.validated_data)
+        params.pop("page", None)  # the paginator's
         if "assignee" in params:
-            tickets = tickets.filter(assignee_id=params["assignee"])
+            params["assignee_id"] = params.pop("assignee")
         if "breached" in params:
-            tickets = tickets.filter(sla_breached_at__isnull=not params["breached"])
-        return tickets
+            params["sla_breached_at__isnull"] = not params.pop("breached")
+        return tickets.filter(**params)

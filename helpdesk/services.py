@@ -1,4 +1,5 @@
-"""The helpdesk's operations: each runs in one transaction and emits its events after commit.
+"""The helpdesk's operations: each runs in one transaction, writes its mail in it (helpdesk.notifications)
+and emits its events after commit.
 
 The API and the admin call these; they trust their arguments (the callers validate who may do
 what and that an assignee is an agent) and keep the invariants: the SLA due times follow the
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from helpdesk import events, sla
+from helpdesk import events, notifications, sla
 from helpdesk.models import Note, Reply, Ticket
 from helpdesk.permissions import is_agent
 
@@ -46,6 +47,8 @@ def assign(ticket: Ticket, assignee, *, actor) -> bool:
 def notify_assigned(
     ticket_id: int, assignee_id: int, previous_assignee_id: int | None, actor_id: int
 ) -> None:
+    """Inside the transaction of the assignment (the admin's too): its mail commits with it."""
+    notifications.ticket_assigned(ticket_id, assignee_id, actor_id)
     events.send_on_commit(
         events.ticket_assigned,
         Ticket,
@@ -84,6 +87,8 @@ def add_reply(ticket: Ticket, *, author, body: str, public: bool = True) -> Repl
         Ticket.objects.filter(pk=ticket.pk, first_responded_at__isnull=True).update(
             first_responded_at=reply.created_at
         )
+    if public:
+        notifications.reply_created(reply)
     events.send_on_commit(
         events.reply_created,
         Reply,
@@ -146,10 +151,12 @@ def breach_overdue(now: datetime | None = None) -> dict[str, int]:
     candidates = overdue_candidates(now)
     breached = 0
     for ticket_id, kind in candidates:
-        claimed = Ticket.objects.filter(_overdue(kind, now), pk=ticket_id).update(
-            sla_breached_at=F(_DUE_FIELD[kind]), sla_breach_kind=kind
-        )
-        if claimed:
-            breached += 1
-            events.send_on_commit(events.sla_breached, Ticket, ticket_id=ticket_id, kind=kind)
+        with transaction.atomic():  # the claim and its mail commit together
+            claimed = Ticket.objects.filter(_overdue(kind, now), pk=ticket_id).update(
+                sla_breached_at=F(_DUE_FIELD[kind]), sla_breach_kind=kind
+            )
+            if claimed:
+                breached += 1
+                notifications.sla_breached(ticket_id, kind)
+                events.send_on_commit(events.sla_breached, Ticket, ticket_id=ticket_id, kind=kind)
     return {"candidates": len(candidates), "breached": breached}

@@ -9,6 +9,7 @@ reply is stored: nothing is half-sent).
 from __future__ import annotations
 
 from django.conf import settings
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import UserRateThrottle
 
 from helpdesk.permissions import is_agent
@@ -16,13 +17,16 @@ from helpdesk.permissions import is_agent
 
 class RequesterMailThrottle(UserRateThrottle):
     scope = "helpdesk_requester_mail"
-    refused = False  # whether this throttle (not the API's general one) refused the request
 
     def get_rate(self) -> str:
         return settings.HELPDESK_REQUESTER_MAIL_RATE
 
     def allow_request(self, request, view) -> bool:
-        if is_agent(request.user):
+        if is_agent(request.user) or super().allow_request(request, view):
             return True
-        self.refused = not super().allow_request(request, view)
-        return not self.refused
+        # Its own answer, whether or not the API's general rate refuses the request too.
+        raise Throttled(
+            self.wait(),
+            detail="Too many replies: a reply mails the ticket's people, and replies by requesters "
+            f"are limited to {settings.HELPDESK_REQUESTER_MAIL_RATE}.",
+        )

@@ -200,8 +200,7 @@ def store() -> KeyValue:
 
 def redis_client():
     """The Redis client behind the store, or None in the embedded profile (for what only Redis does)."""
-    shared = store()
-    return shared.client if isinstance(shared, RedisKeyValue) else None
+    return store().client if settings.REDIS_URL else None
 
 
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -8,6 +8,7 @@ from email.utils import parseaddr
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from mailops.models import MailEvent, OutboundMessage, address_key
@@ -50,12 +51,25 @@ def _addr(recipient: str) -> str:
     return parseaddr(recipient)[1] or recipient
 
 
-def deliver(outbound_id: int, attempt: int = 1) -> OutboundMessage | None:
-    """Send the message unless it was already; returns it, or None when it no longer exists."""
+def deliver(outbound_id: int, attempt: int = 1, task_id: str | None = None) -> OutboundMessage | None:
+    """Send the message unless it was already; returns it, or None when it no longer exists.
+
+    `task_id` (the send task's) claims a pending message, or a failed one a retried FailedJob
+    sends again, in one UPDATE; a task the row does not name is a second publish of the same
+    message (mailops.sending.republish_pending) and sends nothing.
+    """
+    if task_id is not None:
+        OutboundMessage.objects.filter(
+            Q(task_id="", status=OutboundMessage.Status.QUEUED) | Q(status=OutboundMessage.Status.FAILED),
+            pk=outbound_id,
+        ).update(task_id=task_id, status=OutboundMessage.Status.SENDING)
     message = OutboundMessage.objects.filter(pk=outbound_id).first()
     if message is None:
         log.warning("mail #%s is gone; nothing to send", outbound_id)
         return None
+    if task_id is not None and message.task_id != task_id:
+        log.info("mail #%s is another task's (%s); not sending it twice", message.pk, message.task_id)
+        return message
     if message.status in (OutboundMessage.Status.SENT, OutboundMessage.Status.SUPPRESSED):
         return message  # a redelivered task: sending again would duplicate the mail
     blocked = suppressed_keys(_addr(r) for r in message.to)

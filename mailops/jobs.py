@@ -1,8 +1,16 @@
-"""Periodic jobs of mailops: the credential check's cached answer kept warm, history pruned."""
+"""Periodic jobs of mailops: mail the broker refused published again, the credential check's
+cached answer kept warm, history pruned."""
 
 from scheduler.periodic import PeriodicJob, cron, every
 
 JOBS = [
+    PeriodicJob(
+        "mailops.republish_pending",
+        task="mailops.republish_pending",
+        schedule=every(60),
+        description="Publish again the mail whose send task the broker did not take "
+        "(it was down when the mail was committed); sent once however often published.",
+    ),
     PeriodicJob(
         "mailops.refresh_credentials",
         task="mailops.refresh_credentials",

@@ -7,6 +7,11 @@
 The task (mailops.tasks.send_message) runs under the queue retry policy. It drops suppressed
 recipients (each recorded as a `suppressed` MailEvent), sends the rest through the configured
 backend (Anymail's Mailgun in production) and records Mailgun's message id and the status.
+
+The row is written in the caller's transaction and published after its commit. Until the broker
+has taken it, its `task_id` is empty (pending): a publish the broker refused, or one a process
+died before, is made again by the `mailops.republish_pending` job a minute later. The row names
+the one publish that may send it (mailops.delivery), so a message published twice is sent once.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from email.utils import parseaddr
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils import timezone
 
 from mailops.models import OutboundMessage
 
@@ -68,20 +76,33 @@ def send_mail(
         body=body,
         html=html,
         tags=list(tags),
-        task_id=str(uuid.uuid4()),
     )
     transaction.on_commit(lambda: enqueue(message))
     return message
 
 
-def enqueue(message: OutboundMessage) -> None:
-    """Hand the message to the broker; if that fails it is marked failed, never left queued."""
-    from mailops.tasks import send_message
-
+def enqueue(message: OutboundMessage) -> bool:
+    """Hand the message to the broker, then name that publish on its row; False if the broker
+    refused it (the row stays pending, for `republish_pending`)."""
+    task_id = str(uuid.uuid4())
     try:
-        send_message.apply_async(args=[message.pk], task_id=message.task_id)
+        current_app.send_task("mailops.send_message", args=[message.pk], task_id=task_id)
     except Exception as error:
-        log.error("mail #%s could not be enqueued: %s", message.pk, type(error).__name__)
-        OutboundMessage.objects.filter(pk=message.pk, status=OutboundMessage.Status.QUEUED).update(
-            status=OutboundMessage.Status.FAILED, error=f"could not be enqueued: {type(error).__name__}"
-        )
+        log.warning("mail #%s waits for the broker: %s", message.pk, type(error).__name__)
+        return False
+    OutboundMessage.objects.filter(pk=message.pk, task_id="").update(task_id=task_id)
+    return True
+
+
+def republish_pending(after: timedelta = timedelta(minutes=1)) -> int:
+    """Publish again every message still pending `after` its row was written; how many went.
+    The first refusal ends the run: the broker is still away, and the next run tries again."""
+    pending = OutboundMessage.objects.filter(
+        status=OutboundMessage.Status.QUEUED, task_id="", created_at__lte=timezone.now() - after
+    )
+    published = 0
+    for message in pending.only("pk").order_by("pk"):
+        if not enqueue(message):
+            break
+        published += 1
+    return published

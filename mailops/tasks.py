@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import DataError, IntegrityError
 
-from mailops import credentials, delivery, recording, retention
+from mailops import credentials, delivery, recording, retention, sending
 from queueops.policy import PolicyTask, policy_task
 
 
@@ -23,7 +23,7 @@ class MailTask(PolicyTask):
 
 @policy_task(name="mailops.send_message", base=MailTask, bind=True)
 def send_message(self, outbound_id: int) -> str | None:
-    message = delivery.deliver(outbound_id, attempt=getattr(self.request, "attempt", 1) or 1)
+    message = delivery.deliver(outbound_id, getattr(self.request, "attempt", 1) or 1, self.request.id)
     return message.status if message else None
 
 
@@ -46,6 +46,12 @@ def store_event(fields: dict) -> bool:
     """
     _, new = recording.store(fields)
     return new
+
+
+@policy_task(name="mailops.republish_pending", tries=1)
+def republish_pending() -> int:
+    """Publish the mail the broker has not taken yet (down when its row was committed)."""
+    return sending.republish_pending()
 
 
 @policy_task(name="mailops.refresh_credentials", tries=1)

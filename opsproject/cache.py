@@ -1,12 +1,8 @@
 """The Redis cache backend with one connection pool per process, not one per request.
 
-Django keeps cache backends per async context (its cache handler is a context-local): under
-ASGI every request starts a new context, so `django.core.cache.backends.redis.RedisCache` made a
-new client, a new connection pool and a new TCP connection to Redis for each request that
-touched the cache (every request does: the maintenance flag), a cost paid on every request
-(docs/BENCHMARKS.md has the figures).
-Here every instance with the same servers and options shares one client, whose redis-py pools
-are thread-safe; nothing else about the backend changes.
+Django keeps cache backends per async context, so under ASGI `RedisCache` made a new client,
+pool and TCP connection for each request (docs/ARCHITECTURE.md; figures in docs/BENCHMARKS.md).
+Here instances with the same servers and options share one thread-safe client.
 """
 
 from __future__ import annotations

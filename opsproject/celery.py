@@ -86,12 +86,10 @@ REQUEST_ID = "request_id"
 def _declare_routed_queues(sender=None, instance=None, **kwargs):
     """On RabbitMQ, declare every queue of the worker's routing table before its consumer starts.
 
-    Celery's native delayed delivery bootstep binds every queue the app knows (the default
-    queue always among them) to its delivery exchange, but the worker declares only the queues
-    it consumes: a worker started with `-Q restore` on a broker where no `celery` consumer ran
-    yet fails that binding and logs CRITICAL "Failed to setup delayed delivery". Declaring them
-    here (idempotent; the arguments are the ones every other worker and publisher declares
-    them with) lets every binding succeed, so a countdown sent to any queue comes back.
+    Celery's native delayed delivery binds every queue the app knows to its delivery exchange,
+    but a worker declares only those it consumes: one started with `-Q restore` before any
+    `celery` consumer ran failed that binding ("Failed to setup delayed delivery"). Declaring
+    them here (idempotent) lets every binding succeed, so a countdown to any queue comes back.
     """
     if not settings.BROKER_IS_RABBITMQ or instance is None:
         return
@@ -101,12 +99,9 @@ def _declare_routed_queues(sender=None, instance=None, **kwargs):
     try:
         with instance.app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=3)
-            channel = conn.channel()
-            try:
+            with conn.channel() as channel:
                 for queue in queues:
                     queue(channel).declare()
-            finally:
-                channel.close()
     except Exception as exc:  # the broker down at start: the bootstep retries and says so itself
         logging.getLogger(__name__).warning(
             "queues not declared before the delayed delivery setup (%s)", type(exc).__name__

@@ -21,11 +21,7 @@ def web() -> Result:
     if busy is None:
         return Result(**entry, status=PASS, output="this process serves no HTTP")
     limit = settings.WEB_THREADS_BUSY_FAIL
-    if busy >= limit:
-        return Result(
-            **entry,
-            status=FAIL,
-            observed_value=round(busy, 1),
-            output=f"all {settings.WEB_THREADS} request threads busy for {busy:.0f} s (limit {limit:g} s)",
-        )
-    return Result(**entry, status=PASS, observed_value=round(busy, 1))
+    if busy < limit:
+        return Result(**entry, status=PASS, observed_value=round(busy, 1))
+    output = f"all {settings.WEB_THREADS} request threads busy for {busy:.0f} s (limit {limit:g} s)"
+    return Result(**entry, status=FAIL, observed_value=round(busy, 1), output=output)

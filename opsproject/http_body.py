@@ -1,11 +1,8 @@
 """Reading a request's body on the event loop, bounded in time and size, before it takes a thread.
 
-A request thread is the scarce thing (WEB_THREADS of them, opsproject/http_threads.py). Django's
-ASGIHandler reads the body itself, but the pool hands out the thread first, so four clients
-trickling one byte a second held four threads and everyone else waited. Here the whole body is
-read on the event loop, within `WEB_BODY_TIMEOUT` seconds and `WEB_BODY_MAX_BYTES` bytes, and
-only a complete body goes on to a thread. A trickler gets 408, an oversized body 413 (refused
-from Content-Length before a byte is read when it says so), and the connection is closed.
+A request thread is the scarce thing (opsproject/http_threads.py): a body is read here within
+`WEB_BODY_TIMEOUT` seconds (408 after) and `WEB_BODY_MAX_BYTES` bytes (413 above, from
+Content-Length before a byte is read when it says so), so a client trickling its body holds none.
 """
 
 from __future__ import annotations
@@ -66,11 +63,10 @@ async def read_body(scope, receive):
                         body.write(chunk)
                 if not message.get("more_body", False):
                     break
-    except TimeoutError:
+    except BaseException as error:
         body.close()
-        raise BodyRefused(408, f"Request body not received within {timeout:g} seconds.") from None
-    except BaseException:
-        body.close()
+        if isinstance(error, TimeoutError):
+            raise BodyRefused(408, f"Request body not received within {timeout:g} seconds.") from None
         raise
     body.seek(0)
     return body

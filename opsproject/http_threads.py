@@ -1,25 +1,13 @@
 """Django's HTTP under ASGI on a fixed set of threads, so database connections are reused.
 
-Django's ASGIHandler runs each request's synchronous code (middleware, views, the ORM) in a
-thread of its own, made for that request and dropped after it. Database connections belong to
-a thread, so under uvicorn every request opened a new MariaDB connection and CONN_MAX_AGE did
-nothing (Django ticket #33497): a large part of a Mailgun webhook's time went to connecting
-(bench/webhook.py; figures in docs/BENCHMARKS.md).
-
-Here each request runs in one of `WEB_THREADS` long-lived threads instead (asgiref's
-ThreadSensitiveContext with a caller-owned, single-thread executor), so a thread's connection
-outlives the request and Django's usual rules apply to it: closed after CONN_MAX_AGE, checked
-before reuse (CONN_HEALTH_CHECKS), dropped when broken. The pool also bounds the web's
-threads: a request that finds every thread busy waits for one instead of starting another.
-
-A request takes a thread only once its body is in (opsproject/http_body.py), so a client that
-trickles its body holds none. Django sends the response from inside the thread's context, so a
-client that stops reading would hold the thread for good: the response goes to a queue that a
-task of its own sends (`_Outbox`), the thread is free once Django has made the response, and a
-client that takes no part of it for WEB_SEND_TIMEOUT seconds loses it and the connection.
-
-How long every thread has been busy is kept per process (`saturated_for`): the `web` health
-check fails readiness once it passes WEB_THREADS_BUSY_FAIL.
+Django's ASGIHandler runs each request in a thread made for it, so under uvicorn every request
+opened a new database connection (Django ticket #33497). Here requests share `WEB_THREADS`
+long-lived threads (asgiref's ThreadSensitiveContext with a one-thread executor each), so
+CONN_MAX_AGE and CONN_HEALTH_CHECKS work as usual, and a request finding every thread busy
+waits for one. A request takes a thread only once its body is in (opsproject/http_body.py), and
+gives it back once Django has made the response: `_Outbox` sends it from a task of its own, and
+drops it when the client takes none of it for WEB_SEND_TIMEOUT seconds. `saturated_for` (the
+`web` health check) says how long every thread has been busy. docs/ARCHITECTURE.md has more.
 """
 
 from __future__ import annotations

@@ -71,37 +71,28 @@ def _plain(logger, method_name, event_dict) -> str:
     return f"{line}\n{exception}" if exception else line
 
 
-def _pre_chain() -> list:
-    return [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.ExtraAdder(),
-        structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
-    ]
-
-
 def logging_config(log_format: str, level: str) -> dict:
     """settings.LOGGING for `log_format` ("json" or "plain")."""
-    if log_format == "json":
-        processors = [
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            _redact,
-            structlog.processors.EventRenamer("message"),
-            structlog.processors.JSONRenderer(sort_keys=False),
-        ]
-    else:
-        processors = [
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            _redact,
-            _plain,
-        ]
+    rendered = (
+        [structlog.processors.EventRenamer("message"), structlog.processors.JSONRenderer(sort_keys=False)]
+        if log_format == "json"
+        else [_plain]
+    )
     formatter = {
         "()": structlog.stdlib.ProcessorFormatter,
-        "processors": processors,
-        "foreign_pre_chain": _pre_chain(),
+        "processors": [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact,
+            *rendered,
+        ],
+        "foreign_pre_chain": [
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+        ],
     }
     # In development the servers keep their own familiar lines; in production they are JSON too.
     server = {"handlers": ["console"], "level": level, "propagate": False}

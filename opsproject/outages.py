@@ -46,13 +46,8 @@ class DependencyOutageMiddleware(MiddlewareMixin):
         if dependency is None:
             return None
         # The exception text may carry host names; the class is enough for the log line.
-        log.warning(
-            "503 for %s %s: %s unreachable (%s)",
-            request.method,
-            request.path,
-            dependency,
-            type(exception).__name__,
-        )
+        failed = (request.method, request.path, dependency, type(exception).__name__)
+        log.warning("503 for %s %s: %s unreachable (%s)", *failed)
         response = JsonResponse(
             {"detail": f"Service temporarily unavailable: {dependency} is not answering. Retry shortly."},
             status=503,

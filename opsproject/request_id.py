@@ -34,18 +34,11 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response[settings.REQUEST_ID_HEADER] = request_id
-            user = getattr(request, "user", None)
-            log.info(
-                "%s %s %s",
-                request.method,
-                escape_uri_path(request.path),
-                response.status_code,
-                extra={
-                    "status": response.status_code,
-                    "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                    **({"user_id": user.pk} if user is not None and user.is_authenticated else {}),
-                },
-            )
+            status, took = response.status_code, round((time.monotonic() - started) * 1000, 1)
+            extra = {"status": status, "duration_ms": took}
+            if (user := getattr(request, "user", None)) is not None and user.is_authenticated:
+                extra["user_id"] = user.pk
+            log.info("%s %s %s", request.method, escape_uri_path(request.path), status, extra=extra)
             return response
         finally:
             structlog.contextvars.clear_contextvars()

@@ -298,7 +298,22 @@ if BROKER_IS_RABBITMQ:
     CELERY_WORKER_DETECT_QUORUM_QUEUES = True
     CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE = "quorum"
     CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    # A memory or disk alarm blocks publishers: RabbitMQ stops reading their sockets, so a
+    # confirm (or a declare's answer) never comes and py-amqp would wait for it without end
+    # (celery#2689), hanging the web request that enqueues. A read or write of the broker's
+    # socket that waits this long fails instead (py-amqp's read_timeout/write_timeout, socket
+    # options); the publish is tried once more on a new connection (one retry is what a
+    # connection a restart closed needs), then the caller gets kombu's OperationalError: the
+    # mail webhook stores the event itself, API actions answer 503.
+    BROKER_PUBLISH_TIMEOUT = env.float("BROKER_PUBLISH_TIMEOUT", default=3.0)
+    if not 0 < BROKER_PUBLISH_TIMEOUT <= 60:
+        _refused.append("BROKER_PUBLISH_TIMEOUT must be above 0 and at most 60 seconds")
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "confirm_publish": True,
+        "read_timeout": BROKER_PUBLISH_TIMEOUT,
+        "write_timeout": BROKER_PUBLISH_TIMEOUT,
+    }
+    CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_max": 1}
 elif CELERY_BROKER_URL.startswith("filesystem://"):
     # Production never gets here: REDIS_URL is required there, so the filesystem broker
     # is refused by being the missing variable.

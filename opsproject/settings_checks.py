@@ -82,39 +82,33 @@ class CheckedEnv(environ.Env):
                 value = float(raw)
             except ValueError:
                 value = math.nan
-            if math.isfinite(value):
-                return value
-            self.problems.refuse(f"{var} must be {_expected(float)}")
-            return None if default is self.NOTSET else default
+            return value if math.isfinite(value) else self._refused(var, cast, default)
         try:
             value = super().get_value(var, cast=cast, default=default, parse_default=parse_default)
         except ImproperlyConfigured:  # set nowhere and no default
             self.problems.missing.append(var)
             return None
         except (ValueError, TypeError):
-            self.problems.refuse(f"{var} must be {_expected(cast)}")
-            return None if default is self.NOTSET else default
-        if cast is bool and raw is not None and not _is_boolean(raw):
-            self.problems.refuse(f"{var} must be {_expected(bool)}")
-            return None if default is self.NOTSET else default
-        if raw is not None and not _finite(value, cast):
-            # float() takes "nan" and "inf": NaN passes every `<= 0` check after, infinity is
-            # no timeout at all.
-            self.problems.refuse(f"{var} must be {_expected(cast)}")
-            return None if default is self.NOTSET else default
+            return self._refused(var, cast, default)
+        # float() takes "nan" and "inf": NaN passes every `<= 0` check after, infinity is no
+        # timeout at all.
+        if raw is not None and (
+            (cast is bool and not _is_boolean(raw))
+            or (cast == [float] and not all(math.isfinite(item) for item in value))
+        ):
+            return self._refused(var, cast, default)
         return value
+
+    def _refused(self, var, cast, default):
+        """File the refusal; the default stands in (None without one)."""
+        self.problems.refuse(f"{var} must be {_expected(cast)}")
+        return None if default is self.NOTSET else default
 
 
 def _expected(cast) -> str:
     if isinstance(cast, list) and cast:
         return f"a comma-separated list, each {_EXPECTED.get(cast[0], 'valid')}"
     return _EXPECTED.get(cast, "valid")
-
-
-def _finite(value, cast) -> bool:
-    if cast == [float]:
-        return all(math.isfinite(item) for item in value)
-    return True
 
 
 def _is_boolean(raw: str) -> bool:

@@ -28,23 +28,10 @@ class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     search_fields = ["task_id", "task", "exception"]
     date_hierarchy = "failed_at"
     actions = ["retry", "forget"]
-    fields = [
-        "task",
-        "task_id",
-        "queue",
-        "exchange",
-        "routing_key",
-        "priority",
-        "connection",
-        "worker",
-        "attempts",
-        "failed_at",
-        "exception",
-        "message_text",
-        "payload",
-        "traceback_text",
+    fields = readonly_fields = [
+        *("task", "task_id", "queue", "exchange", "routing_key", "priority", "connection", "worker"),
+        *("attempts", "failed_at", "exception", "message_text", "payload", "traceback_text"),
     ]
-    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
@@ -86,16 +73,12 @@ class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
     def retry(self, request, queryset):
         jobs = list(queryset)
         done, failed = retry_many(jobs)
-        admin_support.record(
-            request,
-            "failed_job.retry_many",
-            f"{len(jobs)} failed job(s)",
-            {
-                "retried": [item.job_id for item in done],
-                "failed": [{"id": job.pk, "error": type(exc).__name__} for job, exc in failed],
-            },
-            outcome="failed" if failed else "ok",
-        )
+        detail = {
+            "retried": [item.job_id for item in done],
+            "failed": [{"id": job.pk, "error": type(exc).__name__} for job, exc in failed],
+        }
+        what, outcome = f"{len(jobs)} failed job(s)", "failed" if failed else "ok"
+        admin_support.record(request, "failed_job.retry_many", what, detail, outcome=outcome)
         if done:
             self.message_user(request, f"Sent {len(done)} failed job(s) again.", messages.SUCCESS)
         for job, exc in failed:

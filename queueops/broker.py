@@ -14,6 +14,7 @@ import json
 import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from amqp.exceptions import NotFound
@@ -121,59 +122,16 @@ def _amqp_stats(conn, names: list[str]) -> list[QueueStats]:
     from queueops.canary import waiting_since
 
     canaries = waiting_since()
-    stats = []
-    for name in names:
-        # A passive declare of a queue nobody declared yet is a channel error that closes the
-        # channel: one channel per queue, and a missing queue is an empty one.
-        channel = conn.channel()
-        try:
-            size = channel.queue_declare(name, passive=True).message_count
-        except NotFound:
-            size = 0
-        finally:
-            try:
-                channel.close()
-            except (*conn.connection_errors, *conn.channel_errors):
-                pass
-        stats.append(QueueStats(name, size, canaries.get(name)))
-    return stats
+    return [QueueStats(name, _rabbitmq_size(conn, name) or 0, canaries.get(name)) for name in names]
 
 
-def queue_stats(names: list[str]) -> list[QueueStats]:
-    """Size and oldest message of each queue; BrokerUnavailable when the broker does not answer."""
-    from celery import current_app as app
-
-    with app.connection_for_read() as conn:
-        try:
-            conn.ensure_connection(
-                max_retries=1, interval_start=0, interval_step=0.2, timeout=settings.REDIS_SOCKET_TIMEOUT
-            )
-            channel = conn.default_channel
-            if conn.transport_cls == "redis":
-                return _redis_stats(channel, names)
-            if conn.transport_cls == "filesystem":
-                return _filesystem_stats(channel, names)
-            if _is_amqp(conn):
-                return _amqp_stats(conn, names)
-            return [
-                QueueStats(name, channel.queue_declare(name, passive=True).message_count, None)
-                for name in names
-            ]
-        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
-            raise BrokerUnavailable(f"broker unreachable ({type(exc).__name__})") from exc
-
-
-def _is_amqp(conn) -> bool:
-    return conn.transport_cls in ("amqp", "amqps", "pyamqp")
-
-
-def _declared_on_rabbitmq(conn, name: str) -> bool:
+def _rabbitmq_size(conn, name: str) -> int | None:
+    """Messages ready in a RabbitMQ queue (a passive declare); None for a queue nobody declared."""
     channel = conn.channel()  # a passive declare of a missing queue closes its channel
     try:
-        channel.queue_declare(name, passive=True)
-        return True
+        return channel.queue_declare(name, passive=True).message_count
     except NotFound:
-        return False
+        return None
     finally:
         try:
             channel.close()
@@ -181,18 +139,36 @@ def _declared_on_rabbitmq(conn, name: str) -> bool:
             pass
 
 
+@contextmanager
+def connected(for_write: bool = False, unanswered: str = ""):
+    """A connection to the broker; BrokerUnavailable (plus `unanswered`) when it does not answer."""
+    from celery import current_app as app
+
+    with app.connection_for_write() if for_write else app.connection_for_read() as conn:
+        try:
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0.2, timeout=settings.REDIS_SOCKET_TIMEOUT
+            )
+            yield conn
+        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
+            raise BrokerUnavailable(f"broker unreachable ({type(exc).__name__}){unanswered}") from exc
+
+
+def queue_stats(names: list[str]) -> list[QueueStats]:
+    """Size and oldest message of each queue; BrokerUnavailable when the broker does not answer."""
+    with connected() as conn:
+        kind = conn.transport.driver_type  # "redis" for rediss:// too
+        if kind == "amqp":
+            return _amqp_stats(conn, names)
+        return (_redis_stats if kind == "redis" else _filesystem_stats)(conn.default_channel, names)
+
+
 def queue_exists(name: str) -> bool:
     """Whether the broker holds the queue: declared on RabbitMQ; on Redis and the filesystem
     (where a queue is only its messages) holding at least one message."""
-    from celery import current_app as app
-
-    with app.connection_for_read() as conn:
-        try:
-            conn.ensure_connection(max_retries=1, interval_start=0, timeout=settings.REDIS_SOCKET_TIMEOUT)
-            if _is_amqp(conn):
-                return _declared_on_rabbitmq(conn, name)
-        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
-            raise BrokerUnavailable(f"broker unreachable ({type(exc).__name__})") from exc
+    with connected() as conn:
+        if conn.transport.driver_type == "amqp":
+            return _rabbitmq_size(conn, name) is not None
     return queue_stats([name])[0].size > 0
 
 
@@ -202,16 +178,10 @@ def purge(name: str) -> int:
     Waiting only: a message a worker holds (prefetched or running; on Redis in the unacked
     set) is not in the queue and is not touched. A queue RabbitMQ never declared is empty.
     """
-    from celery import current_app as app
-
-    with app.connection_for_write() as conn:
-        try:
-            conn.ensure_connection(max_retries=1, interval_start=0, timeout=settings.REDIS_SOCKET_TIMEOUT)
-            if _is_amqp(conn) and not _declared_on_rabbitmq(conn, name):
-                return 0
-            return conn.default_channel.queue_purge(name) or 0
-        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
-            raise BrokerUnavailable(f"broker unreachable ({type(exc).__name__})") from exc
+    with connected(for_write=True) as conn:
+        if conn.transport.driver_type == "amqp" and _rabbitmq_size(conn, name) is None:
+            return 0
+        return conn.default_channel.queue_purge(name) or 0
 
 
 def known_queues(extra: list[str] | tuple[str, ...] = (), beats=None) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import transaction
@@ -40,20 +39,16 @@ def delete_in_batches(rows: QuerySet, by: str, batch: int = BATCH) -> int:
 @policy_task(name="queueops.cleanup")
 def cleanup() -> dict:
     now = timezone.now()
-    removed = {}
-    failed_job = _failed_job_model()
-    if failed_job is not None:
-        cutoff = now - timedelta(days=settings.QUEUE_FAILED_RETENTION_DAYS)
-        removed["failed_jobs"] = delete_in_batches(
-            failed_job.objects.filter(failed_at__lt=cutoff), "failed_at"
-        )
+    from queueops.models import FailedJob
+    from scheduler.models import JobRun
+
+    cutoff = now - timedelta(days=settings.QUEUE_FAILED_RETENTION_DAYS)
+    removed = {"failed_jobs": delete_in_batches(FailedJob.objects.filter(failed_at__lt=cutoff), "failed_at")}
     result_cutoff = now - timedelta(seconds=settings.CELERY_RESULT_EXPIRES)
     removed["task_results"] = delete_in_batches(
         TaskResult.objects.filter(date_done__lt=result_cutoff), "date_done"
     )
     removed["sessions"] = delete_in_batches(Session.objects.filter(expire_date__lt=now), "expire_date")
-    from scheduler.models import JobRun
-
     runlog_cutoff = now - timedelta(days=settings.SCHEDULE_RUNLOG_RETENTION_DAYS)
     # Job by job: the run log is indexed on (job, started_at), not on started_at alone.
     removed["job_runs"] = sum(
@@ -62,10 +57,3 @@ def cleanup() -> dict:
     )
     log.info("cleanup removed %s", removed)
     return removed
-
-
-def _failed_job_model():
-    try:
-        return apps.get_model("queueops", "FailedJob")
-    except LookupError:
-        return None

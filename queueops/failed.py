@@ -1,15 +1,10 @@
 """Failed jobs: recording a task whose last attempt failed, and dispatching it again.
 
-Used by the retry policy (record), the queue_* commands and the admin (retry, forget).
-
-A last attempt can fail while the database is down (a restart, a failover): often that is why
-it failed. The failed job is then not lost: `record_failure` spools the row, as JSON, onto a
-Redis list (`SPOOL_KEY`), and every worker writes what the spool holds into the table from its
-heartbeat timer (`flush_spool`) once the database answers again, with the time it failed.
-Writing is `get_or_create` on the unique task id and an entry leaves the spool only after its
-row exists, so two workers flushing at once, or a worker killed mid-flush, still leave exactly
-one row per task. Only with both the database and Redis down (or in the embedded profile,
-which has no Redis) is the failure left to the worker's log.
+A last attempt often fails because the database is down: the row is then spooled as JSON onto a
+Redis list (`SPOOL_KEY`) that every worker's heartbeat timer writes into the table once the
+database answers (`flush_spool`). Writing is `get_or_create` on the unique task id, and an entry
+leaves the spool only after its row exists, so concurrent or killed flushes still leave one row
+per task. With both the database and Redis down (or no Redis) the failure is left to the log.
 """
 
 from __future__ import annotations
@@ -67,12 +62,9 @@ def record_failure(
         if not spool(request.id, fields):
             raise
         log.warning(
-            "task %s[%s] failed after %d attempt(s) while the database is unreachable (%s); "
-            "spooled, it becomes a failed job once the database is back",
-            task.name,
-            request.id,
-            attempts,
-            type(error).__name__,
+            "task %s[%s] failed after %d attempt(s) while the database is unreachable (%s); spooled, it "
+            "becomes a failed job once the database is back",
+            *(task.name, request.id, attempts, type(error).__name__),
         )
         return None
 
@@ -108,27 +100,17 @@ def _write(task_id: str, fields: dict) -> FailedJob:
     defaults = {**fields, "failed_at": parse_datetime(fields["failed_at"])}
     job, created = FailedJob.objects.get_or_create(task_id=task_id, defaults=defaults)
     if created:
-        log.error(
-            "task %s[%s] failed after %d attempt(s); recorded as failed job #%s",
-            fields["task"],
-            task_id,
-            fields["attempts"],
-            job.pk,
-        )
+        recorded = (fields["task"], task_id, fields["attempts"], job.pk)
+        log.error("task %s[%s] failed after %d attempt(s); recorded as failed job #%s", *recorded)
     return job
 
 
 # --- the spool: failed jobs waiting for the database ------------------------------------------
 
 
-def _spool_client():
-    """The Redis client of the shared store, or None in the embedded profile (no Redis)."""
-    return redis_client()
-
-
 def spool(task_id: str, fields: dict) -> bool:
     """Keep a failed job in Redis until the database takes it; False when Redis cannot."""
-    client = _spool_client()
+    client = redis_client()  # None in the embedded profile (no Redis)
     if client is None:
         return False
     try:
@@ -141,7 +123,7 @@ def spool(task_id: str, fields: dict) -> bool:
 
 def spooled() -> int:
     """How many failed jobs wait in the spool."""
-    client = _spool_client()
+    client = redis_client()
     return client.llen(SPOOL_KEY) if client is not None else 0
 
 
@@ -151,7 +133,7 @@ def flush_spool() -> int:
     Stops at the first database error, leaving the rest for the next call. A failed job
     already in the table (written by a concurrent flush) is not written again.
     """
-    client = _spool_client()
+    client = redis_client()
     if client is None or not client.llen(SPOOL_KEY):
         return 0
     close_old_connections()  # a connection broken by the outage must not fail every flush

@@ -31,22 +31,14 @@ def queue() -> list[Result]:
     except Exception as exc:  # the board lives in Redis too; the broker result below says more
         beats, board_error = [], f"worker heartbeats unreadable ({type(exc).__name__})"
     started = time.perf_counter()
+    timed = {"measurement": "responseTime", "component_type": "datastore"}
     try:
         stats = broker.queue_stats(broker.known_queues(beats=beats))
     except broker.BrokerUnavailable as exc:
-        return [
-            Result(
-                "queue", status=FAIL, measurement="responseTime", output=str(exc), component_type="datastore"
-            )
-        ]
+        return [Result("queue", status=FAIL, output=str(exc), **timed)]
+    took = round((time.perf_counter() - started) * 1000, 2)
     results = [
-        Result(
-            "queue",
-            measurement="responseTime",
-            observed_value=round((time.perf_counter() - started) * 1000, 2),
-            observed_unit="ms",
-            component_type="datastore",
-        ),
+        Result("queue", observed_value=took, observed_unit="ms", **timed),
         Result(
             "queue",
             status=WARN if board_error or not beats else PASS,
@@ -61,25 +53,11 @@ def queue() -> list[Result]:
     for stat in stats:
         age = stat.oldest_age(now)
         unconsumed = bool(stat.size and not consumers.get(stat.name))
+        output = f"{stat.size} waiting and no live worker consumes {stat.name}" if unconsumed else ""
+        # Positional: component, status, measurement, observed value and unit, output, component id.
         results.append(
-            Result(
-                "queue",
-                status=FAIL if unconsumed else PASS,
-                measurement="size",
-                observed_value=stat.size,
-                observed_unit="messages",
-                output=f"{stat.size} waiting and no live worker consumes {stat.name}" if unconsumed else "",
-                component_id=stat.name,
-            )
+            Result("queue", FAIL if output else PASS, "size", stat.size, "messages", output, stat.name)
         )
-        results.append(
-            Result(
-                "queue",
-                status=_wait_status(age),
-                measurement="wait",
-                observed_value=None if age is None else round(age, 3),
-                observed_unit="s",
-                component_id=stat.name,
-            )
-        )
+        wait = None if age is None else round(age, 3)
+        results.append(Result("queue", _wait_status(age), "wait", wait, "s", "", stat.name))
     return results

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from celery import bootsteps
@@ -85,16 +85,7 @@ def worker(hostname: str) -> WorkerBeat | None:
 
 
 def consumers_by_queue(beats: list[WorkerBeat]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for beat in beats:
-        if beat.alive:
-            for queue in beat.queues:
-                counts[queue] = counts.get(queue, 0) + 1
-    return counts
-
-
-def this_host() -> str:
-    return socket.gethostname()
+    return Counter(queue for beat in beats if beat.alive for queue in beat.queues)
 
 
 def publish(consumer, started_at: float) -> None:
@@ -113,10 +104,6 @@ def publish(consumer, started_at: float) -> None:
         at=time.time(),
     )
     store().board_put(WORKERS_BOARD, beat.hostname, json.dumps(asdict(beat), separators=(",", ":")))
-
-
-def remove(hostname: str) -> None:
-    store().board_remove(WORKERS_BOARD, hostname)
 
 
 class Heartbeat(bootsteps.StartStopStep):
@@ -144,8 +131,7 @@ class Heartbeat(bootsteps.StartStopStep):
         self.flush_failed_jobs()
 
     def flush_failed_jobs(self):
-        """Failed jobs spooled while the database was down go into the table (queueops.failed);
-        one Redis LLEN when the spool is empty."""
+        """Spooled failed jobs go into the table (queueops.failed): one LLEN when there are none."""
         from queueops.failed import flush_spool  # the models, once the app registry is ready
 
         try:
@@ -161,6 +147,6 @@ class Heartbeat(bootsteps.StartStopStep):
     def shutdown(self, c):
         self.stop(c)
         try:
-            remove(c.hostname)
+            store().board_remove(WORKERS_BOARD, c.hostname)
         except Exception as exc:
             log.warning("worker heartbeat not removed: %s: %s", type(exc).__name__, exc)

@@ -99,15 +99,8 @@ class PolicyTask(Task):
                 self._record(request, exc, attempts=attempt)
                 raise
             wait = wait_after(attempt, backoff)
-            log.warning(
-                "task %s[%s] attempt %d of %d failed (%s); next in %g s",
-                self.name,
-                request.id,
-                attempt,
-                tries,
-                type(exc).__name__,
-                wait,
-            )
+            failed = (self.name, request.id, attempt, tries, type(exc).__name__, wait)
+            log.warning("task %s[%s] attempt %d of %d failed (%s); next in %g s", *failed)
             # Named, the queue keeps the retry: from the delivered exchange and routing key alone,
             # Celery's native delayed delivery (RabbitMQ) routes the countdown by the default
             # queue's key, and a retry from any other queue never comes back. The key a countdown

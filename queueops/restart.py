@@ -1,15 +1,10 @@
 """Restarting every worker: ask each to finish its tasks and exit, then watch the board for its return.
 
-Celery's remote-control `shutdown` is a warm shutdown: the worker stops taking messages,
-finishes the tasks it runs (late acks: each is acknowledged once done) and exits. The process
-manager brings it back (compose's `restart: unless-stopped`, Kubernetes' restartPolicy Always),
-a new process that loads the code and settings deployed now. `pool_restart` was not chosen: it
-replaces only the pool's children, never the main process that holds the consumer, the
-settings and the bootsteps, and it needs `worker_pool_restarts` switched on.
-
-A worker is back when its hostname's heartbeat (queueops.heartbeat) comes from a process that
-started after the request: another pid or a later start time (a container's main process may
-well get the same pid again).
+Celery's remote-control `shutdown` is a warm shutdown (stop taking messages, finish the running
+tasks, exit) and the process manager starts a new process with the code deployed now;
+`pool_restart` would replace only the pool's children, never the main process that holds the
+consumer, settings and bootsteps. A worker is back when its hostname's heartbeat comes from a
+process that started after the request: another pid or a later start time.
 """
 
 from __future__ import annotations
@@ -18,10 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from kombu.exceptions import OperationalError
-
-from queueops.broker import BrokerUnavailable
+from queueops.broker import connected
 from queueops.heartbeat import WorkerBeat, worker, workers
 
 
@@ -40,14 +32,8 @@ def request_shutdown(hostnames: list[str]) -> None:
     BrokerUnavailable, with nothing sent, when the broker does not answer."""
     from celery import current_app as app
 
-    with app.connection_for_write() as conn:
-        try:
-            conn.ensure_connection(max_retries=1, interval_start=0, timeout=settings.REDIS_SOCKET_TIMEOUT)
-            app.control.broadcast("shutdown", destination=hostnames, reply=False, connection=conn)
-        except (OperationalError, OSError, *conn.connection_errors, *conn.channel_errors) as exc:
-            raise BrokerUnavailable(
-                f"broker unreachable ({type(exc).__name__}); no worker was asked"
-            ) from exc
+    with connected(for_write=True, unanswered="; no worker was asked") as conn:
+        app.control.broadcast("shutdown", destination=hostnames, reply=False, connection=conn)
 
 
 def is_new(before: WorkerBeat, now: WorkerBeat | None) -> bool:

@@ -57,8 +57,11 @@ class JobRunAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
         return False
 
 
-class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin):
+class AuditedPeriodicTaskAdmin(
+    admin_support.OperatorsMayRead, admin_support.AuditedDeletes, PeriodicTaskAdmin
+):
     actions = ("enable_tasks", "disable_tasks", "run_tasks")
+    delete_action = "schedule.delete"
 
     def has_resume_permission(self, request):
         return admin_support.may(request, "schedule.resume")
@@ -119,56 +122,26 @@ class AuditedPeriodicTaskAdmin(admin_support.OperatorsMayRead, PeriodicTaskAdmin
         detail = {"changed": sorted(form.changed_data), "enabled": obj.enabled}
         admin_support.record(request, "schedule.change" if change else "schedule.add", obj.name, detail)
 
-    def delete_model(self, request, obj):
-        name = obj.name
-        super().delete_model(request, obj)
-        admin_support.record(request, "schedule.delete", name)
-
-    def delete_queryset(self, request, queryset):
-        names = list(queryset.values_list("name", flat=True))
-        super().delete_queryset(request, queryset)
-        for name in names:
-            admin_support.record(request, "schedule.delete", name)
-
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, AuditedPeriodicTaskAdmin)
 
 
-class AuditedTimingAdmin:
+class AuditedTimingAdmin(admin_support.AuditedDeletes):
     """A schedule's add, change and delete, audited with the periodic tasks it times (a delete
     cascades to them: they are named in its entry)."""
 
     timing = ""  # PeriodicTask's foreign key to this kind of schedule
 
-    def _tasks(self, obj) -> list[str]:
-        return sorted(PeriodicTask.objects.filter(**{self.timing: obj}).values_list("name", flat=True))
+    def described(self, obj) -> tuple[str, dict]:
+        tasks = PeriodicTask.objects.filter(**{self.timing: obj}).values_list("name", flat=True)
+        return str(obj), {"kind": self.timing, "id": obj.pk, "tasks": sorted(tasks)}
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        detail = {
-            "kind": self.timing,
-            "id": obj.pk,
-            "changed": sorted(form.changed_data),
-            "tasks": self._tasks(obj),
-        }
-        admin_support.record(
-            request, f"schedule.{self.timing}_{'change' if change else 'add'}", str(obj), detail
-        )
-
-    def delete_model(self, request, obj):
-        detail = {"kind": self.timing, "id": obj.pk, "tasks": self._tasks(obj)}
-        target = str(obj)
-        super().delete_model(request, obj)
-        admin_support.record(request, f"schedule.{self.timing}_delete", target, detail)
-
-    def delete_queryset(self, request, queryset):
-        rows = [
-            (str(obj), {"kind": self.timing, "id": obj.pk, "tasks": self._tasks(obj)}) for obj in queryset
-        ]
-        super().delete_queryset(request, queryset)
-        for target, detail in rows:
-            admin_support.record(request, f"schedule.{self.timing}_delete", target, detail)
+        target, detail = self.described(obj)
+        action = f"schedule.{self.timing}_{'change' if change else 'add'}"
+        admin_support.record(request, action, target, {**detail, "changed": sorted(form.changed_data)})
 
 
 for model, base, timing in (
@@ -178,6 +151,5 @@ for model, base, timing in (
     (ClockedSchedule, ClockedScheduleAdmin, "clocked"),
 ):
     admin.site.unregister(model)
-    admin.site.register(
-        model, type(f"Audited{base.__name__}", (AuditedTimingAdmin, base), {"timing": timing})
-    )
+    audited = {"timing": timing, "delete_action": f"schedule.{timing}_delete"}
+    admin.site.register(model, type(f"Audited{base.__name__}", (AuditedTimingAdmin, base), audited))

@@ -68,8 +68,7 @@ class LeaderScheduler(DatabaseScheduler):
         self.lock_ttl = float(settings.BEAT_LOCK_TTL)
         self.is_leader = False
         self._last_heartbeat = 0.0
-        self._coordination_failing = False
-        self._database_failing = False
+        self._failing: set[str] = set()  # what stopped answering: "database", "lock store"
         self._reread_wanted = False
         super().__init__(*args, **kwargs)
         # Renew three times per TTL at least, so one slow tick never costs the lock.
@@ -90,16 +89,10 @@ class LeaderScheduler(DatabaseScheduler):
             # must not exit (a beat that became leader during an outage did, and with it the
             # standby once it took over). Keep the lock and read the schedule afresh once back;
             # a slot sent before the failure but not yet recorded is still claimed, not resent.
-            if not self._database_failing:
-                log.error(
-                    "beat %s: database unreachable (%s); not sending until it is back", self.identity, exc
-                )
-            self._database_failing = True
-            self._reload_schedule()
+            self._outage("database", exc)
+            self._reread_wanted = True
             return self.max_interval
-        if self._database_failing:
-            log.info("beat %s: database reachable again", self.identity)
-            self._database_failing = False
+        self._outage("database", None)
         return interval
 
     def apply_entry(self, entry, producer=None):
@@ -136,37 +129,39 @@ class LeaderScheduler(DatabaseScheduler):
     def _hold_lock(self) -> bool:
         try:
             leading = self.coordinator.hold(self.identity, self.lock_ttl)
-            if self._coordination_failing:
-                log.info("beat %s: lock store reachable again", self.identity)
-            self._coordination_failing = False
+            self._outage("lock store", None)
         except COORDINATION_ERRORS as exc:
-            if not self._coordination_failing:
-                log.error(
-                    "beat %s: lock store unreachable (%s); not sending until it is back", self.identity, exc
-                )
-            self._coordination_failing = True
+            self._outage("lock store", exc)
             leading = False
         if leading and not self.is_leader:
             log.info("beat %s: became the leader", self.identity)
-            self._reload_schedule()
+            self._reread_wanted = True
         elif self.is_leader and not leading:
             log.warning("beat %s: lost the leader lock; standing by", self.identity)
         self.is_leader = leading
         return leading
 
+    def _outage(self, what: str, error: Exception | None) -> None:
+        """Log once when `what` stops answering (`error`) and once when it answers again."""
+        if error is not None and what not in self._failing:
+            log.error(
+                "beat %s: %s unreachable (%s); not sending until it is back", self.identity, what, error
+            )
+            self._failing.add(what)
+        elif error is None and what in self._failing:
+            log.info("beat %s: %s reachable again", self.identity, what)
+            self._failing.discard(what)
+
     def schedule_changed(self):
         """django-celery-beat's hook: True re-reads the schedule from the database and rebuilds
-        the heap of due entries (DatabaseScheduler.schedule). Also True once after _reload_schedule."""
+        the heap of due entries (DatabaseScheduler.schedule). Also True once when `_reread_wanted`:
+        what this beat remembers from an earlier term, or from before a database outage, is
+        stale, and the database has what the previous leader sent."""
         changed = super().schedule_changed()
         if self._reread_wanted:
             self._reread_wanted = False
             return True
         return changed
-
-    def _reload_schedule(self):
-        # Whatever this beat remembers from an earlier term is stale: the database has what
-        # the previous leader sent. The next read of the schedule takes it from there.
-        self._reread_wanted = True
 
     def _publish_heartbeat(self, role: str | None = None, force: bool = False) -> None:
         now = time.monotonic()

@@ -40,6 +40,15 @@ def upcoming(now: datetime, minutes: float) -> list[Upcoming]:
     return sorted(jobs, key=lambda job: (job.times[0], job.name))
 
 
+def _after(schedule, moment: datetime) -> datetime | None:
+    """The run after `moment`; None for solar and clocked schedules, which give their next run only."""
+    if isinstance(schedule, schedules.crontab):
+        return next_fire(schedule, moment).astimezone(UTC)
+    if isinstance(schedule, schedules.schedule):
+        return moment + schedule.run_every
+    return None
+
+
 def _times(periodic, now: datetime, until: datetime) -> tuple[list[datetime], bool]:
     if periodic.one_off and periodic.total_run_count:
         return [], False  # django-celery-beat sends a one-off task once
@@ -47,12 +56,7 @@ def _times(periodic, now: datetime, until: datetime) -> tuple[list[datetime], bo
         schedule = periodic.schedule
         # As django-celery-beat's ModelEntry: a job never run counts from its row's last change.
         last = periodic.last_run_at or periodic.date_changed or now
-        if isinstance(schedule, schedules.crontab):
-            first = next_fire(schedule, last)
-        elif isinstance(schedule, schedules.schedule):
-            first = last + schedule.run_every
-        else:
-            first = schedule.now() + schedule.remaining_estimate(last)
+        first = _after(schedule, last) or schedule.now() + schedule.remaining_estimate(last)
     except (ValueError, TypeError, AttributeError):
         return [], False  # a schedule row beat could not use either
     at = max(now, first.astimezone(UTC))
@@ -60,16 +64,9 @@ def _times(periodic, now: datetime, until: datetime) -> tuple[list[datetime], bo
         at = periodic.start_time.astimezone(UTC)
     end = min(until, periodic.expires.astimezone(UTC)) if periodic.expires else until
     times: list[datetime] = []
-    while at <= end:
+    while at is not None and at <= end:
         if len(times) == MAX_RUNS_PER_JOB:
             return times, True
         times.append(at)
-        if periodic.one_off:
-            break
-        if isinstance(schedule, schedules.crontab):
-            at = next_fire(schedule, at).astimezone(UTC)
-        elif isinstance(schedule, schedules.schedule):
-            at = at + schedule.run_every
-        else:
-            break
+        at = None if periodic.one_off else _after(schedule, at)
     return times, False

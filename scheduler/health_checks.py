@@ -10,43 +10,35 @@ from scheduler.runlog import job_statuses
 
 @health_check("scheduler")
 def scheduler() -> list[Result]:
-    results = []
     board = coordinator()
-    leader = board.leader()
-    members = board.members()
-    leader_state = members.get(leader) if leader else None
+    leader, members = board.leader(), board.members()
+    state = members.get(leader) if leader else None
     if leader is None:
-        results.append(Result("scheduler", FAIL, "leader", output="no beat holds the leader lock"))
-    elif leader_state is None or not is_fresh(leader_state) or leader_state["role"] != "leader":
-        results.append(
+        results = [Result("scheduler", FAIL, "leader", output="no beat holds the leader lock")]
+    elif state is None or not is_fresh(state) or state["role"] != "leader":
+        results = [
             Result("scheduler", FAIL, "leader", component_id=leader, output="the leader's heartbeat is stale")
-        )
+        ]
     else:
-        results.append(
+        age, output = round(state["age"], 1), "seconds since the leader's last heartbeat"
+        results = [
             Result(
                 "scheduler",
                 PASS,
                 "leader",
-                observed_value=round(leader_state["age"], 1),
+                observed_value=age,
                 observed_unit="s",
                 component_id=leader,
-                output="seconds since the leader's last heartbeat",
+                output=output,
             )
-        )
+        ]
     standbys = sorted(n for n, s in members.items() if s["role"] == "standby" and is_fresh(s))
+    alone = "" if standbys else "no standby beat: the leader is a single point of failure"
     results.append(
-        Result(
-            "scheduler",
-            PASS if standbys else WARN,
-            "standbys",
-            observed_value=len(standbys),
-            output="" if standbys else "no standby beat: the leader is a single point of failure",
-        )
+        Result("scheduler", WARN if alone else PASS, "standbys", observed_value=len(standbys), output=alone)
     )
-    statuses = job_statuses()
-    late = [s for s in statuses if s.late]
-    critical = [s.name for s in late if s.critical]
-    status = FAIL if critical else WARN if late else PASS
+    late = [s for s in job_statuses() if s.late]
+    status = FAIL if any(s.critical for s in late) else WARN if late else PASS
     output = ", ".join(f"{s.name} late by {s.late_by_seconds}s" for s in late)
     results.append(Result("scheduler", status, "lateJobs", observed_value=len(late), output=output))
     return results

@@ -52,26 +52,19 @@ class Coordinator:
         store().board_put(MEMBERS_KEY, identity, json.dumps(state))
 
     def members(self) -> dict[str, dict]:
-        raw = store().board(MEMBERS_KEY)
-        return _fresh_members(raw, forget=lambda name: store().board_remove(MEMBERS_KEY, name))
-
-
-def _fresh_members(raw: dict[str, str], forget) -> dict[str, dict]:
-    now = datetime.now(UTC)
-    members = {}
-    for name, payload in raw.items():
-        try:
-            state = json.loads(payload)
-            seen = datetime.fromisoformat(state["at"])
-        except (ValueError, KeyError, TypeError):
-            forget(name)
-            continue
-        if now - seen > FORGET_AFTER:
-            forget(name)
-            continue
-        state["age"] = (now - seen).total_seconds()
-        members[name] = state
-    return members
+        """The fresh entries of the board, each with its `age` in seconds; the rest are dropped."""
+        now, members = datetime.now(UTC), {}
+        for name, payload in store().board(MEMBERS_KEY).items():
+            try:
+                state = json.loads(payload)
+                state["age"] = (now - datetime.fromisoformat(state["at"])).total_seconds()
+            except (ValueError, KeyError, TypeError):
+                state = None
+            if state is None or state["age"] > FORGET_AFTER.total_seconds():
+                store().board_remove(MEMBERS_KEY, name)
+            else:
+                members[name] = state
+        return members
 
 
 def coordinator() -> Coordinator:

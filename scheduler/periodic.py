@@ -41,6 +41,9 @@ class Every:
         return timedelta(seconds=self.seconds)
 
 
+CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+
+
 @dataclass(frozen=True)
 class Cron:
     """A crontab (`minute hour day-of-month month day-of-week`) in settings.TIME_ZONE."""
@@ -54,14 +57,9 @@ class Cron:
         parts = self.expression.split()
         if len(parts) != 5:
             raise ValueError(f"a crontab has five fields, not {len(parts)}: {self.expression!r}")
-        minute, hour, day_of_month, month_of_year, day_of_week = parts
-        values = {
-            "minute": minute,
-            "hour": hour,
-            "day_of_month": day_of_month,
-            "month_of_year": month_of_year,
-            "day_of_week": day_of_week,
-        }
+        values = dict(
+            zip(("minute", "hour", "day_of_month", "month_of_year", "day_of_week"), parts, strict=True)
+        )
         schedules.crontab(**values)  # raises ValueError on a field celery cannot parse
         return values
 

@@ -21,16 +21,13 @@ FINAL = (JobRun.SUCCESS, JobRun.FAILURE)
 
 def send(periodic) -> str:
     """Publish one run of the django-celery-beat PeriodicTask `periodic`; its task id."""
-    options = {"headers": {"periodic_task_name": periodic.name}}
-    for field in ("queue", "exchange", "routing_key", "priority"):
-        value = getattr(periodic, field)
-        if value not in (None, ""):
-            options[field] = value
+    routing = {name: getattr(periodic, name) for name in ("queue", "exchange", "routing_key", "priority")}
     result = current_app.send_task(
         periodic.task,
         args=json.loads(periodic.args or "[]"),
         kwargs=json.loads(periodic.kwargs or "{}"),
-        **options,
+        headers={"periodic_task_name": periodic.name},
+        **{name: value for name, value in routing.items() if value not in (None, "")},
     )
     return result.id
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError
 from django.db.models import Max
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
+
+from scheduler.models import JobRun, ManagedJob
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,6 @@ def record_start(sender=None, task_id=None, task=None, **_):
     job = _job_name(task)
     if not job:
         return
-    from scheduler.models import JobRun
-
     try:
         JobRun.objects.update_or_create(
             task_id=task_id,
@@ -54,8 +55,6 @@ def record_finish(sender=None, task_id=None, task=None, retval=None, state=None,
     job = _job_name(task)
     if not job:
         return
-    from scheduler.models import JobRun
-
     finished = timezone.now()
     try:
         run = JobRun.objects.filter(task_id=task_id).first()
@@ -89,31 +88,15 @@ class JobStatus:
     late_by_seconds: int
 
     def as_dict(self) -> dict:
-        def iso(value):
-            return value.astimezone(UTC).isoformat() if value else None
-
+        """The fields, times as ISO 8601 in UTC (the ops API and `schedule_list --json`)."""
         return {
-            "name": self.name,
-            "task": self.task,
-            "schedule": self.schedule,
-            "enabled": self.enabled,
-            "critical": self.critical,
-            "in_code": self.in_code,
-            "last_run_at": iso(self.last_run_at),
-            "last_outcome": self.last_outcome,
-            "last_success_at": iso(self.last_success_at),
-            "next_due_at": iso(self.next_due_at),
-            "late": self.late,
-            "late_by_seconds": self.late_by_seconds,
+            name: value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+            for name, value in asdict(self).items()
         }
 
 
 def job_statuses(now: datetime | None = None) -> list[JobStatus]:
     """Every managed job with its last run, next due time and lateness, by name."""
-    from django_celery_beat.models import PeriodicTask
-
-    from scheduler.models import JobRun, ManagedJob
-
     now = now or timezone.now()
     managed = list(ManagedJob.objects.all())
     tasks = {t.name: t for t in PeriodicTask.objects.filter(name__in=[m.name for m in managed])}

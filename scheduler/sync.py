@@ -30,25 +30,15 @@ class SyncReport:
     def changed(self) -> bool:
         return bool(self.created or self.updated or self.disabled)
 
-    def as_dict(self) -> dict:
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "disabled": self.disabled,
-            "unchanged": self.unchanged,
-        }
-
 
 def _schedule_fields(job: PeriodicJob, dry_run: bool) -> dict:
     fields = {"interval": None, "crontab": None, "solar": None, "clocked": None}
     if isinstance(job.schedule, Every):
+        key, model = "interval", IntervalSchedule
         lookup = {"every": job.schedule.seconds, "period": IntervalSchedule.SECONDS}
-        model = IntervalSchedule
-        key = "interval"
     elif isinstance(job.schedule, Cron):
+        key, model = "crontab", CrontabSchedule
         lookup = {**job.schedule.fields(), "timezone": settings.TIME_ZONE}
-        model = CrontabSchedule
-        key = "crontab"
     else:
         raise TypeError(f"{job.name}: unsupported schedule {job.schedule!r}")
     existing = model.objects.filter(**lookup).order_by("pk").first()

@@ -4,35 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from django.core.management.base import CommandError, CommandParser
+from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
 from health.management.commands.health import positive_seconds  # noqa: F401 (the commands' --timeout type)
 
 
-class _OneLineParser(CommandParser):
-    def error(self, message):
-        if self.called_from_command_line:
-            # argparse would print the whole usage first; one line says it, --help says the rest.
-            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-        raise CommandError(f"Error: {message}", returncode=2)
-
-
 class QueueCommand(AuditedCommand):
-    """A command whose bad usage exits 2 with one line on stderr; one that changes something sets
-    `audit_action` and each run is audited (AuditedCommand).
+    """A command whose bad usage exits 2 with one line on stderr (as the schedule_* commands'); one
+    that changes something sets `audit_action` and each run is audited (AuditedCommand).
 
     System checks are skipped: these are the commands of an incident, and a check failing in
     unrelated configuration must not keep an operator from listing or retrying jobs. It also
     keeps start-up short (queue_worker_alive has 2 s).
     """
 
+    one_line_usage = True
     requires_system_checks = []
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        parser.__class__ = _OneLineParser
-        return parser
 
     def usage_error(self, message: str) -> CommandError:
         return CommandError(message, returncode=2)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
+from django_celery_results.models import TaskResult
 
-from mailops import delivery
+from mailops import delivery, sending, tasks
 from mailops.models import MailEvent, OutboundMessage
 from mailops.sending import InvalidRecipient, send_mail
 from mailops.suppression import suppress
@@ -122,3 +125,56 @@ def test_a_real_worker_sends_and_a_final_failure_leaves_a_failed_job(mail_settin
     assert job.task_id == broken.task_id and job.args == [broken.pk] and job.attempts == 2
     assert [s.to for s in mailgun.sent] == [["rita@example.com"]]
     assert mailgun.key not in worker.output
+
+
+@pytest.mark.django_db
+def test_a_message_the_broker_refused_stays_pending_until_republished(monkeypatch):
+    published = []
+
+    def broker(*args, task_id, **kwargs):
+        if not getattr(broker, "up", False):
+            raise ConnectionRefusedError("broker down")
+        published.append(task_id)
+
+    monkeypatch.setattr(sending, "current_app", SimpleNamespace(send_task=broker))
+    message = send_mail(["rita@example.com"], "Hello", "Body")
+    assert sending.enqueue(message) is False
+    message.refresh_from_db()
+    assert (message.status, message.task_id) == ("queued", "")
+    assert sending.republish_pending() == 0, "not a minute old yet: its own publish may still come"
+
+    broker.up = True
+    assert sending.republish_pending(after=timedelta(0)) == 1
+    message.refresh_from_db()
+    assert message.task_id == published[0]
+    assert sending.republish_pending(after=timedelta(0)) == 0, "published: no longer pending"
+
+
+@pytest.mark.django_db
+def test_only_the_publish_the_row_names_sends(mail_settings, mailgun):
+    message = send_mail(["rita@example.com"], "Hello", "Body")
+
+    assert delivery.deliver(message.pk, task_id="first").status == "sent"
+    assert delivery.deliver(message.pk, task_id="second").task_id == "first"
+    assert [s.to for s in mailgun.sent] == [["rita@example.com"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_published_twice_is_sent_once_by_real_workers(mail_settings, mailgun, monkeypatch):
+    for name, value in mail_env(mailgun).items():
+        monkeypatch.setenv(name, value)
+    with celery_worker() as worker:
+        message = send_mail(["rita@example.com"], "Twice", "Body")
+        message.refresh_from_db()
+        tasks.send_message.apply_async(args=[message.pk], task_id="a-second-publish")
+        _wait(
+            lambda: (
+                TaskResult.objects.filter(
+                    task_id__in=[message.task_id, "a-second-publish"], status="SUCCESS"
+                ).count()
+                == 2
+            ),
+            60,
+            f"both publishes ran\n{worker.output[-3000:]}",
+        )
+    assert [s.to for s in mailgun.sent] == [["rita@example.com"]]

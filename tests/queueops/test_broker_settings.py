@@ -12,7 +12,8 @@ _SHOW = (
     "print(json.dumps({'url': c.broker_url, 'queue_type': c.task_default_queue_type, "
     "'detect': c.worker_detect_quorum_queues, 'options': c.broker_transport_options, "
     "'delivery': c.task_default_delivery_mode, "
-    "'delayed': c.broker_native_delayed_delivery_queue_type}))"
+    "'delayed': c.broker_native_delayed_delivery_queue_type, "
+    "'publish_retry': c.task_publish_retry_policy}))"
 )
 
 
@@ -39,9 +40,22 @@ def test_amqp_gets_quorum_queues_confirms_and_native_delays():
     assert conf["url"] == "amqp://u:p@127.0.0.1:5672/ops"
     assert conf["queue_type"] == "quorum"
     assert conf["detect"] is True
-    assert conf["options"] == {"confirm_publish": True}
+    # A publish blocked by a resource alarm fails in bounded time (tests/reliability/
+    # test_rabbitmq_alarm.py): socket reads and writes time out, one retry on a new connection.
+    assert conf["options"] == {"confirm_publish": True, "read_timeout": 3.0, "write_timeout": 3.0}
+    assert conf["publish_retry"]["max_retries"] == 1
     assert conf["delivery"] == "persistent"
     assert conf["delayed"] == "quorum"
+
+
+def test_the_publish_timeout_is_set_by_broker_publish_timeout_and_bad_values_are_refused():
+    amqp = {"REDIS_URL": "redis://127.0.0.1:6379/9", "CELERY_BROKER_URL": "amqp://u:p@127.0.0.1:5672/ops"}
+    conf = _celery_conf(**amqp, BROKER_PUBLISH_TIMEOUT="7.5")
+    assert conf["options"]["read_timeout"] == conf["options"]["write_timeout"] == 7.5
+    for bad in ("0", "-1", "61", "nan", "inf", "soon"):
+        done = _start({"CELERY_BROKER_URL": amqp["CELERY_BROKER_URL"], "BROKER_PUBLISH_TIMEOUT": bad})
+        errors = _error_lines(done)
+        assert len(errors) == 1 and "BROKER_PUBLISH_TIMEOUT must be" in errors[0], (bad, done.stderr)
 
 
 def test_production_refuses_another_scheme_without_showing_the_url():

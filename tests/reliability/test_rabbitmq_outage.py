@@ -3,9 +3,10 @@
 A RabbitMQ node of the test's own is stopped while a real web process (uvicorn), worker and
 beat use it. Every ops endpoint that publishes a task answers 503 with Retry-After and changes
 nothing; what needs only the database keeps answering; a helpdesk reply (which publishes its
-mail after the commit) is stored and answers 201, its mail marked failed. Once the node is back the same calls
-succeed, every enqueue the web acknowledged runs, and the worker and beat that ran throughout
-reconnected by themselves (never restarted).
+mail after the commit) is stored and answers 201, its mail row committed with it and pending. Once
+the node is back the same calls succeed, every enqueue the web acknowledged runs, the pending mail
+is published again by beat's `mailops.republish_pending` and sent exactly once, and the worker and
+beat that ran throughout reconnected by themselves (never restarted).
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ from knox.models import AuthToken
 
 from helpdesk.models import Ticket
 from keyvalue import store
+from mailops.jobs import JOBS as MAIL_JOBS
 from mailops.models import OutboundMessage
 from queueops.models import FailedJob
 from scheduler.leadership import LEADER_KEY
+from scheduler.models import JobRun
 from scheduler.periodic import PeriodicJob, every
 from scheduler.sync import sync_jobs
+from tests.mailops.conftest import mail_env
+from tests.mailops.fake_mailgun import FakeMailgun
 from tests.scheduler.beat_support import start_beat
 from tests.support.celery_worker import child_env
 from tests.support.processes import BIN, ManagedProcess, free_port
@@ -37,6 +42,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 BEAT_JOB = "tests.rabbit_outage_every_second"
 RUN_JOB = "tests.rabbit_outage_by_hand"
+REPUBLISH_JOB = "mailops.republish_pending"
 
 
 def _call(port: int, token: str, method: str, path: str, payload: dict | None = None):
@@ -73,6 +79,7 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
         [
             PeriodicJob(BEAT_JOB, task="tests.noop", schedule=every(1)),
             PeriodicJob(RUN_JOB, task="tests.noop", schedule=every(3600), enabled=False),
+            *(job for job in MAIL_JOBS if job.name == REPUBLISH_JOB),
         ]
     )
     assert PeriodicTask.objects.filter(name=RUN_JOB).exists()
@@ -93,7 +100,9 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
 
     node = RabbitMQServer(tmp_path / "rabbitmq")
     node.start()
-    env = {**os.environ, **child_env(CELERY_BROKER_URL=node.url, QUEUE_ALERTS="none")}
+    mailgun = FakeMailgun().start()
+    mail = {**mail_env(mailgun), "QUEUE_ALERTS": "none"}
+    env = {**os.environ, **child_env(CELERY_BROKER_URL=node.url, **mail)}
     port = free_port()
     web_argv = [str(BIN / "uvicorn"), "opsproject.asgi:application", "--host", "127.0.0.1"]
     web_argv += ["--port", str(port), "--lifespan", "off"]
@@ -107,7 +116,7 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
         processes += [web, worker]
         web.wait_for_line(r"Uvicorn running", timeout=60)
         worker.wait_for_line(r"ready\.", timeout=120)
-        beat = start_beat("beat-outage", 3.0, 1.0, CELERY_BROKER_URL=node.url, QUEUE_ALERTS="none")
+        beat = start_beat("beat-outage", 3.0, 1.0, CELERY_BROKER_URL=node.url, **mail)
         processes.append(beat)
         wait_until(lambda: _beat_runs() >= 1, 120, "a beat send run", explain=lambda: beat.output[-2000:])
 
@@ -130,13 +139,13 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
             assert headers.get("Retry-After") == "5", path
             assert "Traceback" not in json.dumps(body) and str(node.port) not in json.dumps(body), body
         # A helpdesk reply publishes only after its commit (the requester's mail): the reply is
-        # stored and answered 201, and the mail the broker refused is marked failed, not lost unseen.
+        # stored and answered 201, with its mail row, pending (no publish named on it).
         status, _, body = _call(
             port, token, "POST", f"/api/tickets/{ticket.pk}/replies/", {"body": "still here", "public": True}
         )
         assert status == 201, body
         mail = OutboundMessage.objects.get(kind="helpdesk.reply")
-        assert mail.status == OutboundMessage.Status.FAILED and mail.error.startswith("could not be enqueued")
+        assert (mail.status, mail.task_id) == (OutboundMessage.Status.QUEUED, ""), mail.error
         # Nothing half-done: the failed job is still there to retry. The database still answers.
         assert FailedJob.objects.filter(pk=job.pk).exists()
         assert _call(port, token, "GET", "/api/ops/failed-jobs/")[0] == 200
@@ -174,6 +183,24 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
             "beat sending again",
             explain=lambda: beat.output[-3000:],
         )
+        # The pending mail: published again by the job once a minute old, sent once, and a later
+        # run of the job (it finished after the send) publishes nothing more.
+        wait_until(
+            lambda: OutboundMessage.objects.filter(pk=mail.pk, status=OutboundMessage.Status.SENT).exists(),
+            300,
+            "the mail pending through the outage to be sent",
+            explain=lambda: f"{OutboundMessage.objects.get(pk=mail.pk)}\n{worker.output[-3000:]}",
+        )
+        sent_at = OutboundMessage.objects.get(pk=mail.pk).sent_at
+        wait_until(
+            lambda: JobRun.objects.filter(
+                job=REPUBLISH_JOB, started_at__gt=sent_at, outcome=JobRun.SUCCESS
+            ).exists(),
+            300,
+            "a republish run after the send",
+            explain=lambda: beat.output[-2000:],
+        )
+        assert [m.to for m in mailgun.sent] == [["requester@example.com"]]
         # Reconnected by themselves: none of them was restarted.
         assert worker.proc.poll() is None and beat.proc.poll() is None and web.proc.poll() is None
         print(
@@ -184,3 +211,4 @@ def test_a_rabbitmq_outage_is_clean_503s_and_everything_resumes(tmp_path):
         for process in reversed(processes):
             process.stop()
         node.stop()
+        mailgun.stop()

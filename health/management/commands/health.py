@@ -73,18 +73,15 @@ class Command(BaseCommand):
         sys.exit(EXIT_FAIL if status == FAIL else EXIT_OK)
 
     def _in_process(self, components, timeout):
-        if not components:
-            report = runner.run(timeout=timeout)
-        else:
-            known = {check.component for check in configured_checks()}
-            unknown = [name for name in components if name not in known]
-            if unknown:
-                raise CommandError(
-                    f"unknown component {', '.join(unknown)}; known: {', '.join(sorted(known))}",
-                    returncode=EXIT_USAGE,
-                )
-            checks = [check for name in dict.fromkeys(components) for check in checks_of(name)]
-            report = runner.run(checks, timeout=timeout)
+        known = {check.component for check in configured_checks()}
+        unknown = [name for name in components if name not in known]
+        if unknown:
+            raise CommandError(
+                f"unknown component {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                returncode=EXIT_USAGE,
+            )
+        checks = [check for name in dict.fromkeys(components) for check in checks_of(name)] or None
+        report = runner.run(checks, timeout=timeout)
         return report.status, report.as_json(details=True)
 
     def _over_http(self, url, components, timeout):

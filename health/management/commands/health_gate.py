@@ -2,7 +2,9 @@
 
 Probes `--url` every `--interval` seconds. Exit 0 once `--consecutive` probes in a row pass
 (HTTP 200: pass or warn), 1 when `--timeout` passes first (naming what failed last), 2 on bad
-usage. With a token (`--token`, default HEALTH_TOKEN) each probe asks for fresh results.
+usage. An answer that is no health+json document (malformed checks, over 1 MiB, not JSON,
+not HTTP) is a failing probe, named on one line. With a token (`--token`, default
+HEALTH_TOKEN) each probe asks for fresh results.
 
 A deploy must not go ahead without some things that /health only warns about (no live worker,
 no beat leader, no realtime server): a probe passes only when every entry of `--require`
@@ -12,7 +14,6 @@ no beat leader, no realtime server): a probe passes only when every entry of `--
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -23,20 +24,11 @@ from health import client
 from health.management.commands.health import EXIT_FAIL, EXIT_OK, EXIT_USAGE, positive_seconds
 
 
-def positive_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1, not {text!r}")
-    return value
-
-
 class Command(BaseCommand):
     help = (
         "Probe a server until N consecutive probes pass (exit 0) or the timeout passes (exit 1, "
-        "printing the failing components); exit 2 on bad usage."
+        "printing the failing components); exit 2 on bad usage. An answer that is not a health "
+        "document (malformed, over 1 MiB) is a failing probe."
     )
     requires_system_checks: list = []
 
@@ -50,7 +42,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--timeout", type=positive_seconds, default=300.0, help="seconds to keep trying")
         parser.add_argument("--interval", type=positive_seconds, default=5.0, help="seconds between probes")
-        parser.add_argument("--consecutive", type=positive_count, default=3, help="passing probes in a row")
+        parser.add_argument("--consecutive", type=int, default=3, help="passing probes in a row")
         parser.add_argument(
             "--require",
             default=None,
@@ -64,11 +56,11 @@ class Command(BaseCommand):
         except client.BadURL as error:
             raise CommandError(str(error), returncode=EXIT_USAGE) from None
         token = settings.HEALTH_TOKEN if options["token"] is None else options["token"]
-        if options["require"] is None:
-            self.required = list(settings.HEALTH_GATE_REQUIRE)
-        else:
-            self.required = [name.strip() for name in options["require"].split(",") if name.strip()]
+        require = ",".join(settings.HEALTH_GATE_REQUIRE) if options["require"] is None else options["require"]
+        self.required = [name.strip() for name in require.split(",") if name.strip()]
         needed, interval = options["consecutive"], options["interval"]
+        if needed < 1:
+            raise CommandError(f"--consecutive is a whole number from 1, not {needed}", returncode=EXIT_USAGE)
         deadline = time.monotonic() + options["timeout"]
         streak = probes = 0
         last = "no probe finished"
@@ -76,6 +68,7 @@ class Command(BaseCommand):
             probes += 1
             remaining = deadline - time.monotonic()
             passed, last = self._probe(url, token, timeout=max(0.5, min(10.0, remaining)))
+            last = client.one_line(last)  # what the server sent may hold newlines, or be long
             streak = streak + 1 if passed else 0
             self.stdout.write(f"probe {probes}: {last} ({streak}/{needed})")
             if streak >= needed:

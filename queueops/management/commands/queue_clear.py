@@ -31,7 +31,11 @@ class Command(QueueCommand):
 
     def handle(self, *args, queue, force=False, **options):
         try:
-            known = known_queues(beats=_live_workers())
+            beats = workers()
+        except Exception:  # the store down: the configured queues and the broker still decide
+            beats = []
+        try:
+            known = known_queues(beats=beats)
             if queue not in known and not queue_exists(queue):
                 raise self.usage_error(f"unknown queue {queue!r} (known: {', '.join(known)})")
             waiting = queue_stats([queue])[0].size
@@ -66,10 +70,3 @@ class Command(QueueCommand):
         if answer.strip() != queue:
             self.stderr.write(f"Not confirmed; queue {queue} was not purged.")
             raise SystemExit(1)
-
-
-def _live_workers():
-    try:
-        return workers()
-    except Exception:  # the store down: the configured queues and the broker still decide
-        return []

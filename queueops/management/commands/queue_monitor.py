@@ -32,7 +32,7 @@ class Command(QueueCommand):
         parser.add_argument("limits", nargs="*", metavar="QUEUE:MAX[:SECONDS]")
         parser.add_argument("--json", action="store_true", help="one JSON object")
 
-    def handle(self, *args, limits, json: bool = False, **options):
+    def handle(self, *args, limits, **options):
         try:
             parsed = {name: (size, age) for name, size, age in map(_limit, limits)}
         except ValueError as exc:
@@ -51,49 +51,29 @@ class Command(QueueCommand):
             raise SystemExit(1) from None
         consumers = heartbeat.consumers_by_queue(beats)
         now = time.time()
-        report, exceeded = [], False
+        report, rows = [], []
         for stat in stats:
             age = stat.oldest_age(now)
             max_size, max_age = parsed.get(stat.name, (None, None))
             over = (max_size is not None and stat.size > max_size) or (
                 max_age is not None and age is not None and age > max_age
             )
-            exceeded |= over
-            report.append(
-                {
-                    "queue": stat.name,
-                    "size": stat.size,
-                    "oldest_wait": None if age is None else round(age, 3),
-                    "consumers": consumers.get(stat.name, 0),
-                    "max_size": max_size,
-                    "max_wait": max_age,
-                    "exceeded": over,
-                }
+            wait, consumed = None if age is None else round(age, 3), consumers.get(stat.name, 0)
+            report.append(dict(queue=stat.name, size=stat.size, oldest_wait=wait, consumers=consumed))
+            report[-1].update(max_size=max_size, max_wait=max_age, exceeded=over)
+            limit = (
+                "-"
+                if max_size is None
+                else f"{max_size}" + (f", {max_age:g} s" if max_age is not None else "")
             )
-        if json:
-            self.stdout.write(_dumps({"queues": report, "exceeded": exceeded}))
+            shown_wait = "-" if wait is None else f"{wait:.1f} s"
+            rows.append(
+                [stat.name, str(stat.size), shown_wait, str(consumed), limit, "EXCEEDED" if over else "ok"]
+            )
+        exceeded = any(row["exceeded"] for row in report)
+        if options["json"]:
+            self.stdout.write(json.dumps({"queues": report, "exceeded": exceeded}, indent=2))
         else:
-            rows = [
-                [
-                    row["queue"],
-                    str(row["size"]),
-                    "-" if row["oldest_wait"] is None else f"{row['oldest_wait']:.1f} s",
-                    str(row["consumers"]),
-                    _limit_text(row["max_size"], row["max_wait"]),
-                    "EXCEEDED" if row["exceeded"] else "ok",
-                ]
-                for row in report
-            ]
             self.stdout.write(table(rows, ["QUEUE", "SIZE", "OLDEST WAIT", "CONSUMERS", "LIMIT", "STATUS"]))
         if exceeded:
             raise SystemExit(1)
-
-
-def _limit_text(size, age) -> str:
-    if size is None:
-        return "-"
-    return f"{size}" + (f", {age:g} s" if age is not None else "")
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, indent=2)

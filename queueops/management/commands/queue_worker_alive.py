@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from django.conf import settings
 
 from queueops import heartbeat
@@ -21,13 +23,11 @@ class Command(QueueCommand):
 
     def handle(self, *args, hostname=None, max_age=None, **options):
         try:
+            host = socket.gethostname()
             if hostname:
-                hostname = hostname.replace("%h", heartbeat.this_host())
-                beat = heartbeat.worker(hostname)
-                beats = [beat] if beat else []
-                who = hostname
+                hostname = who = hostname.replace("%h", host)
+                beats = [beat] if (beat := heartbeat.worker(hostname)) else []
             else:
-                host = heartbeat.this_host()
                 beats = [beat for beat in heartbeat.workers(include_lost=True) if beat.host == host]
                 who = f"any worker on {host}"
         except Exception as exc:

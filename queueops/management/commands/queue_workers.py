@@ -19,14 +19,14 @@ class Command(QueueCommand):
         parser.add_argument("--all", action="store_true", help="include lost workers (no fresh heartbeat)")
         parser.add_argument("--json", action="store_true", help="a JSON array")
 
-    def handle(self, *args, all: bool = False, json: bool = False, **options):
+    def handle(self, *args, all: bool = False, **options):
         try:
             beats = heartbeat.workers(include_lost=all)
         except Exception as exc:
             self.stderr.write(f"worker heartbeats unreadable ({type(exc).__name__}: {exc})")
             raise SystemExit(1) from None
-        if json:
-            self.stdout.write(_dumps([beat.as_dict() for beat in beats]))
+        if options["json"]:
+            self.stdout.write(json.dumps([beat.as_dict() for beat in beats], indent=2))
             return
         if not beats:
             self.stdout.write("No live workers." if not all else "No workers.")
@@ -48,7 +48,3 @@ class Command(QueueCommand):
         self.stdout.write(
             table(rows, ["WORKER", "PID", "QUEUES", "ACTIVE", "PROCESSED", "UP", "HEARTBEAT", "STATUS"])
         )
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, indent=2)

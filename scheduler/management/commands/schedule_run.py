@@ -6,12 +6,13 @@ import json
 
 from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from health.management.commands.health import positive_seconds
-from scheduler.management.base import ScheduleCommand, usage_error
 from scheduler.run_now import send, wait_for_outcome
 
 
-class Command(ScheduleCommand):
+class Command(AuditedCommand):
+    one_line_usage = True
     help = (
         "Run the periodic job NAME now (Laravel's schedule:run for one job): its task is sent "
         "through the broker as beat sends it (same arguments, queue and run-log header), a worker "
@@ -41,7 +42,9 @@ class Command(ScheduleCommand):
         periodic = PeriodicTask.objects.filter(name=name).first()
         if periodic is None:
             names = ", ".join(PeriodicTask.objects.order_by("name").values_list("name", flat=True))
-            raise usage_error(f"no periodic job named {name!r}; the jobs are: {names or '(none)'}")
+            raise CommandError(
+                f"no periodic job named {name!r}; the jobs are: {names or '(none)'}", returncode=2
+            )
         try:
             task_id = send(periodic)
         except ValueError as exc:

@@ -1,6 +1,7 @@
 """`manage.py schedule_sync`: write the periodic jobs declared in code into beat's schedule."""
 
 import json
+from dataclasses import asdict
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -25,20 +26,12 @@ class Command(BaseCommand):
             jobs = registered_jobs()
         except (ValueError, ImportError) as exc:
             raise CommandError(f"cannot read the job registry: {exc}", returncode=2) from exc
-        report = sync_jobs(jobs, dry_run=dry_run)
+        report = asdict(sync_jobs(jobs, dry_run=dry_run))
         if as_json:
-            self.stdout.write(json.dumps(report.as_dict() | {"dry_run": dry_run}, indent=2, sort_keys=True))
+            self.stdout.write(json.dumps(report | {"dry_run": dry_run}, indent=2, sort_keys=True))
             return
-        verb = "would be" if dry_run else ""
-        for label, names in (
-            ("created", report.created),
-            ("updated", report.updated),
-            ("disabled", report.disabled),
-        ):
-            for name in names:
+        for label in ("created", "updated", "disabled"):
+            for name in report[label]:
                 self.stdout.write(f"{label:9} {name}")
-        summary = (
-            f"{len(report.created)} created, {len(report.updated)} updated, {len(report.disabled)} disabled, "
-            f"{len(report.unchanged)} unchanged"
-        )
-        self.stdout.write(f"{summary} {verb}".rstrip())
+        summary = ", ".join(f"{len(names)} {label}" for label, names in report.items())
+        self.stdout.write(f"{summary} would be" if dry_run else summary)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 
 from django.utils import timezone
 
+from audit.commands import AuditedCommand
 from scheduler.forecast import upcoming
-from scheduler.management.base import ScheduleCommand
 
 SHOWN_TIMES = 5
 
@@ -27,7 +28,8 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-class Command(ScheduleCommand):
+class Command(AuditedCommand):
+    one_line_usage = True
     help = (
         "List what beat would send in the next N minutes (Laravel's schedule:test/schedule:list), "
         "read from the schedule in the database (django-celery-beat's enabled periodic tasks, as "
@@ -48,15 +50,7 @@ class Command(ScheduleCommand):
             payload = {
                 "from": now.isoformat(),
                 "minutes": minutes,
-                "jobs": [
-                    {
-                        "name": job.name,
-                        "task": job.task,
-                        "times": [at.isoformat() for at in job.times],
-                        "truncated": job.truncated,
-                    }
-                    for job in jobs
-                ],
+                "jobs": [{**asdict(job), "times": [at.isoformat() for at in job.times]} for job in jobs],
             }
             self.stdout.write(json.dumps(payload, indent=2))
             return
