@@ -7,6 +7,7 @@ from email.utils import parseaddr
 
 from anymail.exceptions import AnymailAPIError, AnymailInvalidAddress, AnymailRecipientsRefused
 from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,23 +28,23 @@ class PermanentMailError(PermanentError):
 
 
 def _record_suppressed(message: OutboundMessage, recipients: list[str]) -> None:
-    events = []
     for recipient in recipients:
         address = _addr(recipient)
-        # One per message and address (ignore_conflicts), so a retried task does not record it twice.
-        key = address_key(address)
-        events.append(
-            MailEvent(
-                event_id=f"suppressed:{message.pk}:{key}"[:255],
-                event_type=MailEvent.Type.SUPPRESSED,
-                recipient=address,
-                recipient_key=key[:320],
-                message_id=message.message_id,
-                outbound=message,
-                description="on the suppression list; not sent",
-            )
+        event = MailEvent(
+            event_id=f"suppressed:{message.pk}:{address_key(address)}"[:255],
+            event_type=MailEvent.Type.SUPPRESSED,
+            recipient=address,
+            message_id=message.message_id,
+            outbound=message,
+            description="on the suppression list; not sent",
         )
-    MailEvent.objects.bulk_create(events, ignore_conflicts=True)
+        # One per message and address (the unique event id), so a retried task does not record it
+        # twice; through save(), not bulk_create, so /metrics counts each stored one once.
+        try:
+            with transaction.atomic():
+                event.save(force_insert=True)
+        except IntegrityError:
+            pass
 
 
 def _addr(recipient: str) -> str:

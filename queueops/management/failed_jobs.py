@@ -51,8 +51,13 @@ def filtered(queue: str | None = None, task: str | None = None):
 def in_batches(jobs: QuerySet[FailedJob], newest_first: bool = False) -> Iterator[FailedJob]:
     """`jobs` in number order (or newest failure first), BATCH rows at a time: the keys of a batch
     (from the ordering's index alone), then its rows by key. Each batch starts after the last
-    key read (no OFFSET; rows deleted meanwhile, as a retry does, are not skipped)."""
-    jobs = jobs.order_by("-failed_at", "-pk") if newest_first else jobs.order_by("pk")
+    key read (no OFFSET; rows deleted meanwhile, as a retry does, are not skipped). In number
+    order only the rows there at the start: a retried job failing again is a new, higher row, and
+    `queue_retry all` must not retry it again in the same run (or for ever)."""
+    top = jobs.order_by("-pk").values_list("pk", flat=True).first()
+    jobs = (
+        jobs.order_by("-failed_at", "-pk") if newest_first else jobs.filter(pk__lte=top or 0).order_by("pk")
+    )
     after = Q()
     while True:
         keys = list(jobs.filter(after).values_list("pk", "failed_at")[:BATCH])

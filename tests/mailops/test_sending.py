@@ -36,6 +36,25 @@ def test_no_mail_goes_to_a_suppressed_address(mail_settings, mailgun):
 
 
 @pytest.mark.django_db
+def test_a_suppressed_event_is_counted_for_metrics_once(
+    mail_settings, mailgun, django_capture_on_commit_callbacks
+):
+    """The send task's suppressed events reach /metrics' counter like the webhook's, once each."""
+    from keyvalue import store
+    from mailops.models import STORED_COUNTS
+
+    suppress("rita@example.com", "bounced", "webhook")
+    store().delete(STORED_COUNTS)
+    message = send_mail(["rita@example.com"], "Hello", "Body")
+    with django_capture_on_commit_callbacks(execute=True):
+        delivery.deliver(message.pk)
+        OutboundMessage.objects.filter(pk=message.pk).update(status="queued")  # as if it had crashed
+        delivery.deliver(message.pk)
+    assert MailEvent.objects.filter(outbound=message).count() == 1
+    assert store().counts(STORED_COUNTS)[0].get("suppressed") == 1
+
+
+@pytest.mark.django_db
 def test_suppressed_recipients_are_dropped_and_the_rest_sent_through_mailgun(mail_settings, mailgun):
     suppress("rita@example.com", "complained", "webhook")
     message = send_mail(

@@ -145,6 +145,10 @@ def test_cursor_pages_walk_every_row_once_in_order_and_back(api, monkeypatch):
         "é",
         base64.b64encode(b"p=yesterday").decode(),
         base64.b64encode(b"p=9999-12-31 23:59:59-14:00").decode(),
+        base64.b64encode(b"p=0001-01-01 00:00:00+01:00").decode(),  # before year 1 in UTC
+        base64.b64encode(b"p=2026-01-01T00:00:00+25:00").decode(),
+        base64.b64encode(b"p=%00").decode(),
+        base64.b64encode(b"p=" + b"9" * 5000).decode(),
         base64.b64encode(b"o=-1").decode(),
     ],
 )

@@ -174,3 +174,17 @@ def test_mail_events_are_counted_once_stored_and_a_scrape_reads_the_counters(met
     counted = samples(scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")["ops_mail_events"])
     assert counted[(("type", "delivered"),)] == 1
     assert counted[(("type", "bounced"),)] == 0
+
+
+@pytest.mark.django_db
+def test_a_mail_event_is_stored_while_the_shared_store_is_down(
+    settings, caplog, django_capture_on_commit_callbacks
+):
+    """The counter is best effort: Redis down (a closed port) loses a count, never the event."""
+    from mailops.models import MailEvent
+
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        MailEvent.objects.create(event_id="store-down", event_type=MailEvent.Type.DELIVERED)
+    assert len(callbacks) == 1 and MailEvent.objects.filter(event_id="store-down").exists()
+    assert "mail event not counted: ConnectionError" in caplog.text

@@ -194,3 +194,19 @@ def test_retrying_in_batches_reaches_every_selected_job_once_while_rows_go(queue
         seen.append(job.pk)
         job.delete()  # as a retry does
     assert seen == sorted(pks)
+
+
+def test_a_retried_job_failing_again_during_the_walk_is_not_retried_again(queue_env, monkeypatch):
+    """Rows added after the walk began (a retried job's new failure has a higher number) are left
+    for the next run: otherwise `queue_retry all` chases its own re-failures."""
+    from queueops.management import failed_jobs
+
+    monkeypatch.setattr(failed_jobs, "BATCH", 2)
+    pks = [_job(n).pk for n in range(5)]
+    seen = []
+    for job in failed_jobs.in_batches(failed_jobs.select(["all"]).jobs):
+        seen.append(job.pk)
+        job.delete()
+        if seen[-1] in pks:
+            _job(100 + len(seen))  # the retry failed again at once: a new row
+    assert seen == pks
