@@ -1,11 +1,12 @@
 """The Mailgun tracking webhook: Anymail's view, stricter about what it accepts.
 
 Anymail's `post` runs unchanged; only its documented hooks are extended (docs/ARCHITECTURE.md):
-`validate_request` refuses malformed bodies (nesting 32 deep included: the JSON column refuses it), signatures older than MAIL_WEBHOOK_MAX_AGE and checks
-MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS during a rotation (the MRO order it relies on is pinned by
-tests/mailops/test_anymail_hooks.py); `parse_events` makes a hostile body a 400; `dispatch` gives
-Anymail's refusals as one line and 503 without a signing key. A failing receiver gives a 5xx so
-Mailgun retries; storing is idempotent on the event id.
+`validate_request` refuses malformed bodies (nesting 32 deep included: the JSON column refuses
+it), signatures older than MAIL_WEBHOOK_MAX_AGE and checks MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
+during a rotation (the MRO order it relies on is pinned by tests/mailops/test_anymail_hooks.py);
+`parse_events` makes a hostile body a 400; `dispatch` gives Anymail's refusals as one line and
+503 without a signing key. A failing receiver gives a 5xx so Mailgun retries; storing is
+idempotent on the event id.
 """
 
 from __future__ import annotations
