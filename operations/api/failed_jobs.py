@@ -40,7 +40,8 @@ def _filters_json(filters: dict) -> dict:
 @extend_schema(tags=["failed jobs"])
 @listing(s.FailedJobSerializer, summary="Failed jobs, newest first, by queue, task, exception text or time")
 class FailedJobViewSet(OpsViewSet):
-    queryset = FailedJob.objects.order_by("-failed_at", "-id")
+    ordering = ("-failed_at", "-id")  # the cursor pages' order (NewestFirst): its index's order
+    queryset = FailedJob.objects.order_by(*ordering)
     serializer_class = s.FailedJobSerializer
     filterset_class = FailedJobFilter
     pagination_class = NewestFirst

@@ -34,25 +34,21 @@ class OpsPagination(PageNumberPagination):
 
 
 class NewestFirst(CursorPagination):
-    """Cursor pages in the order of the view's queryset (`-failed_at`, `-id`: its index's order).
+    """Cursor pages in the order of the view's `ordering` (`-failed_at`, `-id`: its index's order).
     A cursor that does not decode, or whose position is no value of the ordering field, is a 404
     as DRF has an invalid cursor, never a 500 from the query."""
 
     def paginate_queryset(self, queryset, request, view=None):
         # The page's keys from the ordering's index alone, then its rows by primary key: MariaDB
         # would otherwise often sort whole rows (a filesort) rather than walk the index.
-        keys = super().paginate_queryset(queryset.values("pk", self.field_of(queryset).name), request, view)
+        self.field = queryset.model._meta.get_field(view.ordering[0].lstrip("-"))
+        keys = super().paginate_queryset(queryset.values("pk", self.field.name), request, view)
         rows = queryset.order_by().in_bulk([key["pk"] for key in keys])
         self.page = [rows[key["pk"]] for key in keys if key["pk"] in rows]
         return self.page
 
-    @staticmethod
-    def field_of(queryset):
-        return queryset.model._meta.get_field(queryset.query.order_by[0].lstrip("-"))
-
     def get_ordering(self, request, queryset, view):
-        self.field = self.field_of(queryset)
-        return tuple(queryset.query.order_by)
+        return tuple(view.ordering)
 
     def decode_cursor(self, request):
         cursor = super().decode_cursor(request)

@@ -64,7 +64,8 @@ class DrillViewSet(StartViewSet):
 @extend_schema(tags=["mail"])
 @listing(s.MailEventSerializer)
 class MailEventViewSet(OpsViewSet):
-    queryset = MailEvent.objects.order_by("-occurred_at", "-id")
+    ordering = ("-occurred_at", "-id")  # the cursor pages' order (NewestFirst): its index's order
+    queryset = MailEvent.objects.order_by(*ordering)
     serializer_class = s.MailEventSerializer
     filterset_class = MailEventFilter
     pagination_class = NewestFirst
@@ -107,7 +108,8 @@ class SuppressionViewSet(OpsViewSet):
 @extend_schema(tags=["audit"])
 @listing(s.AuditEntrySerializer)
 class AuditViewSet(OpsViewSet):
-    queryset = AuditEntry.objects.order_by("-at", "-id")
+    ordering = ("-at", "-id")  # the cursor pages' order (NewestFirst): its index's order
+    queryset = AuditEntry.objects.order_by(*ordering)
     serializer_class = s.AuditEntrySerializer
     filterset_class = AuditFilter
     pagination_class = NewestFirst

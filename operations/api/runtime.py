@@ -58,7 +58,8 @@ class WorkerViewSet(OpsViewSet):
 @extend_schema(tags=["alerts"])
 @listing(s.AlertSerializer)
 class AlertViewSet(OpsViewSet):
-    queryset = Alert.objects.order_by("-opened_at", "-id")
+    ordering = ("-opened_at", "-id")  # the cursor pages' order (NewestFirst): its index's order
+    queryset = Alert.objects.order_by(*ordering)
     serializer_class = s.AlertSerializer
     filterset_class = AlertFilter
     pagination_class = NewestFirst
