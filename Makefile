@@ -10,6 +10,11 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= mysql://root@127.0.0.1:3306/opsproject
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 # Each pass keeps its files (SQLite, broker folder, flags, artifacts) apart from `make run`'s var/.
+# Both passes run on TEST_WORKERS pytest-xdist workers (the suite mostly waits on the processes
+# and servers it starts), whole files per worker; tests/support/xdist_worker.py gives each worker
+# its own Redis database and VAR_DIR folder. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -p tests.support.xdist_worker -n $(TEST_WORKERS) --dist loadfile
 # pytest exits 5 when a pass selects no test; that is not a failure of the suite.
 PYTEST_OK = rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
 
@@ -66,11 +71,11 @@ services:
 
 test-integration: $(VENV)/.test-installed $(JS_TEST_DIR)/node_modules/.installed services
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test-integration} \
-		$(BIN)/pytest -m "not embedded" $(PYTEST_ARGS); $(PYTEST_OK)
+		$(PYTEST) -m "not embedded" $(PYTEST_ARGS); $(PYTEST_OK)
 
 test-embedded: $(VENV)/.test-installed $(JS_TEST_DIR)/node_modules/.installed
 	DATABASE_URL= REDIS_URL= VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test-embedded} \
-		$(BIN)/pytest -m embedded $(PYTEST_ARGS); $(PYTEST_OK)
+		$(PYTEST) -m embedded $(PYTEST_ARGS); $(PYTEST_OK)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
