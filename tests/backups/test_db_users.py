@@ -197,3 +197,28 @@ def test_the_init_script_as_the_mariadb_image_sources_it_and_without_a_password(
         missing.stderr.strip()
         == "01-users.sh: MARIADB_DRILL_PASSWORD (or MARIADB_DRILL_PASSWORD_FILE) is not set"
     )
+
+
+@pytest.mark.parametrize(
+    "database",
+    ["opsproject", "a_b", "x" * 48, "x" * 49, "a_" * 24 + "b", "a_" * 27, "L" * 60, "long_db_" * 8],
+)
+def test_the_init_script_grants_the_drill_user_the_scratch_prefix_the_drills_use(database):
+    """Long names get a shortened prefix (backups/dumpers/base.py scratch_prefix); the script's
+    drill and pitr grants must cover exactly the names drills create, and fit MariaDB's 64."""
+    import subprocess
+
+    from backups.dumpers.base import scratch_prefix
+    from tests.support.db_users import INIT_SCRIPT
+
+    env = {"PATH": "/usr/bin:/bin", "MARIADB_DATABASE": database}
+    env |= {f"MARIADB_{role}PASSWORD": "pw" for role in ("", "BACKUP_", "DRILL_", "PITR_")}
+    sourced = 'docker_process_sql() { cat; }; . "$0"'
+    done = subprocess.run(
+        ["bash", "-c", sourced, str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    pattern = scratch_prefix(database).replace("_", "\\_") + "%"
+    assert len(scratch_prefix(database)) + 8 <= 63 and len(pattern) <= 64
+    for user in ("opsproject_drill", "opsproject_pitr"):
+        assert f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO '{user}'@'%';" in done.stdout
