@@ -16,6 +16,7 @@ from pathlib import Path
 from django.utils import timezone
 
 from backups import catalog, drill_scratch, keys, logins, pitr
+from backups.dumpers.base import SCRATCH_SUFFIX_DIGITS
 from backups.errors import BackupError, IntegrityError, UsageError
 from backups.models import BackupDrill
 from backups.restore import compare_counts, compare_migrations, load, verify
@@ -51,7 +52,7 @@ def run_drill(
         raise BackupError(f"backup {manifest.id} is {manifest.vendor}; database {alias!r} is {dumper.vendor}")
     dumper.check_server()
     plan = pitr.plan(manifest, None, store) if pitr_replay else None  # UsageError: cannot roll forward
-    scratch = staging or dumper.scratch_name(secrets.token_hex(4))
+    scratch = staging or dumper.scratch_name(secrets.token_hex(SCRATCH_SUFFIX_DIGITS // 2))
     if not staging:
         for name in drill_scratch.drop_abandoned(dumper):
             log.warning("drill %s: dropped scratch database %s left by a drill that died", manifest.id, name)

@@ -13,11 +13,11 @@ from contextlib import contextmanager
 
 from django.db import DatabaseError
 
-from backups.dumpers.base import Dumper
+from backups.dumpers.base import SCRATCH_SUFFIX_DIGITS, Dumper
 from backups.errors import BackupError, UsageError
 
 log = logging.getLogger(__name__)
-SUFFIX = re.compile(r"[0-9a-f]{8}")
+SUFFIX = re.compile(f"[0-9a-f]{{{SCRATCH_SUFFIX_DIGITS}}}")
 # The lock's session idles while the drill runs: a server wait_timeout shorter than a drill would
 # end it and free the lock under a live drill. 31536000 s is the server's maximum.
 _IDLE_SECONDS = 31536000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import subprocess
 import threading
@@ -14,6 +15,27 @@ from typing import Any
 from django.db import connections
 
 from backups.errors import BackupError
+
+# A drill's scratch database is <scratch_prefix(database)><8 random hex digits>. The name must fit
+# 63 characters (PostgreSQL's limit; MariaDB's is 64) and the drill user's grant on
+# `<prefix>%`, where 01-users.sh writes each `_` as `\_`, 64. An app database name too long for
+# either keeps its first 20 characters and gains 8 hex digits of its sha256: the suffix is never
+# cut and the prefix is the same on every run (the leftover cleanup and backup_restore's refusal
+# of scratch-like names match it). compose/mariadb-init/01-users.sh computes the same prefix.
+SCRATCH_SUFFIX_DIGITS = 8
+_NAME_LIMIT = 63
+_GRANT_LIMIT = 64
+_KEPT_CHARACTERS = 20
+
+
+def scratch_prefix(database: str) -> str:
+    """What every drill scratch database of `database` starts with (names of ASCII characters)."""
+    full = f"{database}_drill_"
+    grant_pattern = len(full) + full.count("_") + 1  # each _ escaped, then the %
+    if len(full) + SCRATCH_SUFFIX_DIGITS <= _NAME_LIMIT and grant_pattern <= _GRANT_LIMIT:
+        return full
+    digest = hashlib.sha256(database.encode()).hexdigest()[:8]
+    return f"{database[:_KEPT_CHARACTERS]}_{digest}_drill_"
 
 
 @dataclass
@@ -203,7 +225,7 @@ class Dumper:
         raise NotImplementedError
 
     def scratch_name(self, suffix: str) -> str:
-        return f"{self.database_name}_drill_{suffix}"[:63]
+        return f"{scratch_prefix(self.database_name)}{suffix}"
 
     def table_names(self, connection) -> list[str]:
         with connection.cursor() as cursor:

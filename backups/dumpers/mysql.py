@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import DatabaseError
 
-from backups.dumpers.base import Dumper, DumpInfo, dump_process, loader_process, run_tool
+from backups.dumpers.base import Dumper, DumpInfo, dump_process, loader_process, run_tool, scratch_prefix
 from backups.dumpers.definers import DefinerRewriter
 from backups.errors import BackupError, UsageError
 
@@ -204,7 +204,7 @@ class MySQLDumper(Dumper):
             raise BackupError(
                 f"user {user} may not create or empty database {name!r} ({error.args[-1]}): restores into "
                 f"another database and drills run as the drill user (BACKUP_RESTORE_DATABASE_URL), "
-                f"which may use {self.database_name}_drill_* databases only"
+                f"which may use {scratch_prefix(self.database_name)}* databases only"
             ) from None
 
     def _empty(self, name: str) -> None:

@@ -31,6 +31,21 @@ ops_secret() {
     printf '%s' "$ops_value" | sed -e 's/\\/\\\\/g' -e "s/'/''/g"
 }
 
+ops_drill_prefix() {
+    # $1: the app's database. What its drills' scratch databases start with, as
+    # backups/dumpers/base.py scratch_prefix() makes it: <database>_drill_, or, when that plus 8
+    # hex digits exceeds 63 characters or its grant pattern (each _ escaped, then %) 64, the
+    # first 20 characters, _, 8 hex digits of the name's sha256 and _drill_.
+    ops_full="$1_drill_"
+    ops_pattern=$(printf '%s%%' "$ops_full" | sed 's/_/\\_/g')
+    if [ $((${#ops_full} + 8)) -le 63 ] && [ ${#ops_pattern} -le 64 ]; then
+        printf '%s' "$ops_full"
+        return
+    fi
+    ops_digest=$(printf '%s' "$1" | sha256sum | cut -c1-8) || return 1
+    printf '%s_%s_drill_' "$(printf '%s' "$1" | cut -c1-20)" "$ops_digest"
+}
+
 ops_users_sql() {
     ops_database=${MARIADB_DATABASE:-opsproject}
     ops_app=${MARIADB_USER:-opsproject}
@@ -44,6 +59,8 @@ ops_users_sql() {
     # In a grant's database name _ and % are wildcards: escaped, the grant names exactly one
     # schema; the drill grant keeps its trailing % on purpose.
     ops_schema=$(printf '%s' "$ops_database" | sed 's/_/\\_/g')
+    ops_scratch=$(ops_drill_prefix "$ops_database") || return 1
+    ops_drill_schema=$(printf '%s' "$ops_scratch" | sed 's/_/\\_/g')
     cat <<SQL
 CREATE USER IF NOT EXISTS '$ops_app'@'%';
 ALTER USER '$ops_app'@'%' IDENTIFIED BY '$ops_app_password';
@@ -57,12 +74,12 @@ GRANT RELOAD, BINLOG MONITOR, REPLICATION SLAVE ON *.* TO '$ops_backup'@'%';
 
 CREATE USER IF NOT EXISTS '$ops_drill'@'%';
 ALTER USER '$ops_drill'@'%' IDENTIFIED BY '$ops_drill_password';
-GRANT ALL PRIVILEGES ON \`$ops_schema\\_drill\\_%\`.* TO '$ops_drill'@'%';
+GRANT ALL PRIVILEGES ON \`$ops_drill_schema%\`.* TO '$ops_drill'@'%';
 
 CREATE USER IF NOT EXISTS '$ops_pitr'@'%';
 ALTER USER '$ops_pitr'@'%' IDENTIFIED BY '$ops_pitr_password';
 GRANT ALL PRIVILEGES ON \`$ops_schema\`.* TO '$ops_pitr'@'%';
-GRANT ALL PRIVILEGES ON \`$ops_schema\\_drill\\_%\`.* TO '$ops_pitr'@'%';
+GRANT ALL PRIVILEGES ON \`$ops_drill_schema%\`.* TO '$ops_pitr'@'%';
 GRANT BINLOG REPLAY, BINLOG ADMIN ON *.* TO '$ops_pitr'@'%';
 SQL
 }

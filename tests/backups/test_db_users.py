@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import secrets
 
 import pytest
 from django.core.management import call_command
@@ -197,3 +199,112 @@ def test_the_init_script_as_the_mariadb_image_sources_it_and_without_a_password(
         missing.stderr.strip()
         == "01-users.sh: MARIADB_DRILL_PASSWORD (or MARIADB_DRILL_PASSWORD_FILE) is not set"
     )
+
+
+@pytest.mark.parametrize(
+    "database",
+    ["opsproject", "a_b", "x" * 48, "x" * 49, "a_" * 24 + "b", "a_" * 27, "L" * 60, "long_db_" * 8],
+)
+def test_the_init_script_grants_the_drill_user_the_scratch_prefix_the_drills_use(database):
+    """Long names get a shortened prefix (backups/dumpers/base.py scratch_prefix); the script's
+    drill and pitr grants must cover exactly the names drills create, and fit MariaDB's 64."""
+    import subprocess
+
+    from backups.dumpers.base import scratch_prefix
+    from tests.support.db_users import INIT_SCRIPT
+
+    env = {"PATH": "/usr/bin:/bin", "MARIADB_DATABASE": database}
+    env |= {f"MARIADB_{role}PASSWORD": "pw" for role in ("", "BACKUP_", "DRILL_", "PITR_")}
+    sourced = 'docker_process_sql() { cat; }; . "$0"'
+    done = subprocess.run(
+        ["bash", "-c", sourced, str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    pattern = scratch_prefix(database).replace("_", "\\_") + "%"
+    assert len(scratch_prefix(database)) + 8 <= 63 and len(pattern) <= 64
+    for user in ("opsproject_drill", "opsproject_pitr"):
+        assert f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO '{user}'@'%';" in done.stdout
+
+
+def _runbook_upgrade_command() -> str:
+    """docs/RUNBOOK.md's upgrade step: the command it runs in the mariadb service's container."""
+    from tests.support.processes import REPO
+
+    runbook = (REPO / "docs" / "RUNBOOK.md").read_text()
+    found = re.search(r"docker compose -f (\S+) exec -T (\w+) \\\n\s+(sh -c '[^\n]+')\n", runbook)
+    assert found, "RUNBOOK has no upgrade command"
+    assert found[1] == "compose/docker-compose.production.yml" and found[2] == "mariadb"
+    return found[3]
+
+
+def test_the_runbooks_upgrade_command_adds_the_missing_user_and_running_it_twice_is_harmless(tmp_path):
+    """An installation made before the pitr user existed: the image ran the init script on its
+    first start only. The runbook's command, run as the container runs it (its environment from
+    mariadb.env, root's password, the client on the server's own socket), adds the pitr user and
+    keeps the others' logins and data; a second run changes nothing."""
+    import shlex
+    import shutil
+    import subprocess
+
+    from tests.support.db_users import INIT_SCRIPT
+
+    inner = _runbook_upgrade_command()
+    assert "/docker-entrypoint-initdb.d/01-users.sh" in inner  # compose mounts mariadb-init there
+    argv = shlex.split(inner.replace("/docker-entrypoint-initdb.d/01-users.sh", str(INIT_SCRIPT)))
+    root_password = f"r'o\\ot-{secrets.token_urlsafe(12)}"
+    logins = {
+        role: (f"up_{role.lower() or 'app'}", f"{role or 'A'}'p\\w-{secrets.token_urlsafe(12)}")
+        for role in ("", "BACKUP", "DRILL", "PITR")
+    }
+    container_env = {"MARIADB_ROOT_PASSWORD": root_password, "MARIADB_DATABASE": "app"}
+    for role, (user, password) in logins.items():
+        prefix = f"MARIADB_{role}_" if role else "MARIADB_"
+        container_env |= {f"{prefix}USER": user, f"{prefix}PASSWORD": password}
+    with mariadb_server(tmp_path / "server") as server:
+        # The container's client reaches its own server on its default socket.
+        client = tmp_path / "bin" / "mariadb"
+        client.parent.mkdir()
+        real = shutil.which("mariadb")
+        client.write_text(f'#!/bin/sh\nexec {real} --no-defaults --socket={server.socket} "$@"\n')
+        client.chmod(0o755)
+        literal = root_password.replace("\\", "\\\\").replace("'", "''")
+        server.sql(f"ALTER USER root@localhost IDENTIFIED BY '{literal}'")  # as the image sets it
+        env = {"PATH": f"{client.parent}:/usr/bin:/bin", **container_env}
+
+        def upgrade() -> None:
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0 and done.stdout == done.stderr == "", done.stderr
+
+        def login(role: str) -> str:
+            user, password = logins[role]
+            done = subprocess.run(
+                [real, "--no-defaults", "--host=127.0.0.1", f"--port={server.port}", f"--user={user}",
+                 "--batch", "--skip-column-names", "-e", "SELECT CURRENT_USER()"],
+                env={"PATH": "/usr/bin:/bin", "MYSQL_PWD": password},
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            return done.stdout.strip()
+
+        def grants() -> dict[str, str]:
+            return {role: server.sql(f"SHOW GRANTS FOR '{user}'@'%'") for role, (user, _pw) in logins.items()}
+
+        # The previous release's first start: the users of its time, then the app's data.
+        upgrade()
+        server.sql(f"DROP USER '{logins['PITR'][0]}'@'%'")
+        server.sql("CREATE DATABASE app; CREATE TABLE app.t (id INT PRIMARY KEY)")
+        server.sql("INSERT INTO app.t VALUES (1), (2)")
+
+        upgrade()
+        assert login("PITR") == f"{logins['PITR'][0]}@%"
+        assert "BINLOG REPLAY" in grants()["PITR"]
+        before = grants()
+        upgrade()  # again: nothing changes
+        assert grants() == before
+        assert [login(role) for role in ("", "BACKUP", "DRILL")] == [
+            f"{logins[role][0]}@%" for role in ("", "BACKUP", "DRILL")
+        ]
+        assert server.sql("SELECT COUNT(*) FROM app.t").strip() == "2"
+        env["MARIADB_ROOT_PASSWORD"] = "wrong"
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode != 0 and "Access denied for user 'root'@'localhost'" in done.stderr

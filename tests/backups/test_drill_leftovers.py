@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import io
 import json
+import logging
+import re
 import secrets
 import signal
 import sys
@@ -19,11 +21,13 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from backups import drill_scratch
+from backups import drill_scratch, logins
 from backups.dumpers import dumper_for
+from backups.dumpers.base import scratch_prefix
 from backups.models import BackupDrill
-from tests.backups.conftest import as_backup_users, backup_settings
+from tests.backups.conftest import as_backup_users, backup_settings, extra_alias
 from tests.support.celery_worker import child_env
+from tests.support.db_users import database_users
 from tests.support.processes import running
 from tests.support.waiting import wait_until
 
@@ -160,4 +164,67 @@ def test_a_leftover_the_login_cannot_drop_is_skipped_and_the_others_dropped(capl
         with connection.cursor() as cursor:
             cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
             for name in (stuck, dead):
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_60_character_database_keeps_the_whole_random_suffix_of_its_scratch_names(
+    tmp_path, keys, caplog, capsys
+):
+    # MariaDB names are at most 64 characters: `<60 characters>_drill_<8 hex>` used to be cut
+    # inside the suffix, so two drills could pick the same name and the cleanup recognised none.
+    long_name = f"ops_long_{secrets.token_hex(3)}_".ljust(60, "x")
+    twin = long_name[:-1] + "y"  # the same first 59 characters
+    db = connection.settings_dict
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{long_name}` CHARACTER SET utf8mb4")
+        cursor.execute(f"CREATE TABLE `{long_name}`.t (id INT PRIMARY KEY)")
+        cursor.execute(f"INSERT INTO `{long_name}`.t VALUES (1), (2), (3)")
+    scratch = set()
+    try:
+        with (
+            database_users(
+                long_name,
+                host=db["HOST"] or "127.0.0.1",
+                port=int(db["PORT"] or 3306),
+                root_password=db["PASSWORD"],
+            ) as users,
+            extra_alias("longname", users.app_url),
+            backup_settings(tmp_path, keys),
+            as_backup_users(users),
+        ):
+            dumper = logins.restore_dumper("longname")
+            prefix = dumper.scratch_name("")
+            assert dumper.database_name == long_name and prefix == users.drill_prefix
+            assert len(prefix) + 8 <= 63 and prefix == dumper_for("longname").scratch_name("")
+            assert prefix != scratch_prefix(twin)
+            # A dead drill's leftover, made by the drill user as a drill makes one: the init
+            # script's grant covers the shortened prefix.
+            leftover = dumper.scratch_name(secrets.token_hex(4))
+            scratch.add(leftover)
+            dumper.prepare_target(leftover)
+            assert drill_scratch.is_scratch(dumper, leftover)
+
+            call_command("backup_run", "--database", "longname", "--json", stdout=(out := io.StringIO()))
+            backup_id = json.loads(out.getvalue())["id"]
+            with caplog.at_level(logging.INFO, logger="backups"):
+                call_command("backup_drill", backup_id, "--database", "longname", stdout=io.StringIO())
+            drill = BackupDrill.objects.latest("id")
+            assert drill.status == "passed" and "3 rows match" in drill.detail, drill.detail
+            used = re.search(r"restoring into scratch database (\S+)", caplog.text)[1]
+            scratch.add(used)
+            assert used.startswith(prefix) and re.fullmatch("[0-9a-f]{8}", used[len(prefix) :]), used
+            assert f"dropped scratch database {leftover} left by a drill that died" in caplog.text
+            assert not scratch_databases(prefix)
+
+            target = dumper.scratch_name("20261203")
+            with pytest.raises(SystemExit) as exit_info:
+                restore = ["backup_restore", backup_id, "--database", "longname", "--target-database", target]
+                call_command(*restore, "--yes")
+            assert exit_info.value.code == 2
+            assert "named like a drill's scratch database" in capsys.readouterr().err
+            assert not scratch_databases(target)
+    finally:
+        with connection.cursor() as cursor:
+            for name in {long_name, *scratch}:
                 cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")

@@ -23,6 +23,18 @@ def services() -> dict[str, dict]:
     return compose()["services"]
 
 
+def env_files(spec: dict, *, required_only: bool = False) -> list[str]:
+    """The env files a service lists, in either syntax: `- name.env` or the long
+    `- {path: name.env, required: false}` (Compose >= 2.24), where a missing optional file is skipped."""
+    names = []
+    for entry in spec.get("env_file") or []:
+        if isinstance(entry, str):
+            names.append(entry)
+        elif not required_only or entry.get("required", True):
+            names.append(entry["path"])
+    return names
+
+
 def long_running() -> dict[str, dict]:
     return {name: spec for name, spec in services().items() if name not in ONE_SHOT}
 

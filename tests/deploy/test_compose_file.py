@@ -1,12 +1,13 @@
 """The production compose file and the workflows: valid against their schemas, and operable."""
 
+import os
 import re
 import subprocess
 
 import pytest
 
-from tests.deploy.compose_file import COMPOSE, long_running, seconds, services, workflow
-from tests.support.processes import BIN, REPO
+from tests.deploy.compose_file import COMPOSE, env_files, long_running, seconds, services, workflow
+from tests.support.processes import BIN, PYTHON, REPO
 
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|_KEY$|ACCESS_KEY)", re.I)
 
@@ -181,7 +182,7 @@ def test_local_backups_live_on_a_named_volume():
 def _env_file_names(spec: dict) -> set[str]:
     """The variable names a service's env_file(s) set, read from their committed .example."""
     names = set()
-    for env_file in spec.get("env_file") or []:
+    for env_file in env_files(spec):
         template = COMPOSE.parent / f"{env_file}.example"
         assert template.exists(), f"{env_file} has no committed {template.name}"
         for line in template.read_text().splitlines():
@@ -230,3 +231,49 @@ def test_the_broker_service_gets_none_of_the_apps_secrets():
     assert {"RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "RABBITMQ_DEFAULT_VHOST"} <= names
     leaked = sorted(n for n in names if not n.startswith("RABBITMQ_") and SECRET_NAME.search(n))
     assert not leaked and "DATABASE_URL" not in names, leaked
+
+
+def test_up_needs_no_env_file_that_only_a_profiled_service_reads():
+    """Compose reads the env files of every service, also of a profile that is off: a file only
+    the one-off pitr service reads is optional, so `up` works for an operator without pitr.env."""
+    default = {file for spec in services().values() if not spec.get("profiles") for file in env_files(spec)}
+    for name, spec in services().items():
+        if spec.get("profiles"):
+            required = set(env_files(spec, required_only=True))
+            assert required <= default, f"`up` fails without {sorted(required - default)} ({name})"
+    pitr = services()["pitr"]
+    assert "pitr.env" in env_files(pitr) and "pitr.env" not in env_files(pitr, required_only=True)
+    # `required:` is Compose 2.24's: older versions refuse the file, so the docs name the minimum.
+    assert "Docker Compose 2.24" in (REPO / "docs" / "PRODUCTION_ENV.md").read_text()
+
+
+def _as_compose_runs_it(argv: list[str]) -> list[str]:
+    """The argv compose gives the container: `$$` is a literal `$`; no other `$` (interpolation)."""
+    for arg in argv:
+        assert "$" not in arg.replace("$$", ""), f"compose would interpolate {arg!r}"
+    return [arg.replace("$$", "$") for arg in argv]
+
+
+def _run_pitr(command: list[str], **env: str) -> subprocess.CompletedProcess:
+    """`docker compose --profile pitr run --rm pitr COMMAND` as a local process: its entrypoint."""
+    base = {key: value for key, value in os.environ.items() if key != "BACKUP_PITR_DATABASE_URL"}
+    argv = [*_as_compose_runs_it(services()["pitr"]["entrypoint"]), *command]
+    return subprocess.run(argv, env=base | env, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("login", [None, ""])
+def test_the_pitr_service_refuses_in_one_line_without_its_login(login):
+    env = {} if login is None else {"BACKUP_PITR_DATABASE_URL": login}
+    done = _run_pitr([PYTHON, "manage.py", "backup_restore", "--help"], **env)
+    assert done.returncode == 2 and done.stdout == "", done.stdout + done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1, line
+    assert "BACKUP_PITR_DATABASE_URL is not set" in line and "compose/pitr.env" in line
+
+
+def test_the_pitr_service_runs_the_operators_command_with_its_login():
+    done = _run_pitr(
+        [PYTHON, "manage.py", "backup_restore", "--help"], BACKUP_PITR_DATABASE_URL="mysql://u:p@mariadb/x"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--until" in done.stdout

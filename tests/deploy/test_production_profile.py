@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from tests.backups.conftest import AgeKeys, S3Server, make_keys, s3_server  # noqa: F401 (fixture)
-from tests.deploy.compose_file import services
+from tests.deploy.compose_file import env_files, services
 from tests.deploy.test_kubernetes import operator_filled
 from tests.support.db_users import DatabaseUsers, database_users
 from tests.support.mariadb_server import MariaDBServer
@@ -88,7 +88,7 @@ class Stack:
     def service_env(self, name: str) -> dict[str, str]:
         """The environment compose gives service `name`: what its env_files set (a variable of
         another service's env file it does not get), its own `environment:` on top."""
-        own = {key for file in services()[name].get("env_file") or [] for key in env_example(file)}
+        own = {key for file in env_files(services()[name]) for key in env_example(file)}
         others = {key for file in ENV_FILES for key in env_example(file)} - own
         env = {key: value for key, value in {**os.environ, **self.env}.items() if key not in others}
         for key, value in (services()[name].get("environment") or {}).items():

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from backups.dumpers.base import scratch_prefix
 from tests.support.processes import REPO
 
 INIT_SCRIPT = REPO / "compose" / "mariadb-init" / "01-users.sh"
@@ -63,8 +64,8 @@ class DatabaseUsers:
 
     @property
     def drill_prefix(self) -> str:
-        """Databases the drill user may create: `<database>_drill_...`."""
-        return f"{self.database}_drill_"
+        """Databases the drill user may create: `<database>_drill_...` (shortened for long names)."""
+        return scratch_prefix(self.database)
 
 
 def _root_client(host: str, port: int, root_password: str, folder: str) -> str:
