@@ -210,3 +210,45 @@ def test_a_retried_job_failing_again_during_the_walk_is_not_retried_again(queue_
         if seen[-1] in pks:
             _job(100 + len(seen))  # the retry failed again at once: a new row
     assert seen == pks
+
+
+def _nested(depth: int):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_job_whose_arguments_the_database_refuses_is_recorded_and_never_replayed(queue_env, tmp_path):
+    """NaN and infinities (not JSON), a lone surrogate and 40 levels of nesting (JSON that
+    MariaDB's JSON_VALID check refuses): the failure is recorded with the arguments' repr,
+    marked, and queue_retry refuses it in one line instead of sending the repr."""
+    log = tmp_path / "runs"
+    with celery_worker(include=INCLUDE):
+        sent = [
+            tasks.permanent_with.delay(str(log), float("nan"), when=float("inf")),
+            tasks.permanent_with.delay(str(log), "lone \ud800 surrogate"),
+            tasks.permanent_with.delay(str(log), deep=_nested(40)),
+        ]
+        wait_for(lambda: len(runs(log)) == 3, timeout=30, message="the three runs")
+        jobs = [
+            wait_for(
+                lambda r=result: FailedJob.objects.filter(task_id=r.id).first(), timeout=30, message=result.id
+            )
+            for result in sent
+        ]
+    nan, surrogate, deep = jobs
+    assert "nan" in nan.args["unstorable_repr"] and "inf" in nan.kwargs["unstorable_repr"]
+    assert "\\ud800" in surrogate.args["unstorable_repr"]
+    assert "deep" in deep.kwargs["unstorable_repr"]
+    assert not any(job.replayable for job in jobs)
+    ran = manage("queue_retry", *(str(job.pk) for job in jobs))
+    assert ran.returncode == 1
+    refusals = ran.stderr.strip().splitlines()
+    assert len(refusals) == 3, ran.stderr
+    for job, line in zip(sorted(jobs, key=lambda job: job.pk), sorted(refusals), strict=True):
+        assert line.startswith(
+            f"Could not retry failed job #{job.pk} (tests.queueops.permanent_with): NotReplayable"
+        )
+    assert FailedJob.objects.filter(pk__in=[job.pk for job in jobs]).count() == 3
+    assert len(runs(log)) == 3, "nothing was sent again"
