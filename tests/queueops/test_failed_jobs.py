@@ -1,6 +1,8 @@
 """Failed-job commands (queue_failed, queue_retry, queue_forget, queue_flush, queue_prune_failed)."""
 
 import json
+import os
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,8 @@ from django.utils import timezone
 from queueops.models import FailedJob
 from tests.queueops import tasks
 from tests.queueops.conftest import INCLUDE, manage, runs, wait_for
-from tests.support.celery_worker import celery_worker
+from tests.support.celery_worker import celery_worker, child_env
+from tests.support.processes import PYTHON, REPO
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -252,3 +255,34 @@ def test_a_job_whose_arguments_the_database_refuses_is_recorded_and_never_replay
         )
     assert FailedJob.objects.filter(pk__in=[job.pk for job in jobs]).count() == 3
     assert len(runs(log)) == 3, "nothing was sent again"
+
+
+def test_queue_failed_json_into_a_reader_that_stops_early_ends_quietly(queue_env):
+    """`queue_failed --json | head -1`: far more output than a pipe holds, so the command is
+    still writing when head has its line and exits. A closed stdout ends it without a traceback."""
+    FailedJob.objects.bulk_create(
+        FailedJob(
+            task_id=f"task-{n}",
+            connection="redis://127.0.0.1:6379/5",
+            queue="celery",
+            task="tests.queueops.always_fails",
+            exception="builtins.ValueError",
+            traceback="Traceback ...\n" + "  a frame\n" * 200,
+            attempts=3,
+        )
+        for n in range(400)
+    )
+    command = subprocess.Popen(
+        [PYTHON, "manage.py", "queue_failed", "--json"],
+        cwd=REPO,
+        env={**os.environ, **child_env()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = subprocess.run(["head", "-1"], stdin=command.stdout, capture_output=True, timeout=120)
+    command.stdout.close()  # head alone holds the reading end: it is closed once head exits
+    stderr = command.stderr.read().decode()
+    command.wait(timeout=120)
+    assert head.stdout == b"[\n"
+    assert stderr == "", stderr
+    assert command.returncode == 1  # as Python's documented pattern for a closed stdout
