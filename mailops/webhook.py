@@ -18,6 +18,7 @@ import math
 import time
 
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
+from anymail.webhooks.base import AnymailBasicAuthMixin
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -83,6 +84,8 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
         BAD_SIGNATURE, so an unauthenticated caller learns nothing of the checks past it and
         costs no walk of its payload. Then, signed, the payload's shape and the signature's age.
         """
+        # Basic auth (WEBHOOK_SECRET) before: its answer does not depend on the body either.
+        AnymailBasicAuthMixin.validate_request(self, request)
         key = self.webhook_signing_key
         if not self._signed_with(key, request):
             previous = settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS

@@ -295,10 +295,11 @@ def test_basic_auth_is_required_when_webhook_secret_is_set(webhook_url, settings
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "mailgun:hook-pass-123"}
     body = payload("delivered", "rita@example.com")
 
-    refused, _ = post(webhook_url, body)
+    refused, text = post(webhook_url, body)
     accepted, _ = post(webhook_url, body, headers={"Authorization": "Basic bWFpbGd1bjpob29rLXBhc3MtMTIz"})
 
     assert (refused, accepted) == (400, 200)
+    assert text.startswith("Missing or invalid basic auth"), text  # said before the signature is
     assert MailEvent.objects.count() == 1
 
 
