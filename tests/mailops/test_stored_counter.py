@@ -6,8 +6,9 @@ import logging
 import pytest
 
 from keyvalue import store
-from mailops.models import STORED_COUNTS, MailEvent, stored_counter
-from mailops.stored_counter import BACKOFF
+from mailops import models
+from mailops.models import STORED_COUNTS, MailEvent
+from mailops.stored_counter import BACKOFF, StoredCounter
 from tests.health.support import BlackHole
 from tests.support.waiting import wait_until
 
@@ -27,8 +28,11 @@ def test_a_hung_redis_is_waited_for_once_per_back_off_not_once_per_event(setting
     caplog.set_level(logging.WARNING, logger="mailops.stored_counter")
     real_redis = settings.REDIS_URL
     store().delete(STORED_COUNTS)
-    now = [1000.0]
-    monkeypatch.setattr(stored_counter, "clock", lambda: now[0])  # the back-off's clock, not the socket's
+    # A counter of this test's own (no back-off left by another test), on a clock of the test's:
+    # the back-off's clock only, not the sockets'.
+    counter, now = StoredCounter(STORED_COUNTS), [1000.0]
+    counter.clock = lambda: now[0]
+    monkeypatch.setattr(models, "stored_counter", counter)
     with BlackHole() as hole:
         settings.REDIS_URL = f"redis://127.0.0.1:{hole.port}/3"
         settings.REDIS_SOCKET_TIMEOUT = 0.3
