@@ -18,8 +18,10 @@ def main():
         sys.stderr.write(f"django.core.exceptions.ImproperlyConfigured: {refused}\n")
         sys.exit(2)
     try:
-        execute_from_command_line(sys.argv)
-        sys.stdout.flush()  # inside the try: the last buffered output may meet the closed pipe too
+        try:
+            execute_from_command_line(sys.argv)
+        finally:  # inside the outer try: the last buffered output may meet the closed pipe too,
+            sys.stdout.flush()  # also when the command ends with SystemExit (exit 1, say)
     except BrokenPipeError:
         if not _stdout_reader_gone():
             raise  # a broken socket (a service), not our reader: a real error
