@@ -17,7 +17,32 @@ def main():
         # A refused configuration (DJANGO_ENV=production's one list) is bad usage: one line, exit 2.
         sys.stderr.write(f"django.core.exceptions.ImproperlyConfigured: {refused}\n")
         sys.exit(2)
-    execute_from_command_line(sys.argv)
+    try:
+        try:
+            execute_from_command_line(sys.argv)
+        finally:  # inside the outer try: the last buffered output may meet the closed pipe too,
+            sys.stdout.flush()  # also when the command ends with SystemExit (exit 1, say)
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            raise  # a broken socket (a service), not our reader: a real error
+        # Whoever read stdout went away (`manage.py queue_failed --json | head -1`): end quietly, as
+        # https://docs.python.org/3/library/signal.html#note-on-sigpipe does. stdout goes to
+        # /dev/null so the interpreter's own flush at exit cannot raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+
+
+def _stdout_reader_gone() -> bool:
+    """stdout is a pipe (or socket) whose reading end is closed: poll reports an error on it."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ the beats' heartbeats) and leases (a key one holder takes for a while, such as b
 lock) live here, for every app that needs state shared between processes
 (queueops, scheduler, realtime, operations). With Redis each call is one pipelined round trip
 and atomic. In the embedded profile (`make run`, no Redis) the Django cache (the database cache
-there) stands in: the same contract, slower and not atomic, which is fine for the one machine
-that profile runs on.
+there, never culled: settings.CACHES) stands in: the same contract, slower; its read-modify-
+writes (counters, counter hashes, boards) hold a file lock so concurrent processes lose no
+update. Leases there are not atomic, which is fine for the one beat that profile runs.
 
 Nothing here imports an app or Celery, so commands that only read a board start quickly.
 """
@@ -14,8 +15,11 @@ Nothing here imports an app or Celery, so commands that only read a board start 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import weakref
+from contextlib import contextmanager
 from functools import cache as memoize
+from pathlib import Path
 
 from django.conf import settings
 
@@ -123,20 +127,36 @@ class CacheKeyValue:
 
         self.cache = cache
 
+    @staticmethod
+    @contextmanager
+    def _exclusive():
+        """One read-modify-write of the cache at a time, across the processes of this machine.
+
+        A lock file (flock) rather than a lock entry in the cache (`add` with an expiry) or a
+        transaction on the cache table: the kernel releases it when its holder dies, so there is
+        no expiry to choose (too short lets a slow holder be overtaken, too long stalls everyone
+        after a crash) and no polling; the cache table has no model to lock rows through. Every
+        process of the Redis-less profile shares VAR_DIR on the one machine that profile runs on
+        (production requires REDIS_URL). The updates it guards are a few milliseconds long.
+        """
+        path = Path(settings.VAR_DIR) / "keyvalue.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:  # closing it releases the lock
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
     def incr(self, key: str, ttl: int) -> int:
-        self.cache.add(key, 0, ttl)
-        try:
-            value = self.cache.incr(key)
-        except ValueError:  # expired between add and incr
-            value = 1
-        self.cache.set(key, value, ttl)  # the expiry runs from the last change, as on Redis
+        with self._exclusive():
+            value = int(self.cache.get(key) or 0) + 1
+            self.cache.set(key, value, ttl)  # the expiry runs from the last change, as on Redis
         return value
 
     def counts_add(self, key: str, counts: dict[str, int], ttl: int | None = None) -> None:
-        entry = dict(self.cache.get(key) or {})
-        for field, amount in counts.items():
-            entry[field] = int(entry.get(field, 0)) + amount
-        self.cache.set(key, entry, ttl)
+        with self._exclusive():
+            entry = dict(self.cache.get(key) or {})
+            for field, amount in counts.items():
+                entry[field] = int(entry.get(field, 0)) + amount
+            self.cache.set(key, entry, ttl)
 
     def counts(self, *keys: str) -> list[dict[str, int]]:
         found = self.cache.get_many(list(keys))
@@ -147,15 +167,17 @@ class CacheKeyValue:
             self.cache.delete_many(list(keys))
 
     def board_put(self, board: str, name: str, value: str) -> None:
-        entries = self.board(board)
-        entries[name] = value
-        self.cache.set(board, entries, None)
+        with self._exclusive():
+            entries = self.board(board)
+            entries[name] = value
+            self.cache.set(board, entries, None)
 
     def board_remove(self, board: str, *names: str) -> None:
-        entries = self.board(board)
-        removed = [entries.pop(name, None) for name in names]
-        if any(value is not None for value in removed):
-            self.cache.set(board, entries, None)
+        with self._exclusive():
+            entries = self.board(board)
+            removed = [entries.pop(name, None) for name in names]
+            if any(value is not None for value in removed):
+                self.cache.set(board, entries, None)
 
     def board(self, board: str) -> dict[str, str]:
         return dict(self.cache.get(board) or {})

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.db import models, transaction
 from django.utils import timezone
 
-log = logging.getLogger(__name__)
+from mailops.stored_counter import StoredCounter
 
 # RFC 5321's limit on a forward path; also what MariaDB allows in a unique column.
 MAX_ADDRESS = 254
 # The counter hash (shared key-value store) of the MailEvents stored, by type, since it began:
 # what /metrics reports, so a scrape reads one hash instead of grouping the whole table.
 STORED_COUNTS = "mailops:events:stored"
+# Adds to it without slowing the storing when the store hangs (mailops/stored_counter.py).
+stored_counter = StoredCounter(STORED_COUNTS)
 # MailEvent.Type: Anymail's normalized event types, plus our own `suppressed`.
 EVENT_TYPES = (
     "queued sent rejected failed bounced deferred delivered autoresponded opened clicked complained"
@@ -106,16 +106,7 @@ class MailEvent(models.Model):
         adding = self._state.adding
         super().save(*args, **kwargs)
         if adding:  # counted once committed: a rolled-back event was never stored
-            transaction.on_commit(lambda: _count_stored(self.event_type))
-
-
-def _count_stored(event_type: str) -> None:
-    from keyvalue import store
-
-    try:
-        store().counts_add(STORED_COUNTS, {event_type: 1})
-    except Exception as exc:  # the event is stored: a counter must not fail it (or its task)
-        log.warning("mail event not counted: %s", type(exc).__name__)
+            transaction.on_commit(lambda: stored_counter.add(self.event_type))
 
 
 class Suppression(models.Model):

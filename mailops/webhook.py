@@ -1,9 +1,10 @@
 """The Mailgun tracking webhook: Anymail's view, stricter about what it accepts.
 
 Anymail's `post` runs unchanged; only its documented hooks are extended (docs/ARCHITECTURE.md):
-`validate_request` refuses malformed bodies (nesting 32 deep included: the JSON column refuses
-it), signatures older than MAIL_WEBHOOK_MAX_AGE and checks MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
-during a rotation (the MRO order it relies on is pinned by tests/mailops/test_anymail_hooks.py);
+`validate_request` verifies the signature first (one answer to any request not correctly
+signed, whatever its body; MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS too during a rotation), then
+refuses malformed bodies (nesting 32 deep included: the JSON column refuses it) and signatures
+older than MAIL_WEBHOOK_MAX_AGE (the MRO order it relies on is pinned by tests/mailops/test_anymail_hooks.py);
 `parse_events` makes a hostile body a 400; `dispatch` gives Anymail's refusals as one line and
 503 without a signing key. A failing receiver gives a 5xx so Mailgun retries; storing is
 idempotent on the event id.
@@ -17,6 +18,7 @@ import math
 import time
 
 from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
+from anymail.webhooks.base import AnymailBasicAuthMixin
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -30,7 +32,8 @@ log = logging.getLogger(__name__)
 FUTURE_SKEW = 15 * 60
 REQUIRED_EVENT_FIELDS = ("event", "timestamp", "recipient")
 TEXT_FIELDS = ("event", "recipient")
-SIGNATURE_FIELDS = ("timestamp", "token", "signature")
+# The one answer to every request not (correctly) signed, whatever its body.
+BAD_SIGNATURE = "Mailgun webhook called with a missing or incorrect signature"
 # MariaDB's JSON_VALID (the JSON column's CHECK) refuses objects and lists nested 32 deep; far
 # deeper, kombu's encoder runs out of recursion while publishing the task (a 500).
 MAX_JSON_DEPTH = 31
@@ -74,33 +77,42 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
             return _text(400, reason)
 
     def validate_request(self, request) -> None:
-        """Runs before Mailgun's own validator (Anymail calls each class's in MRO order)."""
+        """Runs before Mailgun's own validator (Anymail calls each class's in MRO order).
+
+        The signature first: whatever is wrong before it is verified (no signature block, a
+        body that is not JSON, a forged or foreign-keyed signature) gets the one answer
+        BAD_SIGNATURE, so an unauthenticated caller learns nothing of the checks past it and
+        costs no walk of its payload. Then, signed, the payload's shape and the signature's age.
+        """
+        # Basic auth (WEBHOOK_SECRET) before: its answer does not depend on the body either.
+        AnymailBasicAuthMixin.validate_request(self, request)
+        key = self.webhook_signing_key
+        if not self._signed_with(key, request):
+            previous = settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
+            # During a rotation, the previous key; Mailgun's validator, next, then checks with
+            # it again. `webhook_signing_key` is the view's documented option, and each request
+            # has its own view instance, so no other request sees this.
+            if not previous or not self._signed_with(previous.encode(), request):
+                self.webhook_signing_key = key
+                _refuse(BAD_SIGNATURE)
         if request.content_type == "application/json":
-            try:
-                body = json.loads(request.body.decode("utf-8"))
-            except (ValueError, RecursionError):
-                body = None
-            block = body.get("signature") if isinstance(body, dict) else None
-            if not isinstance(block, dict) or not all(
-                isinstance(block.get(f), str) for f in SIGNATURE_FIELDS
-            ):
-                _refuse("Mailgun webhook called with invalid payload format")
+            body = json.loads(request.body.decode("utf-8"))  # it parsed for the signature
             _check_event_data(body)
+            block = body["signature"]
         else:
             block = request.POST
-        # Mailgun's validator encodes timestamp + token as ASCII: anything else would be a 500.
-        if not all(str(block.get(field, "")).isascii() for field in SIGNATURE_FIELDS):
-            _refuse("Mailgun webhook signature fields must be ASCII")
         _check_age(block.get("timestamp"))
-        previous = settings.MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS
-        if previous:
-            try:
-                MailgunTrackingWebhookView.validate_request(self, request)
-            except AnymailWebhookValidationFailure:
-                # Not the current key: Mailgun's validator, next, checks with the previous one.
-                # `webhook_signing_key` is the view's documented option, and each request has
-                # its own view instance, so no other request sees this.
-                self.webhook_signing_key = previous.encode()
+
+    def _signed_with(self, key: bytes, request) -> bool:
+        """Whether Mailgun's validator (anymail's public hook) finds the request signed with
+        `key`; any failure of it on a hostile body (non-ASCII signature fields, a signature block
+        that is not an object, JSON too deep to parse) is a no."""
+        self.webhook_signing_key = key
+        try:
+            MailgunTrackingWebhookView.validate_request(self, request)
+        except (AnymailWebhookValidationFailure, *MALFORMED):
+            return False
+        return True
 
     def parse_events(self, request):
         """Anymail's events, refusing what the parser or the database could not take."""

@@ -9,6 +9,7 @@ docs/PRODUCTION_ENV.md lists every variable. Two profiles come out of the same m
 """
 
 import re
+import sys
 from datetime import timedelta
 from email.utils import getaddresses
 from pathlib import Path
@@ -267,6 +268,10 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "django_cache",
+            # This cache is the key-value store (keyvalue/): heartbeats, boards and counters must
+            # never be culled, as Django does past MAX_ENTRIES (300 by default). Expired entries
+            # still go when read.
+            "OPTIONS": {"MAX_ENTRIES": sys.maxsize},
         }
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

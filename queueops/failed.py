@@ -16,10 +16,19 @@ import uuid
 from dataclasses import dataclass
 from functools import cache as memoize
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from kombu.utils import json as kombu_json
 
 from health.redact import mask
 from keyvalue import redis_client
@@ -40,11 +49,46 @@ def _broker_uri(app) -> str:
     return app.connection_for_write().as_uri()  # kombu masks the password
 
 
-def _json(value, empty):
+# A failed job whose arguments cannot be stored as they are keeps their repr under this key, in
+# place of both `args` and `kwargs` (Celery's args are never an object, so the mark cannot be a
+# task's own arguments); `retry` refuses such a job rather than send the repr as arguments.
+UNSTORABLE = "unstorable_repr"
+# The longest repr kept of arguments that cannot be stored.
+UNSTORABLE_REPR_CHARS = 2000
+
+
+class NotReplayable(Exception):
+    """The failed job's arguments were not stored (only their repr was): it cannot be sent again."""
+
+
+def _stored_arguments(args, kwargs) -> dict:
+    """`args` and `kwargs` as stored: strict JSON in kombu's encoding (the worker's JSON
+    serializer: dates, decimals, UUIDs and bytes come back as they were sent), or when they
+    have no such form (NaN, infinities, ints past Python's digit limit, other objects) their
+    repr under UNSTORABLE. The database may refuse even strict JSON (MariaDB's JSON check:
+    lone surrogates, nesting past 32 levels); `_write` then falls back to the repr too.
+    """
     try:
-        return json.loads(json.dumps(value if value is not None else empty, default=repr))
-    except (TypeError, ValueError):
-        return empty
+        encoded = kombu_json.dumps([list(args or ()), dict(kwargs or {})], allow_nan=False)
+        stored_args, stored_kwargs = json.loads(encoded)
+    except (TypeError, ValueError, RecursionError):
+        return unstorable(args, kwargs)
+    return {"args": stored_args, "kwargs": stored_kwargs}
+
+
+def unstorable(args, kwargs) -> dict:
+    """The marked repr kept for arguments that cannot be stored (an ASCII string: JSON-valid)."""
+    return {"args": {UNSTORABLE: _repr(args)}, "kwargs": {UNSTORABLE: _repr(kwargs)}}
+
+
+def _repr(value) -> str:
+    try:
+        text = ascii(value)
+    except Exception:  # a repr that raises (an int past the digit limit, a broken __repr__)
+        text = f"<{type(value).__name__} without a repr>"
+    if len(text) > UNSTORABLE_REPR_CHARS:
+        text = text[: UNSTORABLE_REPR_CHARS - 1] + "~"
+    return text
 
 
 def record_failure(
@@ -83,8 +127,7 @@ def failure_fields(task, request, exc: BaseException, attempts: int, traceback: 
         "routing_key": routing_key,
         "priority": delivery.get("priority"),
         "task": task.name,
-        "args": _json(request.args, []),
-        "kwargs": _json(request.kwargs, {}),
+        **_stored_arguments(request.args, request.kwargs),
         "exception": f"{exc_type.__module__}.{exc_type.__qualname__}"[:255],
         # Masked before they are stored or spooled, as health output is: client libraries put
         # URLs with their passwords in exception messages.
@@ -98,7 +141,16 @@ def failure_fields(task, request, exc: BaseException, attempts: int, traceback: 
 
 def _write(task_id: str, fields: dict) -> FailedJob:
     defaults = {**fields, "failed_at": parse_datetime(fields["failed_at"])}
-    job, created = FailedJob.objects.get_or_create(task_id=task_id, defaults=defaults)
+    try:
+        job, created = FailedJob.objects.get_or_create(task_id=task_id, defaults=defaults)
+    except (IntegrityError, DataError) as error:
+        # The database refused the arguments (MariaDB's JSON_VALID check: lone surrogates,
+        # nesting past 32 levels): the failure is recorded all the same, with their repr.
+        log.warning(
+            "failed job %s: arguments refused by the database (%s); keeping their repr", task_id, error
+        )
+        defaults.update(unstorable(fields["args"], fields["kwargs"]))
+        job, created = FailedJob.objects.get_or_create(task_id=task_id, defaults=defaults)
     if created:
         recorded = (fields["task"], task_id, fields["attempts"], job.pk)
         log.error("task %s[%s] failed after %d attempt(s); recorded as failed job #%s", *recorded)
@@ -168,10 +220,16 @@ def retry(job: FailedJob) -> Retried | None:
     attempts start from one) and delete the row once the broker took the message.
 
     The row is locked while sending, so two operators retrying at once send it once; None when
-    someone else holds it. A broker error propagates with the row still in place.
+    someone else holds it. A broker error propagates with the row still in place, as does
+    NotReplayable for a job whose arguments were not stored.
     """
     from celery import current_app as app
 
+    if not job.replayable:
+        raise NotReplayable(
+            f"its arguments could not be stored (only their repr, under {UNSTORABLE!r}); "
+            "send the task again by hand"
+        )
     with transaction.atomic():
         locked = FailedJob.objects.filter(pk=job.pk)
         if connection.features.has_select_for_update_skip_locked:

@@ -47,6 +47,12 @@ class FailedJob(models.Model):
     # What every door shows (admin, ops API, dashboard, commands): masked again, for rows stored
     # before failure_fields masked them, or under a secret configured since.
     @property
+    def replayable(self) -> bool:
+        """False when only the repr of the arguments was stored (queueops.failed.UNSTORABLE):
+        Celery's args are a list, so an object in their place is that mark."""
+        return not isinstance(self.args, dict)
+
+    @property
     def shown_message(self) -> str:
         return mask(self.message)
 

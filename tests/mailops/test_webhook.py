@@ -216,6 +216,55 @@ def test_bad_posts_get_a_one_line_400_and_nothing_is_stored(webhook_url, why, bo
     assert not Suppression.objects.exists()
 
 
+def _unsigned_posts():
+    """Bodies of every shape, none correctly signed: each must get the same answer."""
+    good = payload("permanent_failure", "rita@example.com")
+
+    def forged(**changes):
+        body = json.loads(json.dumps(good))
+        body["signature"]["signature"] = "0" * 64
+        body["event-data"].update(changes)
+        return body
+
+    no_data = forged()
+    del no_data["event-data"]
+    non_ascii = forged()
+    non_ascii["signature"]["timestamp"] = "\U0001f600"
+    return [
+        ("forged, well formed", forged(), "application/json"),
+        ("forged, no event-data", no_data, "application/json"),
+        ("forged, recipient not text", forged(recipient=42), "application/json"),
+        ("forged, too deep to store", forged(extra=json.loads("[" * 40 + "]" * 40)), "application/json"),
+        ("forged, NaN", forged(extra=float("nan")), "application/json"),
+        ("forged, expired", payload("delivered", "a@example.com", key="x", signed_at=0), "application/json"),
+        ("another key", payload("delivered", "rita@example.com", key="not-the-key"), "application/json"),
+        ("signature timestamp not ASCII", non_ascii, "application/json"),
+        ("no signature", {"event-data": good["event-data"]}, "application/json"),
+        ("signature of the wrong shape", {"signature": ["x"], "event-data": {}}, "application/json"),
+        ("a JSON list", [1, 2], "application/json"),
+        ("not JSON", b"{not json", "application/json"),
+        ("JSON nested too deep to parse", b"[" * 100_000 + b"]" * 100_000, "application/json"),
+        ("plain text", b"hello", "text/plain"),
+        ("form without signature", b"event=bounced&recipient=a%40b.c", "application/x-www-form-urlencoded"),
+        (
+            "form token not ASCII",
+            b"token=%F0%9F%98%80&timestamp=1&signature=x",
+            "application/x-www-form-urlencoded",
+        ),
+    ]
+
+
+def test_a_request_not_correctly_signed_gets_one_answer_whatever_its_body(webhook_url):
+    """The signature is verified before the payload's shape: an unauthenticated caller learns
+    nothing of the checks behind it."""
+    answers = {why: post(webhook_url, body, content_type=kind) for why, body, kind in _unsigned_posts()}
+
+    assert set(answers.values()) == {
+        (400, "Mailgun webhook called with a missing or incorrect signature\n")
+    }, answers
+    assert not MailEvent.objects.exists()
+
+
 # Stored in the request only on the direct path; a worker dying mid-store is test_webhook_tasks'.
 @pytest.mark.parametrize("store_path", ["direct"], indirect=True)
 def test_a_crash_in_the_receiver_gives_5xx_and_the_retry_is_processed_once(webhook_url, monkeypatch):
@@ -246,10 +295,11 @@ def test_basic_auth_is_required_when_webhook_secret_is_set(webhook_url, settings
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": "mailgun:hook-pass-123"}
     body = payload("delivered", "rita@example.com")
 
-    refused, _ = post(webhook_url, body)
+    refused, text = post(webhook_url, body)
     accepted, _ = post(webhook_url, body, headers={"Authorization": "Basic bWFpbGd1bjpob29rLXBhc3MtMTIz"})
 
     assert (refused, accepted) == (400, 200)
+    assert text.startswith("Missing or invalid basic auth"), text  # said before the signature is
     assert MailEvent.objects.count() == 1
 
 

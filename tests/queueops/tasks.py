@@ -82,3 +82,10 @@ def sleep_then_mark(path: str, seconds: float) -> int:
     time.sleep(seconds)
     _run(f"{path}.done")
     return os.getpid()
+
+
+@policy_task(name="tests.queueops.permanent_with")
+def permanent_with(path: str, *args, **kwargs) -> None:
+    """Fails at once whatever else it is given (arguments the failed-job table may refuse)."""
+    _run(path)
+    raise PermanentError("retrying cannot help")

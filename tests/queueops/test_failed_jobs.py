@@ -1,6 +1,8 @@
 """Failed-job commands (queue_failed, queue_retry, queue_forget, queue_flush, queue_prune_failed)."""
 
 import json
+import os
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -9,7 +11,8 @@ from django.utils import timezone
 from queueops.models import FailedJob
 from tests.queueops import tasks
 from tests.queueops.conftest import INCLUDE, manage, runs, wait_for
-from tests.support.celery_worker import celery_worker
+from tests.support.celery_worker import celery_worker, child_env
+from tests.support.processes import PYTHON, REPO
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -210,3 +213,76 @@ def test_a_retried_job_failing_again_during_the_walk_is_not_retried_again(queue_
         if seen[-1] in pks:
             _job(100 + len(seen))  # the retry failed again at once: a new row
     assert seen == pks
+
+
+def _nested(depth: int):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_a_job_whose_arguments_the_database_refuses_is_recorded_and_never_replayed(queue_env, tmp_path):
+    """NaN and infinities (not JSON), a lone surrogate and 40 levels of nesting (JSON that
+    MariaDB's JSON_VALID check refuses): the failure is recorded with the arguments' repr,
+    marked, and queue_retry refuses it in one line instead of sending the repr."""
+    log = tmp_path / "runs"
+    with celery_worker(include=INCLUDE):
+        sent = [
+            tasks.permanent_with.delay(str(log), float("nan"), when=float("inf")),
+            tasks.permanent_with.delay(str(log), "lone \ud800 surrogate"),
+            tasks.permanent_with.delay(str(log), deep=_nested(40)),
+        ]
+        wait_for(lambda: len(runs(log)) == 3, timeout=30, message="the three runs")
+        jobs = [
+            wait_for(
+                lambda r=result: FailedJob.objects.filter(task_id=r.id).first(), timeout=30, message=result.id
+            )
+            for result in sent
+        ]
+    nan, surrogate, deep = jobs
+    assert "nan" in nan.args["unstorable_repr"] and "inf" in nan.kwargs["unstorable_repr"]
+    assert "\\ud800" in surrogate.args["unstorable_repr"]
+    assert "deep" in deep.kwargs["unstorable_repr"]
+    assert not any(job.replayable for job in jobs)
+    ran = manage("queue_retry", *(str(job.pk) for job in jobs))
+    assert ran.returncode == 1
+    refusals = ran.stderr.strip().splitlines()
+    assert len(refusals) == 3, ran.stderr
+    for job, line in zip(sorted(jobs, key=lambda job: job.pk), sorted(refusals), strict=True):
+        assert line.startswith(
+            f"Could not retry failed job #{job.pk} (tests.queueops.permanent_with): NotReplayable"
+        )
+    assert FailedJob.objects.filter(pk__in=[job.pk for job in jobs]).count() == 3
+    assert len(runs(log)) == 3, "nothing was sent again"
+
+
+def test_queue_failed_json_into_a_reader_that_stops_early_ends_quietly(queue_env):
+    """`queue_failed --json | head -1`: far more output than a pipe holds, so the command is
+    still writing when head has its line and exits. A closed stdout ends it without a traceback."""
+    FailedJob.objects.bulk_create(
+        FailedJob(
+            task_id=f"task-{n}",
+            connection="redis://127.0.0.1:6379/5",
+            queue="celery",
+            task="tests.queueops.always_fails",
+            exception="builtins.ValueError",
+            traceback="Traceback ...\n" + "  a frame\n" * 200,
+            attempts=3,
+        )
+        for n in range(400)
+    )
+    command = subprocess.Popen(
+        [PYTHON, "manage.py", "queue_failed", "--json"],
+        cwd=REPO,
+        env={**os.environ, **child_env()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = subprocess.run(["head", "-1"], stdin=command.stdout, capture_output=True, timeout=120)
+    command.stdout.close()  # head alone holds the reading end: it is closed once head exits
+    stderr = command.stderr.read().decode()
+    command.wait(timeout=120)
+    assert head.stdout == b"[\n"
+    assert stderr == "", stderr
+    assert command.returncode == 1  # as Python's documented pattern for a closed stdout
