@@ -23,6 +23,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from opsproject.redis_retry import async_retry, retry
+
 # A heartbeat that stops coming stays on its board this long (seconds), shown as lost, then goes.
 BOARD_FORGET_AFTER = 24 * 3600
 
@@ -49,7 +51,10 @@ return 0
 
 
 class RedisKeyValue:
-    """The store on Redis (`client` is a redis-py client with decoded strings)."""
+    """The store on Redis (`client` is a redis-py client with decoded strings).
+
+    A call waits at most REDIS_SOCKET_TIMEOUT for Redis: a lost connection is retried once,
+    a timeout is not (opsproject/redis_retry.py)."""
 
     def __init__(self, url: str):
         import redis  # imported here: the embedded profile has no use for it
@@ -58,6 +63,7 @@ class RedisKeyValue:
             url,
             socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            retry=retry(),
             decode_responses=True,
         )
         self._lease = self.client.register_script(_LEASE)
@@ -249,6 +255,7 @@ def async_redis_client():
             timeout=settings.REDIS_SOCKET_TIMEOUT,
             socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
             socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
+            retry=async_retry(),
             decode_responses=True,
         )
         client = redis.asyncio.Redis(connection_pool=pool)
