@@ -2,7 +2,9 @@
 
 Django keeps cache backends per async context, so under ASGI `RedisCache` made a new client,
 pool and TCP connection for each request (docs/ARCHITECTURE.md; figures in docs/BENCHMARKS.md).
-Here instances with the same servers and options share one thread-safe client.
+Here instances with the same servers and options share one thread-safe client, whose
+connections retry as every Redis client of the project does (opsproject/redis_retry.py) unless
+OPTIONS names a `retry` of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import threading
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from django.utils.functional import cached_property
+
+from opsproject.redis_retry import retry
 
 _clients: dict[tuple, RedisCacheClient] = {}
 _lock = threading.Lock()
@@ -29,5 +33,6 @@ class SharedRedisCache(RedisCache):
         with _lock:
             client = _clients.get(key)
             if client is None:
-                client = _clients[key] = self._class(self._servers, **self._options)
+                options = {"retry": retry(), **self._options}
+                client = _clients[key] = self._class(self._servers, **options)
         return client

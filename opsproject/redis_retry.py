@@ -9,8 +9,10 @@ per call, not one per attempt. Stated here rather than left to redis-py, whose d
 by constructor (`Redis(host=...)` retries ten times, timeouts included; `from_url` not at all)
 and between releases.
 
-Used by the key-value store's clients (keyvalue), the Django cache and the channel layer
-(settings.CACHES, CHANNEL_LAYERS); not by Celery's broker transport, which kombu retries itself.
+Used by the key-value store's clients (keyvalue), the Django cache (opsproject/cache.py) and the
+channel layer (opsproject/channel_layer.py), which add it to the options settings.CACHES and
+CHANNEL_LAYERS give (those stay plain data); not by Celery's broker transport, which kombu
+retries itself.
 tests/keyvalue/test_retry.py counts the attempts against a hung and a refused Redis.
 """
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from email.utils import getaddresses
 from pathlib import Path
 
-from opsproject import logs, redis_retry, secret_values
+from opsproject import logs, secret_values
 from opsproject.settings_checks import CheckedEnv, Problems, is_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -251,18 +251,17 @@ if REDIS_URL:
             "BACKEND": "opsproject.cache.SharedRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "ops",
-            # Passed to redis-py's ConnectionPool.from_url; the retry policy is the project's one
-            # (opsproject/redis_retry.py: a lost connection once, never a timeout).
+            # The backend adds the project's retry policy (opsproject/redis_retry.py).
             "OPTIONS": {
                 "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
                 "socket_timeout": REDIS_SOCKET_TIMEOUT,
-                "retry": redis_retry.retry(),
             },
         }
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis' layer with the project's retry policy (opsproject/redis_retry.py).
+            "BACKEND": "opsproject.channel_layer.RedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "ops-channels"},
         }
     }
@@ -528,8 +527,6 @@ if REDIS_URL:
             "socket_timeout": 5 + REDIS_SOCKET_TIMEOUT,
             "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
             "protocol": 2,
-            # channels_redis passes the host dict to redis.asyncio's ConnectionPool.from_url.
-            "retry": redis_retry.async_retry(),
         }
     ]
 # Channel layer limits: messages waiting per channel, and seconds before an unread one expires.
