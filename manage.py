@@ -22,7 +22,7 @@ def main():
             execute_from_command_line(sys.argv)
         finally:  # inside the outer try: the last buffered output may meet the closed pipe too,
             sys.stdout.flush()  # also when the command ends with SystemExit (exit 1, say)
-    except BrokenPipeError:
+    except BrokenPipeError as broken:
         if not _stdout_reader_gone():
             raise  # a broken socket (a service), not our reader: a real error
         # Whoever read stdout went away (`manage.py queue_failed --json | head -1`): end quietly, as
@@ -30,6 +30,13 @@ def main():
         # /dev/null so the interpreter's own flush at exit cannot raise again.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        # Met while flushing after the command ended: how it ended still counts. An error is
+        # reported (its traceback on stderr), a SystemExit keeps its status (0: output was lost).
+        ended = broken.__context__
+        if isinstance(ended, SystemExit):
+            sys.exit(ended.code or 1)
+        if ended is not None and not isinstance(ended, BrokenPipeError):
+            raise ended from None
         sys.exit(1)
 
 

@@ -133,9 +133,8 @@ class CacheKeyValue:
 
         self.cache = cache
 
-    @staticmethod
     @contextmanager
-    def _exclusive():
+    def _exclusive(self):
         """One read-modify-write of the cache at a time, across the processes of this machine.
 
         A lock file (flock) rather than a lock entry in the cache (`add` with an expiry) or a
@@ -145,9 +144,16 @@ class CacheKeyValue:
         process of the Redis-less profile shares VAR_DIR on the one machine that profile runs on
         (production requires REDIS_URL). The updates it guards are a few milliseconds long.
         """
+        from django.db import router, transaction
+
         path = Path(settings.VAR_DIR) / "keyvalue.lock"
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as handle:  # closing it releases the lock
+        # The transaction first, then the lock: a caller's own transaction (inside which this is
+        # a savepoint) commits the update only later, so a process reading before that would add
+        # to the old value. On SQLite (transaction_mode IMMEDIATE) the BEGIN waits for that
+        # commit; and nobody waits for the database while holding the lock, so no deadlock.
+        database = router.db_for_write(self.cache.cache_model_class)
+        with transaction.atomic(using=database), open(path, "a") as handle:  # closing releases the lock
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 

@@ -22,7 +22,9 @@ from anymail.webhooks.base import AnymailBasicAuthMixin
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 
@@ -34,6 +36,10 @@ REQUIRED_EVENT_FIELDS = ("event", "timestamp", "recipient")
 TEXT_FIELDS = ("event", "recipient")
 # The one answer to every request not (correctly) signed, whatever its body.
 BAD_SIGNATURE = "Mailgun webhook called with a missing or incorrect signature"
+# What Django raises reading a body before its signature is known: a multipart body it cannot
+# parse, past DATA_UPLOAD_MAX_MEMORY_SIZE or DATA_UPLOAD_MAX_NUMBER_FIELDS (SuspiciousOperation's
+# RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent). Left to Django they are its HTML 400 page.
+UNREADABLE = (MultiPartParserError, SuspiciousOperation)
 # MariaDB's JSON_VALID (the JSON column's CHECK) refuses objects and lists nested 32 deep; far
 # deeper, kombu's encoder runs out of recursion while publishing the task (a 500).
 MAX_JSON_DEPTH = 31
@@ -106,11 +112,12 @@ class MailgunTrackingWebhook(MailgunTrackingWebhookView):
     def _signed_with(self, key: bytes, request) -> bool:
         """Whether Mailgun's validator (anymail's public hook) finds the request signed with
         `key`; any failure of it on a hostile body (non-ASCII signature fields, a signature block
-        that is not an object, JSON too deep to parse) is a no."""
+        that is not an object, JSON too deep to parse, a body Django cannot or will not read) is a
+        no."""
         self.webhook_signing_key = key
         try:
             MailgunTrackingWebhookView.validate_request(self, request)
-        except (AnymailWebhookValidationFailure, *MALFORMED):
+        except (AnymailWebhookValidationFailure, *MALFORMED, *UNREADABLE):
             return False
         return True
 

@@ -22,6 +22,11 @@ class ActionFailed(Exception):
     """The action could not be carried out (broker or storage down); the message says why."""
 
 
+class ActionRefused(ActionFailed):
+    """The action can never be carried out on this target as it is (409, not 503: trying again
+    later does not help); the message says why."""
+
+
 def _failed(request, channel, action, target, detail, error: Exception) -> None:
     detail = {**detail, "error": redact(f"{type(error).__name__}: {error}")}
     audit.record(request, action, target, detail, channel=channel, outcome=AuditEntry.FAILED)
@@ -29,11 +34,14 @@ def _failed(request, channel, action, target, detail, error: Exception) -> None:
 
 def retry_failed(request, job, channel=AuditEntry.API) -> dict | None:
     """Send a failed job again; None when another operator is retrying it right now."""
-    from queueops.failed import retry
+    from queueops.failed import NotReplayable, retry
 
     detail = {"task": job.task, "task_id": job.task_id, "queue": job.queue}
     try:
         retried = retry(job)
+    except NotReplayable as exc:
+        _failed(request, channel, "failed_job.retry", f"failed job #{job.pk}", detail, exc)
+        raise ActionRefused(f"failed job #{job.pk} cannot be retried: {exc}") from exc
     except Exception as exc:
         _failed(request, channel, "failed_job.retry", f"failed job #{job.pk}", detail, exc)
         raise ActionFailed(f"failed job #{job.pk} was not retried: {type(exc).__name__}") from exc

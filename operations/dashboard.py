@@ -72,6 +72,8 @@ def retry(request, pk: int) -> JsonResponse:
     def act(job):
         try:
             outcome = actions.retry_failed(request, job, channel=AuditEntry.DASHBOARD)
+        except actions.ActionRefused as exc:
+            return JsonResponse({"detail": str(exc)}, status=409)
         except actions.ActionFailed as exc:
             return JsonResponse({"detail": str(exc)}, status=503)
         if outcome is None:

@@ -31,6 +31,23 @@ ops_secret() {
     printf '%s' "$ops_value" | sed -e 's/\\/\\\\/g' -e "s/'/''/g"
 }
 
+ops_name() {
+    # $1: variable name, $2: its value (or default), $3: the longest MariaDB takes. Names go into
+    # the SQL as they are, and a database name into grants' LIKE patterns (where % and \ are
+    # special, _ is escaped below): letters, digits, _, $ and - only (ASCII: backups/dumpers/base.py
+    # and this script cut long names alike), else one line and no SQL.
+    case "$2" in
+        '' | *[!ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_\$-]*)
+            echo "01-users.sh: $1 may hold only ASCII letters, digits, _, \$ and -: got '$2'" >&2
+            return 1
+            ;;
+    esac
+    if [ ${#2} -gt "$3" ]; then
+        echo "01-users.sh: $1 is longer than MariaDB's $3 characters" >&2
+        return 1
+    fi
+}
+
 ops_drill_prefix() {
     # $1: the app's database. What its drills' scratch databases start with, as
     # backups/dumpers/base.py scratch_prefix() makes it: <database>_drill_, or, when that plus 8
@@ -52,12 +69,17 @@ ops_users_sql() {
     ops_backup=${MARIADB_BACKUP_USER:-opsproject_backup}
     ops_drill=${MARIADB_DRILL_USER:-opsproject_drill}
     ops_pitr=${MARIADB_PITR_USER:-opsproject_pitr}
+    ops_name MARIADB_DATABASE "$ops_database" 64 || return 1
+    ops_name MARIADB_USER "$ops_app" 80 || return 1
+    ops_name MARIADB_BACKUP_USER "$ops_backup" 80 || return 1
+    ops_name MARIADB_DRILL_USER "$ops_drill" 80 || return 1
+    ops_name MARIADB_PITR_USER "$ops_pitr" 80 || return 1
     ops_app_password=$(ops_secret MARIADB_PASSWORD) || return 1
     ops_backup_password=$(ops_secret MARIADB_BACKUP_PASSWORD) || return 1
     ops_drill_password=$(ops_secret MARIADB_DRILL_PASSWORD) || return 1
     ops_pitr_password=$(ops_secret MARIADB_PITR_PASSWORD) || return 1
-    # In a grant's database name _ and % are wildcards: escaped, the grant names exactly one
-    # schema; the drill grant keeps its trailing % on purpose.
+    # In a grant's database name _ and % are wildcards: _ escaped (ops_name refused % and \), the
+    # grant names exactly one schema; the drill grant keeps its trailing % on purpose.
     ops_schema=$(printf '%s' "$ops_database" | sed 's/_/\\_/g')
     ops_scratch=$(ops_drill_prefix "$ops_database") || return 1
     ops_drill_schema=$(printf '%s' "$ops_scratch" | sed 's/_/\\_/g')

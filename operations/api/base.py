@@ -30,7 +30,13 @@ ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="No such object, or no such page."),
 }
 UNAVAILABLE = {503: OpenApiResponse(ErrorSerializer, description="The broker refused; nothing changed.")}
-BUSY = {409: OpenApiResponse(ErrorSerializer, description="Another operator is acting on it right now.")}
+BUSY_OR_NOT_REPLAYABLE = {
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="Another operator is retrying it right now, or its arguments were not stored "
+        "(only their repr): it can never be sent again.",
+    )
+}
 
 
 def responses(ok, *extra: dict, code: int = 200) -> dict:

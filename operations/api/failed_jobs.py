@@ -10,7 +10,15 @@ from rest_framework.response import Response
 
 from operations import actions
 from operations.api import serializers as s
-from operations.api.base import BUSY, UNAVAILABLE, OpsViewSet, body, listing, responses, unavailable
+from operations.api.base import (
+    BUSY_OR_NOT_REPLAYABLE,
+    UNAVAILABLE,
+    OpsViewSet,
+    body,
+    listing,
+    responses,
+    unavailable,
+)
 from operations.api.filters import FailedJobFilter
 from operations.api.pagination import NewestFirst
 from queueops.models import FailedJob
@@ -66,7 +74,7 @@ class FailedJobViewSet(OpsViewSet):
 
     @extend_schema(
         request=None,
-        responses=responses(s.RetriedSerializer, BUSY, UNAVAILABLE),
+        responses=responses(s.RetriedSerializer, BUSY_OR_NOT_REPLAYABLE, UNAVAILABLE),
         summary="Send a failed job again (new task id, same arguments and queue)",
     )
     @action(detail=True, methods=["post"])
@@ -74,6 +82,8 @@ class FailedJobViewSet(OpsViewSet):
         job = self.get_object()
         try:
             outcome = actions.retry_failed(request, job)
+        except actions.ActionRefused as exc:
+            return Response({"detail": str(exc)}, status=409)
         except actions.ActionFailed as exc:
             return unavailable(exc)
         if outcome is None:
@@ -90,8 +100,9 @@ class FailedJobViewSet(OpsViewSet):
     def retry_many(self, request):
         filters = body(s.FailedJobBulkSerializer, request)
         outcome = actions.retry_failed_many(request, matching(filters))
-        if outcome["failed"] and not outcome["retried"]:
-            # Nothing was sent (the broker down): the caller should come back, as for one job.
+        if not outcome["retried"] and any(item["error"] != "NotReplayable" for item in outcome["failed"]):
+            # Nothing was sent (the broker down): the caller should come back, as for one job;
+            # not for jobs that can never be sent (their arguments were not stored).
             return unavailable(f"no failed job was retried: {outcome['failed'][0]['error']}")
         return Response(outcome)
 

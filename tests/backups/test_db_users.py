@@ -308,3 +308,34 @@ def test_the_runbooks_upgrade_command_adds_the_missing_user_and_running_it_twice
         env["MARIADB_ROOT_PASSWORD"] = "wrong"
         done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode != 0 and "Access denied for user 'root'@'localhost'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MARIADB_DATABASE", "ops%"),  # a LIKE wildcard: the app's grant would cover ops* too
+        ("MARIADB_DATABASE", "ops\\_x"),  # a backslash: the escape character of the pattern
+        ("MARIADB_DATABASE", "ops`.* TO x; --"),  # ends the quoted name: SQL of its own
+        ("MARIADB_DATABASE", "opsprojékt"),  # the prefix is cut in characters, the script in bytes
+        ("MARIADB_DATABASE", "x" * 65),  # past MariaDB's 64
+        ("MARIADB_USER", "ops'@'%' IDENTIFIED BY 'x'; --"),
+        ("MARIADB_DRILL_USER", "drill\\"),  # a backslash escapes the closing quote
+        ("MARIADB_PITR_USER", "x" * 81),  # past MariaDB's 80
+    ],
+)
+def test_the_init_script_refuses_a_name_that_would_widen_or_break_its_sql(variable, value):
+    """Names go into the SQL as they are: one line naming the variable, and no SQL at all."""
+    import subprocess
+
+    from tests.support.db_users import INIT_SCRIPT
+
+    env = {f"MARIADB_{role}PASSWORD": "pw" for role in ("", "BACKUP_", "DRILL_", "PITR_")}
+    done = subprocess.run(
+        ["sh", str(INIT_SCRIPT)],
+        env={"PATH": "/usr/bin:/bin", "OPS_INIT_CLIENT": "cat", **env, variable: value},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1 and done.stdout == "", done.stdout
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"01-users.sh: {variable} "), done.stderr

@@ -74,3 +74,45 @@ def test_the_store_is_never_culled_however_full_the_cache():
         cache.set(f"filler-{n}", n, 600)
     assert kv.board("0-heartbeats") == {"worker@host": "alive"}
     assert kv.counts("0-counts") == [{"events": 3}]
+
+
+# Adds one inside a transaction it keeps open until the release file exists.
+_IN_TRANSACTION = """
+import os, sys, time
+import django
+django.setup()
+from django.db import transaction
+from keyvalue import store
+key, added, release = sys.argv[1:4]
+with transaction.atomic():
+    store().counts_add(key, {"n": 1})
+    open(added, "w").close()
+    while not os.path.exists(release):
+        time.sleep(0.01)
+    time.sleep(0.5)  # still open a while once the other process goes: it reads meanwhile
+"""
+
+
+def test_an_update_made_inside_a_callers_open_transaction_is_not_lost(tmp_path):
+    """The lock covers the read-modify-write, but a caller's transaction commits it later: another
+    process reading meanwhile must wait for that commit, not add to the value before it."""
+    key, added, release = f"kv-tx:{uuid.uuid4().hex}", tmp_path / "added", tmp_path / "release"
+    env = {**os.environ, **child_env(), "DJANGO_SETTINGS_MODULE": "opsproject.settings"}
+    child = subprocess.Popen(
+        [PYTHON, "-c", _IN_TRANSACTION, key, str(added), str(release)],
+        cwd=REPO,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(added.exists, 120, "the child's update, uncommitted")
+        release.touch()  # the child commits while (or before) this process adds
+        store().counts_add(key, {"n": 1})
+        _, errors = child.communicate(timeout=120)
+        assert child.returncode == 0, errors
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert store().counts(key) == [{"n": 2}]

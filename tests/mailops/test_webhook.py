@@ -251,6 +251,19 @@ def _unsigned_posts():
             b"token=%F0%9F%98%80&timestamp=1&signature=x",
             "application/x-www-form-urlencoded",
         ),
+        # What Django itself refuses to read (it would answer its HTML 400 page).
+        ("multipart without a boundary", b"x", "multipart/form-data"),
+        ("multipart with a non-ASCII boundary", b"x", "multipart/form-data; boundary=\u00e9"),
+        (
+            "form past DATA_UPLOAD_MAX_NUMBER_FIELDS",
+            "&".join(f"f{n}=1" for n in range(1500)).encode(),
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            "past DATA_UPLOAD_MAX_MEMORY_SIZE",
+            json.dumps({**forged(), "pad": "x" * 3_000_000}).encode(),
+            "application/json",
+        ),
     ]
 
 

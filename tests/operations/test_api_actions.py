@@ -69,6 +69,22 @@ def test_a_broker_that_refuses_leaves_the_job_in_place_and_audits_the_failure(ap
     assert entry.detail["error"].startswith("OperationalError")
 
 
+def test_a_job_whose_arguments_were_not_stored_is_refused_409_not_503(api):
+    """Only the repr of its arguments was kept (queueops.failed.UNSTORABLE): no retry will ever
+    send it, so the answer is not 503 + Retry-After, which tells a client to come back."""
+    job = failed_job(1, args={"unstorable_repr": "[nan]"}, kwargs={"unstorable_repr": "{}"})
+
+    response = api.post(f"/api/ops/failed-jobs/{job.pk}/retry/")
+    assert response.status_code == 409, response.content
+    assert "Retry-After" not in response.headers
+    assert "send the task again by hand" in response.json()["detail"]
+    bulk = api.post("/api/ops/failed-jobs/retry/", {"ids": [job.pk]}, format="json")
+    assert bulk.status_code == 200, bulk.content
+    assert bulk.json()["failed"] == [{"id": job.pk, "error": "NotReplayable"}]
+    assert FailedJob.objects.filter(pk=job.pk).exists() and queue_size("ops_probe") == 0
+    assert [entry.outcome for entry in AuditEntry.objects.order_by("pk")] == ["failed", "failed"]
+
+
 def test_flush_needs_a_selection_and_deletes_only_what_matches(api):
     failed_job(1)
     failed_job(2, queue="ops_a", routing_key="ops_a")
