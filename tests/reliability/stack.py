@@ -385,7 +385,7 @@ class Stack:
             self.start_worker(hostname).wait_for_line(r"ready\.", timeout=90)
         return exited
 
-    def wait_healthy(self, timeout: float = 90) -> None:
+    def wait_healthy(self, timeout: float = 240) -> None:
         """/health answers 200, both workers beat on the board and a beat leads."""
         wait_until(lambda: self.health().status == 200, timeout, "/health to pass")
         wait_until(self._workers_on_board, timeout, f"workers {WORKERS} on the heartbeat board")
