@@ -14,7 +14,7 @@ import pyrage
 import zstandard
 
 from backups.errors import IntegrityError
-from backups.progress import NullProgress, Progress
+from backups.progress import Progress
 
 CHUNK = 128 * 1024
 HEAD_BYTES = 64 * 1024  # kept from the raw dump: the binlog position comment lives there
@@ -204,11 +204,8 @@ class DiscardSink(_Writer):
         return len(data)
 
 
-def encrypt_stream(
-    source, sink, recipients, *, level: int = 1, progress: Progress | None = None
-) -> StreamStats:
+def encrypt_stream(source, sink, recipients, *, level: int = 1, progress: Progress) -> StreamStats:
     """Compress and encrypt everything `source` yields into `sink` in one pass."""
-    progress = progress or NullProgress()
     prefetch = _Prefetcher(source)
     try:
         counting = _CountingReader(prefetch, progress)
@@ -222,13 +219,12 @@ def encrypt_stream(
     return StreamStats(counting.count, hashing.count, hashing.hash.hexdigest(), bytes(counting.head))
 
 
-def decrypt_stream(source, sink, identities, *, progress: Progress | None = None) -> StreamStats:
+def decrypt_stream(source, sink, identities, *, progress: Progress) -> StreamStats:
     """Decrypt and decompress `source` into `sink`; raises IntegrityError on any damage.
 
     `sink` receives plaintext before the end of the archive is authenticated: verify into a
     DiscardSink first when the sink is something that must not see a damaged stream.
     """
-    progress = progress or NullProgress()
     hashing = _HashingReader(source, progress)
     decompressor = _Decompressor(sink)
     try:

@@ -46,9 +46,3 @@ class Progress:
     def close(self) -> None:
         if self.enabled:
             self._draw(end="\n")
-
-
-class NullProgress(Progress):
-    def __init__(self):
-        super().__init__("", stream=None)
-        self.enabled = False

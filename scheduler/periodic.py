@@ -41,9 +41,6 @@ class Every:
         return timedelta(seconds=self.seconds)
 
 
-CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
-
-
 @dataclass(frozen=True)
 class Cron:
     """A crontab (`minute hour day-of-month month day-of-week`) in settings.TIME_ZONE."""
