@@ -25,7 +25,8 @@ class AlertStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
+class AlertAdmin(admin_support.ReadOnlyAdmin):
+    # Not deletable: deleting an open alert would be an unaudited resolve; resolve it instead.
     list_display = ["key", "severity", "status", "summary", "opened_at", "resolved_at", "lasted", "reminders"]
     list_filter = [AlertStatusFilter, "severity", "source"]
     search_fields = ["key", "summary", "detail"]
@@ -34,15 +35,6 @@ class AlertAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
         *("key", "source", "severity", "summary", "detail", "opened_at", "last_seen_at"),
         *("last_notified_at", "reminders", "resolved_at", "lasted"),
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deleting an open alert would be an unaudited resolve: resolve it instead
 
     @admin.display(description="status")
     def status(self, alert):

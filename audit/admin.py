@@ -4,25 +4,16 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from audit.admin_support import OperatorsMayRead
+from audit.admin_support import ReadOnlyAdmin
 from audit.models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(OperatorsMayRead, admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("at", "username", "action", "target", "channel", "outcome", "remote_addr")
     list_filter = ("action", "channel", "outcome")
     search_fields = ("username", "target", "action")
     date_hierarchy = "at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 # The user and group pages, audited where they change who holds which right.

@@ -1,13 +1,16 @@
 """What the apps' admin pages share with the dashboard and the ops API: audit.rights, and the audit log.
 
 `OperatorsMayRead` lets operators (audit.rights.READ) see an operations page, as they see the
-same rows on the dashboard and in the API; `may` answers the `has_<name>_permission` hooks of
+same rows on the dashboard and in the API; `ReadOnlyAdmin` is such a page of records nobody
+adds, changes or deletes by hand; `may` answers the `has_<name>_permission` hooks of
 admin actions declared with `permissions=[...]` from audit.rights; `record` writes an
 admin action's audit entry (door "admin"), so Django's LogEntry is not the only trace;
 `AuditedDeletes` writes one per object an admin page deletes.
 """
 
 from __future__ import annotations
+
+from django.contrib import admin
 
 from audit import rights
 from audit.log import record as _record
@@ -20,6 +23,17 @@ class OperatorsMayRead:
 
     def has_module_permission(self, request) -> bool:
         return rights.may_read(request.user) or super().has_module_permission(request)
+
+
+class ReadOnlyAdmin(OperatorsMayRead, admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 def may(request, action: str) -> bool:

@@ -5,19 +5,8 @@ Not deletable either: a row deleted by hand changes what the dashboard reports, 
 
 from django.contrib import admin
 
-from audit import admin_support
+from audit.admin_support import ReadOnlyAdmin
 from backups.models import BackupDrill, BackupRecord, BinlogArchive
-
-
-class ReadOnlyAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BackupRecord)

@@ -20,7 +20,9 @@ from queueops.models import FailedJob
 
 
 @admin.register(FailedJob)
-class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
+class FailedJobAdmin(admin_support.ReadOnlyAdmin):
+    # A record of what happened, not edited: retry or forget it instead (the `forget` action
+    # deletes, with its own permission and audit entry).
     list_display = ["id", "failed_at", "queue", "task", "attempts", "exception_name", "short_message"]
     list_filter = ["queue", "task", "exception", "failed_at"]
     # Not message or traceback: the page masks them (rows stored before masking, secrets configured
@@ -32,15 +34,6 @@ class FailedJobAdmin(admin_support.OperatorsMayRead, admin.ModelAdmin):
         *("task", "task_id", "queue", "exchange", "routing_key", "priority", "connection", "worker"),
         *("attempts", "failed_at", "exception", "message_text", "payload", "traceback_text"),
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False  # a record of what happened; retry or forget it instead
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the `forget` action deletes, with its own permission and audit entry
 
     def has_retry_permission(self, request):
         return admin_support.may(request, "failed_job.retry")
