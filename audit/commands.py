@@ -21,13 +21,14 @@ class AuditedCommand(BaseCommand):
     its arguments without secrets, the OS user and how it ended. Read-only commands leave it empty."""
 
     audit_action = ""
+    audit_target = ""  # the option naming what a run acts on (its audit entry's target)
     one_line_usage = False
 
     def audit_action_for(self, options: dict) -> str:
         return self.audit_action
 
     def audit_target_for(self, options: dict) -> str:
-        return ""
+        return options.get(self.audit_target) or ""
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)

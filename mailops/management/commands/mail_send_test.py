@@ -34,14 +34,12 @@ def seconds(text: str) -> float:
 class Command(AuditedCommand):
     # It mails whatever address it is given through our domain: who did, to whom, is audited.
     audit_action = "mail.send_test"
+    audit_target = "to"
     help = (
         "Send a test message to ADDRESS through the send API (a Celery worker sends it) and wait "
         "for Mailgun's answer. Exit 0 sent (or queued with --wait 0), 1 failed, suppressed or "
         "not sent in time, 2 bad usage."
     )
-
-    def audit_target_for(self, options: dict) -> str:
-        return options.get("to") or ""
 
     def add_arguments(self, parser):
         parser.add_argument("--to", required=True, metavar="ADDRESS", help="the recipient")

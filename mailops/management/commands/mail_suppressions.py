@@ -30,6 +30,7 @@ class Command(AuditedCommand):
         "`import` pulls Mailgun's bounces, complaints and unsubscribes. Exit 0 ok, 1 failed "
         "(address not listed, Mailgun error), 2 bad usage."
     )
+    audit_target = "address"
 
     def audit_action_for(self, options) -> str:
         # Listing and a dry run change nothing; every other run is audited (AuditedCommand).
@@ -38,9 +39,6 @@ class Command(AuditedCommand):
         return {"add": "suppression.add", "remove": "suppression.remove"}.get(
             options["action"], "suppression.import"
         )
-
-    def audit_target_for(self, options) -> str:
-        return options.get("address") or ""
 
     def add_arguments(self, parser):
         actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -21,9 +21,7 @@ class Command(QueueCommand):
         "2 on bad usage (unknown queue, no terminal and no --force)."
     )
     audit_action = "queue.clear"
-
-    def audit_target_for(self, options: dict) -> str:
-        return options.get("queue") or ""
+    audit_target = "queue"
 
     def add_arguments(self, parser):
         parser.add_argument("queue", metavar="QUEUE", help="the queue to empty, e.g. celery")

@@ -22,9 +22,7 @@ class Command(AuditedCommand):
         "Needs a running worker. A paused job runs too: pausing stops beat, not an operator."
     )
     audit_action = "schedule.run"
-
-    def audit_target_for(self, options: dict) -> str:
-        return options.get("name") or ""
+    audit_target = "name"
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="the job's name, as schedule_list shows it")
