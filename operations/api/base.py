@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status
+from rest_framework import mixins, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -61,7 +61,7 @@ def unavailable(exc: Exception | str) -> Response:
     )
 
 
-class OpsViewSet(GenericViewSet):
+class OpsViewSet(mixins.ListModelMixin, GenericViewSet):
     # (No docstring: drf-spectacular would print it as every operation's description.)
     permission_classes = [IsOps, MayAct]
     # A viewset action -> the audit.rights action it takes (operations.permissions.MayAct).
@@ -69,10 +69,6 @@ class OpsViewSet(GenericViewSet):
     # Rates: API_THROTTLE_ANON / API_THROTTLE_USER; 429 with Retry-After past them.
     throttle_classes = [AnonThrottle, UserThrottle]
     filter_backends = [StrictFilterBackend]  # pages: settings' OpsPagination, or the view's own
-
-    def list(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 def listing(serializer_class, **schema):

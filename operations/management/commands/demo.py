@@ -57,7 +57,7 @@ class Command(BaseCommand):
                 ) from exc
         bar.close()
         if as_json:
-            self.stdout.write(_json_dump({"removed": removed, "loaded": loaded}))
+            self.stdout.write(json.dumps({"removed": removed, "loaded": loaded}, indent=2, sort_keys=True))
             return
         self.stdout.write(
             "Demo day loaded: " + ", ".join(f"{label} ({value})" for label, value in loaded.items()) + "."
@@ -90,7 +90,3 @@ def _summary(result) -> str:
     if hasattr(result, "sha256"):  # a backup's Manifest
         return result.id
     return "done"
-
-
-def _json_dump(data) -> str:
-    return json.dumps(data, indent=2, sort_keys=True)
