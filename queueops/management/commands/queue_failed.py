@@ -14,16 +14,18 @@ class Command(QueueCommand):
     def add_arguments(self, parser):
         parser.add_argument("--queue", help="only jobs of this queue")
         parser.add_argument("--task", help="only jobs of this task name")
-        parser.add_argument("--json", action="store_true", help="a JSON array, with arguments and traceback")
+        parser.add_argument(
+            "--json", action="store_true", dest="as_json", help="a JSON array, with arguments and traceback"
+        )
 
-    def handle(self, *args, queue=None, task=None, json: bool = False, **options):
-        if json:
+    def handle(self, *args, queue=None, task=None, as_json: bool = False, **options):
+        if as_json:
             # Written row by row, as json.dumps(list, indent=2) would lay it out: however many
             # failed jobs there are, only one batch of them is in memory.
             self.stdout.write("[", ending="")
             empty = True
             for job in in_batches(filtered(queue, task), newest_first=True):
-                item = _dumps(_as_dict(job)).replace("\n", "\n  ")
+                item = json.dumps(_as_dict(job), indent=2).replace("\n", "\n  ")
                 self.stdout.write(f"{'' if empty else ','}\n  {item}", ending="")
                 empty = False
             self.stdout.write("]" if empty else "\n]")
@@ -70,7 +72,3 @@ def _as_dict(job) -> dict:
         "worker": job.worker,
         "failed_at": job.failed_at.isoformat(),
     }
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, indent=2)
