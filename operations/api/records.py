@@ -4,6 +4,7 @@ list, the audit log."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins
 from rest_framework.response import Response
 
 from audit.models import AuditEntry
@@ -73,7 +74,8 @@ class MailEventViewSet(OpsViewSet):
 
 @extend_schema(tags=["mail"])
 @listing(s.SuppressionSerializer)
-class SuppressionViewSet(OpsViewSet):
+@extend_schema_view(retrieve=extend_schema(responses=responses(s.SuppressionSerializer)))
+class SuppressionViewSet(mixins.RetrieveModelMixin, OpsViewSet):
     queryset = Suppression.objects.order_by("-created_at", "-id")
     serializer_class = s.SuppressionSerializer
     filterset_class = SuppressionFilter
@@ -92,10 +94,6 @@ class SuppressionViewSet(OpsViewSet):
         data = body(s.SuppressionAddSerializer, request)
         row, created = actions.add_suppression(request, data["address"], data["detail"])
         return Response(self.get_serializer(row).data, status=201 if created else 200)
-
-    @extend_schema(responses=responses(s.SuppressionSerializer))
-    def retrieve(self, request, pk: int):
-        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(responses=responses(s.SuppressionSerializer), summary="Take an address off")
     def destroy(self, request, pk: int):

@@ -6,7 +6,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_celery_beat.models import PeriodicTask
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -57,7 +58,8 @@ class WorkerViewSet(OpsViewSet):
 
 @extend_schema(tags=["alerts"])
 @listing(s.AlertSerializer)
-class AlertViewSet(OpsViewSet):
+@extend_schema_view(retrieve=extend_schema(responses=responses(s.AlertSerializer)))
+class AlertViewSet(mixins.RetrieveModelMixin, OpsViewSet):
     ordering = ("-opened_at", "-id")  # the cursor pages' order (NewestFirst): its index's order
     queryset = Alert.objects.order_by(*ordering)
     serializer_class = s.AlertSerializer
@@ -65,10 +67,6 @@ class AlertViewSet(OpsViewSet):
     pagination_class = NewestFirst
     lookup_value_converter = "int"
     acts = {"resolve": "alert.resolve"}
-
-    @extend_schema(responses=responses(s.AlertSerializer))
-    def retrieve(self, request, pk: int):
-        return Response(self.get_serializer(self.get_object()).data)
 
     @extend_schema(
         request=None,
