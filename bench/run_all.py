@@ -278,6 +278,7 @@ def main() -> int:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(known)}", file=sys.stderr)
         return 2
     sections = previous_sections()
+    host = machine()  # its load average is the one at the run's start
     failures, total = 0, 0.0
     for name in names:
         what, target, budget = known[name]
@@ -314,7 +315,7 @@ def main() -> int:
         f" {total / 60:.1f} min (`make bench` runs every section within {TOTAL_BUDGET // 60} min: each has a"
         " time budget, in bench/run_all.py, and its own run time in its heading) on:",
         "",
-        *machine(),
+        *host,
     ]
     for name in known:
         if name in sections:
