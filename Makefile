@@ -96,13 +96,14 @@ clean:
 ## make bench: every benchmark under bench/ against this machine's MariaDB and Redis, each
 ## beside its baseline in the same run; writes docs/BENCHMARKS.md from what they print.
 ## Within 30 minutes on this loaded 2-core machine: each benchmark has a time budget in
-## bench/run_all.py (the budgets add up to 30 min; one that overruns is cut and recorded as not
-## finished). The heavy ones size themselves to fit: backup and restore go to about 1 GB of SQL
-## and share that database (backup --keep), pitr replays one simulated hour of binlogs, queue
-## runs 3 rounds of 100 tasks and restore one run per side (their defaults when run by hand).
-## ONLY=health,growth runs some (not cut at their budgets) and keeps the other sections.
-## growth's first run makes its 1M-row databases (ops_bench_growth_*, about 12 minutes, beyond
-## its budget: run it once with ONLY=growth); later runs reuse them and only top up.
+## bench/run_all.py (the budgets add up to at most 29 min; one that overruns is cut and
+## recorded as not finished). The heavy ones size themselves to fit: backup and restore go to
+## about 1 GB of SQL and share that database (backup --keep), pitr replays one simulated hour
+## of binlogs, and health, queue, webhook and ws_scale run fewer or shorter rounds than their
+## defaults when run by hand (bench/run_all.py ARGS). growth makes its 1M-row databases
+## (ops_bench_growth_*) on its first run, in forked processes, within its budget; later runs
+## reuse them and only top up. ONLY=health,growth runs some (not cut at their budgets) and keeps
+## the other sections.
 .PHONY: bench soak
 bench: $(VENV)/.test-installed services
 	$(BIN)/pip install --quiet -r requirements/bench.txt
