@@ -1,6 +1,7 @@
 """Alerts: the backlog check fires once, reminds once per repeat, recovers once; webhooks are real POSTs."""
 
 import json
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -102,7 +103,8 @@ def test_an_old_message_breaches_the_age_limit(queue_env, mailoutbox):
         tasks.plain.apply_async(args=[1], queue="qo_alert")
         time.sleep(1)
         check_backlog()
-    assert len(mailoutbox) == 1 and "oldest waiting 1 s (max 0.5 s)" in mailoutbox[0].subject
+    # At least the second slept; more on a loaded machine.
+    assert len(mailoutbox) == 1 and re.search(r"oldest waiting \d+ s \(max 0.5 s\)", mailoutbox[0].subject)
 
 
 @pytest.mark.parametrize("failure", ["500", "slow", "closed port"])

@@ -143,21 +143,25 @@ def test_health_check_fails_when_the_layer_is_down(settings):
 
 
 def test_health_check_fails_when_no_realtime_server_is_alive(settings):
-    keyvalue.store().delete(servers.BOARD)  # servers of earlier tests, stopped or not
-    results = {r.measurement: r for r in realtime_check()}
-    assert results["responseTime"].status == "pass", "the layer itself answers"
-    assert results["servers"].status == "fail"
-    assert results["servers"].output.startswith("no realtime server is alive")
+    # A Redis of its own: the module's server (another test's) beats on the shared one meanwhile.
+    with own_redis() as (_redis, port):
+        url = f"redis://127.0.0.1:{port}/0"
+        settings.CHANNEL_LAYERS = layer_on(url)
+        settings.REDIS_URL = url
+        results = {r.measurement: r for r in realtime_check()}
+        assert results["responseTime"].status == "pass", "the layer itself answers"
+        assert results["servers"].status == "fail"
+        assert results["servers"].output.startswith("no realtime server is alive")
 
-    servers.beat("gone-quiet", "specific.gone!quiet", 4)
-    board = keyvalue.store().board(servers.BOARD)
-    stale = json.loads(board["gone-quiet"])
-    stale["seen"] -= servers.stale_after() + 1  # its last heartbeat is older than the limit
-    keyvalue.store().board_put(servers.BOARD, "gone-quiet", json.dumps(stale))
-    results = {r.measurement: r for r in realtime_check()}
-    assert results["servers"].status == "fail", "a stale heartbeat is no live server"
-    assert results["connections"].observed_value == 0
-    keyvalue.store().delete(servers.BOARD)
+        servers.beat("gone-quiet", "specific.gone!quiet", 4)
+        board = keyvalue.store().board(servers.BOARD)
+        stale = json.loads(board["gone-quiet"])
+        stale["seen"] -= servers.stale_after() + 1  # its last heartbeat is older than the limit
+        keyvalue.store().board_put(servers.BOARD, "gone-quiet", json.dumps(stale))
+        results = {r.measurement: r for r in realtime_check()}
+        assert results["servers"].status == "fail", "a stale heartbeat is no live server"
+        assert results["connections"].observed_value == 0
+        keyvalue.store().delete(servers.BOARD)
 
 
 def stuck_subscriber(port: int, channel: str) -> socket.socket:
