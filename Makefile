@@ -11,13 +11,10 @@ TEST_DATABASE_URL ?= mysql://root@127.0.0.1:3306/opsproject
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 # Each pass keeps its files (SQLite, broker folder, flags, artifacts) apart from `make run`'s var/.
 # Both passes run on TEST_WORKERS pytest-xdist workers (the suite mostly waits on the processes
-# and servers it starts). worksteal hands each worker half of the tests in collection order (the
-# longest files first: tests/support/xdist_worker.py) and lets an idle one take from the end of the
-# other's; xdist's loadfile would start the files with most tests first and leave the long
-# single-test fault files for last. Each worker has its own Redis database and VAR_DIR folder.
-# TEST_WORKERS=0 runs in one process.
+# and servers it starts), whole files per worker; tests/support/xdist_worker.py gives each worker
+# its own Redis database and VAR_DIR folder. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -p tests.support.xdist_worker -n $(TEST_WORKERS) --dist worksteal
+PYTEST := $(BIN)/python -m pytest -p tests.support.xdist_worker -n $(TEST_WORKERS) --dist loadfile
 # pytest exits 5 when a pass selects no test; that is not a failure of the suite.
 PYTEST_OK = rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc
 
