@@ -55,15 +55,3 @@ def isolate(environ: MutableMapping[str, str]) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args) -> None:
     isolate(os.environ)
-
-
-# The fault suite's files and the production profile take minutes each (whole stacks, outages,
-# fuzzing). Handed out first, they run beside the many short files instead of last on one worker.
-LONGEST_FIRST = ("tests/reliability/", "tests/deploy/test_production_profile.py")
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items) -> None:
-    """On xdist workers only: the longest files first; the order within each part is kept."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))
