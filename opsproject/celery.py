@@ -7,6 +7,7 @@ import os
 import structlog
 from celery import Celery, signals
 from django.conf import settings
+from django.db import close_old_connections
 from kombu.utils.imports import symbol_by_name
 
 from opsproject import logs
@@ -106,6 +107,16 @@ def _declare_routed_queues(sender=None, instance=None, **kwargs):
         logging.getLogger(__name__).warning(
             "queues not declared before the delayed delivery setup (%s)", type(exc).__name__
         )
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _check_database_connections(task=None, **kwargs):
+    """Around each task as Django around each request: drop a connection that is past
+    CONN_MAX_AGE, broken, or fails its health check (settings' CELERY_DB_REUSE_MAX keeps it
+    otherwise). Not for a task run eagerly: that is inside its caller's request or transaction."""
+    if task is not None and not task.request.is_eager:
+        close_old_connections()
 
 
 @signals.before_task_publish.connect

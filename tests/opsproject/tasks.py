@@ -15,3 +15,10 @@ def where_am_i(x: int, y: int) -> dict:
         "database": connection.settings_dict["NAME"],
         "broker": where_am_i.app.connection_for_write().transport_cls,
     }
+
+
+@shared_task(name="tests.database_connection_id")
+def database_connection_id() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID()")
+        return cursor.fetchone()[0]

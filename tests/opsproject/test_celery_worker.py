@@ -5,7 +5,7 @@ import os
 import pytest
 from django.db import connection
 
-from tests.opsproject.tasks import where_am_i
+from tests.opsproject.tasks import database_connection_id, where_am_i
 from tests.support.celery_worker import celery_worker
 
 INCLUDE = "tests.opsproject.tasks"
@@ -34,3 +34,15 @@ def test_task_runs_in_a_real_worker_over_the_filesystem_broker():
     result = _round_trip()
     assert result["vendor"] == "sqlite"
     assert result["broker"] == "filesystem"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_and_replaces_one_the_server_killed():
+    # --concurrency=1: every task on the one pool process, so on one connection.
+    with celery_worker("--concurrency=1", include=INCLUDE):
+        first = database_connection_id.delay().get(timeout=60)
+        assert database_connection_id.delay().get(timeout=60) == first, "one connection per task"
+        with connection.cursor() as cursor:
+            cursor.execute(f"KILL {int(first)}")  # as a MariaDB restart or wait_timeout would
+        replaced = database_connection_id.delay().get(timeout=60)
+    assert replaced != first, "the dead connection was dropped before the task, not used"
