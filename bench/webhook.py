@@ -359,6 +359,8 @@ def _main() -> int:
     answering = sum(r[0] for r in results["full"]) - sum(tails[1:])
     answered_ratio = options.rounds * options.requests / answering / summary["bare"][0]
     print(f"ratio full/bare until the last answer (the web alone, storing aside): {answered_ratio:.2f}")
+    per_round = [b[0] / f[0] for b, f in zip(results["bare"], results["full"], strict=True)]
+    print("ratio per round: " + " ".join(f"{r:.2f}" for r in per_round))
     print(f"events linked to their OutboundMessage: {linked}; suppressions: {Suppression.objects.count()}")
     ok = throughput_ratio >= 0.5 and stored == expected == linked
     print("PASS" if ok else "BELOW TARGET")

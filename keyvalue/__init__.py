@@ -78,11 +78,16 @@ class RedisKeyValue:
 
     def counts_add(self, key: str, counts: dict[str, int], ttl: int | None = None) -> None:
         """Add each of `counts` to the counter hash `key` (kept `ttl` seconds, or for ever)."""
+        self.counts_add_many([(key, counts, ttl)])
+
+    def counts_add_many(self, updates: list[tuple[str, dict[str, int], int | None]]) -> None:
+        """`counts_add` for each (key, counts, ttl) of `updates`, in one round trip."""
         pipe = self.client.pipeline(transaction=False)
-        for field, amount in counts.items():
-            pipe.hincrby(key, field, amount)
-        if ttl is not None:
-            pipe.expire(key, ttl)
+        for key, counts, ttl in updates:
+            for field, amount in counts.items():
+                pipe.hincrby(key, field, amount)
+            if ttl is not None:
+                pipe.expire(key, ttl)
         pipe.execute()
 
     def counts(self, *keys: str) -> list[dict[str, int]]:
@@ -166,11 +171,15 @@ class CacheKeyValue:
         return value
 
     def counts_add(self, key: str, counts: dict[str, int], ttl: int | None = None) -> None:
+        self.counts_add_many([(key, counts, ttl)])
+
+    def counts_add_many(self, updates: list[tuple[str, dict[str, int], int | None]]) -> None:
         with self._exclusive():
-            entry = dict(self.cache.get(key) or {})
-            for field, amount in counts.items():
-                entry[field] = int(entry.get(field, 0)) + amount
-            self.cache.set(key, entry, ttl)
+            for key, counts, ttl in updates:
+                entry = dict(self.cache.get(key) or {})
+                for field, amount in counts.items():
+                    entry[field] = int(entry.get(field, 0)) + amount
+                self.cache.set(key, entry, ttl)
 
     def counts(self, *keys: str) -> list[dict[str, int]]:
         found = self.cache.get_many(list(keys))

@@ -31,8 +31,12 @@ def _minute(at: float | None = None) -> int:
 def count(task: str, state: str, at: float | None = None) -> None:
     """Count one outcome of `task`; never raises (a counter must not fail the task it watches)."""
     try:
-        store().counts_add(TOTALS_KEY, {f"{task}{SEPARATOR}{state}": 1})
-        store().counts_add(f"{MINUTE_PREFIX}{_minute(at)}", {state: 1}, MINUTE_TTL)
+        store().counts_add_many(
+            [
+                (TOTALS_KEY, {f"{task}{SEPARATOR}{state}": 1}, None),
+                (f"{MINUTE_PREFIX}{_minute(at)}", {state: 1}, MINUTE_TTL),
+            ]
+        )
     except Exception as exc:
         log.warning("task outcome of %s not counted: %s", task, type(exc).__name__)
 

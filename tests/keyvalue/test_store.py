@@ -41,6 +41,19 @@ def test_counts_add_up_per_field_and_read_back_in_order(kv, key):
     assert kv.counts(key, key + ":absent") == [{"a": 5, "b": 1}, {}]
 
 
+def test_counts_add_many_updates_several_hashes_with_their_own_expiry(kv, key):
+    other = key + ":other"
+    try:
+        kv.counts_add_many([(key, {"a": 1}, None), (other, {"b": 2, "c": 1}, 300)])
+        kv.counts_add_many([(other, {"b": 1}, 300)])
+        assert kv.counts(key, other) == [{"a": 1}, {"b": 3, "c": 1}]
+        if isinstance(kv, RedisKeyValue):
+            assert kv.client.ttl(key) == -1  # no expiry asked: kept for ever
+            assert 200 < kv.client.ttl(other) <= 300
+    finally:
+        kv.delete(other)
+
+
 def test_a_board_holds_names_until_removed(kv, key):
     kv.board_put(key, "one", "1")
     kv.board_put(key, "two", "2")
