@@ -1,12 +1,22 @@
 """What bench/growth.py times, in a process of its own per data size: pages, endpoints, commands, jobs.
 
-    DATABASE_URL=... python -m bench.growth_measure --scale 0.01 --samples 15
+    DATABASE_URL=... python -m bench.growth_measure --scale 0.01
 
-Makes (or tops up) the data (bench.growth_data), then times each target `--samples` times after
-one warm-up and prints one JSON line: {target: {"p50": ms, "p99": ms, "queries": n,
-"longest_statement": ms}}. The nightly jobs run once, first (their run deletes what there is to
-delete, and folds the day of queue history the data holds); for them the longest single
-statement stands for the longest a table stays locked.
+Makes (or tops up) the data (bench.growth_data), then serves bench/growth.py, one JSON line a
+request on stdin and one JSON line an answer on stdout (Django's own output goes to stderr):
+
+    {"do": "jobs"}                    the nightly jobs, once each, and the targets' names:
+                                      {"jobs": {job: {"p50", "p99", "queries", "longest_statement"}},
+                                      "targets": [...]}; the jobs' run deletes what there is to
+                                      delete and folds the day of queue history the data holds
+    {"do": "time", "target": name}    one timed run of a page, endpoint or command:
+                                      {"ms": ..., "queries": n}
+    {"do": "quit"}
+
+The first line it writes, once the data is there, is {"rows": ..., "seconds_to_make": ...}.
+bench/growth.py runs one of these per data size at the same time and asks them in turn, target
+by target and round by round, so both sizes are timed in the same state of a shared machine. For
+the nightly jobs the longest single statement stands for the longest a table stays locked.
 """
 
 from __future__ import annotations
@@ -16,7 +26,6 @@ import io
 import json
 import math
 import os
-import statistics
 import sys
 import time
 
@@ -38,30 +47,14 @@ PAGES = [
     "/metrics",
 ]
 DEEP = ["/api/ops/failed-jobs/", "/api/ops/mail/events/", "/api/ops/audit/", "/api/ops/alerts/"]
+COMMANDS = {
+    "ops_report": ("ops_report", "--format", "json"),
+    "queue_failed --json": ("queue_failed", "--json"),
+}
 
 
-def _timed(function, samples: int, warm_up: bool = True) -> dict:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    if warm_up:
-        function()  # imports, caches, connections
-    times, queries = [], 0
-    for _ in range(samples):
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            function()
-            times.append((time.perf_counter() - started) * 1000)
-        queries = len(captured.captured_queries)
-    times.sort()
-    return {
-        "p50": statistics.median(times),
-        "p99": times[min(len(times) - 1, math.ceil(len(times) * 0.99) - 1)],
-        "queries": queries,
-    }
-
-
-def _once(function) -> dict:
+def timed(function) -> dict:
+    """One run of `function`: its time in ms, its queries and its longest statement."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -71,8 +64,7 @@ def _once(function) -> dict:
         elapsed = (time.perf_counter() - started) * 1000
     longest = max((float(query["time"]) * 1000 for query in captured.captured_queries), default=0.0)
     return {
-        "p50": elapsed,
-        "p99": elapsed,
+        "ms": elapsed,
         "queries": len(captured.captured_queries),
         "longest_statement": longest,
         "result": str(result)[:200],
@@ -104,11 +96,49 @@ def deep_page(client, path: str) -> str:
     return f"{path}?page={max(1, math.ceil(count / size) // 2)}"
 
 
+def targets(client) -> dict:
+    """Every timed target by name: a function of no arguments."""
+    from django.core.management import call_command
+
+    def get(path):
+        def request():
+            response = client.get(path, HTTP_ACCEPT="application/json")
+            if response.status_code != 200:
+                raise SystemExit(f"{path} answered {response.status_code}: {response.content[:300]!r}")
+
+        return request
+
+    def command(argv):
+        return lambda: call_command(*argv, stdout=io.StringIO())
+
+    found = {path: get(path) for path in PAGES}
+    found.update({f"{path} (deep page)": get(deep_page(client, path)) for path in DEEP})
+    found.update({name: command(argv) for name, argv in COMMANDS.items()})
+    return found
+
+
+def jobs() -> dict:
+    from mailops import retention
+    from operations import history
+
+    run = {
+        "cleanup (nightly)": cleanup_job(),
+        "mail retention (nightly)": retention.prune,
+        "history compaction": history.compact,
+    }
+    figures = {}
+    for name, job in run.items():
+        figure = timed(job)
+        figures[name] = {"p50": figure["ms"], "p99": figure["ms"], **figure}
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, required=True, help="1 is the full data; 0.01 is 1%%")
-    parser.add_argument("--samples", type=int, default=15)
     args = parser.parse_args()
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    sys.stdout = sys.stderr  # the answers' stream is for answers only
 
     import django
 
@@ -119,6 +149,9 @@ def main() -> int:
 
     from bench import growth_data
 
+    def answer(value) -> None:
+        answers.write(json.dumps(value) + "\n")
+
     settings.ALLOWED_HOSTS = ["*"]
     call_command("migrate", verbosity=0)
     made_started = time.perf_counter()
@@ -126,42 +159,21 @@ def main() -> int:
     made = time.perf_counter() - made_started
     client = Client()
     client.force_login(growth_data.operator())
-    figures: dict[str, dict] = {}
-
-    def get(path):
-        def request():
-            response = client.get(path, HTTP_ACCEPT="application/json")
-            if response.status_code != 200:
-                raise SystemExit(f"{path} answered {response.status_code}: {response.content[:300]!r}")
-
-        return request
-
-    # The jobs first: the pages then see the data as production has it, the nightly jobs done and
-    # the queue history folded (the sampler folds it every minute; the bench makes 24 h unfolded).
-    from mailops import retention
-    from operations import history
-
-    jobs = {
-        "cleanup (nightly)": cleanup_job(),
-        "mail retention (nightly)": retention.prune,
-        "history compaction": history.compact,
-    }
-    jobs_figures = {name: _once(job) for name, job in jobs.items()}
-    for path in PAGES:
-        figures[path] = _timed(get(path), args.samples)
-    for path in DEEP:
-        figures[f"{path} (deep page)"] = _timed(get(deep_page(client, path)), args.samples)
-
-    def command(*argv):
-        return lambda: call_command(*argv, stdout=io.StringIO())
-
-    figures["ops_report"] = _timed(command("ops_report", "--format", "json"), max(3, args.samples // 5))
-    # Every failed job, so half a minute at full data on a loaded machine: once, after ops_report
-    # (the same imports and connection), no target.
-    figures["queue_failed --json"] = _timed(command("queue_failed", "--json"), 1, warm_up=False)
-    figures.update(jobs_figures)
-
-    print(json.dumps({"scale": args.scale, "rows": rows, "seconds_to_make": made, "figures": figures}))
+    found: dict = {}
+    answer({"scale": args.scale, "rows": rows, "seconds_to_make": made})
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request["do"] == "quit":
+            break
+        if request["do"] == "jobs":
+            # The jobs first: the pages then see the data as production has it, the nightly jobs
+            # done and the queue history folded (the sampler folds it every minute).
+            figures = jobs()
+            found = targets(client)
+            answer({"jobs": figures, "targets": list(found)})
+            continue
+        figure = timed(found[request["target"]])
+        answer({"ms": figure["ms"], "queries": figure["queries"]})
     return 0
 
 
