@@ -164,7 +164,8 @@ ROWS = {"MailEvent": _mail_events, "FailedJob": _failed_jobs, "Ticket": _tickets
 
 
 def _history(scale: float, now, user, floor: int):
-    """24 h of queue samples, job runs, audit entries and alerts, scaled."""
+    """24 h of queue samples (HISTORY_QUEUES at every scale), job runs, audit entries and alerts
+    (scaled)."""
     from audit.models import AuditEntry
     from operations.models import QueueSample
 
@@ -173,7 +174,9 @@ def _history(scale: float, now, user, floor: int):
     QueueSample.objects.all().delete()  # the compaction job folds them: start from the same 24 h
     step = settings.OPS_HISTORY_SAMPLE_SECONDS
     minutes = int(86400 / step)
-    queues = max(1, int(HISTORY_QUEUES * scale)) if scale < 1 else HISTORY_QUEUES
+    # As many queues at every scale: the history is 24 h of each queue (OPS_HISTORY_RETENTION
+    # bounds it), a deployment's shape that does not grow with its mail, jobs and tickets.
+    queues = HISTORY_QUEUES
     _bulk(
         QueueSample,
         (
