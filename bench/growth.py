@@ -75,10 +75,14 @@ class Measurer:
         self.process.stdin.flush()
         return self.answer()
 
-    def close(self) -> None:
+    def close(self, failed: bool = False) -> None:
+        """Ask it to quit; when the other one failed, stop it (it may still be making data)."""
         if self.process.poll() is None:
-            self.process.stdin.write(json.dumps({"do": "quit"}) + "\n")
-            self.process.stdin.close()
+            if failed:
+                self.process.terminate()
+            else:
+                self.process.stdin.write(json.dumps({"do": "quit"}) + "\n")
+                self.process.stdin.close()
         self.process.wait()
 
 
@@ -132,9 +136,12 @@ def measure(scale: float, samples: int) -> tuple[dict, dict]:
         runs = (small.answer(), large.answer())
         jobs = (small.ask(do="jobs"), large.ask(do="jobs"))
         figures = interleaved(small, large, jobs[1]["targets"], samples)
-    finally:
-        small.close()
-        large.close()
+    except BaseException:
+        small.close(failed=True)
+        large.close(failed=True)
+        raise
+    small.close()
+    large.close()
     for run, job, figure in zip(runs, jobs, figures, strict=True):
         run["figures"] = {**figure, **job["jobs"]}
     return runs
