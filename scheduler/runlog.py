@@ -23,6 +23,9 @@ from scheduler.models import JobRun, ManagedJob
 log = logging.getLogger(__name__)
 
 _OUTCOME_BY_STATE = {"SUCCESS": "success", "FAILURE": "failure", "RETRY": "retry"}
+# The error of a run whose task_postrun came without a state: Celery's own code failed around the
+# task (its result backend, say), and the worker's log says how.
+NO_OUTCOME = "no outcome: the worker failed around the task (see its log)"
 
 
 def _job_name(task) -> str | None:
@@ -43,6 +46,8 @@ def record_start(sender=None, task_id=None, task=None, **_):
                 "started_at": timezone.now(),
                 "finished_at": None,
                 "outcome": JobRun.RUNNING,
+                "duration_ms": None,
+                "error": "",
                 "worker": getattr(task.request, "hostname", None) or socket.gethostname(),
             },
         )
@@ -63,8 +68,13 @@ def record_finish(sender=None, task_id=None, task=None, retval=None, state=None,
         run.finished_at = finished
         run.outcome = _OUTCOME_BY_STATE.get(state or "", JobRun.FAILURE)
         run.duration_ms = max(0, int((finished - run.started_at).total_seconds() * 1000))
+        # This attempt's own error only: a retry runs under the same task id, so the row still
+        # holds the previous attempt's (its Retry) when this one ends without an exception (a
+        # success, or Celery's internal error, where the signal carries neither state nor retval).
         if run.outcome != JobRun.SUCCESS and isinstance(retval, BaseException):
             run.error = f"{type(retval).__name__}: {retval}"[:2000]
+        else:
+            run.error = "" if state else NO_OUTCOME
         run.save(update_fields=["finished_at", "outcome", "duration_ms", "error"])
     except DatabaseError:
         log.exception("run log: could not record the end of %s (%s)", job, task_id)

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 
 from keyvalue import CacheKeyValue, store
 from tests.support.celery_worker import child_env
@@ -76,30 +77,52 @@ def test_the_store_is_never_culled_however_full_the_cache():
     assert kv.counts("0-counts") == [{"events": 3}]
 
 
-# Adds one inside a transaction it keeps open until the release file exists.
+# Adds one inside a transaction, which it keeps open until the reader has started its own update
+# (the `reading` file), then adds one more in it and commits.
 _IN_TRANSACTION = """
 import os, sys, time
 import django
 django.setup()
 from django.db import transaction
 from keyvalue import store
-key, added, release = sys.argv[1:4]
+key, added, reading = sys.argv[1:4]
 with transaction.atomic():
     store().counts_add(key, {"n": 1})
     open(added, "w").close()
-    while not os.path.exists(release):
+    deadline = time.monotonic() + 120
+    while not os.path.exists(reading):
+        if time.monotonic() > deadline:
+            sys.exit("the other process never started its update")
         time.sleep(0.01)
-    time.sleep(0.5)  # still open a while once the other process goes: it reads meanwhile
+    store().counts_add(key, {"n": 1})
 """
+
+
+def _touch_at_begin(path):
+    """An execute wrapper that creates `path` just before the connection begins a transaction."""
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):
+            path.touch()
+        return execute(sql, params, many, context)
+
+    return wrapper
 
 
 def test_an_update_made_inside_a_callers_open_transaction_is_not_lost(tmp_path):
     """The lock covers the read-modify-write, but a caller's transaction commits it later: another
-    process reading meanwhile must wait for that commit, not add to the value before it."""
-    key, added, release = f"kv-tx:{uuid.uuid4().hex}", tmp_path / "added", tmp_path / "release"
+    process updating meanwhile must read after that commit, not add to the value before it.
+
+    The child keeps its transaction open until this process begins one: with the protection
+    (CacheKeyValue._exclusive takes the transaction before the lock), that BEGIN comes before
+    this process reads and waits for the child's commit, so the race is exercised however
+    loaded the machine. The child's second update, made while this process waits, takes the
+    lock: it would deadlock (until SQLite's busy timeout) if the waiting process held it.
+    Without the transaction, this process would read the value from before that commit."""
+    key, added, reading = f"kv-tx:{uuid.uuid4().hex}", tmp_path / "added", tmp_path / "reading"
     env = {**os.environ, **child_env(), "DJANGO_SETTINGS_MODULE": "opsproject.settings"}
     child = subprocess.Popen(
-        [PYTHON, "-c", _IN_TRANSACTION, key, str(added), str(release)],
+        [PYTHON, "-c", _IN_TRANSACTION, key, str(added), str(reading)],
         cwd=REPO,
         env=env,
         stderr=subprocess.PIPE,
@@ -107,12 +130,12 @@ def test_an_update_made_inside_a_callers_open_transaction_is_not_lost(tmp_path):
     )
     try:
         wait_until(added.exists, 120, "the child's update, uncommitted")
-        release.touch()  # the child commits while (or before) this process adds
-        store().counts_add(key, {"n": 1})
+        with connection.execute_wrapper(_touch_at_begin(reading)):
+            store().counts_add(key, {"n": 1})
         _, errors = child.communicate(timeout=120)
         assert child.returncode == 0, errors
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert store().counts(key) == [{"n": 2}]
+    assert store().counts(key) == [{"n": 3}]
