@@ -67,27 +67,6 @@ def forget_failed(request, job, channel=AuditEntry.API) -> dict:
     return detail
 
 
-def retry_failed_many(request, queryset, channel=AuditEntry.API) -> dict:
-    from queueops.failed import retry_many
-
-    jobs = list(queryset)
-    done, failed = retry_many(jobs)
-    detail = {
-        "retried": [item.job_id for item in done],
-        "failed": [{"id": job.pk, "error": type(exc).__name__} for job, exc in failed],
-    }
-    outcome = AuditEntry.FAILED if failed else AuditEntry.OK
-    audit.record(
-        request,
-        "failed_job.retry_many",
-        f"{len(jobs)} failed job(s)",
-        detail,
-        channel=channel,
-        outcome=outcome,
-    )
-    return detail
-
-
 def flush_failed(request, queryset, filters: dict, channel=AuditEntry.API) -> dict:
     with transaction.atomic():
         ids = list(queryset.values_list("pk", flat=True))

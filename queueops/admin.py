@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils.html import format_html
 
 from audit import admin_support
+from audit.models import AuditEntry
 from health.redact import mask
-from queueops.failed import retry_many
+from queueops.failed import retry_audited
 from queueops.models import FailedJob
 
 
@@ -64,14 +65,7 @@ class FailedJobAdmin(admin_support.ReadOnlyAdmin):
 
     @admin.action(description="Retry the selected failed jobs", permissions=["retry"])
     def retry(self, request, queryset):
-        jobs = list(queryset)
-        done, failed = retry_many(jobs)
-        detail = {
-            "retried": [item.job_id for item in done],
-            "failed": [{"id": job.pk, "error": type(exc).__name__} for job, exc in failed],
-        }
-        what, outcome = f"{len(jobs)} failed job(s)", "failed" if failed else "ok"
-        admin_support.record(request, "failed_job.retry_many", what, detail, outcome=outcome)
+        done, failed, _ = retry_audited(request, queryset, AuditEntry.ADMIN)
         if done:
             self.message_user(request, f"Sent {len(done)} failed job(s) again.", messages.SUCCESS)
         for job, exc in failed:

@@ -30,6 +30,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from kombu.utils import json as kombu_json
 
+from audit import log as audit
+from audit.models import AuditEntry
 from health.redact import mask
 from keyvalue import redis_client
 from queueops.keys import PREFIX
@@ -264,3 +266,19 @@ def retry_many(
         if retried is not None:  # None: another retry of the same row holds it
             done.append(retried)
     return done, failed
+
+
+def retry_audited(
+    request, jobs: QuerySet[FailedJob] | list[FailedJob], channel: str
+) -> tuple[list[Retried], list[tuple[FailedJob, Exception]], dict]:
+    """`retry_many` with its one `failed_job.retry_many` audit entry (the admin's and the API's)."""
+    jobs = list(jobs)
+    done, failed = retry_many(jobs)
+    detail = {
+        "retried": [item.job_id for item in done],
+        "failed": [{"id": job.pk, "error": type(exc).__name__} for job, exc in failed],
+    }
+    outcome = AuditEntry.FAILED if failed else AuditEntry.OK
+    what = f"{len(jobs)} failed job(s)"
+    audit.record(request, "failed_job.retry_many", what, detail, channel=channel, outcome=outcome)
+    return done, failed, detail

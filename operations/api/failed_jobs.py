@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from audit.models import AuditEntry
 from operations import actions
 from operations.api import serializers as s
 from operations.api.base import (
@@ -21,6 +22,7 @@ from operations.api.base import (
 )
 from operations.api.filters import FailedJobFilter
 from operations.api.pagination import NewestFirst
+from queueops.failed import retry_audited
 from queueops.models import FailedJob
 
 
@@ -99,7 +101,7 @@ class FailedJobViewSet(OpsViewSet):
     @action(detail=False, methods=["post"], url_path="retry")
     def retry_many(self, request):
         filters = body(s.FailedJobBulkSerializer, request)
-        outcome = actions.retry_failed_many(request, matching(filters))
+        outcome = retry_audited(request, matching(filters), AuditEntry.API)[2]
         if not outcome["retried"] and any(item["error"] != "NotReplayable" for item in outcome["failed"]):
             # Nothing was sent (the broker down): the caller should come back, as for one job;
             # not for jobs that can never be sent (their arguments were not stored).
