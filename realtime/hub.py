@@ -29,7 +29,7 @@ def _check_deadline() -> float:
 
 
 class Connection:
-    """One websocket as the hub sees it; frames leave in order through one writer task."""
+    """One websocket as the hub sees it; frames leave in order through one writer task at a time."""
 
     def __init__(self, consumer, socket_id: str):
         self.consumer = consumer
@@ -40,8 +40,9 @@ class Connection:
         self.closing = False
         self.closing_since = 0.0
         self._frames: deque[str | int] = deque()
-        self._wake = asyncio.Event()
-        self._writer = asyncio.ensure_future(self._write())
+        # A writer task runs only while frames wait (none for an idle connection: 10,000
+        # sockets, 10,000 fewer tasks); one at a time keeps them in order.
+        self._writer: asyncio.Task | None = None
 
     def touch(self) -> None:
         self.last_seen = time.monotonic()
@@ -53,8 +54,7 @@ class Connection:
         if droppable and len(self._frames) >= settings.REALTIME_SEND_QUEUE:
             drops.note(drops.SLOW_CLIENT)
             return
-        self._frames.append(text)
-        self._wake.set()
+        self._push(text)
 
     def close(self, code: int, message: str | None = None) -> None:
         """Send `pusher:error` with the code (when a message is given), then close with it."""
@@ -64,25 +64,31 @@ class Connection:
             self.send(protocol.error_frame(code, message))
         self.closing = True
         self.closing_since = time.monotonic()
-        self._frames.append(code)
-        self._wake.set()
+        self._push(code)
 
     def stop(self) -> None:
-        self._writer.cancel()
+        """Send nothing more (the socket is gone or going)."""
+        self.closing = True
+        if self._writer is not None:
+            self._writer.cancel()
+
+    def _push(self, item: str | int) -> None:
+        self._frames.append(item)
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write())
 
     async def _write(self) -> None:
         try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._frames:
-                    item = self._frames.popleft()
-                    if isinstance(item, int):
-                        await self.consumer.close(code=item)
-                        return
-                    await self.consumer.send(text_data=item)
+            while self._frames:
+                item = self._frames.popleft()
+                if isinstance(item, int):
+                    await self.consumer.close(code=item)
+                    return  # the writer stays set: nothing is sent after the close
+                await self.consumer.send(text_data=item)
         except Exception as exc:  # the client went away mid-send: its disconnect cleans up
             logger.debug("realtime: writer of %s stopped: %r", self.socket_id, exc)
+            return  # the writer stays set: nothing more is sent to a failed socket
+        self._writer = None
 
 
 class Hub:
