@@ -1,4 +1,10 @@
-"""The Pusher protocol consumer: one websocket at /app/<key>, as pusher-js and Laravel Echo speak it."""
+"""The Pusher protocol consumer: one websocket at /app/<key>, as pusher-js and Laravel Echo speak it.
+
+A plain ASGI application, not a Channels consumer: Channels 4.2+'s AsyncConsumer.dispatch runs
+close_old_connections in a worker thread before every message (a thread hop per message, most of
+the server's time at 10,000 clients), for consumers that use the database. This one never does:
+its state is the hub's (Redis), and the one ASGI receive loop below is all it needs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import json
 import logging
 from urllib.parse import parse_qs
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from realtime import limits, protocol
@@ -17,25 +22,45 @@ from realtime.store import Member
 logger = logging.getLogger("realtime")
 
 
-class PusherConsumer(AsyncWebsocketConsumer):
-    # No channel layer per consumer: the process's hub holds the one layer channel and fans out.
-    channel_layer_alias = None
+async def pusher_app(scope, receive, send) -> None:
+    """The ASGI application of one Pusher websocket (realtime.routing mounts it)."""
+    await PusherConsumer(scope, send).run(receive)
 
+
+class PusherConsumer:
+    # No channel layer per consumer: the process's hub holds the one layer channel and fans out.
     connection = None
     hub = None
     address: str | None = None  # counted in limits.per_address while this consumer lives
 
-    async def __call__(self, scope, receive, send):
+    def __init__(self, scope, send):
+        self.scope = scope
+        self._send = send
+
+    async def run(self, receive) -> None:
         # Whatever ends this consumer (a close, an exception, a cancelled task), its
         # subscriptions, presence entries and counters go at once: nothing is left for the
         # hub to re-join on every layer check.
         try:
-            await super().__call__(scope, receive, send)
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.connect":
+                    await self.connect()
+                elif message["type"] == "websocket.receive":
+                    await self.receive(message.get("text"), message.get("bytes"))
+                elif message["type"] == "websocket.disconnect":
+                    return
         finally:
             await asyncio.shield(self._release())
 
+    async def send(self, text_data: str) -> None:
+        await self._send({"type": "websocket.send", "text": text_data})
+
+    async def close(self, code: int) -> None:
+        await self._send({"type": "websocket.close", "code": code})
+
     async def connect(self) -> None:
-        await self.accept()
+        await self._send({"type": "websocket.accept"})
         key = self.scope["url_route"]["kwargs"]["app_key"]
         if key != settings.REALTIME_APP_KEY:
             logger.warning("realtime: refused a connection for unknown app key %r", key[:64])
@@ -70,9 +95,6 @@ class PusherConsumer(AsyncWebsocketConsumer):
     async def _refuse(self, code: int, message: str) -> None:
         await self.send(text_data=protocol.error_frame(code, message))
         await self.close(code=code)
-
-    async def disconnect(self, code) -> None:
-        await self._release()
 
     async def _release(self) -> None:
         connection, self.connection = self.connection, None

@@ -101,7 +101,9 @@ class Hub:
         self._tasks: set[asyncio.Task] = set()  # held: the loop keeps only weak references
         self.started: asyncio.Future | None = None
         self.shutting_down = False
-        # Fan-outs at once: channels_redis' pool (100) raises past its size, failing joins.
+        # Fan-outs at once (each one layer send per live server): the layer's pool holds 100
+        # connections and makes the rest wait (opsproject/channel_layer.py); this keeps the
+        # wait short and leaves connections for the receive loop and the layer check.
         self._fanouts = asyncio.Semaphore(50)
 
     async def start(self) -> None:

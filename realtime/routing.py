@@ -2,8 +2,8 @@
 
 from django.urls import re_path
 
-from realtime.consumers import PusherConsumer
+from realtime.consumers import pusher_app
 
 websocket_urlpatterns = [
-    re_path(r"^app/(?P<app_key>[^/]+)$", PusherConsumer.as_asgi()),
+    re_path(r"^app/(?P<app_key>[^/]+)$", pusher_app),
 ]

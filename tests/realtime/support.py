@@ -48,13 +48,15 @@ def asgi_server(ws_max_size: bool = True, app: str = REALTIME_APP, **env: str) -
     """uvicorn serving opsproject.asgi, on this test's database and (unless told) Redis.
 
     Started as production starts the realtime service (its hub starts with the process): the
-    ASGI lifespan on, --ws-max-size the message limit the app enforces, unless `ws_max_size`
-    is false (a server started without the flag). `app=WEB_APP` serves as the web service.
+    ASGI lifespan on, uvicorn's sans-I/O websockets protocol, --ws-max-size the message limit
+    the app enforces, unless `ws_max_size` is false (a server started without the flag).
+    `app=WEB_APP` serves as the web service.
     """
     port = free_port()
     lifespan = "on" if app == REALTIME_APP else "off"
     argv = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--lifespan", lifespan, "--log-level", "info"]
+    argv += ["--ws", "websockets-sansio"]  # as every realtime server command has it
     if ws_max_size:
         limit = env.get("REALTIME_MAX_MESSAGE_BYTES") or settings.REALTIME_MAX_MESSAGE_BYTES
         argv += ["--ws-max-size", str(limit)]

@@ -84,3 +84,13 @@ def test_every_realtime_server_command_turns_permessage_deflate_off():
     assert "--ws-per-message-deflate=false" in services()["realtime"]["command"]
     kubernetes = (REPO / "deploy" / "kubernetes" / "base" / "realtime.yaml").read_text()
     assert "- --ws-per-message-deflate=false" in kubernetes
+
+
+def test_every_realtime_server_command_uses_the_sans_io_websockets_protocol():
+    """uvicorn's default `websockets` protocol: three more tasks, more memory per socket (ws_scale)."""
+    procfile = (REPO / "Procfile").read_text()
+    web = next(line for line in procfile.splitlines() if line.startswith("web:"))
+    assert "--ws websockets-sansio" in web
+    assert "--ws=websockets-sansio" in services()["realtime"]["command"]
+    kubernetes = (REPO / "deploy" / "kubernetes" / "base" / "realtime.yaml").read_text()
+    assert "- --ws=websockets-sansio" in kubernetes
