@@ -9,7 +9,9 @@ import logging
 import os
 import secrets
 import socket
+import tempfile
 import time
+from pathlib import Path
 
 from django.utils import timezone
 
@@ -51,8 +53,6 @@ def run_drill(
     dumper.check_server()
     plan = pitr.plan(manifest, None, store) if pitr_replay else None  # UsageError: cannot roll forward
     scratch = staging or dumper.scratch_name(secrets.token_hex(SCRATCH_SUFFIX_DIGITS // 2))
-    for path in drill_scratch.remove_abandoned_folders():
-        log.warning("drill %s: removed folder %s left by a drill that died", manifest.id, path)
     if not staging:
         for name in drill_scratch.drop_abandoned(dumper):
             log.warning("drill %s: dropped scratch database %s left by a drill that died", manifest.id, name)
@@ -64,13 +64,13 @@ def run_drill(
     stage = "verify archive"
     with drill_scratch.held(dumper, None if staging else scratch):
         try:
-            with drill_scratch.folder() as folder:
+            with tempfile.TemporaryDirectory(prefix="backup-drill-") as folder:
                 log.info("drill %s: verifying the archive", manifest.id)
                 verify(manifest, store, identities, tty=tty)
                 if plan:
                     stage = "verify binlogs"
                     log.info("drill %s: verifying %d binlog archive(s)", manifest.id, len(plan.logs))
-                    paths = pitr.fetch(plan, store, identities, folder, tty=tty)
+                    paths = pitr.fetch(plan, store, identities, Path(folder), tty=tty)
                 stage = f"restore into {where.split()[0]} database"
                 log.info("drill %s: restoring into %s", manifest.id, where)
                 load(manifest, store, dumper, scratch, identities, tty=tty)

@@ -1,23 +1,15 @@
-"""Drills' scratch databases and folders: each is locked while its drill runs; unlocked leftovers
-are removed by the next drill.
+"""Drills' scratch databases: each is locked while its drill runs; unlocked leftovers are dropped.
 
 The server frees a GET_LOCK when its connection ends, also when the drill is SIGKILLed, so a
-scratch database whose lock is free belongs to no live drill (MariaDB only). Likewise the kernel
-frees a folder's flock when its holder dies, so a scratch folder (under the temporary directory,
-TMPDIR) that nobody holds was left by a drill that died.
+scratch database whose lock is free belongs to no live drill. MariaDB only.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from django.db import DatabaseError
 
@@ -29,7 +21,6 @@ SUFFIX = re.compile(f"[0-9a-f]{{{SCRATCH_SUFFIX_DIGITS}}}")
 # The lock's session idles while the drill runs: a server wait_timeout shorter than a drill would
 # end it and free the lock under a live drill. 31536000 s is the server's maximum.
 _IDLE_SECONDS = 31536000
-FOLDER_PREFIX = "backup-drill-"
 
 
 def is_scratch(dumper: Dumper, name: str) -> bool:
@@ -95,42 +86,3 @@ def _try_lock(connection, name: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT GET_LOCK(%s, 0)", [name])
         return cursor.fetchone()[0] == 1
-
-
-@contextmanager
-def folder() -> Iterator[Path]:
-    """A scratch folder, locked (flock) for as long as the drill holds it, removed afterwards.
-
-    Made under a name the cleanup ignores and renamed once locked: a folder named like a drill's
-    is never one whose drill has not locked it yet."""
-    made = Path(tempfile.mkdtemp(prefix=f".{FOLDER_PREFIX}"))
-    handle = os.open(made, os.O_RDONLY | os.O_DIRECTORY)
-    path = made
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        path = made.with_name(made.name[1:])
-        made.rename(path)
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-        os.close(handle)
-
-
-def remove_abandoned_folders() -> list[Path]:
-    """Remove the scratch folders that no running drill holds (left by a drill that was killed)."""
-    removed = []
-    for path in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
-        try:
-            handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:  # gone meanwhile, or not a folder
-            continue
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            continue  # a live drill's
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-        finally:
-            os.close(handle)
-    return removed
