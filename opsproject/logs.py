@@ -12,6 +12,7 @@ settings.LOGGING is built by `logging_config`; Celery and uvicorn/gunicorn are t
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 
@@ -25,6 +26,32 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")  # fullmatch: `$` would let a final newline in
 # Loggers that servers configure with handlers of their own before Django loads settings.
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "gunicorn.error", "gunicorn.access")
+# Server log records any client can cause at will: uvicorn's sans-I/O websockets protocol logs a
+# text frame that is not UTF-8 (closed 1007, the client's doing) as an ERROR with a traceback, one
+# per connection an anonymous client opens; its legacy protocol closed it without a word.
+CLIENT_MISTAKES = {"uvicorn.error": ("Invalid UTF-8 sequence received from client.",)}
+
+
+class ClientMistakes(logging.Filter):
+    """Logs a record of CLIENT_MISTAKES as one WARNING line, without its traceback."""
+
+    def __init__(self, messages: tuple[str, ...]):
+        super().__init__()
+        self.messages = messages
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.WARNING and record.msg in self.messages:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_client_mistakes() -> None:
+    """Install ClientMistakes on the loggers of CLIENT_MISTAKES (once: the app registry's ready)."""
+    for name, messages in CLIENT_MISTAKES.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, ClientMistakes) for existing in logger.filters):
+            logger.addFilter(ClientMistakes(messages))
 
 
 def request_id_from(header: str | None) -> str:

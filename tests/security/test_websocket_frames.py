@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 import redis
+import websockets
 from django.conf import settings
 
 from realtime import protocol
@@ -108,6 +109,24 @@ def test_binary_frame_gets_a_pusher_error_and_the_connection_goes_on(server):
         await client.close()
 
     asyncio.run(scenario())
+    no_tracebacks(server)
+
+
+def test_a_text_frame_that_is_not_utf8_is_closed_1007_with_one_warning_and_no_traceback(server):
+    """uvicorn's sans-I/O protocol logs it as an ERROR with a traceback: one per connection any
+    client opens (opsproject/logs.py, CLIENT_MISTAKES)."""
+
+    async def scenario():
+        client = await PusherClient.connect(server.ws_url())
+        await client.ws.send(b'{"event": "\xff\xfe"}', text=True)
+        with pytest.raises(websockets.ConnectionClosedError) as closed:
+            await client.next()
+        assert closed.value.rcvd.code == 1007
+
+    asyncio.run(scenario())
+    wait_until(lambda: "Invalid UTF-8" in server.process.output, 30, "the server's warning")
+    line = next(line for line in server.process.output.splitlines() if "Invalid UTF-8" in line)
+    assert "WARNING" in line.upper() and "ERROR" not in line.upper(), line
     no_tracebacks(server)
 
 
