@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from alerts.notices import raise_alert, resolve_alert
+from audit.models import AuditEntry
 from queueops.broker import queue_stats
 from queueops.models import FailedJob
 from tests.queueops.test_failed_jobs import _job
@@ -40,6 +41,11 @@ def test_admin_actions_retry_and_forget(admin_client, queue_env):
     assert b"Sent 1 failed job(s) again." in retried.content
     assert not FailedJob.objects.filter(pk=a.pk).exists()
     assert queue_stats(["qo_idle"])[0].size == 1
+    # One entry for the selection, as the ops API writes it (queueops.failed.retry_audited).
+    entry = AuditEntry.objects.get(action="failed_job.retry_many")
+    assert (entry.channel, entry.outcome) == (AuditEntry.ADMIN, AuditEntry.OK)
+    assert entry.target == "1 failed job(s)"
+    assert entry.username == "admin" and entry.detail == {"retried": [a.pk], "failed": []}
     forgotten = admin_client.post(
         reverse(CHANGELIST), {"action": "forget", "_selected_action": [b.pk]}, follow=True
     )
