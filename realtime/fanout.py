@@ -15,13 +15,20 @@ import keyvalue
 from realtime import drops, servers
 
 
-async def send(message: dict) -> int:
-    """Send `message` to every live server; how many took it. A failed send raises (after the others)."""
+async def send(message: dict, limit: asyncio.Semaphore | None = None) -> int:
+    """Send `message` to every live server; how many took it. A failed send raises (after the others).
+
+    `limit` bounds the layer sends in flight across callers that share it (the hub's)."""
     layer = get_channel_layer()
     channels = {server["channel"] for server in (await servers.aalive()).values()}
-    results = await asyncio.gather(
-        *(layer.send(channel, message) for channel in channels), return_exceptions=True
-    )
+
+    async def send_one(channel: str) -> None:
+        if limit is None:
+            return await layer.send(channel, message)
+        async with limit:
+            return await layer.send(channel, message)
+
+    results = await asyncio.gather(*(send_one(channel) for channel in channels), return_exceptions=True)
     full = sum(isinstance(result, ChannelFull) for result in results)
     if full:
         drops.note(drops.LAYER_OVER_CAPACITY, full)

@@ -101,10 +101,11 @@ class Hub:
         self._tasks: set[asyncio.Task] = set()  # held: the loop keeps only weak references
         self.started: asyncio.Future | None = None
         self.shutting_down = False
-        # Fan-outs at once (each one layer send per live server): the layer's pool holds 100
-        # connections and makes the rest wait (opsproject/channel_layer.py); this keeps the
-        # wait short and leaves connections for the receive loop and the layer check.
-        self._fanouts = asyncio.Semaphore(50)
+        # Layer sends in flight (a fan-out is one per live server): the layer's pool holds 100
+        # connections and makes the rest wait (opsproject/channel_layer.py); bounding the sends,
+        # not the fan-outs, keeps the wait short and leaves connections for the receive loop and
+        # the layer check however many servers are live.
+        self._layer_sends = asyncio.Semaphore(50)
 
     async def start(self) -> None:
         # The default "specific" prefix: channels_redis pops every process-local channel of
@@ -178,8 +179,7 @@ class Hub:
     async def publish(self, channel: str, text: str, exclude: str | None = None) -> None:
         """Send a ready frame to every subscriber of `channel` in every process."""
         message = {"type": "realtime.frame", "channel": channel, "frame": text, "exclude": exclude}
-        async with self._fanouts:
-            await fanout.send(message)
+        await fanout.send(message, self._layer_sends)
 
     def deliver(self, message: dict) -> None:
         exclude = message.get("exclude")
