@@ -42,10 +42,23 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RABBITMQ_URL = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/ops_bench_queue")
 if __name__ == "__main__":
     # Run as a script, this folder comes first on sys.path, and this file would shadow the
     # standard library's `queue` for Celery and kombu: put the repository there instead.
     sys.path[0] = str(REPO)
+    # Importing the project below reads its settings (opsproject/celery.py): point them at the
+    # bench's own database, Redis, folder and broker first. The worker this starts inherits them.
+    os.environ.update(
+        DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", "mysql://root@127.0.0.1:3306/ops_bench_queue"),
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6"),
+        VAR_DIR=tempfile.mkdtemp(prefix="bench-queue-"),
+        DJANGO_SETTINGS_MODULE="opsproject.settings",
+    )
+    _broker = argparse.ArgumentParser(add_help=False)
+    _broker.add_argument("--broker", default="both")
+    if _broker.parse_known_args()[0].broker == "rabbitmq":
+        os.environ["CELERY_BROKER_URL"] = RABBITMQ_URL
 
 from celery import shared_task  # noqa: E402
 
@@ -74,6 +87,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # a child's answer
     options = parser.parse_args()
     if options.broker == "both":
+        shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)  # each broker's process has its own
         table, loads = [], []
         for broker in ("redis", "rabbitmq"):
             argv = [sys.executable, "-m", "bench.queue", "--broker", broker, "--json"]
@@ -84,14 +98,9 @@ def main() -> int:
             loads.append(answer["peak_load"])
         return _report(table, options, max(loads))
     if options.broker == "rabbitmq":
-        os.environ["CELERY_BROKER_URL"] = _rabbitmq_vhost()
-    database_url = os.environ.get("BENCH_DATABASE_URL", "mysql://root@127.0.0.1:3306/ops_bench_queue")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
-    var_dir = tempfile.mkdtemp(prefix="bench-queue-")
-    # Read by the settings of this process and inherited by the worker it starts.
-    os.environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url, VAR_DIR=var_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsproject.settings")
-    ensure_database(database_url)
+        _create_rabbitmq_vhost()
+    var_dir = os.environ["VAR_DIR"]  # set, with the rest, before the project was imported (above)
+    ensure_database(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
@@ -143,9 +152,8 @@ def main() -> int:
     return _report(table, options, max(loads))
 
 
-def _rabbitmq_vhost() -> str:
-    url = os.environ.get("BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/ops_bench_queue")
-    vhost = url.rsplit("/", 1)[1]
+def _create_rabbitmq_vhost() -> None:
+    vhost = RABBITMQ_URL.rsplit("/", 1)[1]
     # add_vhost fails when it exists: that is fine; the permissions are set either way.
     subprocess.run(["rabbitmqctl", "add_vhost", vhost], capture_output=True, timeout=120)
     subprocess.run(
@@ -154,7 +162,6 @@ def _rabbitmq_vhost() -> str:
         timeout=120,
         check=True,
     )
-    return url
 
 
 def _wait_ready(app, destination, timeout: float = 60) -> None:
