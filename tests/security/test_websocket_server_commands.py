@@ -76,21 +76,19 @@ def test_the_procfile_and_the_image_start_servers_with_the_cap():
     assert f"--ws-max-size={SIZE}" in services()["realtime"]["command"]
 
 
-def test_every_realtime_server_command_turns_permessage_deflate_off():
-    """A compressor per connection: about 45 KB more per websocket (docs/BENCHMARKS.md, ws_scale)."""
+@pytest.mark.parametrize(
+    ("procfile_flag", "option"),
+    [
+        # A compressor per connection: about 45 KB more per websocket (docs/BENCHMARKS.md, ws_scale).
+        ("--ws-per-message-deflate false", "--ws-per-message-deflate=false"),
+        # uvicorn's default `websockets` protocol: three more tasks, more memory per socket (ws_scale).
+        ("--ws websockets-sansio", "--ws=websockets-sansio"),
+    ],
+)
+def test_every_realtime_server_command_sets(procfile_flag, option):
     procfile = (REPO / "Procfile").read_text()
     web = next(line for line in procfile.splitlines() if line.startswith("web:"))
-    assert "--ws-per-message-deflate false" in web
-    assert "--ws-per-message-deflate=false" in services()["realtime"]["command"]
+    assert procfile_flag in web
+    assert option in services()["realtime"]["command"]
     kubernetes = (REPO / "deploy" / "kubernetes" / "base" / "realtime.yaml").read_text()
-    assert "- --ws-per-message-deflate=false" in kubernetes
-
-
-def test_every_realtime_server_command_uses_the_sans_io_websockets_protocol():
-    """uvicorn's default `websockets` protocol: three more tasks, more memory per socket (ws_scale)."""
-    procfile = (REPO / "Procfile").read_text()
-    web = next(line for line in procfile.splitlines() if line.startswith("web:"))
-    assert "--ws websockets-sansio" in web
-    assert "--ws=websockets-sansio" in services()["realtime"]["command"]
-    kubernetes = (REPO / "deploy" / "kubernetes" / "base" / "realtime.yaml").read_text()
-    assert "- --ws=websockets-sansio" in kubernetes
+    assert f"- {option}" in kubernetes
