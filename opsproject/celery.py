@@ -7,7 +7,7 @@ import os
 import structlog
 from celery import Celery, signals
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, reset_queries
 from kombu.utils.imports import symbol_by_name
 
 from opsproject import logs
@@ -114,8 +114,10 @@ def _declare_routed_queues(sender=None, instance=None, **kwargs):
 def _check_database_connections(task=None, **kwargs):
     """Around each task as Django around each request: drop a connection that is past
     CONN_MAX_AGE, broken, or fails its health check (settings' CELERY_DB_REUSE_MAX keeps it
-    otherwise). Not for a task run eagerly: that is inside its caller's request or transaction."""
+    otherwise), and forget the queries DEBUG logged (else each worker process holds its last
+    9,000). Not for a task run eagerly: that is inside its caller's request or transaction."""
     if task is not None and not task.request.is_eager:
+        reset_queries()
         close_old_connections()
 
 

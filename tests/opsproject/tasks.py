@@ -22,3 +22,11 @@ def database_connection_id() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT CONNECTION_ID()")
         return cursor.fetchone()[0]
+
+
+@shared_task(name="tests.queries_logged")
+def queries_logged() -> int:
+    connection.force_debug_cursor = True  # log this process's queries, as DEBUG does
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return len(connection.queries_log)

@@ -5,7 +5,7 @@ import os
 import pytest
 from django.db import connection
 
-from tests.opsproject.tasks import database_connection_id, where_am_i
+from tests.opsproject.tasks import database_connection_id, queries_logged, where_am_i
 from tests.support.celery_worker import celery_worker
 
 INCLUDE = "tests.opsproject.tasks"
@@ -46,3 +46,13 @@ def test_a_worker_keeps_its_database_connection_and_replaces_one_the_server_kill
             cursor.execute(f"KILL {int(first)}")  # as a MariaDB restart or wait_timeout would
         replaced = database_connection_id.delay().get(timeout=60)
     assert replaced != first, "the dead connection was dropped before the task, not used"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_forgets_the_queries_logged_before_each_task():
+    # As Django forgets them at each request: a DEBUG worker would hold its last 9,000 queries.
+    with celery_worker("--concurrency=1", include=INCLUDE):
+        counts = [queries_logged.delay().get(timeout=60) for _ in range(4)]
+    # Each task's own (its SELECT, the result backend's writes), not every earlier task's too;
+    # the first also holds the connection's set-up.
+    assert len(set(counts[1:])) == 1, counts
