@@ -264,6 +264,11 @@ def async_redis_client():
     import redis.asyncio
 
     loop = asyncio.get_running_loop()
+    # A client refers to its loop, which so stays a key of this weak dictionary for ever: drop
+    # the clients of loops that ended (sync code's async_to_sync runs a new loop per call, as a
+    # worker's broadcast does), or each such call would keep a client, a pool and its socket.
+    for ended in [other for other in _async_clients if other.is_closed()]:
+        del _async_clients[ended]
     url, client = _async_clients.get(loop, (None, None))
     if url != settings.REDIS_URL:
         pool = redis.asyncio.BlockingConnectionPool.from_url(

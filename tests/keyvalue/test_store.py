@@ -3,6 +3,7 @@
 import uuid
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from keyvalue import CacheKeyValue, RedisKeyValue, store
 
@@ -77,3 +78,18 @@ def test_add_sets_only_an_absent_key(kv, key):
     assert kv.add(key, "first", 30)
     assert not kv.add(key, "second", 30)
     assert kv.get(key) == "first"
+
+
+def test_async_clients_of_ended_loops_are_dropped(db):
+    import keyvalue
+
+    if not isinstance(store(), RedisKeyValue):
+        pytest.skip("the integration profile's Redis store")
+
+    async def ping():
+        return await keyvalue.async_redis_client().ping()
+
+    # Sync code (a worker's broadcast) runs a new event loop per async_to_sync call.
+    for _ in range(20):
+        assert async_to_sync(ping)()
+    assert len(keyvalue._async_clients) <= 1
