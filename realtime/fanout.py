@@ -7,6 +7,7 @@ ChannelFull, which realtime counts (realtime.drops).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
@@ -23,9 +24,7 @@ async def send(message: dict, limit: asyncio.Semaphore | None = None) -> int:
     channels = {server["channel"] for server in (await servers.aalive()).values()}
 
     async def send_one(channel: str) -> None:
-        if limit is None:
-            return await layer.send(channel, message)
-        async with limit:
+        async with limit or contextlib.nullcontext():
             return await layer.send(channel, message)
 
     results = await asyncio.gather(*(send_one(channel) for channel in channels), return_exceptions=True)
