@@ -126,7 +126,10 @@ def test_every_acknowledged_webhook_event_is_stored_once_through_worker_rabbitmq
         lambda: acknowledged <= set(_stored(stack, prefix)),
         SETTLE,
         f"the {len(acknowledged)} acknowledged events stored",
-        explain=lambda: f"{len(acknowledged - set(_stored(stack, prefix)))} missing\n{stack.outputs()}",
+        explain=lambda: (
+            f"{len(acknowledged - set(_stored(stack, prefix)))} missing\n{stack.outputs()}\n"
+            f"--- queues\n{stack.rabbitmq.queues()}"
+        ),
     )
     stored = _stored(stack, prefix)
     assert len(stored) == len(set(stored)), "an event stored twice"

@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
 from pathlib import Path
 
 from tests.support.processes import ManagedProcess, free_port
@@ -70,3 +71,13 @@ class RabbitMQServer:
         self.process.stop(timeout=60)
         (self.root / "node.log").write_text(self.process.output)
         self.process = None
+
+    def queues(self) -> str:
+        """`rabbitmqctl list_queues` of this node (name, ready, unacked), for a failure message."""
+        argv = [str(Path(SERVER).with_name("rabbitmqctl")), "-n", self.node, "-q", "list_queues"]
+        argv += ["name", "messages_ready", "messages_unacknowledged"]
+        try:
+            done = subprocess.run(argv, env={**os.environ, **self.env()}, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return f"rabbitmqctl list_queues: {error}"
+        return (done.stdout + done.stderr).strip()
