@@ -77,7 +77,9 @@ class RabbitMQServer:
         argv = [str(Path(SERVER).with_name("rabbitmqctl")), "-n", self.node, "-q", "list_queues"]
         argv += ["name", "messages_ready", "messages_unacknowledged"]
         try:
-            done = subprocess.run(argv, env={**os.environ, **self.env()}, capture_output=True, text=True, timeout=60)
+            done = subprocess.run(
+                argv, env={**os.environ, **self.env()}, capture_output=True, text=True, timeout=60
+            )
         except (OSError, subprocess.TimeoutExpired) as error:
             return f"rabbitmqctl list_queues: {error}"
         return (done.stdout + done.stderr).strip()
