@@ -193,23 +193,16 @@ _db.setdefault("OPTIONS", {})
 _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
 # The web's request threads (opsproject/http_threads.py): each keeps its database connection.
-WEB_THREADS = env.int("WEB_THREADS", default=16)
-if WEB_THREADS < 1:
-    _refused.append("WEB_THREADS must be at least 1")
+WEB_THREADS = env.int("WEB_THREADS", default=16, least=1)
 # A request's body is read before it takes one of those threads (opsproject/http_body.py):
 # within WEB_BODY_TIMEOUT seconds (408 after) and WEB_BODY_MAX_BYTES bytes (413 above).
 # Readiness fails once no thread has been free for WEB_THREADS_BUSY_FAIL seconds.
-WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=10.0)
-WEB_BODY_MAX_BYTES = env.int("WEB_BODY_MAX_BYTES", default=2621440)
-WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0)
+WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=10.0, above=0)
+WEB_BODY_MAX_BYTES = env.int("WEB_BODY_MAX_BYTES", default=2621440, least=1)
+WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0, above=0)
 # The response is sent while the thread is held: a client that takes no part of it (64 KB) for
 # WEB_SEND_TIMEOUT seconds loses the response and the connection, and the thread is freed.
-WEB_SEND_TIMEOUT = env.float("WEB_SEND_TIMEOUT", default=30.0)
-if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0 or WEB_SEND_TIMEOUT <= 0:
-    _refused.append(
-        "WEB_BODY_TIMEOUT, WEB_SEND_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, "
-        "WEB_BODY_MAX_BYTES at least 1"
-    )
+WEB_SEND_TIMEOUT = env.float("WEB_SEND_TIMEOUT", default=30.0, above=0)
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     if PRODUCTION and "DATABASE_URL" not in _missing:
@@ -312,9 +305,9 @@ if BROKER_IS_RABBITMQ:
     # options); the publish is tried once more on a new connection (one retry is what a
     # connection a restart closed needs), then the caller gets kombu's OperationalError: the
     # mail webhook stores the event itself, API actions answer 503.
-    BROKER_PUBLISH_TIMEOUT = env.float("BROKER_PUBLISH_TIMEOUT", default=3.0)
-    if not 0 < BROKER_PUBLISH_TIMEOUT <= 60:
-        _refused.append("BROKER_PUBLISH_TIMEOUT must be above 0 and at most 60 seconds")
+    BROKER_PUBLISH_TIMEOUT = env.float("BROKER_PUBLISH_TIMEOUT", default=3.0, above=0)
+    if BROKER_PUBLISH_TIMEOUT > 60:
+        _refused.append("BROKER_PUBLISH_TIMEOUT must be at most 60 seconds")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "confirm_publish": True,
         "read_timeout": BROKER_PUBLISH_TIMEOUT,
@@ -429,8 +422,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5, least=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900, least=1))
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_RESET_ON_SUCCESS = True
@@ -438,21 +431,10 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 # API tokens (django-rest-knox): stored as SHA-512 digests, expiring API_TOKEN_TTL seconds after
 # they are made; clients send `Authorization: Token <token>`, as with DRF's plain tokens before.
-API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=30 * 24 * 3600)
+API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=30 * 24 * 3600, least=60)
 REST_KNOX = {"TOKEN_TTL": timedelta(seconds=API_TOKEN_TTL), "AUTH_HEADER_PREFIX": "Token"}
-if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() <= 0 or API_TOKEN_TTL < 60:
-    _refused.append(
-        "LOGIN_FAILURE_LIMIT must be at least 1, LOGIN_LOCKOUT_SECONDS above 0, API_TOKEN_TTL at least 60"
-    )
 
 # --- helpdesk SLA policy (seconds per priority) ---------------------------------------------
-
-
-def _positive_seconds(name: str, default: int) -> int:
-    value = env.int(name, default=default)
-    if value <= 0:
-        _refused.append(f"{name} must be a positive number of seconds")
-    return value
 
 
 _SLA_DEFAULTS = {
@@ -462,7 +444,7 @@ _SLA_DEFAULTS = {
 # {"first_response": {"urgent": 3600, ...}, "resolution": {...}}, from HELPDESK_SLA_<KIND>_<PRIORITY>.
 HELPDESK_SLA = {
     kind: {
-        priority: _positive_seconds(f"HELPDESK_SLA_{kind.upper()}_{priority.upper()}", default)
+        priority: env.int(f"HELPDESK_SLA_{kind.upper()}_{priority.upper()}", default=default, least=1)
         for priority, default in defaults.items()
     }
     for kind, defaults in _SLA_DEFAULTS.items()
@@ -505,21 +487,12 @@ REALTIME_SHUTDOWN_GRACE = env.float("REALTIME_SHUTDOWN_GRACE", default=2)
 # channels one connection may follow, open websockets per client address in one process (0: no
 # limit), and per-second rates of subscribe requests (bursts of twice REALTIME_MAX_SUBSCRIPTIONS,
 # so a reconnecting page re-subscribes at once) and of client events (Pusher's 10 a second).
-REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=10240)
-REALTIME_MAX_SUBSCRIPTIONS = env.int("REALTIME_MAX_SUBSCRIPTIONS", default=100)
-REALTIME_MAX_CONNECTIONS_PER_IP = env.int("REALTIME_MAX_CONNECTIONS_PER_IP", default=100)
-REALTIME_SUBSCRIBE_RATE = env.float("REALTIME_SUBSCRIBE_RATE", default=10)
-REALTIME_CLIENT_EVENT_RATE = env.float("REALTIME_CLIENT_EVENT_RATE", default=10)
-# Below these every client would be locked out (256 bytes: a signed presence subscription).
-for _name, _value_read, _least in (
-    ("REALTIME_MAX_MESSAGE_BYTES", REALTIME_MAX_MESSAGE_BYTES, 256),
-    ("REALTIME_MAX_SUBSCRIPTIONS", REALTIME_MAX_SUBSCRIPTIONS, 1),
-    ("REALTIME_MAX_CONNECTIONS_PER_IP", REALTIME_MAX_CONNECTIONS_PER_IP, 0),
-    ("REALTIME_SUBSCRIBE_RATE", REALTIME_SUBSCRIBE_RATE, 0.01),
-    ("REALTIME_CLIENT_EVENT_RATE", REALTIME_CLIENT_EVENT_RATE, 0.01),
-):
-    if _value_read < _least:
-        _refused.append(f"{_name} must be at least {_least}, not {_value_read}")
+# Below their least every client would be locked out (256 bytes: a signed presence subscription).
+REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=10240, least=256)
+REALTIME_MAX_SUBSCRIPTIONS = env.int("REALTIME_MAX_SUBSCRIPTIONS", default=100, least=1)
+REALTIME_MAX_CONNECTIONS_PER_IP = env.int("REALTIME_MAX_CONNECTIONS_PER_IP", default=100, least=0)
+REALTIME_SUBSCRIBE_RATE = env.float("REALTIME_SUBSCRIBE_RATE", default=10, least=0.01)
+REALTIME_CLIENT_EVENT_RATE = env.float("REALTIME_CLIENT_EVENT_RATE", default=10, least=0.01)
 if REDIS_URL:
     # channels_redis waits up to 5 s in each blocking pop; redis-py's default 5 s socket timeout
     # would cut every idle wait short with a TimeoutError, so the layer's reads get longer.
@@ -589,10 +562,8 @@ HEALTH_GATE_REQUIRE = _health_list(
     "HEALTH_GATE_REQUIRE",
     ["database", "cache", "queue:workers", "scheduler:leader", "realtime"],
 )
-HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
-HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
-if HEALTH_TIMEOUT <= 0 or HEALTH_CACHE_SECONDS < 0:
-    _refused.append("HEALTH_TIMEOUT must be above 0 and HEALTH_CACHE_SECONDS at least 0")
+HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0, above=0)
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0, least=0)
 # Bearer token that unlocks details and ?fresh=1 on the health endpoints; unset: staff only.
 HEALTH_TOKEN = _secret("HEALTH_TOKEN", "", required=False)
 HEALTH_TOKEN_PREVIOUS = _previous("HEALTH_TOKEN")  # still accepted while a rotation lasts
@@ -627,9 +598,7 @@ def _queue_alerts(name: str, default: str) -> dict[str, tuple[int, float]]:
 
 # The retry policy of tasks declared with queueops.policy: the TOTAL number of attempts, and the
 # wait after attempt n, backoff[min(n - 1, last)] (so 10 s, then 30 s with the defaults).
-QUEUE_TRIES = env.int("QUEUE_TRIES", default=3)
-if QUEUE_TRIES < 1:
-    _refused.append("QUEUE_TRIES is the total number of attempts: at least 1")
+QUEUE_TRIES = env.int("QUEUE_TRIES", default=3, least=1)
 QUEUE_BACKOFF = _seconds_list("QUEUE_BACKOFF", "10,30,60")
 # Backlog alert thresholds per queue; `none` turns backlog alerts off.
 QUEUE_ALERTS = _queue_alerts("QUEUE_ALERTS", "celery:1000:300") if _value("QUEUE_ALERTS") != "none" else {}
@@ -639,10 +608,10 @@ QUEUE_ALERT_REPEAT = env.int("QUEUE_ALERT_REPEAT", default=3600)
 QUEUE_WAIT_WARN = env.float("QUEUE_WAIT_WARN", default=60)
 QUEUE_WAIT_FAIL = env.float("QUEUE_WAIT_FAIL", default=300)
 # Workers publish a heartbeat this often; one older than QUEUE_HEARTBEAT_MAX_AGE is not alive.
-QUEUE_HEARTBEAT_INTERVAL = env.float("QUEUE_HEARTBEAT_INTERVAL", default=5)
+QUEUE_HEARTBEAT_INTERVAL = env.float("QUEUE_HEARTBEAT_INTERVAL", default=5, above=0)
 QUEUE_HEARTBEAT_MAX_AGE = env.float("QUEUE_HEARTBEAT_MAX_AGE", default=3 * QUEUE_HEARTBEAT_INTERVAL)
-if QUEUE_HEARTBEAT_INTERVAL <= 0 or QUEUE_HEARTBEAT_MAX_AGE <= QUEUE_HEARTBEAT_INTERVAL:
-    _refused.append("QUEUE_HEARTBEAT_MAX_AGE must exceed QUEUE_HEARTBEAT_INTERVAL (> 0)")
+if QUEUE_HEARTBEAT_MAX_AGE <= QUEUE_HEARTBEAT_INTERVAL:
+    _refused.append("QUEUE_HEARTBEAT_MAX_AGE must exceed QUEUE_HEARTBEAT_INTERVAL")
 # Alerts (alerts.notices) go by mail to ADMINS and, when set, as a Slack-compatible JSON POST.
 ALERT_WEBHOOK_URL = _value("ALERT_WEBHOOK_URL")
 if ALERT_WEBHOOK_URL and not ALERT_WEBHOOK_URL.startswith(("https://", "http://")):
@@ -655,9 +624,9 @@ ADMINS = [(name or address, address) for name, address in getaddresses([_value("
 
 CELERY_BEAT_SCHEDULER = "scheduler.beat:LeaderScheduler"
 # The leader lock's time to live: a killed leader is replaced within this plus one tick.
-BEAT_LOCK_TTL = env.float("BEAT_LOCK_TTL", default=30)
+BEAT_LOCK_TTL = env.float("BEAT_LOCK_TTL", default=30, least=3)
 # How often beat wakes at most (seconds); the scheduler also renews the lock 3 times per TTL.
-CELERY_BEAT_MAX_LOOP_INTERVAL = env.float("BEAT_MAX_INTERVAL", default=5)
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.float("BEAT_MAX_INTERVAL", default=5, above=0)
 # This beat's name on the heartbeat board; default the host name (a container's own name).
 BEAT_NAME = _value("BEAT_NAME")
 # A beat whose last heartbeat is older than this is not alive (schedule_beat_alive, health).
@@ -667,8 +636,6 @@ SCHEDULE_LATE_GRACE = env.int("SCHEDULE_LATE_GRACE", default=120)
 # The daily cleanup keeps this many days of failed jobs and of run-log rows.
 QUEUE_FAILED_RETENTION_DAYS = env.int("QUEUE_FAILED_RETENTION_DAYS", default=30)
 SCHEDULE_RUNLOG_RETENTION_DAYS = env.int("SCHEDULE_RUNLOG_RETENTION_DAYS", default=30)
-if BEAT_LOCK_TTL < 3 or CELERY_BEAT_MAX_LOOP_INTERVAL <= 0:
-    _refused.append("BEAT_LOCK_TTL must be at least 3 s and BEAT_MAX_INTERVAL above 0")
 
 # --- backups --------------------------------------------------------------------------------
 
@@ -730,15 +697,15 @@ BACKUP_SMOKE_URL = _value("BACKUP_SMOKE_URL") or "http://127.0.0.1:8000"
 BACKUP_SMOKE_USERNAME = _value("BACKUP_SMOKE_USERNAME")
 BACKUP_SMOKE_PASSWORD = _value("BACKUP_SMOKE_PASSWORD")
 # Multipart part size: the upload buffer, so it bounds the memory a backup uses (S3 minimum 5).
-BACKUP_S3_PART_SIZE_MB = env.int("BACKUP_S3_PART_SIZE_MB", default=16)
+BACKUP_S3_PART_SIZE_MB = env.int("BACKUP_S3_PART_SIZE_MB", default=16, least=5)
 # 1: on dump text it came out no bigger than level 3 in bench/backup.py at a fraction of the CPU
 # (docs/BENCHMARKS.md).
 BACKUP_ZSTD_LEVEL = env.int("BACKUP_ZSTD_LEVEL", default=1)
 # Daily backup time (HH:MM in TIME_ZONE); the prune runs an hour after, the drill weekly after it.
 BACKUP_SCHEDULE = env.str("BACKUP_SCHEDULE", default="02:00")
 BACKUP_DRILL_WEEKDAY = env.str("BACKUP_DRILL_WEEKDAY", default="sunday")
-BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=30)
-BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", default=12)
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=30, least=1)
+BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", default=12, least=0)
 # Health: newest good backup older than this fails; newest passing drill older than that warns.
 BACKUP_MAX_AGE = env.int("BACKUP_MAX_AGE", default=26 * 3600)
 BACKUP_DRILL_MAX_AGE = env.int("BACKUP_DRILL_MAX_AGE", default=8 * 24 * 3600)
@@ -752,19 +719,12 @@ BACKUP_MAINTENANCE_RETRY_AFTER = env.int("BACKUP_MAINTENANCE_RETRY_AFTER", defau
 BACKUP_RESTORE_QUEUE = env.str("BACKUP_RESTORE_QUEUE", default="restore")
 CELERY_TASK_ROUTES = {"backups.drill": {"queue": BACKUP_RESTORE_QUEUE}}
 # Point-in-time recovery (MariaDB/MySQL with binary logging on): seconds between binlog shipments.
-BACKUP_BINLOG_INTERVAL = env.int("BACKUP_BINLOG_INTERVAL", default=3600)
+BACKUP_BINLOG_INTERVAL = env.int("BACKUP_BINLOG_INTERVAL", default=3600, least=60)
 _weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 if not re.fullmatch(r"([01]?[0-9]|2[0-3]):[0-5][0-9]", BACKUP_SCHEDULE):
     _refused.append(f"BACKUP_SCHEDULE must be HH:MM (24 h), not {BACKUP_SCHEDULE!r}")
 if BACKUP_DRILL_WEEKDAY.lower() not in _weekdays:
     _refused.append(f"BACKUP_DRILL_WEEKDAY must be a day name, not {BACKUP_DRILL_WEEKDAY!r}")
-if BACKUP_KEEP_DAILY < 1 or BACKUP_KEEP_MONTHLY < 0 or BACKUP_S3_PART_SIZE_MB < 5:
-    _refused.append(
-        "BACKUP_KEEP_DAILY must be at least 1, BACKUP_KEEP_MONTHLY at least 0, "
-        "BACKUP_S3_PART_SIZE_MB at least 5"
-    )
-if BACKUP_BINLOG_INTERVAL < 60:
-    _refused.append(f"BACKUP_BINLOG_INTERVAL must be at least 60 (seconds), not {BACKUP_BINLOG_INTERVAL}")
 
 # --- mail -----------------------------------------------------------------------------------
 
@@ -799,10 +759,10 @@ ANYMAIL = {
     "REQUESTS_TIMEOUT": env.float("MAIL_API_TIMEOUT", default=10),
 }
 # Temporary failures that put an address on the suppression list: this many within the window.
-MAIL_SOFT_BOUNCE_LIMIT = env.int("MAIL_SOFT_BOUNCE_LIMIT", default=3)
-MAIL_SOFT_BOUNCE_WINDOW = env.int("MAIL_SOFT_BOUNCE_WINDOW", default=3 * 24 * 3600)
+MAIL_SOFT_BOUNCE_LIMIT = env.int("MAIL_SOFT_BOUNCE_LIMIT", default=3, least=1)
+MAIL_SOFT_BOUNCE_WINDOW = env.int("MAIL_SOFT_BOUNCE_WINDOW", default=3 * 24 * 3600, least=1)
 # Signed webhooks older than this are refused: past Mailgun's 8 h of retries, so a replay.
-MAIL_WEBHOOK_MAX_AGE = env.int("MAIL_WEBHOOK_MAX_AGE", default=24 * 3600)
+MAIL_WEBHOOK_MAX_AGE = env.int("MAIL_WEBHOOK_MAX_AGE", default=24 * 3600, least=60)
 # How long the health check trusts the last answer of Mailgun's domain API (an hourly job
 # refreshes it anyway).
 MAIL_CREDENTIAL_TTL = env.int("MAIL_CREDENTIAL_TTL", default=300)
@@ -811,11 +771,6 @@ MAIL_BOUNCE_RATE_WARN = env.float("MAIL_BOUNCE_RATE_WARN", default=5.0)
 # Days of mail history (MailEvents, OutboundMessages) the daily mailops.prune_history keeps;
 # 0 keeps it forever. The suppression list is never pruned.
 MAIL_RETENTION_DAYS = env.int("MAIL_RETENTION_DAYS", default=365)
-if MAIL_SOFT_BOUNCE_LIMIT < 1 or MAIL_SOFT_BOUNCE_WINDOW < 1 or MAIL_WEBHOOK_MAX_AGE < 60:
-    _refused.append(
-        "MAIL_SOFT_BOUNCE_LIMIT and MAIL_SOFT_BOUNCE_WINDOW must be at least 1, "
-        "MAIL_WEBHOOK_MAX_AGE at least 60 s"
-    )
 if MAIL_RETENTION_DAYS < 0 or 0 < MAIL_RETENTION_DAYS * 86400 < MAIL_SOFT_BOUNCE_WINDOW + 86400:
     # The soft-bounce rule counts the events of its window, and the bounce rate those of 24 h.
     _refused.append(
@@ -832,19 +787,14 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[] if PRODUCTION e
 # Queue history for the dashboard's chart: sampled every OPS_HISTORY_SAMPLE_SECONDS, kept at
 # that resolution for OPS_HISTORY_RAW_SECONDS, then folded into OPS_HISTORY_BUCKET_SECONDS
 # buckets (largest size and wait) and deleted after OPS_HISTORY_RETENTION seconds.
-OPS_HISTORY_SAMPLE_SECONDS = env.int("OPS_HISTORY_SAMPLE_SECONDS", default=60)
+OPS_HISTORY_SAMPLE_SECONDS = env.int("OPS_HISTORY_SAMPLE_SECONDS", default=60, least=1)
 OPS_HISTORY_RAW_SECONDS = env.int("OPS_HISTORY_RAW_SECONDS", default=3 * 3600)
-OPS_HISTORY_BUCKET_SECONDS = env.int("OPS_HISTORY_BUCKET_SECONDS", default=600)
+OPS_HISTORY_BUCKET_SECONDS = env.int("OPS_HISTORY_BUCKET_SECONDS", default=600, least=1)
 OPS_HISTORY_RETENTION = env.int("OPS_HISTORY_RETENTION", default=24 * 3600)
 # How often the open dashboard fetches fresh panel data, in seconds.
-OPS_DASHBOARD_REFRESH = env.int("OPS_DASHBOARD_REFRESH", default=5)
-if min(OPS_HISTORY_SAMPLE_SECONDS, OPS_HISTORY_BUCKET_SECONDS, OPS_DASHBOARD_REFRESH) < 1 or not (
-    OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION
-):
-    _refused.append(
-        "OPS_HISTORY_SAMPLE_SECONDS, OPS_HISTORY_BUCKET_SECONDS and OPS_DASHBOARD_REFRESH must be at "
-        "least 1, and OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION"
-    )
+OPS_DASHBOARD_REFRESH = env.int("OPS_DASHBOARD_REFRESH", default=5, least=1)
+if not OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION:
+    _refused.append("OPS_HISTORY_RAW_SECONDS must be between OPS_HISTORY_SAMPLE_SECONDS and _RETENTION")
 # The OpenAPI schema (/api/schema/) and its docs page (/api/docs/), served without a CDN.
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 SPECTACULAR_SETTINGS = {
