@@ -80,7 +80,6 @@ def require_mariadb(version: str, alias: str) -> None:
 
 class MySQLDumper(Dumper):
     vendor = "mysql"
-    extension = "sql"
 
     @contextmanager
     def option_file(self) -> Iterator[str]:
