@@ -12,11 +12,8 @@ the alert and notifies; later calls notify again (a reminder) only once `repeat`
 and sends one recovery notice with its duration; it does nothing when nothing is open, so a
 check may call it on every healthy run. Each episode is a stored `Alert` row (admin: Alerts).
 
-Notices go by mail to ADMINS (`mail_admins`) and, when ALERT_WEBHOOK_URL is set, as a
-Slack-compatible JSON POST `{"text": ...}`. Sending never raises: a broken mail server or
-webhook is logged, and the caller's check carries on. Races are settled in the database: one
-open row per key (a unique column) and conditional updates, so two checks that see the same
-condition at once send one notice.
+Where notices go (ADMINS, ALERT_WEBHOOK_URL; sending never raises): docs/PRODUCTION_ENV.md;
+how concurrent checks send one notice: docs/ARCHITECTURE.md "Alerts".
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Every setting of opsproject, each read from the environment with a documented default.
 
-docs/PRODUCTION_ENV.md lists every variable. Two profiles come out of the same module:
+docs/PRODUCTION_ENV.md says what each variable means; comments here say why. Two profiles come
+out of the same module:
 
 - embedded (the default, `make run`): SQLite, the filesystem Celery broker, the database cache
   and the in-memory channel layer, all under var/; nothing to install but Python packages.
@@ -176,8 +177,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_ROOT = Path(_value("MEDIA_ROOT") or VAR_DIR / "media")
-# Hashed, compressed static files need a collected manifest: the image builds one (collectstatic
-# with STATIC_MANIFEST=1). Without it (make run, tests) WhiteNoise serves straight from the apps.
 STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=PRODUCTION)
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
 if not STATIC_MANIFEST:
@@ -193,23 +192,11 @@ _db.setdefault("OPTIONS", {})
 _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 _db["CONN_HEALTH_CHECKS"] = True
 # The web's request threads (opsproject/http_threads.py): each keeps its database connection.
-WEB_THREADS = env.int("WEB_THREADS", default=16)
-if WEB_THREADS < 1:
-    _refused.append("WEB_THREADS must be at least 1")
-# A request's body is read before it takes one of those threads (opsproject/http_body.py):
-# within WEB_BODY_TIMEOUT seconds (408 after) and WEB_BODY_MAX_BYTES bytes (413 above).
-# Readiness fails once no thread has been free for WEB_THREADS_BUSY_FAIL seconds.
-WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=10.0)
-WEB_BODY_MAX_BYTES = env.int("WEB_BODY_MAX_BYTES", default=2621440)
-WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0)
-# The response is sent while the thread is held: a client that takes no part of it (64 KB) for
-# WEB_SEND_TIMEOUT seconds loses the response and the connection, and the thread is freed.
-WEB_SEND_TIMEOUT = env.float("WEB_SEND_TIMEOUT", default=30.0)
-if WEB_BODY_TIMEOUT <= 0 or WEB_BODY_MAX_BYTES < 1 or WEB_THREADS_BUSY_FAIL <= 0 or WEB_SEND_TIMEOUT <= 0:
-    _refused.append(
-        "WEB_BODY_TIMEOUT, WEB_SEND_TIMEOUT and WEB_THREADS_BUSY_FAIL must be above 0 s, "
-        "WEB_BODY_MAX_BYTES at least 1"
-    )
+WEB_THREADS = env.int("WEB_THREADS", default=16, least=1)
+WEB_BODY_TIMEOUT = env.float("WEB_BODY_TIMEOUT", default=10.0, above=0)
+WEB_BODY_MAX_BYTES = env.int("WEB_BODY_MAX_BYTES", default=2621440, least=1)
+WEB_THREADS_BUSY_FAIL = env.float("WEB_THREADS_BUSY_FAIL", default=30.0, above=0)
+WEB_SEND_TIMEOUT = env.float("WEB_SEND_TIMEOUT", default=30.0, above=0)
 DATABASE_CONNECT_TIMEOUT = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     if PRODUCTION and "DATABASE_URL" not in _missing:
@@ -312,9 +299,9 @@ if BROKER_IS_RABBITMQ:
     # options); the publish is tried once more on a new connection (one retry is what a
     # connection a restart closed needs), then the caller gets kombu's OperationalError: the
     # mail webhook stores the event itself, API actions answer 503.
-    BROKER_PUBLISH_TIMEOUT = env.float("BROKER_PUBLISH_TIMEOUT", default=3.0)
-    if not 0 < BROKER_PUBLISH_TIMEOUT <= 60:
-        _refused.append("BROKER_PUBLISH_TIMEOUT must be above 0 and at most 60 seconds")
+    BROKER_PUBLISH_TIMEOUT = env.float("BROKER_PUBLISH_TIMEOUT", default=3.0, above=0)
+    if BROKER_PUBLISH_TIMEOUT > 60:
+        _refused.append("BROKER_PUBLISH_TIMEOUT must be at most 60 seconds")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "confirm_publish": True,
         "read_timeout": BROKER_PUBLISH_TIMEOUT,
@@ -422,37 +409,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# django-axes: LOGIN_FAILURE_LIMIT failed logins (admin or /api/auth/token/) from one address for
-# one username lock that pair out for LOGIN_LOCKOUT_SECONDS (429). The address is REMOTE_ADDR as
-# uvicorn sets it: X-Forwarded-For counts only when uvicorn trusts the proxy (FORWARDED_ALLOW_IPS).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900))
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5, least=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=900, least=1))
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
-# API tokens (django-rest-knox): stored as SHA-512 digests, expiring API_TOKEN_TTL seconds after
-# they are made; clients send `Authorization: Token <token>`, as with DRF's plain tokens before.
-API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=30 * 24 * 3600)
+API_TOKEN_TTL = env.int("API_TOKEN_TTL", default=30 * 24 * 3600, least=60)
 REST_KNOX = {"TOKEN_TTL": timedelta(seconds=API_TOKEN_TTL), "AUTH_HEADER_PREFIX": "Token"}
-if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME.total_seconds() <= 0 or API_TOKEN_TTL < 60:
-    _refused.append(
-        "LOGIN_FAILURE_LIMIT must be at least 1, LOGIN_LOCKOUT_SECONDS above 0, API_TOKEN_TTL at least 60"
-    )
 
 # --- helpdesk SLA policy (seconds per priority) ---------------------------------------------
-
-
-def _positive_seconds(name: str, default: int) -> int:
-    value = env.int(name, default=default)
-    if value <= 0:
-        _refused.append(f"{name} must be a positive number of seconds")
-    return value
 
 
 _SLA_DEFAULTS = {
@@ -462,64 +433,38 @@ _SLA_DEFAULTS = {
 # {"first_response": {"urgent": 3600, ...}, "resolution": {...}}, from HELPDESK_SLA_<KIND>_<PRIORITY>.
 HELPDESK_SLA = {
     kind: {
-        priority: _positive_seconds(f"HELPDESK_SLA_{kind.upper()}_{priority.upper()}", default)
+        priority: env.int(f"HELPDESK_SLA_{kind.upper()}_{priority.upper()}", default=default, least=1)
         for priority, default in defaults.items()
     }
     for kind, defaults in _SLA_DEFAULTS.items()
 }
 
-# A reply by a requester or collaborator mails the ticket's people through our Mailgun domain:
-# at most this many such replies per user ("N/second|minute|hour|day"); agents are not limited.
 HELPDESK_REQUESTER_MAIL_RATE = env.str("HELPDESK_REQUESTER_MAIL_RATE", default="20/hour")
 if not is_rate(HELPDESK_REQUESTER_MAIL_RATE, {"second", "minute", "hour", "day"}):
     _refused.append("HELPDESK_REQUESTER_MAIL_RATE must look like 20/hour (N/second|minute|hour|day)")
 
 # --- realtime -------------------------------------------------------------------------------
 
-# One Pusher "app": browsers connect to /app/<key>; the secret signs channel authorizations.
 REALTIME_APP_KEY = _required("REALTIME_APP_KEY", "opsproject-development-key")
 REALTIME_APP_SECRET = _secret("REALTIME_APP_SECRET", "opsproject-development-secret")
-# During a rotation, channel authorizations signed with the previous secret are still accepted.
 REALTIME_APP_SECRET_PREVIOUS = _previous("REALTIME_APP_SECRET")
-# Whether subscribers may send `client-` events to the others on private and presence channels.
 REALTIME_CLIENT_EVENTS = env.bool("REALTIME_CLIENT_EVENTS", default=False)
-# Origins (https://app.example.com) or host patterns accepted besides ALLOWED_HOSTS.
 REALTIME_ALLOWED_ORIGINS = env.list("REALTIME_ALLOWED_ORIGINS", default=[])
 if PRODUCTION and "*" in REALTIME_ALLOWED_ORIGINS:
     _refused.append("REALTIME_ALLOWED_ORIGINS must name the origins, not '*'")
-# How long broadcasts stay available to GET /broadcasting/history.
 REALTIME_HISTORY_SECONDS = env.int("REALTIME_HISTORY_SECONDS", default=300)
-# Seconds of silence before a ping (told to clients in the handshake), then seconds to answer it.
 REALTIME_ACTIVITY_TIMEOUT = env.float("REALTIME_ACTIVITY_TIMEOUT", default=120)
 REALTIME_PONG_TIMEOUT = env.float("REALTIME_PONG_TIMEOUT", default=30)
-# How often each websocket process checks the channel layer, refreshes its presence entries
-# and reports its connection count.
 REALTIME_LAYER_CHECK_INTERVAL = env.float("REALTIME_LAYER_CHECK_INTERVAL", default=5)
-# Frames queued for one slow client before further broadcasts to it are dropped (and counted).
 REALTIME_SEND_QUEUE = env.int("REALTIME_SEND_QUEUE", default=200)
 REALTIME_DROP_LOG_INTERVAL = env.float("REALTIME_DROP_LOG_INTERVAL", default=60)
-# On SIGTERM: how long clients get to close after the 4200 before the server stops anyway.
 REALTIME_SHUTDOWN_GRACE = env.float("REALTIME_SHUTDOWN_GRACE", default=2)
-# Limits on each websocket (realtime/limits.py), each refused with its Pusher error code: the
-# largest message a client may send (Pusher's 10 KB; servers get it as --ws-max-size too),
-# channels one connection may follow, open websockets per client address in one process (0: no
-# limit), and per-second rates of subscribe requests (bursts of twice REALTIME_MAX_SUBSCRIPTIONS,
-# so a reconnecting page re-subscribes at once) and of client events (Pusher's 10 a second).
-REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=10240)
-REALTIME_MAX_SUBSCRIPTIONS = env.int("REALTIME_MAX_SUBSCRIPTIONS", default=100)
-REALTIME_MAX_CONNECTIONS_PER_IP = env.int("REALTIME_MAX_CONNECTIONS_PER_IP", default=100)
-REALTIME_SUBSCRIBE_RATE = env.float("REALTIME_SUBSCRIBE_RATE", default=10)
-REALTIME_CLIENT_EVENT_RATE = env.float("REALTIME_CLIENT_EVENT_RATE", default=10)
-# Below these every client would be locked out (256 bytes: a signed presence subscription).
-for _name, _value_read, _least in (
-    ("REALTIME_MAX_MESSAGE_BYTES", REALTIME_MAX_MESSAGE_BYTES, 256),
-    ("REALTIME_MAX_SUBSCRIPTIONS", REALTIME_MAX_SUBSCRIPTIONS, 1),
-    ("REALTIME_MAX_CONNECTIONS_PER_IP", REALTIME_MAX_CONNECTIONS_PER_IP, 0),
-    ("REALTIME_SUBSCRIBE_RATE", REALTIME_SUBSCRIBE_RATE, 0.01),
-    ("REALTIME_CLIENT_EVENT_RATE", REALTIME_CLIENT_EVENT_RATE, 0.01),
-):
-    if _value_read < _least:
-        _refused.append(f"{_name} must be at least {_least}, not {_value_read}")
+# Below their least every client would be locked out (256 bytes: a signed presence subscription).
+REALTIME_MAX_MESSAGE_BYTES = env.int("REALTIME_MAX_MESSAGE_BYTES", default=10240, least=256)
+REALTIME_MAX_SUBSCRIPTIONS = env.int("REALTIME_MAX_SUBSCRIPTIONS", default=100, least=1)
+REALTIME_MAX_CONNECTIONS_PER_IP = env.int("REALTIME_MAX_CONNECTIONS_PER_IP", default=100, least=0)
+REALTIME_SUBSCRIBE_RATE = env.float("REALTIME_SUBSCRIBE_RATE", default=10, least=0.01)
+REALTIME_CLIENT_EVENT_RATE = env.float("REALTIME_CLIENT_EVENT_RATE", default=10, least=0.01)
 if REDIS_URL:
     # channels_redis waits up to 5 s in each blocking pop; redis-py's default 5 s socket timeout
     # would cut every idle wait short with a TimeoutError, so the layer's reads get longer.
@@ -535,15 +480,12 @@ if REDIS_URL:
             "protocol": 2,
         }
     ]
-# Channel layer limits: messages waiting per channel, and seconds before an unread one expires.
 CHANNEL_LAYERS["default"].setdefault("CONFIG", {}).update(
     {
         "capacity": env.int("REALTIME_CHANNEL_CAPACITY", default=1000),
         "expiry": env.int("REALTIME_CHANNEL_EXPIRY", default=30),
     }
 )
-# Where browsers reach the websocket server (ws:// or wss://host[:port]) for the helpdesk's live
-# ticket page; empty: the page's own host and port (make run serves both from one process).
 REALTIME_PUBLIC_URL = _value("REALTIME_PUBLIC_URL")
 if REALTIME_PUBLIC_URL and not re.fullmatch(r"wss?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?", REALTIME_PUBLIC_URL):
     _refused.append("REALTIME_PUBLIC_URL must be ws://host[:port] or wss://host[:port]")
@@ -556,8 +498,6 @@ def _health_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in env.list(name, default=[]) if item.strip()] or default
 
 
-# The checks /health runs (dotted paths to @health_check functions). Each app adds its own
-# line here; HEALTH_CHECKS in the environment replaces the whole list.
 HEALTH_CHECKS = _health_list(
     "HEALTH_CHECKS",
     [
@@ -573,30 +513,15 @@ HEALTH_CHECKS = _health_list(
         "backups.health_checks.backups",
     ],
 )
-# Components whose failure fails /health (503); any other failing component only makes it warn.
-HEALTH_CRITICAL = _health_list(
-    "HEALTH_CRITICAL",
-    [
-        "database",
-        "cache",
-        "storage",
-        "web",
-    ],
-)
-# What `health_gate` requires besides an overall pass: a component (`realtime`) or one check of
-# it (`queue:workers`) that warns or fails fails the gate, however HEALTH_CRITICAL rates it.
+HEALTH_CRITICAL = _health_list("HEALTH_CRITICAL", ["database", "cache", "storage", "web"])
 HEALTH_GATE_REQUIRE = _health_list(
     "HEALTH_GATE_REQUIRE",
     ["database", "cache", "queue:workers", "scheduler:leader", "realtime"],
 )
-HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0)
-HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0)
-if HEALTH_TIMEOUT <= 0 or HEALTH_CACHE_SECONDS < 0:
-    _refused.append("HEALTH_TIMEOUT must be above 0 and HEALTH_CACHE_SECONDS at least 0")
-# Bearer token that unlocks details and ?fresh=1 on the health endpoints; unset: staff only.
+HEALTH_TIMEOUT = env.float("HEALTH_TIMEOUT", default=2.0, above=0)
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=2.0, least=0)
 HEALTH_TOKEN = _secret("HEALTH_TOKEN", "", required=False)
 HEALTH_TOKEN_PREVIOUS = _previous("HEALTH_TOKEN")  # still accepted while a rotation lasts
-# Where the processes of one host share check results, so a probe storm runs each check once.
 HEALTH_STATE_DIR = Path(_value("HEALTH_STATE_DIR") or VAR_DIR / "health")
 
 # --- queue operations -----------------------------------------------------------------------
@@ -625,68 +550,43 @@ def _queue_alerts(name: str, default: str) -> dict[str, tuple[int, float]]:
     return alerts
 
 
-# The retry policy of tasks declared with queueops.policy: the TOTAL number of attempts, and the
-# wait after attempt n, backoff[min(n - 1, last)] (so 10 s, then 30 s with the defaults).
-QUEUE_TRIES = env.int("QUEUE_TRIES", default=3)
-if QUEUE_TRIES < 1:
-    _refused.append("QUEUE_TRIES is the total number of attempts: at least 1")
+QUEUE_TRIES = env.int("QUEUE_TRIES", default=3, least=1)
 QUEUE_BACKOFF = _seconds_list("QUEUE_BACKOFF", "10,30,60")
-# Backlog alert thresholds per queue; `none` turns backlog alerts off.
 QUEUE_ALERTS = _queue_alerts("QUEUE_ALERTS", "celery:1000:300") if _value("QUEUE_ALERTS") != "none" else {}
-# While a backlog (or any other alert) lasts, at most one reminder per this many seconds.
 QUEUE_ALERT_REPEAT = env.int("QUEUE_ALERT_REPEAT", default=3600)
-# The `queue` health check: warn / fail when a queue's oldest message has waited this long.
 QUEUE_WAIT_WARN = env.float("QUEUE_WAIT_WARN", default=60)
 QUEUE_WAIT_FAIL = env.float("QUEUE_WAIT_FAIL", default=300)
-# Workers publish a heartbeat this often; one older than QUEUE_HEARTBEAT_MAX_AGE is not alive.
-QUEUE_HEARTBEAT_INTERVAL = env.float("QUEUE_HEARTBEAT_INTERVAL", default=5)
+QUEUE_HEARTBEAT_INTERVAL = env.float("QUEUE_HEARTBEAT_INTERVAL", default=5, above=0)
 QUEUE_HEARTBEAT_MAX_AGE = env.float("QUEUE_HEARTBEAT_MAX_AGE", default=3 * QUEUE_HEARTBEAT_INTERVAL)
-if QUEUE_HEARTBEAT_INTERVAL <= 0 or QUEUE_HEARTBEAT_MAX_AGE <= QUEUE_HEARTBEAT_INTERVAL:
-    _refused.append("QUEUE_HEARTBEAT_MAX_AGE must exceed QUEUE_HEARTBEAT_INTERVAL (> 0)")
-# Alerts (alerts.notices) go by mail to ADMINS and, when set, as a Slack-compatible JSON POST.
+if QUEUE_HEARTBEAT_MAX_AGE <= QUEUE_HEARTBEAT_INTERVAL:
+    _refused.append("QUEUE_HEARTBEAT_MAX_AGE must exceed QUEUE_HEARTBEAT_INTERVAL")
 ALERT_WEBHOOK_URL = _value("ALERT_WEBHOOK_URL")
 if ALERT_WEBHOOK_URL and not ALERT_WEBHOOK_URL.startswith(("https://", "http://")):
     _refused.append("ALERT_WEBHOOK_URL must be an http(s):// URL")  # never echo the value: a secret
 ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=5)
-# `Ops Team <ops@example.com>, oncall@example.com`
 ADMINS = [(name or address, address) for name, address in getaddresses([_value("ADMINS")]) if address]
 
 # --- scheduler (leader-locked celery beat) --------------------------------------------------
 
 CELERY_BEAT_SCHEDULER = "scheduler.beat:LeaderScheduler"
-# The leader lock's time to live: a killed leader is replaced within this plus one tick.
-BEAT_LOCK_TTL = env.float("BEAT_LOCK_TTL", default=30)
-# How often beat wakes at most (seconds); the scheduler also renews the lock 3 times per TTL.
-CELERY_BEAT_MAX_LOOP_INTERVAL = env.float("BEAT_MAX_INTERVAL", default=5)
-# This beat's name on the heartbeat board; default the host name (a container's own name).
+BEAT_LOCK_TTL = env.float("BEAT_LOCK_TTL", default=30, least=3)
+CELERY_BEAT_MAX_LOOP_INTERVAL = env.float("BEAT_MAX_INTERVAL", default=5, above=0)
 BEAT_NAME = _value("BEAT_NAME")
-# A beat whose last heartbeat is older than this is not alive (schedule_beat_alive, health).
 BEAT_HEARTBEAT_MAX_AGE = env.float("BEAT_HEARTBEAT_MAX_AGE", default=BEAT_LOCK_TTL)
-# A job is late when it has had no success for its interval plus this grace.
 SCHEDULE_LATE_GRACE = env.int("SCHEDULE_LATE_GRACE", default=120)
-# The daily cleanup keeps this many days of failed jobs and of run-log rows.
 QUEUE_FAILED_RETENTION_DAYS = env.int("QUEUE_FAILED_RETENTION_DAYS", default=30)
 SCHEDULE_RUNLOG_RETENTION_DAYS = env.int("SCHEDULE_RUNLOG_RETENTION_DAYS", default=30)
-if BEAT_LOCK_TTL < 3 or CELERY_BEAT_MAX_LOOP_INTERVAL <= 0:
-    _refused.append("BEAT_LOCK_TTL must be at least 3 s and BEAT_MAX_INTERVAL above 0")
 
 # --- backups --------------------------------------------------------------------------------
 
-# age X25519 public keys (age1...), comma-separated; every archive is readable by each. The
-# backup host needs no private key. Development without it uses a key pair under VAR_DIR.
 BACKUP_AGE_RECIPIENTS = [r.strip() for r in env.list("BACKUP_AGE_RECIPIENTS", default=[]) if r.strip()]
 if PRODUCTION and not BACKUP_AGE_RECIPIENTS:
     _missing.append("BACKUP_AGE_RECIPIENTS")
 if any(not r.startswith("age1") for r in BACKUP_AGE_RECIPIENTS):
     _refused.append("BACKUP_AGE_RECIPIENTS holds a value that is not an age public key (age1...)")
-# File holding age identities (AGE-SECRET-KEY-...) for restore and drills; needed only there.
 BACKUP_AGE_IDENTITY_FILE = _value("BACKUP_AGE_IDENTITY_FILE")
-# HMAC key of the manifests (backups/signing.py): the backup writer and the restorer hold it, the
-# bucket never does, so whoever can only write to the bucket cannot get an archive restored.
-# Development without it uses a key generated under VAR_DIR. _PREVIOUS: still verifies.
 BACKUP_MANIFEST_KEY = _secret("BACKUP_MANIFEST_KEY", "")
 BACKUP_MANIFEST_KEY_PREVIOUS = _previous("BACKUP_MANIFEST_KEY")
-# Where archives go: a local folder, or an S3-compatible bucket when BACKUP_S3_BUCKET is set.
 BACKUP_DIR = Path(_value("BACKUP_DIR") or VAR_DIR / "backups")
 BACKUP_S3_BUCKET = _value("BACKUP_S3_BUCKET")
 if BACKUP_S3_BUCKET:
@@ -716,55 +616,36 @@ if PRODUCTION and not BACKUP_S3_BUCKET and not BACKUP_ALLOW_LOCAL:
         "BACKUP_S3_BUCKET is not set: production keeps backups off the host "
         "(or set BACKUP_ALLOW_LOCAL=true with BACKUP_DIR on a volume)"
     )
-# Database logins of the backup jobs (backups/logins.py; docs/PRODUCTION_ENV.md "Database users"):
-# the backup user dumps and ships binlogs, the drill user restores into <database>_drill_*
-# databases, the pitr user replays binary logs (BINLOG REPLAY), and a drill restores into the
-# staging database of BACKUP_DRILL_DATABASE_URL if set.
+# Database logins of the backup jobs (backups/logins.py; docs/PRODUCTION_ENV.md "Database users").
 BACKUP_DATABASE_URL = _value("BACKUP_DATABASE_URL")
 BACKUP_RESTORE_DATABASE_URL = _value("BACKUP_RESTORE_DATABASE_URL")
 BACKUP_PITR_DATABASE_URL = _value("BACKUP_PITR_DATABASE_URL")
 BACKUP_DRILL_DATABASE_URL = _value("BACKUP_DRILL_DATABASE_URL")
-# The restore's last check: this user logs in over HTTP at BACKUP_SMOKE_URL (the web) and reads
-# one ticket from the restored database. Unset username: the smoke login is skipped (and said so).
 BACKUP_SMOKE_URL = _value("BACKUP_SMOKE_URL") or "http://127.0.0.1:8000"
 BACKUP_SMOKE_USERNAME = _value("BACKUP_SMOKE_USERNAME")
 BACKUP_SMOKE_PASSWORD = _value("BACKUP_SMOKE_PASSWORD")
 # Multipart part size: the upload buffer, so it bounds the memory a backup uses (S3 minimum 5).
-BACKUP_S3_PART_SIZE_MB = env.int("BACKUP_S3_PART_SIZE_MB", default=16)
+BACKUP_S3_PART_SIZE_MB = env.int("BACKUP_S3_PART_SIZE_MB", default=16, least=5)
 # 1: on dump text it came out no bigger than level 3 in bench/backup.py at a fraction of the CPU
 # (docs/BENCHMARKS.md).
 BACKUP_ZSTD_LEVEL = env.int("BACKUP_ZSTD_LEVEL", default=1)
-# Daily backup time (HH:MM in TIME_ZONE); the prune runs an hour after, the drill weekly after it.
 BACKUP_SCHEDULE = env.str("BACKUP_SCHEDULE", default="02:00")
 BACKUP_DRILL_WEEKDAY = env.str("BACKUP_DRILL_WEEKDAY", default="sunday")
-BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=30)
-BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", default=12)
-# Health: newest good backup older than this fails; newest passing drill older than that warns.
+BACKUP_KEEP_DAILY = env.int("BACKUP_KEEP_DAILY", default=30, least=1)
+BACKUP_KEEP_MONTHLY = env.int("BACKUP_KEEP_MONTHLY", default=12, least=0)
 BACKUP_MAX_AGE = env.int("BACKUP_MAX_AGE", default=26 * 3600)
 BACKUP_DRILL_MAX_AGE = env.int("BACKUP_DRILL_MAX_AGE", default=8 * 24 * 3600)
-# Total stored size above which the backups check warns; 0 turns the limit off.
 BACKUP_MAX_STORAGE_MB = env.int("BACKUP_MAX_STORAGE_MB", default=0)
-# Live restore: how long workers get to finish running tasks, and the Retry-After web sends.
 BACKUP_RESTORE_DRAIN_TIMEOUT = env.int("BACKUP_RESTORE_DRAIN_TIMEOUT", default=300)
 BACKUP_MAINTENANCE_RETRY_AFTER = env.int("BACKUP_MAINTENANCE_RETRY_AFTER", default=300)
-# Drills run on their own queue, consumed only by the drill worker: the one process that mounts
-# the age identity (BACKUP_AGE_IDENTITY_FILE). Beat's weekly drill and the ops API route there.
 BACKUP_RESTORE_QUEUE = env.str("BACKUP_RESTORE_QUEUE", default="restore")
 CELERY_TASK_ROUTES = {"backups.drill": {"queue": BACKUP_RESTORE_QUEUE}}
-# Point-in-time recovery (MariaDB/MySQL with binary logging on): seconds between binlog shipments.
-BACKUP_BINLOG_INTERVAL = env.int("BACKUP_BINLOG_INTERVAL", default=3600)
+BACKUP_BINLOG_INTERVAL = env.int("BACKUP_BINLOG_INTERVAL", default=3600, least=60)
 _weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 if not re.fullmatch(r"([01]?[0-9]|2[0-3]):[0-5][0-9]", BACKUP_SCHEDULE):
     _refused.append(f"BACKUP_SCHEDULE must be HH:MM (24 h), not {BACKUP_SCHEDULE!r}")
 if BACKUP_DRILL_WEEKDAY.lower() not in _weekdays:
     _refused.append(f"BACKUP_DRILL_WEEKDAY must be a day name, not {BACKUP_DRILL_WEEKDAY!r}")
-if BACKUP_KEEP_DAILY < 1 or BACKUP_KEEP_MONTHLY < 0 or BACKUP_S3_PART_SIZE_MB < 5:
-    _refused.append(
-        "BACKUP_KEEP_DAILY must be at least 1, BACKUP_KEEP_MONTHLY at least 0, "
-        "BACKUP_S3_PART_SIZE_MB at least 5"
-    )
-if BACKUP_BINLOG_INTERVAL < 60:
-    _refused.append(f"BACKUP_BINLOG_INTERVAL must be at least 60 (seconds), not {BACKUP_BINLOG_INTERVAL}")
 
 # --- mail -----------------------------------------------------------------------------------
 
@@ -772,12 +653,9 @@ if BACKUP_BINLOG_INTERVAL < 60:
 # production refuses by requiring the key. Secrets go into ANYMAIL only, never into messages.
 MAILGUN_API_KEY = _required("MAILGUN_API_KEY", "")
 MAILGUN_SENDER_DOMAIN = _required("MAILGUN_SENDER_DOMAIN", "localhost")
-# The API's base, without /v3 (https://api.eu.mailgun.net for the EU region).
 MAILGUN_API_URL = (_value("MAILGUN_API_URL") or "https://api.mailgun.net").rstrip("/").removesuffix("/v3")
 MAILGUN_WEBHOOK_SIGNING_KEY = _secret("MAILGUN_WEBHOOK_SIGNING_KEY", "")
-# During a rotation, webhook posts signed with the previous key are still accepted.
 MAILGUN_WEBHOOK_SIGNING_KEY_PREVIOUS = _previous("MAILGUN_WEBHOOK_SIGNING_KEY")
-# Optional `user:password` basic auth the webhook URL must also carry (Anymail's WEBHOOK_SECRET).
 WEBHOOK_SECRET = _secret("WEBHOOK_SECRET", "", required=False)
 WEBHOOK_SECRET_PREVIOUS = _previous("WEBHOOK_SECRET")
 if PRODUCTION and any(value and ":" not in value for value in (WEBHOOK_SECRET, WEBHOOK_SECRET_PREVIOUS)):
@@ -798,24 +676,12 @@ ANYMAIL = {
     "WEBHOOK_SECRET": secret_values.current_and_previous(WEBHOOK_SECRET, WEBHOOK_SECRET_PREVIOUS) or None,
     "REQUESTS_TIMEOUT": env.float("MAIL_API_TIMEOUT", default=10),
 }
-# Temporary failures that put an address on the suppression list: this many within the window.
-MAIL_SOFT_BOUNCE_LIMIT = env.int("MAIL_SOFT_BOUNCE_LIMIT", default=3)
-MAIL_SOFT_BOUNCE_WINDOW = env.int("MAIL_SOFT_BOUNCE_WINDOW", default=3 * 24 * 3600)
-# Signed webhooks older than this are refused: past Mailgun's 8 h of retries, so a replay.
-MAIL_WEBHOOK_MAX_AGE = env.int("MAIL_WEBHOOK_MAX_AGE", default=24 * 3600)
-# How long the health check trusts the last answer of Mailgun's domain API (an hourly job
-# refreshes it anyway).
+MAIL_SOFT_BOUNCE_LIMIT = env.int("MAIL_SOFT_BOUNCE_LIMIT", default=3, least=1)
+MAIL_SOFT_BOUNCE_WINDOW = env.int("MAIL_SOFT_BOUNCE_WINDOW", default=3 * 24 * 3600, least=1)
+MAIL_WEBHOOK_MAX_AGE = env.int("MAIL_WEBHOOK_MAX_AGE", default=24 * 3600, least=60)
 MAIL_CREDENTIAL_TTL = env.int("MAIL_CREDENTIAL_TTL", default=300)
-# Permanent failures per message sent over 24 h, in percent, above which `mail` warns.
 MAIL_BOUNCE_RATE_WARN = env.float("MAIL_BOUNCE_RATE_WARN", default=5.0)
-# Days of mail history (MailEvents, OutboundMessages) the daily mailops.prune_history keeps;
-# 0 keeps it forever. The suppression list is never pruned.
 MAIL_RETENTION_DAYS = env.int("MAIL_RETENTION_DAYS", default=365)
-if MAIL_SOFT_BOUNCE_LIMIT < 1 or MAIL_SOFT_BOUNCE_WINDOW < 1 or MAIL_WEBHOOK_MAX_AGE < 60:
-    _refused.append(
-        "MAIL_SOFT_BOUNCE_LIMIT and MAIL_SOFT_BOUNCE_WINDOW must be at least 1, "
-        "MAIL_WEBHOOK_MAX_AGE at least 60 s"
-    )
 if MAIL_RETENTION_DAYS < 0 or 0 < MAIL_RETENTION_DAYS * 86400 < MAIL_SOFT_BOUNCE_WINDOW + 86400:
     # The soft-bounce rule counts the events of its window, and the bounce rate those of 24 h.
     _refused.append(
@@ -824,27 +690,16 @@ if MAIL_RETENTION_DAYS < 0 or 0 < MAIL_RETENTION_DAYS * 86400 < MAIL_SOFT_BOUNCE
 
 # --- operations -----------------------------------------------------------------------------
 
-# /metrics answers a request bearing `Authorization: Bearer <METRICS_TOKEN>`, or one from an
-# address in METRICS_ALLOWED_IPS (addresses or networks, `10.0.0.0/8`); nothing else.
 METRICS_TOKEN = _secret("METRICS_TOKEN", "", required=False)
 METRICS_TOKEN_PREVIOUS = _previous("METRICS_TOKEN")  # still accepted while a rotation lasts
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[] if PRODUCTION else ["127.0.0.1", "::1"])
-# Queue history for the dashboard's chart: sampled every OPS_HISTORY_SAMPLE_SECONDS, kept at
-# that resolution for OPS_HISTORY_RAW_SECONDS, then folded into OPS_HISTORY_BUCKET_SECONDS
-# buckets (largest size and wait) and deleted after OPS_HISTORY_RETENTION seconds.
-OPS_HISTORY_SAMPLE_SECONDS = env.int("OPS_HISTORY_SAMPLE_SECONDS", default=60)
+OPS_HISTORY_SAMPLE_SECONDS = env.int("OPS_HISTORY_SAMPLE_SECONDS", default=60, least=1)
 OPS_HISTORY_RAW_SECONDS = env.int("OPS_HISTORY_RAW_SECONDS", default=3 * 3600)
-OPS_HISTORY_BUCKET_SECONDS = env.int("OPS_HISTORY_BUCKET_SECONDS", default=600)
+OPS_HISTORY_BUCKET_SECONDS = env.int("OPS_HISTORY_BUCKET_SECONDS", default=600, least=1)
 OPS_HISTORY_RETENTION = env.int("OPS_HISTORY_RETENTION", default=24 * 3600)
-# How often the open dashboard fetches fresh panel data, in seconds.
-OPS_DASHBOARD_REFRESH = env.int("OPS_DASHBOARD_REFRESH", default=5)
-if min(OPS_HISTORY_SAMPLE_SECONDS, OPS_HISTORY_BUCKET_SECONDS, OPS_DASHBOARD_REFRESH) < 1 or not (
-    OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION
-):
-    _refused.append(
-        "OPS_HISTORY_SAMPLE_SECONDS, OPS_HISTORY_BUCKET_SECONDS and OPS_DASHBOARD_REFRESH must be at "
-        "least 1, and OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION"
-    )
+OPS_DASHBOARD_REFRESH = env.int("OPS_DASHBOARD_REFRESH", default=5, least=1)
+if not OPS_HISTORY_SAMPLE_SECONDS <= OPS_HISTORY_RAW_SECONDS <= OPS_HISTORY_RETENTION:
+    _refused.append("OPS_HISTORY_RAW_SECONDS must be between OPS_HISTORY_SAMPLE_SECONDS and _RETENTION")
 # The OpenAPI schema (/api/schema/) and its docs page (/api/docs/), served without a CDN.
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 SPECTACULAR_SETTINGS = {
@@ -871,8 +726,6 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 if LOG_LEVEL not in logs.LEVELS:
     _refused.append(f"LOG_LEVEL must be one of {', '.join(logs.LEVELS)}, not {LOG_LEVEL!r}")
     LOG_LEVEL = "INFO"
-# json: one JSON object per line (time, level, logger, message, request/task ids), for a log
-# store to search; plain: readable lines for a terminal. opsproject/logs.py builds both.
 LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain").lower()
 if LOG_FORMAT not in logs.FORMATS:
     _refused.append(f"LOG_FORMAT must be 'json' or 'plain', not {LOG_FORMAT!r}")

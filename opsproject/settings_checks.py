@@ -7,9 +7,7 @@ one start-up per mistake:
 
     problems = Problems()
     env = CheckedEnv(problems)
-    WORKERS = env.int("WORKERS", default=4)        # "four": refused by name, 4 stands in
-    if WORKERS < 1:
-        problems.refuse("WORKERS must be at least 1")
+    WORKERS = env.int("WORKERS", default=4, least=1)  # "four": refused by name, 4 stands in
     ...
     problems.raise_if_any("production")
 
@@ -97,6 +95,21 @@ class CheckedEnv(environ.Env):
             or (cast == [float] and not all(math.isfinite(item) for item in value))
         ):
             return self._refused(var, cast, default)
+        return value
+
+    def int(self, var, default=environ.Env.NOTSET, *, least=None):
+        """`least`: a smaller number is refused by name (with the number: it is no secret)."""
+        return self._bounded(var, super().int(var, default=default), least, None)
+
+    def float(self, var, default=environ.Env.NOTSET, *, least=None, above=None):
+        """`least` as for int; `above`: the number must be greater (a timeout above 0)."""
+        return self._bounded(var, super().float(var, default=default), least, above)
+
+    def _bounded(self, var, value, least, above):
+        if value is not None and least is not None and value < least:
+            self.problems.refuse(f"{var} must be at least {least}, not {value}")
+        if value is not None and above is not None and value <= above:
+            self.problems.refuse(f"{var} must be above {above}, not {value}")
         return value
 
     def _refused(self, var, cast, default):

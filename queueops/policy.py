@@ -10,17 +10,11 @@ Declare a task with the decorator or the base class; both take the same options:
     @shared_task(base=PolicyTask, name="backups.run")
     def run_backup(): ...
 
-- `tries` (default QUEUE_TRIES=3) is the TOTAL number of attempts, Laravel's meaning.
-- The wait after attempt n is `backoff[min(n - 1, last)]` (default QUEUE_BACKOFF=10,30,60), so
-  the defaults run a job at most 3 times, 10 s and then 30 s apart.
-- `PermanentError` (or a subclass), and any of the task's `permanent_errors`, fail at once.
-- When the last attempt fails, the job is recorded once as a `FailedJob`.
-- Every delivery that starts running counts as an attempt, including one that a killed worker
-  never finished (late acknowledgement hands it out again); `queueops.attempt_counter` says
-  how, without a Redis round trip for a task that is not redelivered. A delivery past the last
-  attempt fails at once with `AttemptsExhausted`.
-
-The attempt number is `self.request.attempt` inside a bound task.
+`tries` and `backoff` default to QUEUE_TRIES and QUEUE_BACKOFF (docs/PRODUCTION_ENV.md: how they
+count); how attempts are counted and failures recorded: docs/ARCHITECTURE.md "Queue operations".
+`PermanentError` (or a subclass) and any of the task's `permanent_errors` fail at once, as does a
+delivery past the last attempt (`AttemptsExhausted`). Inside a bound task the attempt number is
+`self.request.attempt`.
 """
 
 from __future__ import annotations

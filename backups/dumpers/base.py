@@ -153,14 +153,6 @@ def dump_process(argv: list[str], env: dict[str, str] | None = None, denied_hint
         raise BackupError(f"{os.path.basename(argv[0])} exited with {code}: {tail}{hint}")
 
 
-def latest_migrations(rows) -> dict[str, str]:
-    """{app: name of the latest applied migration} from (app, name) rows in applied order."""
-    latest: dict[str, str] = {}
-    for app, name in rows:
-        latest[app] = name
-    return dict(sorted(latest.items()))
-
-
 class Dumper:
     vendor = ""
     extension = "sql"
@@ -249,5 +241,6 @@ class Dumper:
             migrations: dict[str, str] = {}
             if "django_migrations" in tables:
                 cursor.execute("SELECT app, name FROM django_migrations ORDER BY id")
-                migrations = latest_migrations(cursor.fetchall())
+                # In applied order: each app's last row is its latest migration.
+                migrations = dict(sorted(dict(cursor.fetchall()).items()))
         return counts, migrations

@@ -48,15 +48,10 @@ def _covers(scope: str, database: str) -> bool:
     """Whether a grant's scope (`*.*`, `db`.*, `db`.`table`) covers database `database`."""
     if scope.startswith("*."):
         return True
-    pattern, regex, index = scope.split("`.")[0].strip("`"), "", 0
-    while index < len(pattern):  # a grant's database name is a LIKE pattern: \_ is a plain _
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            index += 1
-            regex += re.escape(pattern[index])
-        else:
-            regex += "." if char == "_" else ".*" if char == "%" else re.escape(char)
-        index += 1
+    # A grant's database name is a LIKE pattern: _ and % are wildcards, \_ is a plain _.
+    like = re.findall(r"\\(.)|(.)", scope.split("`.")[0].strip("`"))
+    wildcards = {"_": ".", "%": ".*"}
+    regex = "".join(re.escape(plain) if plain else wildcards.get(c, re.escape(c)) for plain, c in like)
     return re.fullmatch(regex, database) is not None
 
 
@@ -80,7 +75,6 @@ def require_mariadb(version: str, alias: str) -> None:
 
 class MySQLDumper(Dumper):
     vendor = "mysql"
-    extension = "sql"
 
     @contextmanager
     def option_file(self) -> Iterator[str]:

@@ -16,7 +16,6 @@ DUMP_FLAGS = ["--format=plain", "--no-owner", "--encoding=UTF8"]
 
 class PostgreSQLDumper(Dumper):
     vendor = "postgresql"
-    extension = "sql"
 
     def _env(self, name: str) -> dict[str, str]:
         """libpq variables for the client tools: the password never reaches argv, and nothing else of

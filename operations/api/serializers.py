@@ -169,15 +169,8 @@ class DrillSerializer(Shown):
     class Meta:
         model = BackupDrill
         fields = [
-            "id",
-            "backup_id",
-            "status",
-            "started_at",
-            "finished_at",
-            "rto_seconds",
-            "rpo_seconds",
-            "detail",
-        ]
+            "id", "backup_id", "status", "started_at", "finished_at", "rto_seconds", "rpo_seconds", "detail",
+        ]  # fmt: skip
 
 
 class DrillStartSerializer(StrictSerializer):
@@ -187,8 +180,6 @@ class DrillStartSerializer(StrictSerializer):
     alias = _alias_field()
 
     def validate_reference(self, value: str) -> str:
-        from backups.models import BackupRecord
-
         if value != "latest" and not BackupRecord.objects.filter(backup_id=value).exists():
             raise serializers.ValidationError(
                 f"No backup {value!r}; use `latest` or an id from /api/ops/backups/."

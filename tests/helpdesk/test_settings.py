@@ -34,13 +34,13 @@ def test_each_kind_and_priority_reads_its_variable():
 def test_a_non_positive_value_is_refused_by_name():
     done = _settings(HELPDESK_SLA_RESOLUTION_HIGH="0")
     assert done.returncode != 0
-    assert "HELPDESK_SLA_RESOLUTION_HIGH must be a positive number of seconds" in done.stderr
+    assert "HELPDESK_SLA_RESOLUTION_HIGH must be at least 1" in done.stderr
 
     production = _settings(DJANGO_ENV="production", HELPDESK_SLA_FIRST_RESPONSE_LOW="-5")
     assert production.returncode != 0
     error = production.stderr.strip().splitlines()[-1]
     assert error.startswith("django.core.exceptions.ImproperlyConfigured: DJANGO_ENV=production")
-    assert "HELPDESK_SLA_FIRST_RESPONSE_LOW must be a positive number of seconds" in error
+    assert "HELPDESK_SLA_FIRST_RESPONSE_LOW must be at least 1" in error
 
 
 def test_a_malformed_requester_mail_rate_is_refused():

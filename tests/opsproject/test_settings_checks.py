@@ -85,3 +85,12 @@ def test_a_number_in_exponent_form_is_read_as_python_reads_it(reading):
     env, problems = reading(T_FLOAT=" 1.5e3 ")
     assert env.float("T_FLOAT", default=2.5) == 1500.0
     assert problems.refused == []
+
+
+def test_a_number_out_of_its_bounds_is_refused_by_name_with_the_number(reading):
+    env, problems = reading(T_INT="0", T_FLOAT="0", T_OK="3")
+    assert env.int("T_INT", default=4, least=1) == 0
+    assert env.float("T_FLOAT", default=1.0, above=0) == 0.0
+    assert env.int("T_OK", default=4, least=3) == 3
+    assert env.int("T_UNSET", default=4, least=1) == 4
+    assert problems.refused == ["T_INT must be at least 1, not 0", "T_FLOAT must be above 0, not 0.0"]

@@ -6,10 +6,8 @@ usage. An answer that is no health+json document (malformed checks, over 1 MiB, 
 not HTTP) is a failing probe, named on one line. With a token (`--token`, default
 HEALTH_TOKEN) each probe asks for fresh results.
 
-A deploy must not go ahead without some things that /health only warns about (no live worker,
-no beat leader, no realtime server): a probe passes only when every entry of `--require`
-(default HEALTH_GATE_REQUIRE) passes too; a component name covers all its checks, and
-`component:measurement` one of them.
+A probe passes only when every entry of `--require` (default HEALTH_GATE_REQUIRE, which
+docs/PRODUCTION_ENV.md describes) passes too, not merely warns.
 """
 
 from __future__ import annotations

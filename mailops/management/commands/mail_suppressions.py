@@ -6,7 +6,6 @@ import json
 import sys
 
 from django.core.management.base import CommandError
-from django.db.models import Q
 
 from audit.commands import AuditedCommand
 from mailops import importing, mailgun
@@ -67,7 +66,7 @@ class Command(AuditedCommand):
         if options["reason"]:
             rows = rows.filter(reason=options["reason"])
         if options["search"]:
-            rows = rows.filter(Q(address_key__contains=options["search"].strip().lower()))
+            rows = rows.filter(address_key__contains=options["search"].strip().lower())
         if options["limit"] < 0:
             raise CommandError("--limit must be 0 or more", returncode=EXIT_USAGE)
         if options["limit"]:
