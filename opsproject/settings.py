@@ -281,8 +281,8 @@ CELERY_BROKER_DIR = VAR_DIR / "broker"
 if BROKER_IS_RABBITMQ:
     # Quorum queues are replicated and durable; messages are persistent (Celery's default
     # delivery mode) and every publish waits for the broker's confirm, so an enqueue the web
-    # acknowledged is on disk. Countdowns use Celery's native delayed delivery (quorum
-    # delay exchanges) instead of ETA messages held unacknowledged in a worker.
+    # acknowledged is on disk. Countdowns use Celery's native delayed delivery (delay exchanges
+    # and queues) instead of ETA messages held unacknowledged in a worker.
     CELERY_TASK_DEFAULT_QUEUE_TYPE = "quorum"
     CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
     # Native delayed delivery binds queues through their exchange and skips direct ones
@@ -290,7 +290,11 @@ if BROKER_IS_RABBITMQ:
     CELERY_TASK_DEFAULT_EXCHANGE_TYPE = "topic"
     CELERY_TASK_CREATE_MISSING_QUEUE_EXCHANGE_TYPE = "topic"
     CELERY_WORKER_DETECT_QUORUM_QUEUES = True
-    CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE = "quorum"
+    # Classic delay queues: a quorum one hands expired messages to a separate dead-letter worker,
+    # which RabbitMQ does not restart when it fails to start; after a node restart one level's
+    # worker was missing and every retry passing through it stayed there (3.10.8, 2 runs in 25 of
+    # tests/reliability/test_mail_webhook_faults.py). docs/RUNBOOK.md, "Queues on RabbitMQ".
+    CELERY_BROKER_NATIVE_DELAYED_DELIVERY_QUEUE_TYPE = "classic"
     CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
     # A memory or disk alarm blocks publishers: RabbitMQ stops reading their sockets, so a
     # confirm (or a declare's answer) never comes and py-amqp would wait for it without end

@@ -93,6 +93,11 @@ def test_retries_with_backoff_come_back_through_native_delayed_delivery(rabbit_u
         log = worker.output
         assert "CRITICAL" not in log and "Failed to setup delayed delivery" not in log
         assert "Failed to bind queue" not in log and "Direct exchanges are not supported" not in log
+    # The delay levels dead-letter by themselves (classic), not through a quorum queue's
+    # dead-letter worker, which RabbitMQ leaves dead when it fails to start (docs/RUNBOOK.md).
+    kinds = queue_types(rabbit_url)
+    delays = {kinds[name] for name in kinds if name.startswith("celery_delayed_")}
+    assert delays == {"classic"} and sum(name.startswith("celery_delayed_") for name in kinds) == 28
 
 
 @pytest.mark.django_db(transaction=True)

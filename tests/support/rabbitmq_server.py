@@ -73,9 +73,10 @@ class RabbitMQServer:
         self.process = None
 
     def queues(self) -> str:
-        """`rabbitmqctl list_queues` of this node (name, ready, unacked), for a failure message."""
+        """`rabbitmqctl list_queues` of this node for a failure message: name, messages (counting
+        those dead-lettered and not yet moved on), ready, unacknowledged."""
         argv = [str(Path(SERVER).with_name("rabbitmqctl")), "-n", self.node, "-q", "list_queues"]
-        argv += ["name", "messages_ready", "messages_unacknowledged"]
+        argv += ["name", "messages", "messages_ready", "messages_unacknowledged"]
         try:
             done = subprocess.run(
                 argv, env={**os.environ, **self.env()}, capture_output=True, text=True, timeout=60
