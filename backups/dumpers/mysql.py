@@ -48,11 +48,12 @@ def _covers(scope: str, database: str) -> bool:
     """Whether a grant's scope (`*.*`, `db`.*, `db`.`table`) covers database `database`."""
     if scope.startswith("*."):
         return True
-    # A grant's database name is a LIKE pattern: _ and % are wildcards, \_ is a plain _.
-    like = re.findall(r"\\(.)|(.)", scope.split("`.")[0].strip("`"))
+    # A grant's database name is a LIKE pattern: _ and % are wildcards, \_ is a plain _. DOTALL:
+    # a newline is a character of a name like any other, in the pattern and for the wildcards.
+    like = re.findall(r"\\(.)|(.)", scope.split("`.")[0].strip("`"), re.DOTALL)
     wildcards = {"_": ".", "%": ".*"}
     regex = "".join(re.escape(plain) if plain else wildcards.get(c, re.escape(c)) for plain, c in like)
-    return re.fullmatch(regex, database) is not None
+    return re.fullmatch(regex, database, re.DOTALL) is not None
 
 
 def first_tool(*names: str) -> str:

@@ -158,3 +158,13 @@ def test_backups_only_in_a_local_folder_are_refused_unless_allowed():
     assert "BACKUP_ALLOW_LOCAL=true" in error
     with_bucket = _start({"BACKUP_ALLOW_LOCAL": None, "BACKUP_S3_BUCKET": "opsproject-backups"})
     assert with_bucket.returncode == 0, with_bucket.stderr
+
+
+def test_queue_history_out_of_order_names_all_three_variables_with_their_values():
+    done = _start({"OPS_HISTORY_RETENTION": "600"})  # shorter than the 3 h kept raw
+    errors = _error_lines(done)
+    assert len(errors) == 1, done.stderr
+    assert (
+        "OPS_HISTORY_SAMPLE_SECONDS (60) <= OPS_HISTORY_RAW_SECONDS (10800) <= OPS_HISTORY_RETENTION (600)"
+        " must hold"
+    ) in errors[0]
