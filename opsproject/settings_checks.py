@@ -31,6 +31,8 @@ _EXPECTED = {
     bool: "true or false (1/0, yes/no, on/off)",
 }
 _BOOLEAN_FALSE_STRINGS = ("false", "off", "n", "no", "0", "")
+# Past this a count of seconds overflows timedelta (LOGIN_LOCKOUT_SECONDS): no setting needs more.
+_LARGEST_INT = 10**12
 
 
 class Problems:
@@ -95,6 +97,9 @@ class CheckedEnv(environ.Env):
             or (cast == [float] and not all(math.isfinite(item) for item in value))
         ):
             return self._refused(var, cast, default)
+        if cast is int and raw is not None and abs(value) > _LARGEST_INT:
+            self.problems.refuse(f"{var} must be at most 10^12")
+            return None if default is self.NOTSET else default
         return value
 
     def int(self, var, default=environ.Env.NOTSET, *, least=None):

@@ -94,3 +94,10 @@ def test_a_number_out_of_its_bounds_is_refused_by_name_with_the_number(reading):
     assert env.int("T_OK", default=4, least=3) == 3
     assert env.int("T_UNSET", default=4, least=1) == 4
     assert problems.refused == ["T_INT must be at least 1, not 0", "T_FLOAT must be above 0, not 0.0"]
+
+
+def test_a_whole_number_past_any_setting_s_need_is_refused_not_an_overflow(reading):
+    env, problems = reading(T_HUGE="99999999999999999999", T_BIG="1000000000000")
+    assert env.int("T_HUGE", default=900) == 900  # timedelta(seconds=...) would overflow
+    assert env.int("T_BIG", default=1) == 10**12
+    assert problems.refused == ["T_HUGE must be at most 10^12"]
