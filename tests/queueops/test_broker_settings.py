@@ -45,7 +45,7 @@ def test_amqp_gets_quorum_queues_confirms_and_native_delays():
     assert conf["options"] == {"confirm_publish": True, "read_timeout": 3.0, "write_timeout": 3.0}
     assert conf["publish_retry"]["max_retries"] == 1
     assert conf["delivery"] == "persistent"
-    assert conf["delayed"] == "quorum"
+    assert conf["delayed"] == "classic"  # docs/RUNBOOK.md, "Queues on RabbitMQ"
 
 
 def test_the_publish_timeout_is_set_by_broker_publish_timeout_and_bad_values_are_refused():

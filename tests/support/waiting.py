@@ -23,3 +23,25 @@ def wait_until(
         time.sleep(interval)
     details = f"\n{explain()}" if explain is not None else ""
     raise AssertionError(f"waited {timeout} s for {what}{details}")
+
+
+def wait_while_progressing(
+    predicate: Callable[[], object],
+    progress: Callable[[], object],
+    quiet: float,
+    what: str,
+    explain: Callable[[], str] | None = None,
+):
+    """`wait_until` for a stream of work whose length a loaded machine stretches: poll
+    `predicate` for as long as `progress()` (a count of work done) keeps changing, and fail only
+    after `quiet` s in which it did not."""
+    while True:
+        seen = progress()
+        value = wait_until(
+            lambda seen=seen: predicate() or progress() != seen,
+            quiet,
+            f"{what} (no progress for {quiet} s)",
+            explain=explain,
+        )
+        if predicate():
+            return value
