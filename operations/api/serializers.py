@@ -169,8 +169,15 @@ class DrillSerializer(Shown):
     class Meta:
         model = BackupDrill
         fields = [
-            "id", "backup_id", "status", "started_at", "finished_at", "rto_seconds", "rpo_seconds", "detail",
-        ]  # fmt: skip
+            "id",
+            "backup_id",
+            "status",
+            "started_at",
+            "finished_at",
+            "rto_seconds",
+            "rpo_seconds",
+            "detail",
+        ]
 
 
 class DrillStartSerializer(StrictSerializer):
